@@ -1,0 +1,44 @@
+//! Commands: one module per CLI subcommand. Each returns the process exit code,
+//! so `main.rs` stays a thin argument parser.
+//!
+//! Exit codes: 0 success, 1 some work failed (the rest was done), 2 bad
+//! configuration or usage.
+
+pub mod check;
+pub mod fetch;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::{Config, ConfigError};
+
+/// Options every command takes.
+#[derive(Debug, Clone)]
+pub struct GlobalOptions {
+    pub config: PathBuf,
+    pub db: Option<PathBuf>,
+}
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Logs go to stderr, plain (no colour codes) unless stderr is a terminal;
+/// the level comes from `RUST_LOG` (default: warnings).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Loads the config or prints why not.
+pub fn load_config(options: &GlobalOptions) -> Result<Config, ExitCode> {
+    Config::load(&options.config).map_err(|err: ConfigError| {
+        eprintln!("{err}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}

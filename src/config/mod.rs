@@ -1,0 +1,476 @@
+//! Config: reads `feeds.toml` and turns it into a validated [`Config`].
+//!
+//! Rules:
+//! * Unknown keys are errors, not warnings: a misspelt `timout` that silently
+//!   falls back to the default is worse than a refusal to start.
+//! * Every error points at `FILE:LINE:COL` and says what to do, because the
+//!   operator reading it is usually looking at a systemd journal, not a debugger.
+//! * Relative paths (`[storage] path`) are resolved against the config file's
+//!   directory, so the daemon behaves the same whatever its working directory.
+
+mod units;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+pub use units::{format_byte_size, parse_byte_size, parse_duration};
+
+/// The default `User-Agent`: names the program, its version and where to learn about it,
+/// so that a site operator who sees us in their logs can find out who polls them.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "kurator/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/kurator-feeds/kurator)"
+);
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from.
+    pub path: PathBuf,
+    pub storage: StorageConfig,
+    pub fetch: FetchConfig,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// The SQLite database file.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Upper bound for one whole fetch: connecting, redirects and reading the body.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Longest silence allowed between two reads of the response.
+    pub read_timeout: Duration,
+    /// Largest body accepted, counted after decompression.
+    pub max_bytes: u64,
+    /// Fetches running at once, over all hosts.
+    pub concurrency: usize,
+    /// Requests running at once against one host.
+    pub per_host: usize,
+    pub user_agent: String,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(15),
+            max_bytes: 10 << 20,
+            concurrency: 16,
+            per_host: 2,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+        }
+    }
+}
+
+/// One configured source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Stable key (`[a-z0-9-]+`); items are stored under it, so renaming it starts over.
+    pub id: String,
+    pub title: String,
+    pub url: Url,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+}
+
+/// A configuration problem, located in the file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column; `None` when the file could not be read at all.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => {
+                write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message)?
+            }
+            None => write!(f, "{}: {}", self.file.display(), self.message)?,
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    fetch: RawFetch,
+    #[serde(default, rename = "source")]
+    sources: Vec<Spanned<RawSource>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    read_timeout: Option<Spanned<String>>,
+    max_bytes: Option<Spanned<toml::Value>>,
+    concurrency: Option<Spanned<i64>>,
+    per_host: Option<Spanned<i64>>,
+    user_agent: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: Spanned<String>,
+    title: Option<String>,
+    url: Spanned<String>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
+    #[serde(default = "default_true")]
+    enabled: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Where the database lives: `--db` wins, then `[storage] path`, then
+/// `kurator.db` beside the config file.
+pub fn resolve_db_path(config: &Config, override_path: Option<&Path>) -> PathBuf {
+    override_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| config.storage.path.clone())
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            file: path.to_path_buf(),
+            position: None,
+            message: format!("cannot read the config file: {err}"),
+            hint: Some(
+                "pass the file with -c FILE or set KURATOR_CONFIG; the shipped example is feeds.toml"
+                    .into(),
+            ),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates config text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let located = Locator { file: path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let message = err.message().trim().to_owned();
+            let hint = syntax_hint(&message);
+            located.error(err.span(), message, hint)
+        })?;
+
+        let base_dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let storage = StorageConfig {
+            path: match &raw.storage.path {
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    return Err(located.error(
+                        Some(p.span()),
+                        "`path` is empty".into(),
+                        Some("name the SQLite file, e.g. path = \"kurator.db\"".into()),
+                    ));
+                }
+                Some(p) => base_dir.join(p.get_ref()),
+                None => base_dir.join("kurator.db"),
+            },
+        };
+
+        let fetch = located.fetch(&raw.fetch)?;
+
+        let mut sources = Vec::with_capacity(raw.sources.len());
+        let mut seen = HashSet::new();
+        for spanned in &raw.sources {
+            let raw_source = spanned.get_ref();
+            let id = raw_source.id.get_ref();
+            if !is_valid_id(id) {
+                return Err(located.error(
+                    Some(raw_source.id.span()),
+                    format!("source id `{id}` may only contain a-z, 0-9 and -"),
+                    Some("ids are stable keys used in URLs and the database, e.g. id = \"kommune21\"".into()),
+                ));
+            }
+            if !seen.insert(id.clone()) {
+                return Err(located.error(
+                    Some(raw_source.id.span()),
+                    format!("source id `{id}` is used twice"),
+                    Some("every [[source]] needs its own id".into()),
+                ));
+            }
+            let url = located.source_url(&raw_source.url)?;
+            let mut tags = Vec::with_capacity(raw_source.tags.len());
+            for tag in &raw_source.tags {
+                let value = tag.get_ref().trim();
+                if value.is_empty() {
+                    return Err(located.error(
+                        Some(tag.span()),
+                        "empty tag".into(),
+                        Some("remove it or give it a name".into()),
+                    ));
+                }
+                tags.push(value.to_owned());
+            }
+            sources.push(Source {
+                id: id.clone(),
+                title: raw_source
+                    .title
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or(id)
+                    .to_owned(),
+                url,
+                tags,
+                enabled: raw_source.enabled,
+            });
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            storage,
+            fetch,
+            sources,
+        })
+    }
+
+    /// Looks a source up by id.
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+/// Source ids are `[a-z0-9-]+`: safe in URLs, file names and log lines.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn syntax_hint(message: &str) -> Option<String> {
+    if message.contains("unknown field") {
+        Some("check the spelling; the README lists every key of feeds.toml".into())
+    } else if message.contains("missing field") {
+        Some("every [[source]] needs at least `id` and `url`".into())
+    } else if message.contains("invalid type") {
+        Some("durations and sizes are strings (timeout = \"30s\"), counts are numbers (per_host = 2)".into())
+    } else {
+        Some("this is a TOML syntax error; strings need quotes, tables look like [fetch]".into())
+    }
+}
+
+/// Turns byte spans into `FILE:LINE:COL` errors.
+struct Locator<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: Option<Range<usize>>, message: String, hint: Option<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            position: Some(span.map_or((1, 1), |s| line_column(self.text, s.start))),
+            message,
+            hint,
+        }
+    }
+
+    fn duration(&self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+        let Some(value) = value else { return Ok(default) };
+        let parsed = parse_duration(value.get_ref())
+            .map_err(|msg| self.error(Some(value.span()), format!("`{key}`: {msg}"), None))?;
+        if parsed.is_zero() {
+            return Err(self.error(
+                Some(value.span()),
+                format!("`{key}` must be longer than zero"),
+                Some("a zero timeout would fail every fetch".into()),
+            ));
+        }
+        Ok(parsed)
+    }
+
+    fn count(&self, value: &Option<Spanned<i64>>, key: &str, default: usize) -> Result<usize, ConfigError> {
+        let Some(value) = value else { return Ok(default) };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if (1..=1024).contains(&n) => Ok(n),
+            _ => Err(self.error(
+                Some(value.span()),
+                format!("`{key}` must be a whole number from 1 to 1024, not {}", value.get_ref()),
+                None,
+            )),
+        }
+    }
+
+    fn fetch(&self, raw: &RawFetch) -> Result<FetchConfig, ConfigError> {
+        let defaults = FetchConfig::default();
+        let max_bytes = match &raw.max_bytes {
+            None => defaults.max_bytes,
+            Some(value) => {
+                let parsed = match value.get_ref() {
+                    toml::Value::String(s) => parse_byte_size(s),
+                    toml::Value::Integer(n) if *n > 0 => Ok(*n as u64),
+                    other => Err(format!("`{other}` is not a size")),
+                };
+                parsed.map_err(|msg| {
+                    self.error(
+                        Some(value.span()),
+                        format!("`max_bytes`: {msg}"),
+                        Some("write it like max_bytes = \"10MiB\"".into()),
+                    )
+                })?
+            }
+        };
+        let user_agent = match &raw.user_agent {
+            None => defaults.user_agent,
+            Some(ua) => {
+                let value = ua.get_ref().trim();
+                if value.is_empty() || value.chars().any(char::is_control) {
+                    return Err(self.error(
+                        Some(ua.span()),
+                        "`user_agent` must be a non-empty single line".into(),
+                        Some("leave it out to use the default, which names kurator and its version".into()),
+                    ));
+                }
+                value.to_owned()
+            }
+        };
+        let config = FetchConfig {
+            timeout: self.duration(&raw.timeout, "timeout", defaults.timeout)?,
+            connect_timeout: self.duration(&raw.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
+            read_timeout: self.duration(&raw.read_timeout, "read_timeout", defaults.read_timeout)?,
+            max_bytes,
+            concurrency: self.count(&raw.concurrency, "concurrency", defaults.concurrency)?,
+            per_host: self.count(&raw.per_host, "per_host", defaults.per_host)?,
+            user_agent,
+        };
+        Ok(config)
+    }
+
+    fn source_url(&self, raw: &Spanned<String>) -> Result<Url, ConfigError> {
+        let text = raw.get_ref().trim();
+        let url = Url::parse(text).map_err(|err| {
+            self.error(
+                Some(raw.span()),
+                format!("`{text}` is not a valid URL ({err})"),
+                Some("write the full address, e.g. url = \"https://www.kommune21.de/k21-meldungen/feed\"".into()),
+            )
+        })?;
+        match url.scheme() {
+            "http" | "https" if url.host().is_some() => Ok(url),
+            "file" => Ok(url),
+            "http" | "https" => Err(self.error(Some(raw.span()), format!("`{text}` has no host"), None)),
+            other => Err(self.error(
+                Some(raw.span()),
+                format!("URL scheme `{other}` is not supported"),
+                Some("use http, https or file URLs".into()),
+            )),
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/kurator/feeds.toml"), text)
+    }
+
+    #[test]
+    fn defaults_and_relative_db_path() {
+        let config = parse("[[source]]\nid = \"k21\"\nurl = \"https://example.org/feed\"\n").unwrap();
+        assert_eq!(config.storage.path, Path::new("/etc/kurator/kurator.db"));
+        assert_eq!(config.fetch.timeout, Duration::from_secs(30));
+        assert_eq!(config.fetch.max_bytes, 10 << 20);
+        assert_eq!(config.fetch.concurrency, 16);
+        assert_eq!(config.fetch.per_host, 2);
+        assert!(config.fetch.user_agent.starts_with("kurator/"));
+        assert_eq!(config.sources[0].title, "k21");
+        assert!(config.sources[0].enabled);
+    }
+
+    #[test]
+    fn unknown_key_points_at_it() {
+        let err = parse("[fetch]\ntimout = \"5s\"\n").unwrap_err();
+        assert_eq!(err.position, Some((2, 1)));
+        assert!(err.message.contains("unknown field `timout`"), "{}", err.message);
+        assert!(err.to_string().starts_with("/etc/kurator/feeds.toml:2:1: "));
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_values() {
+        let text = "[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\n[[source]]\nid = \"a\"\nurl = \"https://y.org/\"\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.position, Some((5, 6)));
+        assert!(err.message.contains("used twice"));
+
+        let err = parse("[[source]]\nid = \"Bad_Id\"\nurl = \"https://x.org/\"\n").unwrap_err();
+        assert!(err.message.contains("a-z, 0-9"));
+
+        let err = parse("[[source]]\nid = \"a\"\nurl = \"not a url\"\n").unwrap_err();
+        assert_eq!(err.position, Some((3, 7)));
+        assert!(err.message.contains("not a valid URL"));
+
+        let err = parse("[[source]]\nid = \"a\"\nurl = \"ftp://x.org/feed\"\n").unwrap_err();
+        assert!(err.message.contains("scheme `ftp`"));
+
+        let err = parse("[fetch]\ntimeout = \"30\"\n").unwrap_err();
+        assert_eq!(err.position, Some((2, 11)));
+        assert!(err.message.contains("no unit"));
+
+        let err = parse("[fetch]\nmax_bytes = \"lots\"\n").unwrap_err();
+        assert!(err.message.contains("max_bytes"));
+
+        let err = parse("[fetch]\nper_host = 0\n").unwrap_err();
+        assert!(err.message.contains("from 1 to 1024"));
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let err = parse("[fetch\n").unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(1));
+        assert!(err.hint.is_some());
+    }
+}

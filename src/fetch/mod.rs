@@ -1,0 +1,506 @@
+//! Fetch: the polite, defensive HTTP client.
+//!
+//! Rules:
+//! * Limits hold for every request: `concurrency` in total, `per_host` per host.
+//! * Three timeouts: connecting, silence between reads, and the whole fetch
+//!   (a server that drips one byte a second still ends at `timeout`).
+//! * Bodies are read in chunks and capped at `max_bytes` *after* decompression,
+//!   so a gzip bomb stops at the cap with bounded memory.
+//! * Redirects are followed by hand (at most [`MAX_REDIRECTS`]) so that every
+//!   hop is checked by the [`guard`] and permanent moves can be reported.
+//! * Conditional GET with the stored validators; `304` is a normal outcome.
+//! * Status codes that carry meaning (`410`, `429`, `503`) become their own
+//!   errors so the caller can store what they ask for.
+
+pub mod guard;
+mod limits;
+
+use std::error::Error as _;
+use std::io::Read;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use url::Url;
+
+use crate::config::{FetchConfig, format_byte_size};
+use guard::{AddressPolicy, NonPublicAnswer, NonPublicReason, PublicOnlyResolver};
+pub use limits::HostLimits;
+
+/// More hops than this is a misconfigured server, not a feed.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// A hostile server must not park a source forever with a huge `Retry-After`.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+                      application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, \
+                      application/json;q=0.8, */*;q=0.5";
+
+/// Validators from the previous successful fetch, for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A successful fetch.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The URL that answered, after redirects.
+    pub final_url: Url,
+    /// Set when the configured URL redirected permanently (301/308 all the way).
+    pub moved_permanently_to: Option<Url>,
+    pub response: Response,
+}
+
+#[derive(Debug)]
+pub enum Response {
+    /// `304 Not Modified`.
+    NotModified,
+    Body(Body),
+}
+
+#[derive(Debug)]
+pub struct Body {
+    /// The decompressed body, at most `max_bytes` long.
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    /// New validators to store for the next conditional GET.
+    pub validators: Validators,
+}
+
+/// Why a fetch failed. Each variant's message names the cause and, where
+/// there is one, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out after {} (the whole fetch may take at most `timeout`)", humantime::format_duration(*.limit))]
+    Timeout { limit: Duration },
+    #[error("the server sent nothing for {} (`read_timeout`)", humantime::format_duration(*.limit))]
+    ReadTimeout { limit: Duration },
+    #[error("could not connect to {host} within {} (`connect_timeout`)", humantime::format_duration(*.limit))]
+    ConnectTimeout { host: String, limit: Duration },
+    #[error("could not connect to {host}: {detail}")]
+    Connect { host: String, detail: String },
+    #[error("refused to fetch {url}: {host} is {reason} ({addr}); a public feed may not lead to non-public addresses")]
+    NonPublic {
+        url: Url,
+        host: String,
+        addr: IpAddr,
+        reason: NonPublicReason,
+    },
+    #[error("the response is larger than `max_bytes` ({}); raise `max_bytes` if this feed is really that big", format_byte_size(*.limit))]
+    TooLarge { limit: u64 },
+    #[error("more than {MAX_REDIRECTS} redirects, last to {last}")]
+    TooManyRedirects { last: Url },
+    #[error("redirect loop: {url} redirects back to itself (via {hops} hop(s))")]
+    RedirectLoop { url: Url, hops: usize },
+    #[error("bad redirect from {from}: {detail}")]
+    BadRedirect { from: Url, detail: String },
+    #[error("HTTP 410 Gone: the publisher removed this feed; remove the source or change its `url`")]
+    Gone,
+    #[error("HTTP {status} {}: the server asks us to slow down{}", reason(*.status), retry_text(.retry_at))]
+    RateLimited {
+        status: u16,
+        retry_at: Option<SystemTime>,
+    },
+    #[error("HTTP {status} {} from {url}", reason(*.status))]
+    Status { status: u16, url: Url },
+    #[error("the response broke off: {detail}")]
+    Body { detail: String },
+    #[error("request to {url} failed: {detail}")]
+    Request { url: Url, detail: String },
+    #[error("cannot read {path}: {detail}")]
+    File { path: String, detail: String },
+}
+
+impl FetchError {
+    /// The HTTP status this error carries, if any.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Gone => Some(410),
+            FetchError::RateLimited { status, .. } | FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+fn retry_text(retry_at: &Option<SystemTime>) -> String {
+    match retry_at {
+        Some(at) => format!(" and retry after {}", humantime::format_rfc3339_seconds(*at)),
+        None => String::new(),
+    }
+}
+
+/// Whether a source's configured address is public: it decides which client
+/// (and so which DNS guard) every hop of its fetch uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Public,
+    Intranet,
+}
+
+/// The HTTP client with its limits.
+pub struct Fetcher {
+    config: FetchConfig,
+    limits: HostLimits,
+    policy: Arc<AddressPolicy>,
+    /// Refuses non-public DNS answers; used for sources with a public address.
+    public_client: reqwest::Client,
+    /// No address guard; used for sources configured with an intranet address.
+    intranet_client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub fn new(config: &FetchConfig) -> Result<Fetcher, FetchError> {
+        Fetcher::with_policy(config, AddressPolicy::default())
+    }
+
+    /// Like [`Fetcher::new`] with a custom address policy (tests use it to play
+    /// a public server on loopback).
+    pub fn with_policy(config: &FetchConfig, policy: AddressPolicy) -> Result<Fetcher, FetchError> {
+        // reqwest is built without a default crypto backend so that `ring` (fast to
+        // build) is used instead of aws-lc; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let policy = Arc::new(policy);
+        let build = |guarded: bool| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+                .read_timeout(config.read_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(config.per_host);
+            if guarded {
+                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver { policy: policy.clone() }));
+            }
+            builder.build().map_err(|err| FetchError::Request {
+                url: Url::parse("about:client").expect("static URL"),
+                detail: format!("cannot set up the HTTP client: {}", root_cause(&err)),
+            })
+        };
+        Ok(Fetcher {
+            config: config.clone(),
+            limits: HostLimits::new(config.concurrency, config.per_host),
+            public_client: build(true)?,
+            intranet_client: build(false)?,
+            policy,
+        })
+    }
+
+    /// Fetches `url`. Waiting for a free slot does not count against `timeout`.
+    pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        let _slot = self.limits.fetch_slot().await;
+        let limit = self.config.timeout;
+        match tokio::time::timeout(limit, self.fetch_within_limits(url, validators)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout { limit }),
+        }
+    }
+
+    async fn fetch_within_limits(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        if url.scheme() == "file" {
+            return self.read_file(url).await;
+        }
+        let origin = self.origin_of(url).await?;
+        let client = match origin {
+            Origin::Public => &self.public_client,
+            Origin::Intranet => &self.intranet_client,
+        };
+
+        let mut current = url.clone();
+        let mut visited = vec![url.clone()];
+        // A move is "permanent" only if every hop so far was 301 or 308.
+        let mut moved_permanently_to = None;
+        let mut only_permanent_hops = true;
+        loop {
+            if origin == Origin::Public {
+                self.check_ip_literal(&current)?;
+            }
+            let _host_slot = self.limits.host_slot(&host_key(&current)).await;
+            let mut request = client.get(current.clone()).header(header::ACCEPT, ACCEPT);
+            if let Some(etag) = &validators.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|err| self.request_error(err, &current))?;
+            let status = response.status();
+
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let target = redirect_target(&current, response.headers())?;
+                if visited.contains(&target) {
+                    return Err(FetchError::RedirectLoop { url: target, hops: visited.len() });
+                }
+                if visited.len() > MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects { last: target });
+                }
+                let permanent = matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+                only_permanent_hops &= permanent;
+                if only_permanent_hops {
+                    moved_permanently_to = Some(target.clone());
+                }
+                tracing::debug!(from = %current, to = %target, status = status.as_u16(), "redirect");
+                visited.push(target.clone());
+                current = target;
+                continue;
+            }
+
+            let response = match status {
+                StatusCode::NOT_MODIFIED => Response::NotModified,
+                StatusCode::GONE => return Err(FetchError::Gone),
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                    return Err(FetchError::RateLimited {
+                        status: status.as_u16(),
+                        retry_at: retry_after(response.headers(), SystemTime::now()),
+                    });
+                }
+                s if s.is_success() => Response::Body(self.read_body(response).await?),
+                s => return Err(FetchError::Status { status: s.as_u16(), url: current }),
+            };
+            return Ok(Fetched {
+                final_url: current,
+                moved_permanently_to,
+                response,
+            });
+        }
+    }
+
+    /// A source is public unless its configured host is (or resolves to) a
+    /// non-public address.
+    async fn origin_of(&self, url: &Url) -> Result<Origin, FetchError> {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let non_public = match url.host() {
+            Some(url::Host::Ipv4(ip)) => self.policy.non_public_reason(ip.into()),
+            Some(url::Host::Ipv6(ip)) => self.policy.non_public_reason(ip.into()),
+            _ => guard::first_non_public(&self.policy, host, port)
+                .await
+                .map_err(|err| FetchError::Connect {
+                    host: host.to_owned(),
+                    detail: format!("cannot resolve the host name: {err}"),
+                })?
+                .map(|(_, reason)| reason),
+        };
+        Ok(if non_public.is_some() { Origin::Intranet } else { Origin::Public })
+    }
+
+    fn check_ip_literal(&self, url: &Url) -> Result<(), FetchError> {
+        let ip: IpAddr = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.into(),
+            Some(url::Host::Ipv6(ip)) => ip.into(),
+            _ => return Ok(()),
+        };
+        match self.policy.non_public_reason(ip) {
+            None => Ok(()),
+            Some(reason) => Err(FetchError::NonPublic {
+                url: url.clone(),
+                host: url.host_str().unwrap_or_default().to_owned(),
+                addr: ip,
+                reason,
+            }),
+        }
+    }
+
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, FetchError> {
+        let limit = self.config.max_bytes;
+        let headers = response.headers();
+        let content_type = header_text(headers, header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header_text(headers, header::ETAG),
+            last_modified: header_text(headers, header::LAST_MODIFIED),
+        };
+        // With transparent decompression the length is unknown; when it is known
+        // and already too large, refuse before reading a byte.
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let capacity = response.content_length().unwrap_or(64 * 1024).min(limit) as usize;
+        let mut bytes = Vec::with_capacity(capacity);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(FetchError::TooLarge { limit });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(err) if err.is_timeout() => {
+                    return Err(FetchError::ReadTimeout { limit: self.config.read_timeout });
+                }
+                Err(err) => {
+                    let detail = if err.is_decode() {
+                        format!("the compressed body is corrupt ({})", root_cause(&err))
+                    } else {
+                        root_cause(&err)
+                    };
+                    return Err(FetchError::Body { detail });
+                }
+            }
+        }
+        Ok(Body { bytes, content_type, validators })
+    }
+
+    async fn read_file(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let limit = self.config.max_bytes;
+        let path = url.to_file_path().map_err(|()| FetchError::File {
+            path: url.to_string(),
+            detail: "not a local file path".into(),
+        })?;
+        let shown = path.display().to_string();
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let mut bytes = Vec::new();
+            std::fs::File::open(&path)?.take(limit + 1).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        })
+        .await
+        .map_err(|err| FetchError::File { path: shown.clone(), detail: err.to_string() })?;
+        let bytes = read.map_err(|err| FetchError::File { path: shown, detail: err.to_string() })?;
+        if bytes.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        Ok(Fetched {
+            final_url: url.clone(),
+            moved_permanently_to: None,
+            response: Response::Body(Body {
+                bytes,
+                content_type: None,
+                validators: Validators::default(),
+            }),
+        })
+    }
+
+    fn request_error(&self, err: reqwest::Error, url: &Url) -> FetchError {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let mut source = err.source();
+        while let Some(inner) = source {
+            if let Some(answer) = inner.downcast_ref::<NonPublicAnswer>() {
+                return FetchError::NonPublic {
+                    url: url.clone(),
+                    host: answer.host.clone(),
+                    addr: answer.addr,
+                    reason: answer.reason,
+                };
+            }
+            source = inner.source();
+        }
+        if err.is_connect() && err.is_timeout() {
+            FetchError::ConnectTimeout { host, limit: self.config.connect_timeout }
+        } else if err.is_timeout() {
+            FetchError::ReadTimeout { limit: self.config.read_timeout }
+        } else if err.is_connect() {
+            FetchError::Connect { host, detail: root_cause(&err) }
+        } else {
+            FetchError::Request { url: url.clone(), detail: root_cause(&err) }
+        }
+    }
+}
+
+/// `host:port`, the unit that per-host limits count.
+fn host_key(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
+    let bad = |detail: String| FetchError::BadRedirect { from: from.clone(), detail };
+    let location = headers
+        .get(header::LOCATION)
+        .ok_or_else(|| bad("the response has no Location header".into()))?
+        .to_str()
+        .map_err(|_| bad("the Location header is not valid text".into()))?;
+    let mut target = from
+        .join(location.trim())
+        .map_err(|err| bad(format!("`{location}` is not a valid URL ({err})")))?;
+    if !matches!(target.scheme(), "http" | "https") {
+        return Err(bad(format!("`{location}` is not an http or https URL")));
+    }
+    target.set_fragment(None);
+    Ok(target)
+}
+
+/// Reads `Retry-After` (seconds or an HTTP date), capped at [`MAX_RETRY_AFTER`].
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let at = match value.parse::<u64>() {
+        Ok(seconds) => now + Duration::from_secs(seconds).min(MAX_RETRY_AFTER),
+        Err(_) => httpdate::parse_http_date(value).ok()?,
+    };
+    Some(at.clamp(now, now + MAX_RETRY_AFTER))
+}
+
+/// The innermost error message, which is the one that says what happened
+/// ("Connection refused") rather than where ("error sending request").
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&headers, now), Some(now + Duration::from_secs(120)));
+
+        let later = now + Duration::from_secs(3600);
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+        );
+        assert_eq!(retry_after(&headers, now), Some(later));
+
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("99999999999"));
+        assert_eq!(retry_after(&headers, now), Some(now + MAX_RETRY_AFTER));
+
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&headers, now), Some(now), "a date in the past means now");
+
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn redirect_targets() {
+        let from = Url::parse("https://example.org/a/feed").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LOCATION, HeaderValue::from_static("../b/feed.xml#top"));
+        assert_eq!(redirect_target(&from, &headers).unwrap().as_str(), "https://example.org/b/feed.xml");
+        headers.insert(header::LOCATION, HeaderValue::from_static("javascript:alert(1)"));
+        assert!(redirect_target(&from, &headers).unwrap_err().to_string().contains("not an http"));
+        assert!(redirect_target(&from, &HeaderMap::new()).unwrap_err().to_string().contains("no Location"));
+    }
+}

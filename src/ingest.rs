@@ -1,0 +1,264 @@
+//! Ingest: drives one source through the pipeline
+//! (fetch → decode → parse → normalize → identify → store) and reports what happened.
+//!
+//! Rules:
+//! * A source that failed never affects another: every error ends up in that
+//!   source's [`Report`] and its stored state, nothing propagates.
+//! * `Retry-After` and `410 Gone` are honoured across runs unless forced.
+//! * A `304`, or a body identical to the last one, writes no items.
+//! * CPU work (decoding, parsing, sanitizing) runs on the blocking pool so the
+//!   fetches of other sources keep flowing.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+use url::Url;
+
+use crate::config::Source;
+use crate::fetch::{FetchError, Fetcher, Response, Validators};
+use crate::identify::{Identified, identify};
+use crate::parse::ParseError;
+use crate::store::{Counts, FetchRecord, Store, StoreError};
+use crate::{decode, normalize, parse};
+
+/// What happened to one source.
+#[derive(Debug)]
+pub struct Report {
+    pub source_id: String,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+    /// Advice for the operator, e.g. a permanent redirect to put in the config.
+    pub hints: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Stored(Counts),
+    /// The server answered `304 Not Modified`.
+    NotModified,
+    /// The body was byte-for-byte the one stored last time.
+    Unchanged,
+    /// Not fetched: the server asked to wait until this time (seconds since the epoch).
+    Deferred { until: i64 },
+    Failed(IngestError),
+}
+
+impl Outcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the server said 410 Gone on {}; polling stopped: remove the source, change its `url`, or use --force to try again",
+        format_time(*.since)
+    )]
+    Gone { since: i64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Fetches and stores sources; shared by all concurrent fetches of a run.
+pub struct Ingester {
+    fetcher: Fetcher,
+    store: Arc<Mutex<Store>>,
+}
+
+impl Ingester {
+    pub fn new(fetcher: Fetcher, store: Store) -> Ingester {
+        Ingester { fetcher, store: Arc::new(Mutex::new(store)) }
+    }
+
+    /// Polls one source. `force` ignores `Retry-After`, `410 Gone` and the
+    /// stored validators, and re-reads the body even if it did not change.
+    pub async fn ingest(&self, source: &Source, force: bool) -> Report {
+        let span = tracing::info_span!("source", source = %source.id);
+        let started = Instant::now();
+        let mut hints = Vec::new();
+        let outcome = self.ingest_inner(source, force, &mut hints).instrument(span).await;
+        Report {
+            source_id: source.id.clone(),
+            outcome,
+            elapsed: started.elapsed(),
+            hints,
+        }
+    }
+
+    async fn ingest_inner(&self, source: &Source, force: bool, hints: &mut Vec<String>) -> Outcome {
+        let source_id = source.id.clone();
+        let state = match self.with_store(move |store| store.source_state(&source_id)).await {
+            Ok(state) => state.unwrap_or_default(),
+            Err(err) => return Outcome::Failed(err),
+        };
+        let now = unix_now();
+        if !force {
+            if let Some(since) = state.gone_since {
+                return Outcome::Failed(IngestError::Gone { since });
+            }
+            if let Some(until) = state.retry_after.filter(|&until| until > now) {
+                return Outcome::Deferred { until };
+            }
+        }
+        let validators = if force { Validators::default() } else { state.validators.clone() };
+
+        let fetched = match self.fetcher.fetch(&source.url, &validators).await {
+            Ok(fetched) => fetched,
+            Err(err) => {
+                tracing::warn!(error = %err, "fetch failed");
+                return self.record_failure(source, IngestError::Fetch(err)).await;
+            }
+        };
+        let effective_url = fetched.final_url.to_string();
+        let moved_to = fetched.moved_permanently_to.as_ref().map(Url::to_string);
+        if let Some(target) = &moved_to {
+            hints.push(format!("the feed moved permanently to {target}; update `url` in the config"));
+        }
+
+        let body = match fetched.response {
+            Response::NotModified => {
+                let record = FetchRecord::Success {
+                    status: 304,
+                    validators: None,
+                    body_sha256: None,
+                    effective_url,
+                    moved_to,
+                };
+                return match self.record(source, record, Vec::new()).await {
+                    Ok(_) => Outcome::NotModified,
+                    Err(err) => Outcome::Failed(err),
+                };
+            }
+            Response::Body(body) => body,
+        };
+
+        let body_sha256: [u8; 32] = Sha256::digest(&body.bytes).into();
+        if !force && state.body_sha256.as_deref() == Some(body_sha256.as_slice()) {
+            let record = FetchRecord::Success {
+                status: 200,
+                validators: Some(body.validators),
+                body_sha256: Some(body_sha256),
+                effective_url,
+                moved_to,
+            };
+            return match self.record(source, record, Vec::new()).await {
+                Ok(_) => Outcome::Unchanged,
+                Err(err) => Outcome::Failed(err),
+            };
+        }
+
+        let source_id = source.id.clone();
+        let final_url = fetched.final_url.clone();
+        let content_type = body.content_type.clone();
+        let bytes = body.bytes;
+        let processed = tokio::task::spawn_blocking(move || {
+            process(&source_id, bytes, content_type.as_deref(), &final_url, unix_now())
+        })
+        .await;
+        let items = match processed {
+            Ok(Ok(items)) => items,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "parse failed");
+                return self.record_failure(source, IngestError::Parse(err)).await;
+            }
+            Err(join_error) => {
+                let err = IngestError::Internal(format!("processing the feed failed: {join_error}"));
+                return self.record_failure(source, err).await;
+            }
+        };
+        let record = FetchRecord::Success {
+            status: 200,
+            validators: Some(body.validators),
+            body_sha256: Some(body_sha256),
+            effective_url,
+            moved_to,
+        };
+        match self.record(source, record, items).await {
+            Ok(counts) => Outcome::Stored(counts),
+            Err(err) => Outcome::Failed(err),
+        }
+    }
+
+    async fn record_failure(&self, source: &Source, error: IngestError) -> Outcome {
+        let (status, retry_after, gone) = match &error {
+            IngestError::Fetch(fetch) => (
+                fetch.status(),
+                match fetch {
+                    FetchError::RateLimited { retry_at, .. } => retry_at.map(system_time_secs),
+                    _ => None,
+                },
+                matches!(fetch, FetchError::Gone),
+            ),
+            _ => (None, None, false),
+        };
+        let record = FetchRecord::Failure { status, error: error.to_string(), retry_after, gone };
+        match self.record(source, record, Vec::new()).await {
+            Ok(_) => Outcome::Failed(error),
+            Err(store_error) => Outcome::Failed(store_error),
+        }
+    }
+
+    async fn record(&self, source: &Source, record: FetchRecord, items: Vec<Identified>) -> Result<Counts, IngestError> {
+        let source_id = source.id.clone();
+        let url = source.url.to_string();
+        self.with_store(move |store| store.record_fetch(&source_id, &url, &record, &items, unix_now()))
+            .await
+    }
+
+    async fn with_store<T, F>(&self, work: F) -> Result<T, IngestError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|err| IngestError::Internal(format!("database task failed: {err}")))?
+        .map_err(IngestError::Store)
+    }
+}
+
+/// The CPU part of the pipeline: decode, parse, normalize, identify.
+/// `url` is where the document came from; `now` bounds dates.
+pub fn process(
+    source_id: &str,
+    bytes: Vec<u8>,
+    content_type: Option<&str>,
+    url: &Url,
+    now: i64,
+) -> Result<Vec<Identified>, ParseError> {
+    let tld = url.domain().and_then(|d| d.rsplit('.').next());
+    let decoded = decode::decode_owned(bytes, content_type, tld);
+    let parsed = parse::parse(&decoded.text, url)?;
+    if !parsed.repairs.is_empty() {
+        tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
+    }
+    let items = normalize::normalize(&parsed.feed, url, now);
+    Ok(identify(source_id, items))
+}
+
+pub fn unix_now() -> i64 {
+    system_time_secs(SystemTime::now())
+}
+
+fn system_time_secs(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// RFC 3339 in UTC, for messages.
+pub fn format_time(secs: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
+}

@@ -1,0 +1,29 @@
+//! Kurator watches German municipal and e-government sources, stores every item
+//! once in SQLite and re-emits curated topic feeds.
+//!
+//! Data flows one way, and the modules follow that flow:
+//!
+//! ```text
+//! config → fetch → decode → parse → normalize → identify → store
+//!                 (ingest drives one source through all of them)
+//! ```
+//!
+//! * [`config`]: reads and validates `feeds.toml`; every error carries `FILE:LINE:COL`.
+//! * [`fetch`]: the polite HTTP client: limits, timeouts, size caps, redirects, address guard.
+//! * [`decode`]: raw bytes to UTF-8 (BOM, HTTP charset, XML declaration, guess).
+//! * [`parse`]: feed-rs behind repairs for the dialects and damage it cannot handle.
+//! * [`normalize`]: plain-text titles, sanitized HTML, absolute URLs, dates.
+//! * [`identify`]: canonical links and the stable identity of an item within its source.
+//! * [`store`]: SQLite schema, migrations, per-source state and item upserts.
+//! * [`ingest`]: one source through the whole pipeline, in one transaction.
+//! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
+
+pub mod commands;
+pub mod config;
+pub mod decode;
+pub mod fetch;
+pub mod identify;
+pub mod ingest;
+pub mod normalize;
+pub mod parse;
+pub mod store;

@@ -1,0 +1,45 @@
+//! The `kurator` command line: argument parsing only; the work is in `kurator::commands`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kurator::commands::{self, GlobalOptions};
+
+#[derive(Parser)]
+#[command(name = "kurator", version, about = "Curated topic feeds from German municipal and e-government sources")]
+struct Cli {
+    /// The configuration file.
+    #[arg(short = 'c', long = "config", env = "KURATOR_CONFIG", default_value = "feeds.toml", global = true)]
+    config: PathBuf,
+    /// The SQLite database (overrides `[storage] path`).
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the configuration and print a one-line summary.
+    Check,
+    /// Poll sources once and store their items.
+    Fetch {
+        /// Ignore Retry-After, 410 Gone and cached validators; re-read every body.
+        #[arg(long)]
+        force: bool,
+        /// Only these sources (default: every enabled source).
+        #[arg(value_name = "SOURCE_ID")]
+        sources: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging();
+    let options = GlobalOptions { config: cli.config, db: cli.db };
+    match cli.command {
+        Command::Check => commands::check::run(&options),
+        Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
+    }
+}

@@ -1,0 +1,90 @@
+//! Sanitize: the HTML allowlist every stored summary and content passes.
+//!
+//! ammonia's default allowlist already drops `script`, `style`, `iframe`,
+//! `object`, `embed`, `form`, every `on*` attribute and `javascript:` URLs;
+//! we add: relative URLs resolved against the feed's base (a topic feed is
+//! read far from the page the item came from), and `rel="noopener noreferrer
+//! nofollow"` on links, since we republish links we did not write.
+//!
+//! Most summaries in real feeds are plain text; they skip the HTML parser.
+
+use ammonia::{Builder, UrlRelative};
+use url::Url;
+
+/// A sanitizer bound to one base URL (building one costs a few allocations,
+/// so one is made per feed, not per item).
+pub struct Sanitizer {
+    builder: Builder<'static>,
+}
+
+impl Sanitizer {
+    pub fn new(base: &Url) -> Sanitizer {
+        let mut builder = Builder::default();
+        builder
+            .url_relative(UrlRelative::RewriteWithBase(base.clone()))
+            .link_rel(Some("noopener noreferrer nofollow"));
+        Sanitizer { builder }
+    }
+
+    /// Cleans an HTML fragment.
+    pub fn clean_html(&self, html: &str) -> String {
+        if !html.contains(['<', '&']) {
+            // Nothing to parse: plain text is already safe HTML once `>` and `"`
+            // are escaped (they are harmless, but escaping keeps output canonical).
+            return escape_text(html);
+        }
+        self.builder.clean(html).to_string()
+    }
+}
+
+/// Escapes plain text for use as HTML.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(html: &str) -> String {
+        Sanitizer::new(&Url::parse("https://www.darmstadt.de/presse/").unwrap()).clean_html(html)
+    }
+
+    #[test]
+    fn dangerous_markup_is_removed() {
+        let dirty = r#"<p onclick="x()">Hallo <b>Welt</b><script>alert(1)</script><style>p{}</style>
+            <iframe src="https://evil.example/"></iframe><object data="x"></object><embed src="y">
+            <a href="javascript:alert(1)">klick</a><img src="/bild.jpg" onerror="x()"></p>"#;
+        let out = clean(dirty);
+        for banned in ["<script", "alert(1)", "<style", "<iframe", "<object", "<embed", "onclick", "onerror", "javascript:"] {
+            assert!(!out.contains(banned), "{banned} survived in {out}");
+        }
+        assert!(out.contains("Hallo <b>Welt</b>"));
+        assert!(out.contains(r#"src="https://www.darmstadt.de/bild.jpg""#), "{out}");
+    }
+
+    #[test]
+    fn links_are_absolute_and_marked() {
+        let out = clean(r#"<a href="../rathaus/">Rathaus</a>"#);
+        assert_eq!(
+            out,
+            r#"<a href="https://www.darmstadt.de/rathaus/" rel="noopener noreferrer nofollow">Rathaus</a>"#
+        );
+    }
+
+    #[test]
+    fn plain_text_is_escaped() {
+        assert_eq!(clean("Kosten > 5 Euro"), "Kosten &gt; 5 Euro");
+        assert_eq!(clean("Ärger & Freude"), "Ärger &amp; Freude");
+    }
+}

@@ -1,0 +1,258 @@
+//! Parse: UTF-8 text to a `feed_rs::model::Feed`, whatever shape the feed is in.
+//!
+//! feed-rs does the parsing; this module stands in front of it:
+//! * recognizes what is not a feed at all (empty bodies, HTML pages, with the
+//!   feed links they advertise) and says so;
+//! * refuses documents that declare entities (billion laughs, XXE);
+//! * [`repair`]s HTML entities and raw `&`, and [`dialect`] upgrades old or odd
+//!   dialects (RSS 0.90/0.93/0.94, Atom 0.3, `<rss xmlns>`) that feed-rs empties
+//!   or rejects;
+//! * runs feed-rs under `catch_unwind`, so a parser bug costs one source, not the daemon;
+//! * turns failures into errors with a line and column.
+//!
+//! Content is not sanitized here (feed-rs's sanitizer is off): [`crate::normalize`]
+//! does it once, with our own allowlist.
+
+pub mod dialect;
+pub mod html;
+pub mod repair;
+
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use feed_rs::model::Feed;
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+use url::Url;
+
+pub use dialect::Upgrade;
+pub use html::AlternateLink;
+
+/// A parsed feed and what had to be repaired to get it.
+#[derive(Debug)]
+pub struct Parsed {
+    pub feed: Feed,
+    pub repairs: Vec<Repair>,
+}
+
+/// A repair applied before parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// HTML entities or raw `&` were rewritten.
+    Entities,
+    /// A dialect was upgraded.
+    Dialect(Upgrade),
+    /// The final closing tag lacked its `>`.
+    FinalTag,
+}
+
+/// Why a document yielded no feed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("the response body is empty")]
+    Empty,
+    #[error("this is an HTML page, not a feed{}", alternates_hint(.alternates))]
+    HtmlPage { alternates: Vec<AlternateLink> },
+    #[error(
+        "the document declares XML entities (<!ENTITY …> at byte {offset}); Kurator refuses to expand them because that is how billion-laughs and XXE attacks work"
+    )]
+    EntityDeclarations { offset: usize },
+    #[error("not a feed: the body is neither XML nor JSON (it starts with {start:?})")]
+    NotXml { start: String },
+    #[error("not a feed: the root element is <{name}>; expected <rss>, <feed> or <rdf:RDF>")]
+    UnknownRoot { name: String },
+    #[error("the RSS document has no <channel> element")]
+    NoChannel,
+    #[error("malformed XML at line {line}, column {column}: {detail}")]
+    MalformedXml { line: usize, column: usize, detail: String },
+    #[error("the document is cut off: it ends inside <{open}> (a truncated download or a broken server)")]
+    Truncated { open: String },
+    #[error("malformed JSON Feed: {detail}")]
+    MalformedJson { detail: String },
+    #[error("the feed could not be parsed: {detail}")]
+    Other { detail: String },
+    #[error("the feed parser crashed on this document ({detail}); other sources are not affected")]
+    Panicked { detail: String },
+}
+
+fn alternates_hint(alternates: &[AlternateLink]) -> String {
+    if alternates.is_empty() {
+        return "; the page advertises no feed (<link rel=\"alternate\">), so check the source's `url`".into();
+    }
+    let list: Vec<String> = alternates.iter().map(|a| a.url.to_string()).collect();
+    format!("; the page links to these feeds, use one as the source's `url`: {}", list.join(", "))
+}
+
+/// Parses a decoded document. `base_url` (the URL that served it) resolves relative links.
+pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if trimmed.trim_end().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if trimmed.starts_with('{') {
+        return run_feed_rs(trimmed, base_url).map(|feed| Parsed { feed, repairs: Vec::new() });
+    }
+    if html::looks_like_html(trimmed) {
+        return Err(ParseError::HtmlPage {
+            alternates: html::alternate_links(trimmed, base_url),
+        });
+    }
+    if !trimmed.starts_with('<') {
+        return Err(ParseError::NotXml {
+            start: trimmed.chars().take(40).collect(),
+        });
+    }
+    if let Some(offset) = repair::find_entity_declaration(trimmed) {
+        return Err(ParseError::EntityDeclarations { offset });
+    }
+    let Some(root) = dialect::root(trimmed) else {
+        return Err(locate_xml_error(trimmed).unwrap_or(ParseError::Other {
+            detail: "no root element found".into(),
+        }));
+    };
+    if !matches!(root.local_name.as_str(), "rss" | "RDF" | "feed" | "entry") {
+        return Err(ParseError::UnknownRoot { name: root.local_name });
+    }
+
+    let mut repairs = Vec::new();
+    let mut document: Cow<str> = repair::repair_entities(trimmed);
+    if matches!(document, Cow::Owned(_)) {
+        repairs.push(Repair::Entities);
+    }
+    if let Some((upgraded, kind)) = dialect::upgrade(&document) {
+        document = Cow::Owned(upgraded);
+        repairs.push(Repair::Dialect(kind));
+    }
+
+    match run_feed_rs(&document, base_url) {
+        Ok(feed) => Ok(Parsed { feed, repairs }),
+        Err(first_error) => {
+            if let Some(closed) = repair::close_final_tag(&document)
+                && let Ok(feed) = run_feed_rs(&closed, base_url)
+            {
+                repairs.push(Repair::FinalTag);
+                return Ok(Parsed { feed, repairs });
+            }
+            if root.local_name == "rss" && !document.contains("<channel") {
+                return Err(ParseError::NoChannel);
+            }
+            Err(locate_xml_error(&document).unwrap_or(first_error))
+        }
+    }
+}
+
+/// Runs feed-rs with our settings, turning panics into errors.
+fn run_feed_rs(text: &str, base_url: &Url) -> Result<Feed, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base_url.as_str()))
+        // An empty id tells `identify` that the feed gave none; feed-rs would
+        // otherwise invent one that changes when the title is edited.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    let result = catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes())));
+    match result {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(err)) => Err(feed_rs_error(err)),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(%detail, "feed-rs panicked");
+            Err(ParseError::Panicked { detail })
+        }
+    }
+}
+
+fn feed_rs_error(err: ParseFeedError) -> ParseError {
+    match err {
+        ParseFeedError::JsonSerde(e) => ParseError::MalformedJson { detail: e.to_string() },
+        ParseFeedError::JsonUnsupportedVersion(v) => ParseError::MalformedJson {
+            detail: format!("unsupported JSON Feed version {v}"),
+        },
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => ParseError::Other {
+            detail: "no feed root element (expected <rss><channel>, <feed> or <rdf:RDF>)".into(),
+        },
+        other => ParseError::Other { detail: other.to_string() },
+    }
+}
+
+/// Finds where a document stops being well-formed, with a line and column,
+/// by scanning it with quick-xml (only on the failure path).
+fn locate_xml_error(text: &str) -> Option<ParseError> {
+    let mut reader = Reader::from_str(text);
+    let mut open: Vec<String> = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => open.push(e.name().as_ref().to_owned()),
+            Ok(Event::End(_)) => {
+                open.pop();
+            }
+            Ok(Event::Eof) => {
+                return open.pop().map(|open| ParseError::Truncated { open });
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let offset = (reader.error_position() as usize).min(text.len());
+                let (line, column) = line_column(text, offset);
+                return Some(ParseError::MalformedXml { line, column, detail: err.to_string() });
+            }
+        }
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset;
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://www.example.de/feed.xml").unwrap()
+    }
+
+    #[test]
+    fn parses_with_entity_repairs() {
+        let text = "<rss version=\"2.0\"><channel><title>Stadt &amp; Land</title><item><title>M&uuml;nchen & K&ouml;ln&nbsp;heute</title><link>/a</link></item></channel></rss>";
+        let parsed = parse(text, &base()).unwrap();
+        assert_eq!(parsed.repairs, vec![Repair::Entities]);
+        let entry = &parsed.feed.entries[0];
+        assert_eq!(entry.title.as_ref().unwrap().content, "München & Köln\u{a0}heute");
+        assert_eq!(entry.links[0].href, "https://www.example.de/a");
+        assert_eq!(entry.id, "", "no guid means no id");
+    }
+
+    #[test]
+    fn clear_errors() {
+        assert!(matches!(parse("  \n", &base()), Err(ParseError::Empty)));
+        assert!(matches!(parse("Hello", &base()), Err(ParseError::NotXml { .. })));
+        assert!(matches!(parse("<opml version=\"2.0\"/>", &base()), Err(ParseError::UnknownRoot { .. })));
+        let err = parse("<rss version=\"2.0\"><channel><item><title>a</title></channel></rss>", &base()).unwrap_err();
+        assert!(matches!(err, ParseError::MalformedXml { line: 1, .. }), "{err}");
+        let err = parse("<rss version=\"2.0\"><channel><item><title>a</title>", &base()).unwrap_err();
+        assert!(matches!(err, ParseError::Truncated { .. }), "{err}");
+        let err = parse("<rss version=\"2.0\"></rss>", &base()).unwrap_err();
+        assert!(matches!(err, ParseError::NoChannel), "{err}");
+        let err = parse("{\"version\": 1, ", &base()).unwrap_err();
+        assert!(matches!(err, ParseError::MalformedJson { .. }), "{err}");
+    }
+
+    #[test]
+    fn html_page_names_its_feeds() {
+        let page = "<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"/rss.xml\"></head></html>";
+        let err = parse(page, &base()).unwrap_err();
+        assert!(err.to_string().contains("https://www.example.de/rss.xml"), "{err}");
+    }
+}
