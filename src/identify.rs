@@ -23,16 +23,49 @@ use crate::normalize::Item;
 
 /// Query parameters that only track the reader, never select content.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid", "mc_cid",
-    "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "wt_mc", "wt_zmc",
-    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "at_medium", "at_campaign",
-    "at_custom1", "at_custom2", "at_custom3", "at_custom4", "xtor", "ref_src", "s_cid", "ito", "cmpid",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "twclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "wt_mc",
+    "wt_zmc",
+    "ns_mchannel",
+    "ns_source",
+    "ns_campaign",
+    "ns_linkname",
+    "ns_fee",
+    "at_medium",
+    "at_campaign",
+    "at_custom1",
+    "at_custom2",
+    "at_custom3",
+    "at_custom4",
+    "xtor",
+    "ref_src",
+    "s_cid",
+    "ito",
+    "cmpid",
 ];
 
 /// Whether a query parameter is tracking noise.
 fn is_tracking_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.starts_with("utm_") || lower.starts_with("pk_") || TRACKING_PARAMS.contains(&lower.as_str())
+    lower.starts_with("utm_")
+        || lower.starts_with("pk_")
+        || TRACKING_PARAMS.contains(&lower.as_str())
 }
 
 /// The canonical form of a link (see the module docs). Non-http(s) or
@@ -132,7 +165,11 @@ fn fallback_hash(item: &Item) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in [
         item.title.as_str(),
-        &item.published.or(item.updated).map(|t| t.to_string()).unwrap_or_default(),
+        &item
+            .published
+            .or(item.updated)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
         item.summary.as_deref().unwrap_or_default(),
     ] {
         hasher.update(part.as_bytes());
@@ -162,10 +199,12 @@ fn content_hash(item: &Item) -> [u8; 32] {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]
@@ -189,11 +228,19 @@ mod tests {
     #[test]
     fn canonical_links() {
         assert_eq!(
-            canonical_link("HTTPS://WWW.Darmstadt.DE:443/presse/?utm_source=rss&b=2&a=1&fbclid=x#oben"),
+            canonical_link(
+                "HTTPS://WWW.Darmstadt.DE:443/presse/?utm_source=rss&b=2&a=1&fbclid=x#oben"
+            ),
             "https://www.darmstadt.de/presse/?a=1&b=2"
         );
-        assert_eq!(canonical_link("http://example.org:80/a?utm_medium=feed"), "http://example.org/a");
-        assert_eq!(canonical_link("http://example.org:8080/a?mc_cid=1&mc_eid=2&id=5"), "http://example.org:8080/a?id=5");
+        assert_eq!(
+            canonical_link("http://example.org:80/a?utm_medium=feed"),
+            "http://example.org/a"
+        );
+        assert_eq!(
+            canonical_link("http://example.org:8080/a?mc_cid=1&mc_eid=2&id=5"),
+            "http://example.org:8080/a?id=5"
+        );
         assert_eq!(canonical_link("not a url"), "not a url");
     }
 

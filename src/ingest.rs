@@ -41,7 +41,9 @@ pub enum Outcome {
     /// The body was byte-for-byte the one stored last time.
     Unchanged,
     /// Not fetched: the server asked to wait until this time (seconds since the epoch).
-    Deferred { until: i64 },
+    Deferred {
+        until: i64,
+    },
     Failed(IngestError),
 }
 
@@ -76,7 +78,10 @@ pub struct Ingester {
 
 impl Ingester {
     pub fn new(fetcher: Fetcher, store: Store) -> Ingester {
-        Ingester { fetcher, store: Arc::new(Mutex::new(store)) }
+        Ingester {
+            fetcher,
+            store: Arc::new(Mutex::new(store)),
+        }
     }
 
     /// Polls one source. `force` ignores `Retry-After`, `410 Gone` and the
@@ -85,7 +90,10 @@ impl Ingester {
         let span = tracing::info_span!("source", source = %source.id);
         let started = Instant::now();
         let mut hints = Vec::new();
-        let outcome = self.ingest_inner(source, force, &mut hints).instrument(span).await;
+        let outcome = self
+            .ingest_inner(source, force, &mut hints)
+            .instrument(span)
+            .await;
         Report {
             source_id: source.id.clone(),
             outcome,
@@ -96,7 +104,10 @@ impl Ingester {
 
     async fn ingest_inner(&self, source: &Source, force: bool, hints: &mut Vec<String>) -> Outcome {
         let source_id = source.id.clone();
-        let state = match self.with_store(move |store| store.source_state(&source_id)).await {
+        let state = match self
+            .with_store(move |store| store.source_state(&source_id))
+            .await
+        {
             Ok(state) => state.unwrap_or_default(),
             Err(err) => return Outcome::Failed(err),
         };
@@ -109,7 +120,11 @@ impl Ingester {
                 return Outcome::Deferred { until };
             }
         }
-        let validators = if force { Validators::default() } else { state.validators.clone() };
+        let validators = if force {
+            Validators::default()
+        } else {
+            state.validators.clone()
+        };
 
         let fetched = match self.fetcher.fetch(&source.url, &validators).await {
             Ok(fetched) => fetched,
@@ -121,7 +136,9 @@ impl Ingester {
         let effective_url = fetched.final_url.to_string();
         let moved_to = fetched.moved_permanently_to.as_ref().map(Url::to_string);
         if let Some(target) = &moved_to {
-            hints.push(format!("the feed moved permanently to {target}; update `url` in the config"));
+            hints.push(format!(
+                "the feed moved permanently to {target}; update `url` in the config"
+            ));
         }
 
         let body = match fetched.response {
@@ -161,7 +178,13 @@ impl Ingester {
         let content_type = body.content_type.clone();
         let bytes = body.bytes;
         let processed = tokio::task::spawn_blocking(move || {
-            process(&source_id, bytes, content_type.as_deref(), &final_url, unix_now())
+            process(
+                &source_id,
+                bytes,
+                content_type.as_deref(),
+                &final_url,
+                unix_now(),
+            )
         })
         .await;
         let items = match processed {
@@ -171,7 +194,8 @@ impl Ingester {
                 return self.record_failure(source, IngestError::Parse(err)).await;
             }
             Err(join_error) => {
-                let err = IngestError::Internal(format!("processing the feed failed: {join_error}"));
+                let err =
+                    IngestError::Internal(format!("processing the feed failed: {join_error}"));
                 return self.record_failure(source, err).await;
             }
         };
@@ -200,18 +224,30 @@ impl Ingester {
             ),
             _ => (None, None, false),
         };
-        let record = FetchRecord::Failure { status, error: error.to_string(), retry_after, gone };
+        let record = FetchRecord::Failure {
+            status,
+            error: error.to_string(),
+            retry_after,
+            gone,
+        };
         match self.record(source, record, Vec::new()).await {
             Ok(_) => Outcome::Failed(error),
             Err(store_error) => Outcome::Failed(store_error),
         }
     }
 
-    async fn record(&self, source: &Source, record: FetchRecord, items: Vec<Identified>) -> Result<Counts, IngestError> {
+    async fn record(
+        &self,
+        source: &Source,
+        record: FetchRecord,
+        items: Vec<Identified>,
+    ) -> Result<Counts, IngestError> {
         let source_id = source.id.clone();
         let url = source.url.to_string();
-        self.with_store(move |store| store.record_fetch(&source_id, &url, &record, &items, unix_now()))
-            .await
+        self.with_store(move |store| {
+            store.record_fetch(&source_id, &url, &record, &items, unix_now())
+        })
+        .await
     }
 
     async fn with_store<T, F>(&self, work: F) -> Result<T, IngestError>
@@ -221,7 +257,9 @@ impl Ingester {
     {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = store
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
         })
         .await
@@ -254,7 +292,8 @@ pub fn unix_now() -> i64 {
 }
 
 fn system_time_secs(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// RFC 3339 in UTC, for messages.

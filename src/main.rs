@@ -7,10 +7,20 @@ use clap::{Parser, Subcommand};
 use kurator::commands::{self, GlobalOptions};
 
 #[derive(Parser)]
-#[command(name = "kurator", version, about = "Curated topic feeds from German municipal and e-government sources")]
+#[command(
+    name = "kurator",
+    version,
+    about = "Curated topic feeds from German municipal and e-government sources"
+)]
 struct Cli {
     /// The configuration file.
-    #[arg(short = 'c', long = "config", env = "KURATOR_CONFIG", default_value = "feeds.toml", global = true)]
+    #[arg(
+        short = 'c',
+        long = "config",
+        env = "KURATOR_CONFIG",
+        default_value = "feeds.toml",
+        global = true
+    )]
     config: PathBuf,
     /// The SQLite database (overrides `[storage] path`).
     #[arg(long, global = true, value_name = "PATH")]
@@ -37,7 +47,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     commands::init_logging();
-    let options = GlobalOptions { config: cli.config, db: cli.db };
+    let options = GlobalOptions {
+        config: cli.config,
+        db: cli.db,
+    };
     match cli.command {
         Command::Check => commands::check::run(&options),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),

@@ -31,7 +31,12 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
         }
     }
     if only.is_empty() {
-        sources = config.sources.iter().filter(|s| s.enabled).cloned().collect();
+        sources = config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .cloned()
+            .collect();
     }
 
     let db_path = resolve_db_path(&config, options.db.as_deref());
@@ -49,7 +54,10 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("cannot start the async runtime: {err}");
@@ -58,7 +66,11 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     };
     let ingester = Arc::new(Ingester::new(fetcher, store));
     let failed = runtime.block_on(fetch_all(ingester, sources, force));
-    if failed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Runs all fetches concurrently (the fetcher enforces the limits) and prints
@@ -96,11 +108,17 @@ async fn fetch_all(ingester: Arc<Ingester>, sources: Vec<Source>, force: bool) -
 
 fn print_report(report: &Report, width: usize) {
     let outcome = match &report.outcome {
-        Outcome::Stored(c) => format!("new {}, updated {}, unchanged {}", c.new, c.updated, c.unchanged),
+        Outcome::Stored(c) => format!(
+            "new {}, updated {}, unchanged {}",
+            c.new, c.updated, c.unchanged
+        ),
         Outcome::NotModified => "not modified".to_owned(),
         Outcome::Unchanged => "not modified (same content)".to_owned(),
         Outcome::Deferred { until } => {
-            format!("deferred: the server asked us to wait until {} (use --force to fetch now)", format_time(*until))
+            format!(
+                "deferred: the server asked us to wait until {} (use --force to fetch now)",
+                format_time(*until)
+            )
         }
         Outcome::Failed(err) => format!("error: {err}"),
     };
@@ -124,7 +142,10 @@ struct Progress {
 
 impl Progress {
     fn new(total: usize) -> Progress {
-        let progress = Progress { total, enabled: std::io::stderr().is_terminal() && total > 1 };
+        let progress = Progress {
+            total,
+            enabled: std::io::stderr().is_terminal() && total > 1,
+        };
         progress.show(0);
         progress
     }

@@ -100,9 +100,12 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
-            Some((line, column)) => {
-                write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message)?
-            }
+            Some((line, column)) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                self.file.display(),
+                self.message
+            )?,
             None => write!(f, "{}: {}", self.file.display(), self.message)?,
         }
         if let Some(hint) = &self.hint {
@@ -299,7 +302,12 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn error(&self, span: Option<Range<usize>>, message: String, hint: Option<String>) -> ConfigError {
+    fn error(
+        &self,
+        span: Option<Range<usize>>,
+        message: String,
+        hint: Option<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_path_buf(),
             position: Some(span.map_or((1, 1), |s| line_column(self.text, s.start))),
@@ -308,8 +316,15 @@ impl Locator<'_> {
         }
     }
 
-    fn duration(&self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Result<Duration, ConfigError> {
-        let Some(value) = value else { return Ok(default) };
+    fn duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
         let parsed = parse_duration(value.get_ref())
             .map_err(|msg| self.error(Some(value.span()), format!("`{key}`: {msg}"), None))?;
         if parsed.is_zero() {
@@ -322,13 +337,23 @@ impl Locator<'_> {
         Ok(parsed)
     }
 
-    fn count(&self, value: &Option<Spanned<i64>>, key: &str, default: usize) -> Result<usize, ConfigError> {
-        let Some(value) = value else { return Ok(default) };
+    fn count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
         match usize::try_from(*value.get_ref()) {
             Ok(n) if (1..=1024).contains(&n) => Ok(n),
             _ => Err(self.error(
                 Some(value.span()),
-                format!("`{key}` must be a whole number from 1 to 1024, not {}", value.get_ref()),
+                format!(
+                    "`{key}` must be a whole number from 1 to 1024, not {}",
+                    value.get_ref()
+                ),
                 None,
             )),
         }
@@ -361,7 +386,10 @@ impl Locator<'_> {
                     return Err(self.error(
                         Some(ua.span()),
                         "`user_agent` must be a non-empty single line".into(),
-                        Some("leave it out to use the default, which names kurator and its version".into()),
+                        Some(
+                            "leave it out to use the default, which names kurator and its version"
+                                .into(),
+                        ),
                     ));
                 }
                 value.to_owned()
@@ -369,8 +397,16 @@ impl Locator<'_> {
         };
         let config = FetchConfig {
             timeout: self.duration(&raw.timeout, "timeout", defaults.timeout)?,
-            connect_timeout: self.duration(&raw.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
-            read_timeout: self.duration(&raw.read_timeout, "read_timeout", defaults.read_timeout)?,
+            connect_timeout: self.duration(
+                &raw.connect_timeout,
+                "connect_timeout",
+                defaults.connect_timeout,
+            )?,
+            read_timeout: self.duration(
+                &raw.read_timeout,
+                "read_timeout",
+                defaults.read_timeout,
+            )?,
             max_bytes,
             concurrency: self.count(&raw.concurrency, "concurrency", defaults.concurrency)?,
             per_host: self.count(&raw.per_host, "per_host", defaults.per_host)?,
@@ -391,7 +427,9 @@ impl Locator<'_> {
         match url.scheme() {
             "http" | "https" if url.host().is_some() => Ok(url),
             "file" => Ok(url),
-            "http" | "https" => Err(self.error(Some(raw.span()), format!("`{text}` has no host"), None)),
+            "http" | "https" => {
+                Err(self.error(Some(raw.span()), format!("`{text}` has no host"), None))
+            }
             other => Err(self.error(
                 Some(raw.span()),
                 format!("URL scheme `{other}` is not supported"),
@@ -420,7 +458,8 @@ mod tests {
 
     #[test]
     fn defaults_and_relative_db_path() {
-        let config = parse("[[source]]\nid = \"k21\"\nurl = \"https://example.org/feed\"\n").unwrap();
+        let config =
+            parse("[[source]]\nid = \"k21\"\nurl = \"https://example.org/feed\"\n").unwrap();
         assert_eq!(config.storage.path, Path::new("/etc/kurator/kurator.db"));
         assert_eq!(config.fetch.timeout, Duration::from_secs(30));
         assert_eq!(config.fetch.max_bytes, 10 << 20);
@@ -435,7 +474,11 @@ mod tests {
     fn unknown_key_points_at_it() {
         let err = parse("[fetch]\ntimout = \"5s\"\n").unwrap_err();
         assert_eq!(err.position, Some((2, 1)));
-        assert!(err.message.contains("unknown field `timout`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `timout`"),
+            "{}",
+            err.message
+        );
         assert!(err.to_string().starts_with("/etc/kurator/feeds.toml:2:1: "));
     }
 

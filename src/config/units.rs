@@ -14,8 +14,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "`{trimmed}` has no unit; write it like \"{trimmed}s\" (units: ms, s, m, h, d)"
         ));
     }
-    humantime::parse_duration(trimmed)
-        .map_err(|err| format!("`{trimmed}` is not a duration ({err}); write it like \"30s\", \"2m\" or \"1h 30m\""))
+    humantime::parse_duration(trimmed).map_err(|err| {
+        format!(
+            "`{trimmed}` is not a duration ({err}); write it like \"30s\", \"2m\" or \"1h 30m\""
+        )
+    })
 }
 
 /// Parses a byte size such as `"10MiB"`, `"512 KiB"`, `"5MB"` or `"1000000"`.
@@ -28,9 +31,8 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let bad = || {
-        format!("`{trimmed}` is not a size; write it like \"10MiB\", \"512KiB\" or \"5MB\"")
-    };
+    let bad =
+        || format!("`{trimmed}` is not a size; write it like \"10MiB\", \"512KiB\" or \"5MB\"");
     let value: f64 = number.parse().map_err(|_| bad())?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -44,7 +46,9 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     };
     let bytes = value * multiplier as f64;
     if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
-        return Err(format!("`{trimmed}` is out of range; use at least one byte"));
+        return Err(format!(
+            "`{trimmed}` is out of range; use at least one byte"
+        ));
     }
     Ok(bytes as u64)
 }
@@ -70,7 +74,11 @@ mod tests {
         assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("30").unwrap_err().contains("no unit"));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 
     #[test]

@@ -120,7 +120,8 @@ impl Resolve for PublicOnlyResolver {
         let policy = self.policy.clone();
         let host = name.as_str().to_owned();
         let lookup: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some((addr, reason)) = addrs
                 .iter()
                 .find_map(|a| policy.non_public_reason(a.ip()).map(|r| (a.ip(), r)))
@@ -155,7 +156,13 @@ mod tests {
 
     #[test]
     fn classifies_ranges() {
-        for public in ["8.8.8.8", "193.99.144.80", "2a00:1450:4001:80b::200e", "100.63.0.1", "172.32.0.1"] {
+        for public in [
+            "8.8.8.8",
+            "193.99.144.80",
+            "2a00:1450:4001:80b::200e",
+            "100.63.0.1",
+            "172.32.0.1",
+        ] {
             assert_eq!(reason(public), None, "{public}");
         }
         assert_eq!(reason("127.0.0.1"), Some("a loopback address"));
@@ -163,9 +170,15 @@ mod tests {
         assert_eq!(reason("172.20.0.1"), Some("a private address"));
         assert_eq!(reason("192.168.178.1"), Some("a private address"));
         assert_eq!(reason("169.254.169.254"), Some("a link-local address"));
-        assert_eq!(reason("100.64.0.1"), Some("a carrier-grade NAT (shared) address"));
+        assert_eq!(
+            reason("100.64.0.1"),
+            Some("a carrier-grade NAT (shared) address")
+        );
         assert_eq!(reason("224.0.0.251"), Some("a multicast address"));
-        assert_eq!(reason("0.0.0.0"), Some("an unspecified (\"this network\") address"));
+        assert_eq!(
+            reason("0.0.0.0"),
+            Some("an unspecified (\"this network\") address")
+        );
         assert_eq!(reason("::1"), Some("a loopback address"));
         assert_eq!(reason("::"), Some("an unspecified address"));
         assert_eq!(reason("fe80::1"), Some("a link-local address"));
@@ -177,21 +190,35 @@ mod tests {
 
     #[test]
     fn pretend_public_overrides() {
-        let policy = AddressPolicy { pretend_public: vec!["127.0.0.1".parse().unwrap()] };
+        let policy = AddressPolicy {
+            pretend_public: vec!["127.0.0.1".parse().unwrap()],
+        };
         assert_eq!(policy.non_public_reason("127.0.0.1".parse().unwrap()), None);
-        assert!(policy.non_public_reason("127.0.0.2".parse().unwrap()).is_some());
+        assert!(
+            policy
+                .non_public_reason("127.0.0.2".parse().unwrap())
+                .is_some()
+        );
     }
 
     #[tokio::test]
     async fn resolver_refuses_localhost() {
-        let resolver = PublicOnlyResolver { policy: Arc::new(AddressPolicy::default()) };
+        let resolver = PublicOnlyResolver {
+            policy: Arc::new(AddressPolicy::default()),
+        };
         let name: Name = "localhost".parse().unwrap();
         let err = match resolver.resolve(name).await {
             Ok(_) => panic!("localhost must be refused"),
             Err(err) => err,
         };
-        let answer = err.downcast_ref::<NonPublicAnswer>().expect("a NonPublicAnswer");
+        let answer = err
+            .downcast_ref::<NonPublicAnswer>()
+            .expect("a NonPublicAnswer");
         assert_eq!(answer.reason, "a loopback address");
-        assert!(answer.to_string().contains("a public source may not reach non-public addresses"));
+        assert!(
+            answer
+                .to_string()
+                .contains("a public source may not reach non-public addresses")
+        );
     }
 }

@@ -70,12 +70,21 @@ mod tests {
     async fn per_host_budget_blocks_only_that_host() {
         let limits = HostLimits::new(8, 1);
         let first = limits.host_slot("a.example:443").await;
-        let blocked = tokio::time::timeout(Duration::from_millis(50), limits.host_slot("a.example:443")).await;
-        assert!(blocked.is_err(), "a second request to the same host must wait");
-        let other = tokio::time::timeout(Duration::from_millis(50), limits.host_slot("b.example:443")).await;
+        let blocked =
+            tokio::time::timeout(Duration::from_millis(50), limits.host_slot("a.example:443"))
+                .await;
+        assert!(
+            blocked.is_err(),
+            "a second request to the same host must wait"
+        );
+        let other =
+            tokio::time::timeout(Duration::from_millis(50), limits.host_slot("b.example:443"))
+                .await;
         assert!(other.is_ok(), "another host is not affected");
         drop(first);
-        let after = tokio::time::timeout(Duration::from_millis(50), limits.host_slot("a.example:443")).await;
+        let after =
+            tokio::time::timeout(Duration::from_millis(50), limits.host_slot("a.example:443"))
+                .await;
         assert!(after.is_ok(), "the slot is free again");
     }
 

@@ -84,9 +84,11 @@ pub enum FetchError {
     ConnectTimeout { host: String, limit: Duration },
     #[error("could not connect to {host}: {detail}")]
     Connect { host: String, detail: String },
-    #[error("refused to fetch {url}: {host} is {reason} ({addr}); a public feed may not lead to non-public addresses")]
+    #[error(
+        "refused to fetch {url}: {host} is {reason} ({addr}); a public feed may not lead to non-public addresses"
+    )]
     NonPublic {
-        url: Url,
+        url: String,
         host: String,
         addr: IpAddr,
         reason: NonPublicReason,
@@ -94,12 +96,14 @@ pub enum FetchError {
     #[error("the response is larger than `max_bytes` ({}); raise `max_bytes` if this feed is really that big", format_byte_size(*.limit))]
     TooLarge { limit: u64 },
     #[error("more than {MAX_REDIRECTS} redirects, last to {last}")]
-    TooManyRedirects { last: Url },
-    #[error("redirect loop: {url} redirects back to itself (via {hops} hop(s))")]
-    RedirectLoop { url: Url, hops: usize },
+    TooManyRedirects { last: String },
+    #[error("redirect loop: {}", chain_text(.chain))]
+    RedirectLoop { chain: Vec<Url> },
     #[error("bad redirect from {from}: {detail}")]
-    BadRedirect { from: Url, detail: String },
-    #[error("HTTP 410 Gone: the publisher removed this feed; remove the source or change its `url`")]
+    BadRedirect { from: String, detail: String },
+    #[error(
+        "HTTP 410 Gone: the publisher removed this feed; remove the source or change its `url`"
+    )]
     Gone,
     #[error("HTTP {status} {}: the server asks us to slow down{}", reason(*.status), retry_text(.retry_at))]
     RateLimited {
@@ -107,11 +111,11 @@ pub enum FetchError {
         retry_at: Option<SystemTime>,
     },
     #[error("HTTP {status} {} from {url}", reason(*.status))]
-    Status { status: u16, url: Url },
+    Status { status: u16, url: String },
     #[error("the response broke off: {detail}")]
     Body { detail: String },
     #[error("request to {url} failed: {detail}")]
-    Request { url: Url, detail: String },
+    Request { url: String, detail: String },
     #[error("cannot read {path}: {detail}")]
     File { path: String, detail: String },
 }
@@ -121,7 +125,9 @@ impl FetchError {
     pub fn status(&self) -> Option<u16> {
         match self {
             FetchError::Gone => Some(410),
-            FetchError::RateLimited { status, .. } | FetchError::Status { status, .. } => Some(*status),
+            FetchError::RateLimited { status, .. } | FetchError::Status { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -134,9 +140,20 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("")
 }
 
+fn chain_text(chain: &[Url]) -> String {
+    chain
+        .iter()
+        .map(Url::as_str)
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
 fn retry_text(retry_at: &Option<SystemTime>) -> String {
     match retry_at {
-        Some(at) => format!(" and retry after {}", humantime::format_rfc3339_seconds(*at)),
+        Some(at) => format!(
+            " and retry after {}",
+            humantime::format_rfc3339_seconds(*at)
+        ),
         None => String::new(),
     }
 }
@@ -180,10 +197,12 @@ impl Fetcher {
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(config.per_host);
             if guarded {
-                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver { policy: policy.clone() }));
+                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver {
+                    policy: policy.clone(),
+                }));
             }
             builder.build().map_err(|err| FetchError::Request {
-                url: Url::parse("about:client").expect("static URL"),
+                url: String::new(),
                 detail: format!("cannot set up the HTTP client: {}", root_cause(&err)),
             })
         };
@@ -206,7 +225,11 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_within_limits(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+    async fn fetch_within_limits(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
             return self.read_file(url).await;
         }
@@ -242,12 +265,16 @@ impl Fetcher {
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let target = redirect_target(&current, response.headers())?;
                 if visited.contains(&target) {
-                    return Err(FetchError::RedirectLoop { url: target, hops: visited.len() });
+                    visited.push(target);
+                    return Err(FetchError::RedirectLoop { chain: visited });
                 }
                 if visited.len() > MAX_REDIRECTS {
-                    return Err(FetchError::TooManyRedirects { last: target });
+                    return Err(FetchError::TooManyRedirects { last: target.into() });
                 }
-                let permanent = matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+                let permanent = matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
                 only_permanent_hops &= permanent;
                 if only_permanent_hops {
                     moved_permanently_to = Some(target.clone());
@@ -268,7 +295,12 @@ impl Fetcher {
                     });
                 }
                 s if s.is_success() => Response::Body(self.read_body(response).await?),
-                s => return Err(FetchError::Status { status: s.as_u16(), url: current }),
+                s => {
+                    return Err(FetchError::Status {
+                        status: s.as_u16(),
+                        url: current.to_string(),
+                    });
+                }
             };
             return Ok(Fetched {
                 final_url: current,
@@ -294,7 +326,11 @@ impl Fetcher {
                 })?
                 .map(|(_, reason)| reason),
         };
-        Ok(if non_public.is_some() { Origin::Intranet } else { Origin::Public })
+        Ok(if non_public.is_some() {
+            Origin::Intranet
+        } else {
+            Origin::Public
+        })
     }
 
     fn check_ip_literal(&self, url: &Url) -> Result<(), FetchError> {
@@ -306,7 +342,7 @@ impl Fetcher {
         match self.policy.non_public_reason(ip) {
             None => Ok(()),
             Some(reason) => Err(FetchError::NonPublic {
-                url: url.clone(),
+                url: url.to_string(),
                 host: url.host_str().unwrap_or_default().to_owned(),
                 addr: ip,
                 reason,
@@ -339,7 +375,9 @@ impl Fetcher {
                 }
                 Ok(None) => break,
                 Err(err) if err.is_timeout() => {
-                    return Err(FetchError::ReadTimeout { limit: self.config.read_timeout });
+                    return Err(FetchError::ReadTimeout {
+                        limit: self.config.read_timeout,
+                    });
                 }
                 Err(err) => {
                     let detail = if err.is_decode() {
@@ -351,7 +389,11 @@ impl Fetcher {
                 }
             }
         }
-        Ok(Body { bytes, content_type, validators })
+        Ok(Body {
+            bytes,
+            content_type,
+            validators,
+        })
     }
 
     async fn read_file(&self, url: &Url) -> Result<Fetched, FetchError> {
@@ -363,12 +405,20 @@ impl Fetcher {
         let shown = path.display().to_string();
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
             let mut bytes = Vec::new();
-            std::fs::File::open(&path)?.take(limit + 1).read_to_end(&mut bytes)?;
+            std::fs::File::open(&path)?
+                .take(limit + 1)
+                .read_to_end(&mut bytes)?;
             Ok(bytes)
         })
         .await
-        .map_err(|err| FetchError::File { path: shown.clone(), detail: err.to_string() })?;
-        let bytes = read.map_err(|err| FetchError::File { path: shown, detail: err.to_string() })?;
+        .map_err(|err| FetchError::File {
+            path: shown.clone(),
+            detail: err.to_string(),
+        })?;
+        let bytes = read.map_err(|err| FetchError::File {
+            path: shown,
+            detail: err.to_string(),
+        })?;
         if bytes.len() as u64 > limit {
             return Err(FetchError::TooLarge { limit });
         }
@@ -389,7 +439,7 @@ impl Fetcher {
         while let Some(inner) = source {
             if let Some(answer) = inner.downcast_ref::<NonPublicAnswer>() {
                 return FetchError::NonPublic {
-                    url: url.clone(),
+                    url: url.to_string(),
                     host: answer.host.clone(),
                     addr: answer.addr,
                     reason: answer.reason,
@@ -398,13 +448,24 @@ impl Fetcher {
             source = inner.source();
         }
         if err.is_connect() && err.is_timeout() {
-            FetchError::ConnectTimeout { host, limit: self.config.connect_timeout }
+            FetchError::ConnectTimeout {
+                host,
+                limit: self.config.connect_timeout,
+            }
         } else if err.is_timeout() {
-            FetchError::ReadTimeout { limit: self.config.read_timeout }
+            FetchError::ReadTimeout {
+                limit: self.config.read_timeout,
+            }
         } else if err.is_connect() {
-            FetchError::Connect { host, detail: root_cause(&err) }
+            FetchError::Connect {
+                host,
+                detail: root_cause(&err),
+            }
         } else {
-            FetchError::Request { url: url.clone(), detail: root_cause(&err) }
+            FetchError::Request {
+                url: url.to_string(),
+                detail: root_cause(&err),
+            }
         }
     }
 }
@@ -428,7 +489,10 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 }
 
 fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
-    let bad = |detail: String| FetchError::BadRedirect { from: from.clone(), detail };
+    let bad = |detail: String| FetchError::BadRedirect {
+        from: from.to_string(),
+        detail,
+    };
     let location = headers
         .get(header::LOCATION)
         .ok_or_else(|| bad("the response has no Location header".into()))?
@@ -474,7 +538,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut headers = HeaderMap::new();
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(retry_after(&headers, now), Some(now + Duration::from_secs(120)));
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(now + Duration::from_secs(120))
+        );
 
         let later = now + Duration::from_secs(3600);
         headers.insert(
@@ -486,8 +553,15 @@ mod tests {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("99999999999"));
         assert_eq!(retry_after(&headers, now), Some(now + MAX_RETRY_AFTER));
 
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(retry_after(&headers, now), Some(now), "a date in the past means now");
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(now),
+            "a date in the past means now"
+        );
 
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers, now), None);
@@ -497,10 +571,29 @@ mod tests {
     fn redirect_targets() {
         let from = Url::parse("https://example.org/a/feed").unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert(header::LOCATION, HeaderValue::from_static("../b/feed.xml#top"));
-        assert_eq!(redirect_target(&from, &headers).unwrap().as_str(), "https://example.org/b/feed.xml");
-        headers.insert(header::LOCATION, HeaderValue::from_static("javascript:alert(1)"));
-        assert!(redirect_target(&from, &headers).unwrap_err().to_string().contains("not an http"));
-        assert!(redirect_target(&from, &HeaderMap::new()).unwrap_err().to_string().contains("no Location"));
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_static("../b/feed.xml#top"),
+        );
+        assert_eq!(
+            redirect_target(&from, &headers).unwrap().as_str(),
+            "https://example.org/b/feed.xml"
+        );
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_static("javascript:alert(1)"),
+        );
+        assert!(
+            redirect_target(&from, &headers)
+                .unwrap_err()
+                .to_string()
+                .contains("not an http")
+        );
+        assert!(
+            redirect_target(&from, &HeaderMap::new())
+                .unwrap_err()
+                .to_string()
+                .contains("no Location")
+        );
     }
 }

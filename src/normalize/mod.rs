@@ -52,7 +52,12 @@ pub fn normalize(feed: &Feed, base: &Url, now: i64) -> Vec<Item> {
         .collect()
 }
 
-fn normalize_entry(entry: &Entry, base: &Url, now: i64, sanitizers: &mut Vec<(Url, Sanitizer)>) -> Item {
+fn normalize_entry(
+    entry: &Entry,
+    base: &Url,
+    now: i64,
+    sanitizers: &mut Vec<(Url, Sanitizer)>,
+) -> Item {
     let link = entry_link(entry, base);
 
     // Content is resolved against its own xml:base when it has one.
@@ -102,7 +107,11 @@ fn normalize_entry(entry: &Entry, base: &Url, now: i64, sanitizers: &mut Vec<(Ur
 
     let mut categories: Vec<String> = Vec::new();
     for category in &entry.categories {
-        let term = category.label.as_deref().filter(|l| !l.trim().is_empty()).unwrap_or(&category.term);
+        let term = category
+            .label
+            .as_deref()
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or(&category.term);
         let term = collapse_whitespace(&strip_forbidden(term));
         if !term.is_empty() && !categories.iter().any(|c| c.eq_ignore_ascii_case(&term)) {
             categories.push(term);
@@ -155,12 +164,19 @@ fn is_html(text: &Text) -> bool {
 fn plain_title(text: &Text) -> String {
     let raw = strip_forbidden(&text.content);
     let looks_tagged = raw.contains('<') && raw.contains('>');
-    let plain = if is_html(text) || looks_tagged { html_to_text(&raw) } else { raw.into_owned() };
+    let plain = if is_html(text) || looks_tagged {
+        html_to_text(&raw)
+    } else {
+        raw.into_owned()
+    };
     truncate_chars(&collapse_whitespace(&plain), MAX_TITLE_CHARS)
 }
 
 fn fallback_title(html: Option<&str>, link: Option<&str>) -> String {
-    let from_body = html.map(html_to_text).map(|t| collapse_whitespace(&t)).unwrap_or_default();
+    let from_body = html
+        .map(html_to_text)
+        .map(|t| collapse_whitespace(&t))
+        .unwrap_or_default();
     if !from_body.is_empty() {
         return truncate_chars(&from_body, FALLBACK_TITLE_CHARS);
     }
@@ -222,11 +238,16 @@ mod tests {
         </item></channel></rss>"#;
         let item = &items(xml)[0];
         assert_eq!(item.title, "Digitale Verwaltung: OZG 2.0");
-        assert_eq!(item.link.as_deref(), Some("https://www.kommune21.de/meldung/123?utm_source=rss"));
+        assert_eq!(
+            item.link.as_deref(),
+            Some("https://www.kommune21.de/meldung/123?utm_source=rss")
+        );
         assert_eq!(item.guid.as_deref(), Some("k21-123"));
         assert_eq!(
             item.summary.as_deref(),
-            Some(r#"<p>Die <a href="https://www.kommune21.de/ozg" rel="noopener noreferrer nofollow">OZG</a>-Novelle</p>"#)
+            Some(
+                r#"<p>Die <a href="https://www.kommune21.de/ozg" rel="noopener noreferrer nofollow">OZG</a>-Novelle</p>"#
+            )
         );
         assert_eq!(item.categories, vec!["E-Government", "OZG"]);
         assert_eq!(item.published, Some(1_776_067_200));
@@ -240,14 +261,20 @@ mod tests {
         </item></channel></rss>"#;
         let item = &items(xml)[0];
         assert_eq!(item.published, None);
-        assert_eq!(item.title, "Ein Beitrag ohne Titel über die Stadtverwaltung");
+        assert_eq!(
+            item.title,
+            "Ein Beitrag ohne Titel über die Stadtverwaltung"
+        );
         assert_eq!(item.guid, None);
     }
 
     #[test]
     fn control_characters_are_removed() {
         assert_eq!(strip_forbidden("a\u{1}b\u{b}c\td"), "abc\td");
-        assert!(matches!(strip_forbidden("plain"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            strip_forbidden("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

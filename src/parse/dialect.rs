@@ -96,7 +96,11 @@ pub fn upgrade(text: &str) -> Option<(String, Upgrade)> {
                 out.push_attribute(("version", "2.0"));
                 out
             })?;
-            let kind = if has_default_ns { Upgrade::RssNamespace } else { Upgrade::RssVersion };
+            let kind = if has_default_ns {
+                Upgrade::RssNamespace
+            } else {
+                Upgrade::RssVersion
+            };
             Some((rewritten, kind))
         }
         "RDF" if root.namespaces.iter().any(|ns| ns == RSS090_NS) => {
@@ -104,7 +108,10 @@ pub fn upgrade(text: &str) -> Option<(String, Upgrade)> {
                 let mut out = BytesStart::new(start.name().as_ref().to_owned());
                 for attr in start.attributes().with_checks(false).flatten() {
                     if attr.value.as_ref() == RSS090_NS {
-                        out.push_attribute(Attribute { key: attr.key, value: Cow::Borrowed(RSS10_NS) });
+                        out.push_attribute(Attribute {
+                            key: attr.key,
+                            value: Cow::Borrowed(RSS10_NS),
+                        });
                     } else {
                         // Raw (still escaped) values pass through untouched.
                         out.push_attribute(attr);
@@ -114,7 +121,10 @@ pub fn upgrade(text: &str) -> Option<(String, Upgrade)> {
             })?;
             Some((rewritten, Upgrade::Rss090))
         }
-        "feed" if root.namespaces.iter().any(|ns| ns == ATOM03_NS) || root.version.as_deref() == Some("0.3") => {
+        "feed"
+            if root.namespaces.iter().any(|ns| ns == ATOM03_NS)
+                || root.version.as_deref() == Some("0.3") =>
+        {
             upgrade_atom03(text).map(|t| (t, Upgrade::Atom03))
         }
         _ => None,
@@ -122,7 +132,11 @@ pub fn upgrade(text: &str) -> Option<(String, Upgrade)> {
 }
 
 /// Replaces the root start tag with what `edit` makes of it.
-fn rewrite_root(text: &str, root: &Root, edit: impl FnOnce(&BytesStart) -> BytesStart<'static>) -> Option<String> {
+fn rewrite_root(
+    text: &str,
+    root: &Root,
+    edit: impl FnOnce(&BytesStart) -> BytesStart<'static>,
+) -> Option<String> {
     let tag = &text[root.start..root.end];
     let mut reader = Reader::from_str(tag);
     let (element, empty) = match reader.read_event().ok()? {
@@ -132,7 +146,11 @@ fn rewrite_root(text: &str, root: &Root, edit: impl FnOnce(&BytesStart) -> Bytes
     };
     let edited = edit(&element);
     let mut writer = Writer::new(Vec::with_capacity(tag.len() + 16));
-    let event = if empty { Event::Empty(edited) } else { Event::Start(edited) };
+    let event = if empty {
+        Event::Empty(edited)
+    } else {
+        Event::Start(edited)
+    };
     writer.write_event(event).ok()?;
     let new_tag = String::from_utf8(writer.into_inner()).ok()?;
     let mut out = String::with_capacity(text.len() + 16);
@@ -213,9 +231,13 @@ mod tests {
 
     #[test]
     fn rss_versions_are_normalized() {
-        let (out, kind) = upgrade("<?xml version=\"1.0\"?>\n<rss version=\"0.94\"><channel/></rss>").unwrap();
+        let (out, kind) =
+            upgrade("<?xml version=\"1.0\"?>\n<rss version=\"0.94\"><channel/></rss>").unwrap();
         assert_eq!(kind, Upgrade::RssVersion);
-        assert_eq!(out, "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel/></rss>");
+        assert_eq!(
+            out,
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel/></rss>"
+        );
         let (out, _) = upgrade("<rss><channel/></rss>").unwrap();
         assert_eq!(out, "<rss version=\"2.0\"><channel/></rss>");
         assert!(upgrade("<rss version=\"2.0\"><channel/></rss>").is_none());
@@ -226,7 +248,10 @@ mod tests {
         let text = "<rss xmlns=\"https://cyber.harvard.edu/rss/rss.html\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" version=\"2.0\"><channel/></rss>";
         let (out, kind) = upgrade(text).unwrap();
         assert_eq!(kind, Upgrade::RssNamespace);
-        assert_eq!(out, "<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\" version=\"2.0\"><channel/></rss>");
+        assert_eq!(
+            out,
+            "<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\" version=\"2.0\"><channel/></rss>"
+        );
     }
 
     #[test]
@@ -243,12 +268,21 @@ mod tests {
         let text = "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><tagline>t</tagline><entry><issued>2004-01-01T00:00:00Z</issued><modified>2004-01-02T00:00:00Z</modified><content type=\"text/html\" mode=\"escaped\">&lt;b&gt;x&lt;/b&gt;</content><link rel=\"alternate\" type=\"text/html\" href=\"http://e.org/\"/></entry></feed>";
         let (out, kind) = upgrade(text).unwrap();
         assert_eq!(kind, Upgrade::Atom03);
-        assert!(out.starts_with("<feed xmlns=\"http://www.w3.org/2005/Atom\">"), "{out}");
+        assert!(
+            out.starts_with("<feed xmlns=\"http://www.w3.org/2005/Atom\">"),
+            "{out}"
+        );
         assert!(out.contains("<subtitle>t</subtitle>"));
         assert!(out.contains("<published>2004-01-01T00:00:00Z</published>"));
         assert!(out.contains("<updated>2004-01-02T00:00:00Z</updated>"));
-        assert!(out.contains("<content type=\"html\">&lt;b&gt;x&lt;/b&gt;</content>"), "{out}");
-        assert!(out.contains("<link rel=\"alternate\" type=\"text/html\" href=\"http://e.org/\"/>"), "{out}");
+        assert!(
+            out.contains("<content type=\"html\">&lt;b&gt;x&lt;/b&gt;</content>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<link rel=\"alternate\" type=\"text/html\" href=\"http://e.org/\"/>"),
+            "{out}"
+        );
     }
 
     #[test]

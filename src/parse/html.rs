@@ -64,14 +64,22 @@ pub fn alternate_links(text: &str, page_url: &Url) -> Vec<AlternateLink> {
     let mut found: Vec<AlternateLink> = Vec::new();
     for link in document.select(&LINKS) {
         let element = link.value();
-        let is_alternate = element
-            .attr("rel")
-            .is_some_and(|rel| rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("alternate")));
-        let media_type = element.attr("type").unwrap_or_default().trim().to_ascii_lowercase();
+        let is_alternate = element.attr("rel").is_some_and(|rel| {
+            rel.split_ascii_whitespace()
+                .any(|r| r.eq_ignore_ascii_case("alternate"))
+        });
+        let media_type = element
+            .attr("type")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if !is_alternate || !FEED_TYPES.contains(&media_type.as_str()) {
             continue;
         }
-        let Some(url) = element.attr("href").and_then(|href| base.join(href.trim()).ok()) else {
+        let Some(url) = element
+            .attr("href")
+            .and_then(|href| base.join(href.trim()).ok())
+        else {
             continue;
         };
         if found.iter().any(|f| f.url == url) {
@@ -79,7 +87,10 @@ pub fn alternate_links(text: &str, page_url: &Url) -> Vec<AlternateLink> {
         }
         found.push(AlternateLink {
             url,
-            title: element.attr("title").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+            title: element
+                .attr("title")
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
             media_type,
         });
     }
@@ -92,11 +103,19 @@ mod tests {
 
     #[test]
     fn detects_pages() {
-        assert!(looks_like_html("\n<!DOCTYPE html><html><body></body></html>"));
+        assert!(looks_like_html(
+            "\n<!DOCTYPE html><html><body></body></html>"
+        ));
         assert!(looks_like_html("<HTML><HEAD>"));
-        assert!(looks_like_html("<?xml version=\"1.0\"?>\n<!-- x -->\n<html xmlns=\"http://www.w3.org/1999/xhtml\">"));
-        assert!(!looks_like_html("<?xml version=\"1.0\"?><rss version=\"2.0\"></rss>"));
-        assert!(!looks_like_html("{\"version\": \"https://jsonfeed.org/version/1.1\"}"));
+        assert!(looks_like_html(
+            "<?xml version=\"1.0\"?>\n<!-- x -->\n<html xmlns=\"http://www.w3.org/1999/xhtml\">"
+        ));
+        assert!(!looks_like_html(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"></rss>"
+        ));
+        assert!(!looks_like_html(
+            "{\"version\": \"https://jsonfeed.org/version/1.1\"}"
+        ));
     }
 
     #[test]
@@ -107,9 +126,15 @@ mod tests {
             <link rel="Alternate" type="application/atom+xml" href="https://example.org/atom.xml">
             <link rel="alternate" type="text/html" hreflang="en" href="/en/">
             </head><body></body></html>"#;
-        let links = alternate_links(page, &Url::parse("https://www.darmstadt.de/presse/").unwrap());
+        let links = alternate_links(
+            page,
+            &Url::parse("https://www.darmstadt.de/presse/").unwrap(),
+        );
         assert_eq!(links.len(), 2);
-        assert_eq!(links[0].url.as_str(), "https://www.darmstadt.de/presse/feed.rss");
+        assert_eq!(
+            links[0].url.as_str(),
+            "https://www.darmstadt.de/presse/feed.rss"
+        );
         assert_eq!(links[0].title.as_deref(), Some("Pressemitteilungen"));
         assert_eq!(links[1].media_type, "application/atom+xml");
     }

@@ -65,8 +65,14 @@ pub enum ParseError {
     #[error("the RSS document has no <channel> element")]
     NoChannel,
     #[error("malformed XML at line {line}, column {column}: {detail}")]
-    MalformedXml { line: usize, column: usize, detail: String },
-    #[error("the document is cut off: it ends inside <{open}> (a truncated download or a broken server)")]
+    MalformedXml {
+        line: usize,
+        column: usize,
+        detail: String,
+    },
+    #[error(
+        "the document is cut off: it ends inside <{open}> (a truncated download or a broken server)"
+    )]
     Truncated { open: String },
     #[error("malformed JSON Feed: {detail}")]
     MalformedJson { detail: String },
@@ -81,7 +87,10 @@ fn alternates_hint(alternates: &[AlternateLink]) -> String {
         return "; the page advertises no feed (<link rel=\"alternate\">), so check the source's `url`".into();
     }
     let list: Vec<String> = alternates.iter().map(|a| a.url.to_string()).collect();
-    format!("; the page links to these feeds, use one as the source's `url`: {}", list.join(", "))
+    format!(
+        "; the page links to these feeds, use one as the source's `url`: {}",
+        list.join(", ")
+    )
 }
 
 /// Parses a decoded document. `base_url` (the URL that served it) resolves relative links.
@@ -91,7 +100,10 @@ pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
         return Err(ParseError::Empty);
     }
     if trimmed.starts_with('{') {
-        return run_feed_rs(trimmed, base_url).map(|feed| Parsed { feed, repairs: Vec::new() });
+        return run_feed_rs(trimmed, base_url).map(|feed| Parsed {
+            feed,
+            repairs: Vec::new(),
+        });
     }
     if html::looks_like_html(trimmed) {
         return Err(ParseError::HtmlPage {
@@ -112,7 +124,9 @@ pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
         }));
     };
     if !matches!(root.local_name.as_str(), "rss" | "RDF" | "feed" | "entry") {
-        return Err(ParseError::UnknownRoot { name: root.local_name });
+        return Err(ParseError::UnknownRoot {
+            name: root.local_name,
+        });
     }
 
     let mut repairs = Vec::new();
@@ -169,14 +183,18 @@ fn run_feed_rs(text: &str, base_url: &Url) -> Result<Feed, ParseError> {
 
 fn feed_rs_error(err: ParseFeedError) -> ParseError {
     match err {
-        ParseFeedError::JsonSerde(e) => ParseError::MalformedJson { detail: e.to_string() },
+        ParseFeedError::JsonSerde(e) => ParseError::MalformedJson {
+            detail: e.to_string(),
+        },
         ParseFeedError::JsonUnsupportedVersion(v) => ParseError::MalformedJson {
             detail: format!("unsupported JSON Feed version {v}"),
         },
         ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => ParseError::Other {
             detail: "no feed root element (expected <rss><channel>, <feed> or <rdf:RDF>)".into(),
         },
-        other => ParseError::Other { detail: other.to_string() },
+        other => ParseError::Other {
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -198,7 +216,11 @@ fn locate_xml_error(text: &str) -> Option<ParseError> {
             Err(err) => {
                 let offset = (reader.error_position() as usize).min(text.len());
                 let (line, column) = line_column(text, offset);
-                return Some(ParseError::MalformedXml { line, column, detail: err.to_string() });
+                return Some(ParseError::MalformedXml {
+                    line,
+                    column,
+                    detail: err.to_string(),
+                });
             }
         }
     }
@@ -229,7 +251,10 @@ mod tests {
         let parsed = parse(text, &base()).unwrap();
         assert_eq!(parsed.repairs, vec![Repair::Entities]);
         let entry = &parsed.feed.entries[0];
-        assert_eq!(entry.title.as_ref().unwrap().content, "München & Köln\u{a0}heute");
+        assert_eq!(
+            entry.title.as_ref().unwrap().content,
+            "München & Köln\u{a0}heute"
+        );
         assert_eq!(entry.links[0].href, "https://www.example.de/a");
         assert_eq!(entry.id, "", "no guid means no id");
     }
@@ -237,11 +262,28 @@ mod tests {
     #[test]
     fn clear_errors() {
         assert!(matches!(parse("  \n", &base()), Err(ParseError::Empty)));
-        assert!(matches!(parse("Hello", &base()), Err(ParseError::NotXml { .. })));
-        assert!(matches!(parse("<opml version=\"2.0\"/>", &base()), Err(ParseError::UnknownRoot { .. })));
-        let err = parse("<rss version=\"2.0\"><channel><item><title>a</title></channel></rss>", &base()).unwrap_err();
-        assert!(matches!(err, ParseError::MalformedXml { line: 1, .. }), "{err}");
-        let err = parse("<rss version=\"2.0\"><channel><item><title>a</title>", &base()).unwrap_err();
+        assert!(matches!(
+            parse("Hello", &base()),
+            Err(ParseError::NotXml { .. })
+        ));
+        assert!(matches!(
+            parse("<opml version=\"2.0\"/>", &base()),
+            Err(ParseError::UnknownRoot { .. })
+        ));
+        let err = parse(
+            "<rss version=\"2.0\"><channel><item><title>a</title></channel></rss>",
+            &base(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ParseError::MalformedXml { line: 1, .. }),
+            "{err}"
+        );
+        let err = parse(
+            "<rss version=\"2.0\"><channel><item><title>a</title>",
+            &base(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ParseError::Truncated { .. }), "{err}");
         let err = parse("<rss version=\"2.0\"></rss>", &base()).unwrap_err();
         assert!(matches!(err, ParseError::NoChannel), "{err}");
@@ -253,6 +295,9 @@ mod tests {
     fn html_page_names_its_feeds() {
         let page = "<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"/rss.xml\"></head></html>";
         let err = parse(page, &base()).unwrap_err();
-        assert!(err.to_string().contains("https://www.example.de/rss.xml"), "{err}");
+        assert!(
+            err.to_string().contains("https://www.example.de/rss.xml"),
+            "{err}"
+        );
     }
 }

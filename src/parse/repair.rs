@@ -89,7 +89,10 @@ fn skip_markup(bytes: &[u8], at: usize) -> usize {
 /// Classifies the reference at the start of `rest` (which starts with `&`).
 fn classify(rest: &str) -> Reference {
     let bytes = rest.as_bytes();
-    let escape_amp = || Reference::Replace { len: 1, with: "&amp;".into() };
+    let escape_amp = || Reference::Replace {
+        len: 1,
+        with: "&amp;".into(),
+    };
     if bytes.get(1) == Some(&b'#') {
         let (digits_start, radix) = match bytes.get(2) {
             Some(b'x' | b'X') => (3, 16),
@@ -111,7 +114,10 @@ fn classify(rest: &str) -> Reference {
         return if valid {
             Reference::Valid
         } else {
-            Reference::Replace { len: end + 1, with: String::new() }
+            Reference::Replace {
+                len: end + 1,
+                with: String::new(),
+            }
         };
     }
     let name_len = bytes[1..]
@@ -123,7 +129,10 @@ fn classify(rest: &str) -> Reference {
         return escape_amp();
     }
     let name_with_semicolon = &rest[1..name_len + 2];
-    if matches!(name_with_semicolon, "amp;" | "lt;" | "gt;" | "quot;" | "apos;") {
+    if matches!(
+        name_with_semicolon,
+        "amp;" | "lt;" | "gt;" | "quot;" | "apos;"
+    ) {
         return Reference::Valid;
     }
     match markup5ever::data::NAMED_ENTITIES.get(name_with_semicolon) {
@@ -132,7 +141,10 @@ fn classify(rest: &str) -> Reference {
             if second != 0 {
                 with.push_str(&format!("&#{second};"));
             }
-            Reference::Replace { len: name_len + 2, with }
+            Reference::Replace {
+                len: name_len + 2,
+                with,
+            }
         }
         None => escape_amp(),
     }
@@ -165,7 +177,10 @@ pub fn root_start(text: &str) -> Option<usize> {
             i = skip_markup(bytes, at);
         } else if rest.starts_with(b"<!") {
             i = skip_doctype(bytes, at);
-        } else if rest.get(1).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        } else if rest
+            .get(1)
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        {
             return Some(at);
         } else {
             i = at + 1;
@@ -200,7 +215,9 @@ pub fn close_final_tag(text: &str) -> Option<String> {
     let tail = &trimmed[last_open..];
     let is_cut_close = tail.starts_with("</")
         && tail.len() > 2
-        && tail[2..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'_');
+        && tail[2..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'_');
     is_cut_close.then(|| format!("{trimmed}>"))
 }
 
@@ -217,24 +234,36 @@ mod tests {
     #[test]
     fn html_entities_become_numeric() {
         let out = repair_entities("<t>M&uuml;nchen &amp; K&ouml;ln&nbsp;&euro; &ndash;</t>");
-        assert_eq!(out, "<t>M&#252;nchen &amp; K&#246;ln&#160;&#8364; &#8211;</t>");
+        assert_eq!(
+            out,
+            "<t>M&#252;nchen &amp; K&#246;ln&#160;&#8364; &#8211;</t>"
+        );
     }
 
     #[test]
     fn raw_ampersands_and_unknown_entities_are_escaped() {
         let out = repair_entities("<t>Kinder & Jugend &doesnotexist; AT&T &#xZZ;</t>");
-        assert_eq!(out, "<t>Kinder &amp; Jugend &amp;doesnotexist; AT&amp;T &amp;#xZZ;</t>");
+        assert_eq!(
+            out,
+            "<t>Kinder &amp; Jugend &amp;doesnotexist; AT&amp;T &amp;#xZZ;</t>"
+        );
     }
 
     #[test]
     fn forbidden_characters_are_dropped() {
-        assert_eq!(repair_entities("<t>a&#0;b&#x1B;c&#9;</t>"), "<t>abc&#9;</t>");
+        assert_eq!(
+            repair_entities("<t>a&#0;b&#x1B;c&#9;</t>"),
+            "<t>abc&#9;</t>"
+        );
     }
 
     #[test]
     fn cdata_and_comments_are_left_alone() {
         let text = "<t><![CDATA[a & b &auml;]]> & <!-- x & y --></t>";
-        assert_eq!(repair_entities(text), "<t><![CDATA[a & b &auml;]]> &amp; <!-- x & y --></t>");
+        assert_eq!(
+            repair_entities(text),
+            "<t><![CDATA[a & b &auml;]]> &amp; <!-- x & y --></t>"
+        );
     }
 
     #[test]
@@ -249,7 +278,10 @@ mod tests {
 
     #[test]
     fn cut_final_tag() {
-        assert_eq!(close_final_tag("<rss><channel/></rss\n").as_deref(), Some("<rss><channel/></rss>"));
+        assert_eq!(
+            close_final_tag("<rss><channel/></rss\n").as_deref(),
+            Some("<rss><channel/></rss>")
+        );
         assert_eq!(close_final_tag("<rss><channel/></rss>"), None);
         assert_eq!(close_final_tag("<rss><channel><item><title>cut"), None);
     }

@@ -31,7 +31,11 @@ pub enum StoreError {
         "the database {} has schema version {found}, but this kurator only knows up to {known}; run a newer kurator or restore a backup",
         path.display()
     )]
-    TooNew { path: PathBuf, found: u32, known: u32 },
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
     #[error("database error while {action}: {source}")]
     Sql {
         action: &'static str,
@@ -122,9 +126,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_error = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = Connection::open(path).map_err(open_error)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_error)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_error)?;
         // page_size only takes effect before the first table exists; 16 KiB pages
         // make inserts about 50% faster and the file a third smaller.
         conn.execute_batch(
@@ -134,7 +142,10 @@ impl Store {
              PRAGMA foreign_keys = ON;",
         )
         .map_err(open_error)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -154,11 +165,16 @@ impl Store {
         let found = self.schema_version()?;
         let known = schema::MIGRATIONS.len() as u32;
         if found > known {
-            return Err(StoreError::TooNew { path: self.path.clone(), found, known });
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
         }
         for (index, migration) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
             let tx = self.conn.transaction().context("starting a migration")?;
-            tx.execute_batch(migration).context("migrating the schema")?;
+            tx.execute_batch(migration)
+                .context("migrating the schema")?;
             tx.pragma_update(None, "user_version", index as u32 + 1)
                 .context("recording the schema version")?;
             tx.commit().context("committing a migration")?;
@@ -179,7 +195,10 @@ impl Store {
                 |row| {
                     Ok(SourceState {
                         url: row.get(0)?,
-                        validators: Validators { etag: row.get(1)?, last_modified: row.get(2)? },
+                        validators: Validators {
+                            etag: row.get(1)?,
+                            last_modified: row.get(2)?,
+                        },
                         body_sha256: row.get(3)?,
                         last_status: row.get(4)?,
                         last_error: row.get(5)?,
@@ -210,7 +229,13 @@ impl Store {
         let tx = self.conn.transaction().context("starting a transaction")?;
         let counts = upsert_items(&tx, source_id, items, now)?;
         match record {
-            FetchRecord::Success { status, validators, body_sha256, effective_url, moved_to } => {
+            FetchRecord::Success {
+                status,
+                validators,
+                body_sha256,
+                effective_url,
+                moved_to,
+            } => {
                 tx.execute(
                     "INSERT INTO sources (id, url, etag, last_modified, body_sha256, last_status,
                                           consecutive_errors, last_fetched, last_success, effective_url, moved_to)
@@ -244,7 +269,12 @@ impl Store {
                 )
                 .context("recording a successful fetch")?;
             }
-            FetchRecord::Failure { status, error, retry_after, gone } => {
+            FetchRecord::Failure {
+                status,
+                error,
+                retry_after,
+                gone,
+            } => {
                 tx.execute(
                     "INSERT INTO sources (id, url, last_status, last_error, consecutive_errors,
                                           retry_after, gone_since, last_fetched)
@@ -346,7 +376,9 @@ fn upsert_items(
     for identified in items {
         let item = &identified.item;
         let existing: Option<(i64, Vec<u8>)> = find
-            .query_row(params![source_id, identified.identity], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(params![source_id, identified.identity], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
             .context("looking up an item")?;
         let categories = serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into());
