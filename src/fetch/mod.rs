@@ -269,7 +269,9 @@ impl Fetcher {
                     return Err(FetchError::RedirectLoop { chain: visited });
                 }
                 if visited.len() > MAX_REDIRECTS {
-                    return Err(FetchError::TooManyRedirects { last: target.into() });
+                    return Err(FetchError::TooManyRedirects {
+                        last: target.into(),
+                    });
                 }
                 let permanent = matches!(
                     status,

@@ -160,11 +160,22 @@ fn rewrite_root(
     Some(out)
 }
 
-/// Streams the whole document through quick-xml, renaming Atom 0.3 constructs.
-fn upgrade_atom03(text: &str) -> Option<String> {
+/// What [`rewrite_elements`] does with one element.
+enum Edit {
+    Keep,
+    Replace(BytesStart<'static>),
+    /// Leave the element and everything inside it out.
+    Drop,
+}
+
+/// Streams the whole document through quick-xml, letting `edit` rename,
+/// re-attribute or drop elements; end tags follow their start tags' new names.
+fn rewrite_elements(text: &str, mut edit: impl FnMut(&BytesStart) -> Edit) -> Option<String> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = false;
     let mut writer = Writer::new(Vec::with_capacity(text.len() + 256));
+    // New names of the open elements, to rename their end tags.
+    let mut open: Vec<Option<String>> = Vec::new();
     loop {
         let event = match reader.read_event() {
             Ok(Event::Eof) => break,
@@ -173,17 +184,83 @@ fn upgrade_atom03(text: &str) -> Option<String> {
             Ok(event) => event,
         };
         let converted = match event {
-            Event::Start(start) => Event::Start(atom03_start(&start)),
-            Event::Empty(start) => Event::Empty(atom03_start(&start)),
-            Event::End(end) => {
-                let name = end.name().as_ref().to_owned();
-                Event::End(BytesEnd::new(atom03_name(&name).to_owned()))
-            }
+            Event::Start(start) => match edit(&start) {
+                Edit::Keep => {
+                    open.push(None);
+                    Event::Start(start)
+                }
+                Edit::Replace(new) => {
+                    open.push(Some(new.name().as_ref().to_owned()));
+                    Event::Start(new)
+                }
+                Edit::Drop => {
+                    reader.read_to_end(start.name()).ok()?;
+                    continue;
+                }
+            },
+            Event::Empty(start) => match edit(&start) {
+                Edit::Keep => Event::Empty(start),
+                Edit::Replace(new) => Event::Empty(new),
+                Edit::Drop => continue,
+            },
+            Event::End(end) => match open.pop().flatten() {
+                Some(name) => Event::End(BytesEnd::new(name)),
+                None => Event::End(end),
+            },
             other => other,
         };
         writer.write_event(converted).ok()?;
     }
     String::from_utf8(writer.into_inner()).ok()
+}
+
+/// Atom 0.3 to Atom 1.0.
+fn upgrade_atom03(text: &str) -> Option<String> {
+    rewrite_elements(text, |start| Edit::Replace(atom03_start(start)))
+}
+
+/// Atom text constructs (`title`, `summary`, …) may only be `text`, `html`
+/// or `xhtml`; feeds also write MIME types there (`text/html`,
+/// `application/xhtml+xml`) or nothing at all, and feed-rs then rejects the
+/// whole document. Those are mapped; base64 payloads (`application/octet-stream`)
+/// cannot be shown as text, so such elements are dropped.
+pub fn repair_text_types(text: &str) -> Option<String> {
+    rewrite_elements(text, |start| {
+        let name = start.local_name();
+        let is_text_construct = matches!(
+            name.as_ref(),
+            "title" | "subtitle" | "summary" | "rights" | "content"
+        );
+        let Some(kind) = start
+            .attributes()
+            .with_checks(false)
+            .flatten()
+            .find(|a| a.key.as_ref() == "type")
+            .map(|a| a.value.trim().to_ascii_lowercase())
+        else {
+            return Edit::Keep;
+        };
+        if !is_text_construct {
+            return Edit::Keep;
+        }
+        let mapped = match kind.as_str() {
+            "text" | "html" | "xhtml" => return Edit::Keep,
+            "" | "text/plain" => "text",
+            "text/html" => "html",
+            "application/xhtml+xml" => "xhtml",
+            // Content may carry any media type; only text constructs are strict.
+            _ if name.as_ref() == "content" => return Edit::Keep,
+            _ => return Edit::Drop,
+        };
+        let mut out = BytesStart::new(start.name().as_ref().to_owned());
+        for attr in start.attributes().with_checks(false).flatten() {
+            if !matches!(attr.key.as_ref(), "type" | "mode") {
+                out.push_attribute(attr);
+            }
+        }
+        out.push_attribute(("type", mapped));
+        Edit::Replace(out)
+    })
 }
 
 fn atom03_name(name: &str) -> &str {
@@ -282,6 +359,16 @@ mod tests {
         assert!(
             out.contains("<link rel=\"alternate\" type=\"text/html\" href=\"http://e.org/\"/>"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn text_construct_types_are_repaired() {
+        let text = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"application/xhtml+xml\" mode=\"xml\"><div>x</div></title><summary type=\"application/octet-stream\">eA==</summary><rights type=\"\">r</rights></entry></feed>";
+        let out = repair_text_types(text).unwrap();
+        assert_eq!(
+            out,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"xhtml\"><div>x</div></title><rights type=\"text\">r</rights></entry></feed>"
         );
     }
 

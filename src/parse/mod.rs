@@ -45,6 +45,8 @@ pub enum Repair {
     Dialect(Upgrade),
     /// The final closing tag lacked its `>`.
     FinalTag,
+    /// Atom text constructs had MIME types (or nothing) as their `type`.
+    TextTypes,
 }
 
 /// Why a document yielded no feed.
@@ -62,8 +64,8 @@ pub enum ParseError {
     NotXml { start: String },
     #[error("not a feed: the root element is <{name}>; expected <rss>, <feed> or <rdf:RDF>")]
     UnknownRoot { name: String },
-    #[error("the RSS document has no <channel> element")]
-    NoChannel,
+    #[error("unsupported content type in the feed: {detail}")]
+    UnsupportedTextType { detail: String },
     #[error("malformed XML at line {line}, column {column}: {detail}")]
     MalformedXml {
         line: usize,
@@ -134,6 +136,10 @@ pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
     if matches!(document, Cow::Owned(_)) {
         repairs.push(Repair::Entities);
     }
+    if let Some(closed) = repair::close_final_tag(&document) {
+        document = Cow::Owned(closed);
+        repairs.push(Repair::FinalTag);
+    }
     if let Some((upgraded, kind)) = dialect::upgrade(&document) {
         document = Cow::Owned(upgraded);
         repairs.push(Repair::Dialect(kind));
@@ -141,17 +147,26 @@ pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
 
     match run_feed_rs(&document, base_url) {
         Ok(feed) => Ok(Parsed { feed, repairs }),
+        Err(ParseError::UnsupportedTextType { detail }) => {
+            let repaired = dialect::repair_text_types(&document)
+                .ok_or(ParseError::UnsupportedTextType { detail })?;
+            repairs.push(Repair::TextTypes);
+            run_feed_rs(&repaired, base_url).map(|feed| Parsed { feed, repairs })
+        }
         Err(first_error) => {
-            if let Some(closed) = repair::close_final_tag(&document)
-                && let Ok(feed) = run_feed_rs(&closed, base_url)
-            {
-                repairs.push(Repair::FinalTag);
-                return Ok(Parsed { feed, repairs });
+            if let Some(problem) = locate_xml_error(&document) {
+                return Err(problem);
             }
             if root.local_name == "rss" && !document.contains("<channel") {
-                return Err(ParseError::NoChannel);
+                // Well-formed, but nothing in it: a feed with no entries yet.
+                let empty =
+                    run_feed_rs("<rss version=\"2.0\"><channel></channel></rss>", base_url)?;
+                return Ok(Parsed {
+                    feed: empty,
+                    repairs,
+                });
             }
-            Err(locate_xml_error(&document).unwrap_or(first_error))
+            Err(first_error)
         }
     }
 }
@@ -189,6 +204,11 @@ fn feed_rs_error(err: ParseFeedError) -> ParseError {
         ParseFeedError::JsonUnsupportedVersion(v) => ParseError::MalformedJson {
             detail: format!("unsupported JSON Feed version {v}"),
         },
+        ParseFeedError::ParseError(kind @ ParseErrorKind::UnknownMimeType { .. }) => {
+            ParseError::UnsupportedTextType {
+                detail: kind.to_string(),
+            }
+        }
         ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => ParseError::Other {
             detail: "no feed root element (expected <rss><channel>, <feed> or <rdf:RDF>)".into(),
         },
@@ -285,8 +305,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ParseError::Truncated { .. }), "{err}");
-        let err = parse("<rss version=\"2.0\"></rss>", &base()).unwrap_err();
-        assert!(matches!(err, ParseError::NoChannel), "{err}");
+        let empty = parse("<rss version=\"2.0\"></rss>", &base()).unwrap();
+        assert!(empty.feed.entries.is_empty());
         let err = parse("{\"version\": 1, ", &base()).unwrap_err();
         assert!(matches!(err, ParseError::MalformedJson { .. }), "{err}");
     }

@@ -111,13 +111,17 @@ fn classify(rest: &str) -> Reference {
             .ok()
             .and_then(char::from_u32)
             .is_some_and(is_xml_char);
-        return if valid {
-            Reference::Valid
-        } else {
-            Reference::Replace {
+        return match (valid, bytes[2]) {
+            // XML only knows a lower-case `x`; HTML accepts both.
+            (true, b'X') => Reference::Replace {
+                len: end + 1,
+                with: format!("&#x{digits};"),
+            },
+            (true, _) => Reference::Valid,
+            (false, _) => Reference::Replace {
                 len: end + 1,
                 with: String::new(),
-            }
+            },
         };
     }
     let name_len = bytes[1..]
@@ -255,6 +259,7 @@ mod tests {
             repair_entities("<t>a&#0;b&#x1B;c&#9;</t>"),
             "<t>abc&#9;</t>"
         );
+        assert_eq!(repair_entities("<t>&#X41;</t>"), "<t>&#x41;</t>");
     }
 
     #[test]
