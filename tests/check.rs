@@ -1,0 +1,68 @@
+//! `kurator check`: a one-line summary, or `FILE:LINE:COL` with a hint and exit 2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn check(config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kurator"))
+        .args(["check", "-c"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml");
+    let output = check(&shipped);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(": OK: "), "{stdout}");
+    assert!(stdout.contains("sources"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1);
+}
+
+#[test]
+fn errors_point_at_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[fetch]\ntimeout = \"30s\"\nper_hots = 2\n", ":3:1: unknown field `per_hots`"),
+        (
+            "[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\n\n[[source]]\nid = \"a\"\nurl = \"https://y.org/\"\n",
+            ":6:6: source id `a` is used twice",
+        ),
+        ("[[source]]\nid = \"a\"\nurl = \"kommune21.de/feed\"\n", ":3:7: `kommune21.de/feed` is not a valid URL"),
+        ("[fetch]\nread_timeout = \"fast\"\n", ":2:16: `read_timeout`: `fast` is not a duration"),
+        ("[[source]]\nid = \"a\"\n", "missing field `url`"),
+        ("[fetch\ntimeout = 1\n", ":1:"),
+    ];
+    for (text, expected) in cases {
+        let path = dir.path().join("feeds.toml");
+        std::fs::write(&path, text).unwrap();
+        let output = check(&path);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.starts_with(&path.display().to_string()), "{stderr}");
+        assert!(stderr.contains(expected), "expected {expected:?} in {stderr}");
+        assert!(stderr.contains("hint:") || expected.contains("not a duration"), "{stderr}");
+    }
+}
+
+#[test]
+fn missing_file_is_explained() {
+    let output = check(Path::new("/nonexistent/feeds.toml"));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("cannot read the config file"), "{stderr}");
+}
+
+#[test]
+fn config_from_the_environment() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_kurator"))
+        .arg("check")
+        .env("KURATOR_CONFIG", &shipped)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -1,0 +1,179 @@
+//! The SQLite store on real files: migrations from older schemas, one
+//! transaction per fetch, updates in place, stable ids.
+
+use kurator::fetch::Validators;
+use kurator::identify::{Identified, identify};
+use kurator::normalize::Item;
+use kurator::store::{Counts, FetchRecord, Store, schema::MIGRATIONS};
+
+const NOW: i64 = 1_800_000_000;
+
+fn item(guid: &str, title: &str) -> Item {
+    Item {
+        guid: Some(guid.into()),
+        link: Some(format!("https://www.example.de/{guid}")),
+        title: title.into(),
+        summary: Some("<p>Zusammenfassung</p>".into()),
+        content: None,
+        author: None,
+        categories: vec!["Verwaltung".into()],
+        published: Some(NOW - 3600),
+        updated: None,
+    }
+}
+
+fn success() -> FetchRecord {
+    FetchRecord::Success {
+        status: 200,
+        validators: Some(Validators { etag: Some("\"e1\"".into()), last_modified: None }),
+        body_sha256: Some([7; 32]),
+        effective_url: "https://www.example.de/feed".into(),
+        moved_to: None,
+    }
+}
+
+fn record(store: &mut Store, items: Vec<Identified>) -> Counts {
+    store
+        .record_fetch("src", "https://www.example.de/feed", &success(), &items, NOW)
+        .unwrap()
+}
+
+#[test]
+fn new_updated_unchanged_and_stable_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    let first = record(&mut store, identify("src", vec![item("a", "Alpha"), item("b", "Beta")]));
+    assert_eq!(first, Counts { new: 2, updated: 0, unchanged: 0 });
+    let before = store.items_of_source("src").unwrap();
+
+    let second = record(&mut store, identify("src", vec![item("a", "Alpha"), item("b", "Beta, korrigiert")]));
+    assert_eq!(second, Counts { new: 0, updated: 1, unchanged: 1 });
+    let after = store.items_of_source("src").unwrap();
+    let beta_before = before.iter().find(|i| i.identity == "guid:b").unwrap();
+    let beta_after = after.iter().find(|i| i.identity == "guid:b").unwrap();
+    assert_eq!(beta_after.title, "Beta, korrigiert");
+    assert_eq!(beta_after.id, beta_before.id, "updated in place");
+    assert_eq!(beta_after.uid, beta_before.uid, "the public id never changes");
+    assert_eq!(beta_after.published, beta_before.published);
+    assert_eq!(beta_after.updated, NOW);
+
+    // An item that disappears from the feed stays stored.
+    let third = record(&mut store, identify("src", vec![item("c", "Gamma")]));
+    assert_eq!(third, Counts { new: 1, updated: 0, unchanged: 0 });
+    assert_eq!(store.item_count(Some("src")).unwrap(), 3);
+
+    let state = store.source_state("src").unwrap().unwrap();
+    assert_eq!(state.validators.etag.as_deref(), Some("\"e1\""));
+    assert_eq!(state.consecutive_errors, 0);
+}
+
+#[test]
+fn missing_and_future_dates_use_first_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    let mut undated = item("u", "Ohne Datum");
+    undated.published = None;
+    record(&mut store, identify("src", vec![undated]));
+    let stored = &store.items_of_source("src").unwrap()[0];
+    assert_eq!(stored.published, NOW);
+    assert_eq!(stored.first_seen, NOW);
+}
+
+#[test]
+fn failures_count_up_and_success_resets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    for _ in 0..3 {
+        let failure = FetchRecord::Failure {
+            status: Some(503),
+            error: "HTTP 503".into(),
+            retry_after: Some(NOW + 60),
+            gone: false,
+        };
+        store.record_fetch("src", "https://x/", &failure, &[], NOW).unwrap();
+    }
+    let state = store.source_state("src").unwrap().unwrap();
+    assert_eq!(state.consecutive_errors, 3);
+    assert_eq!(state.retry_after, Some(NOW + 60));
+    assert_eq!(state.last_error.as_deref(), Some("HTTP 503"));
+    record(&mut store, Vec::new());
+    let state = store.source_state("src").unwrap().unwrap();
+    assert_eq!(state.consecutive_errors, 0);
+    assert_eq!(state.retry_after, None);
+    assert_eq!(state.last_error, None);
+}
+
+#[test]
+fn a_failing_fetch_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let mut store = Store::open(&path).unwrap();
+    // Make the third insert fail, as a full disk or a crash would.
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.title = 'Boom'
+             BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
+        )
+        .unwrap();
+    let items = identify("src", vec![item("a", "Alpha"), item("b", "Beta"), item("c", "Boom")]);
+    let result = store.record_fetch("src", "https://www.example.de/feed", &success(), &items, NOW);
+    assert!(result.unwrap_err().to_string().contains("simulated failure"));
+    assert_eq!(store.item_count(None).unwrap(), 0, "no item of the failed fetch is stored");
+    assert_eq!(store.source_state("src").unwrap(), None, "nor its source state");
+}
+
+#[test]
+fn migrates_from_every_older_schema() {
+    for version in 1..MIGRATIONS.len() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // Build the database as an older kurator left it.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..version] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", version as u32).unwrap();
+            conn.execute(
+                "INSERT INTO sources (id, url, etag) VALUES ('old', 'https://x/', '\"v\"')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO items (uid, source_id, identity, title, published, updated, first_seen, content_hash)
+                 VALUES ('u1', 'old', 'guid:1', 'Alter Eintrag', 1, 1, 1, x'00')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        assert_eq!(store.item_count(Some("old")).unwrap(), 1, "from v{version}: items survive");
+        let state = store.source_state("old").unwrap().unwrap();
+        assert_eq!(state.validators.etag.as_deref(), Some("\"v\""));
+        assert_eq!(state.effective_url, None);
+    }
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = Store::open(&path).err().expect("a newer schema is refused");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn wal_mode_and_page_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("k.db")).unwrap();
+    let mode: String = store.connection().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let page_size: i64 = store.connection().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page_size, 16384);
+}
