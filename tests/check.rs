@@ -26,13 +26,22 @@ fn shipped_config_is_valid() {
 fn errors_point_at_file_line_column() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("[fetch]\ntimeout = \"30s\"\nper_hots = 2\n", ":3:1: unknown field `per_hots`"),
+        (
+            "[fetch]\ntimeout = \"30s\"\nper_hots = 2\n",
+            ":3:1: unknown field `per_hots`",
+        ),
         (
             "[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\n\n[[source]]\nid = \"a\"\nurl = \"https://y.org/\"\n",
             ":6:6: source id `a` is used twice",
         ),
-        ("[[source]]\nid = \"a\"\nurl = \"kommune21.de/feed\"\n", ":3:7: `kommune21.de/feed` is not a valid URL"),
-        ("[fetch]\nread_timeout = \"fast\"\n", ":2:16: `read_timeout`: `fast` is not a duration"),
+        (
+            "[[source]]\nid = \"a\"\nurl = \"kommune21.de/feed\"\n",
+            ":3:7: `kommune21.de/feed` is not a valid URL",
+        ),
+        (
+            "[fetch]\nread_timeout = \"fast\"\n",
+            ":2:16: `read_timeout`: `fast` is not a duration",
+        ),
         ("[[source]]\nid = \"a\"\n", "missing field `url`"),
         ("[fetch\ntimeout = 1\n", ":1:"),
     ];
@@ -43,8 +52,14 @@ fn errors_point_at_file_line_column() {
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
         assert!(stderr.starts_with(&path.display().to_string()), "{stderr}");
-        assert!(stderr.contains(expected), "expected {expected:?} in {stderr}");
-        assert!(stderr.contains("hint:") || expected.contains("not a duration"), "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+        assert!(
+            stderr.contains("hint:") || expected.contains("not a duration"),
+            "{stderr}"
+        );
     }
 }
 

@@ -25,7 +25,10 @@ fn item(guid: &str, title: &str) -> Item {
 fn success() -> FetchRecord {
     FetchRecord::Success {
         status: 200,
-        validators: Some(Validators { etag: Some("\"e1\"".into()), last_modified: None }),
+        validators: Some(Validators {
+            etag: Some("\"e1\"".into()),
+            last_modified: None,
+        }),
         body_sha256: Some([7; 32]),
         effective_url: "https://www.example.de/feed".into(),
         moved_to: None,
@@ -34,7 +37,13 @@ fn success() -> FetchRecord {
 
 fn record(store: &mut Store, items: Vec<Identified>) -> Counts {
     store
-        .record_fetch("src", "https://www.example.de/feed", &success(), &items, NOW)
+        .record_fetch(
+            "src",
+            "https://www.example.de/feed",
+            &success(),
+            &items,
+            NOW,
+        )
         .unwrap()
 }
 
@@ -42,24 +51,57 @@ fn record(store: &mut Store, items: Vec<Identified>) -> Counts {
 fn new_updated_unchanged_and_stable_ids() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("k.db")).unwrap();
-    let first = record(&mut store, identify("src", vec![item("a", "Alpha"), item("b", "Beta")]));
-    assert_eq!(first, Counts { new: 2, updated: 0, unchanged: 0 });
+    let first = record(
+        &mut store,
+        identify("src", vec![item("a", "Alpha"), item("b", "Beta")]),
+    );
+    assert_eq!(
+        first,
+        Counts {
+            new: 2,
+            updated: 0,
+            unchanged: 0
+        }
+    );
     let before = store.items_of_source("src").unwrap();
 
-    let second = record(&mut store, identify("src", vec![item("a", "Alpha"), item("b", "Beta, korrigiert")]));
-    assert_eq!(second, Counts { new: 0, updated: 1, unchanged: 1 });
+    let second = record(
+        &mut store,
+        identify(
+            "src",
+            vec![item("a", "Alpha"), item("b", "Beta, korrigiert")],
+        ),
+    );
+    assert_eq!(
+        second,
+        Counts {
+            new: 0,
+            updated: 1,
+            unchanged: 1
+        }
+    );
     let after = store.items_of_source("src").unwrap();
     let beta_before = before.iter().find(|i| i.identity == "guid:b").unwrap();
     let beta_after = after.iter().find(|i| i.identity == "guid:b").unwrap();
     assert_eq!(beta_after.title, "Beta, korrigiert");
     assert_eq!(beta_after.id, beta_before.id, "updated in place");
-    assert_eq!(beta_after.uid, beta_before.uid, "the public id never changes");
+    assert_eq!(
+        beta_after.uid, beta_before.uid,
+        "the public id never changes"
+    );
     assert_eq!(beta_after.published, beta_before.published);
     assert_eq!(beta_after.updated, NOW);
 
     // An item that disappears from the feed stays stored.
     let third = record(&mut store, identify("src", vec![item("c", "Gamma")]));
-    assert_eq!(third, Counts { new: 1, updated: 0, unchanged: 0 });
+    assert_eq!(
+        third,
+        Counts {
+            new: 1,
+            updated: 0,
+            unchanged: 0
+        }
+    );
     assert_eq!(store.item_count(Some("src")).unwrap(), 3);
 
     let state = store.source_state("src").unwrap().unwrap();
@@ -90,7 +132,9 @@ fn failures_count_up_and_success_resets() {
             retry_after: Some(NOW + 60),
             gone: false,
         };
-        store.record_fetch("src", "https://x/", &failure, &[], NOW).unwrap();
+        store
+            .record_fetch("src", "https://x/", &failure, &[], NOW)
+            .unwrap();
     }
     let state = store.source_state("src").unwrap().unwrap();
     assert_eq!(state.consecutive_errors, 3);
@@ -116,11 +160,33 @@ fn a_failing_fetch_leaves_nothing_half_written() {
              BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
         )
         .unwrap();
-    let items = identify("src", vec![item("a", "Alpha"), item("b", "Beta"), item("c", "Boom")]);
-    let result = store.record_fetch("src", "https://www.example.de/feed", &success(), &items, NOW);
-    assert!(result.unwrap_err().to_string().contains("simulated failure"));
-    assert_eq!(store.item_count(None).unwrap(), 0, "no item of the failed fetch is stored");
-    assert_eq!(store.source_state("src").unwrap(), None, "nor its source state");
+    let items = identify(
+        "src",
+        vec![item("a", "Alpha"), item("b", "Beta"), item("c", "Boom")],
+    );
+    let result = store.record_fetch(
+        "src",
+        "https://www.example.de/feed",
+        &success(),
+        &items,
+        NOW,
+    );
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("simulated failure")
+    );
+    assert_eq!(
+        store.item_count(None).unwrap(),
+        0,
+        "no item of the failed fetch is stored"
+    );
+    assert_eq!(
+        store.source_state("src").unwrap(),
+        None,
+        "nor its source state"
+    );
 }
 
 #[test]
@@ -134,7 +200,8 @@ fn migrates_from_every_older_schema() {
             for migration in &MIGRATIONS[..version] {
                 conn.execute_batch(migration).unwrap();
             }
-            conn.pragma_update(None, "user_version", version as u32).unwrap();
+            conn.pragma_update(None, "user_version", version as u32)
+                .unwrap();
             conn.execute(
                 "INSERT INTO sources (id, url, etag) VALUES ('old', 'https://x/', '\"v\"')",
                 [],
@@ -149,7 +216,11 @@ fn migrates_from_every_older_schema() {
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
-        assert_eq!(store.item_count(Some("old")).unwrap(), 1, "from v{version}: items survive");
+        assert_eq!(
+            store.item_count(Some("old")).unwrap(),
+            1,
+            "from v{version}: items survive"
+        );
         let state = store.source_state("old").unwrap().unwrap();
         assert_eq!(state.validators.etag.as_deref(), Some("\"v\""));
         assert_eq!(state.effective_url, None);
@@ -172,8 +243,14 @@ fn refuses_a_newer_schema() {
 fn wal_mode_and_page_size() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("k.db")).unwrap();
-    let mode: String = store.connection().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = store
+        .connection()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let page_size: i64 = store.connection().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    let page_size: i64 = store
+        .connection()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(page_size, 16384);
 }

@@ -39,6 +39,8 @@ pub struct Parsed {
 /// A repair applied before parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repair {
+    /// The XML declaration claimed a non-UTF-8 encoding, or appeared mid-document.
+    Declaration,
     /// HTML entities or raw `&` were rewritten.
     Entities,
     /// A dialect was upgraded.
@@ -132,8 +134,12 @@ pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
     }
 
     let mut repairs = Vec::new();
-    let mut document: Cow<str> = repair::repair_entities(trimmed);
+    let mut document: Cow<str> = repair::repair_declarations(trimmed);
     if matches!(document, Cow::Owned(_)) {
+        repairs.push(Repair::Declaration);
+    }
+    if let Cow::Owned(repaired) = repair::repair_entities(&document) {
+        document = Cow::Owned(repaired);
         repairs.push(Repair::Entities);
     }
     if let Some(closed) = repair::close_final_tag(&document) {

@@ -154,6 +154,53 @@ fn classify(rest: &str) -> Reference {
     }
 }
 
+/// The text is UTF-8 by now, so the XML declaration must not claim otherwise
+/// (quick-xml would switch decoders, and panics doing so mid-document), and a
+/// declaration anywhere but at the start is a concatenation artifact. The first
+/// becomes a plain UTF-8 declaration; later ones are removed.
+pub fn repair_declarations(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let is_declaration = |at: usize| {
+        bytes[at..].starts_with(b"<?xml")
+            && bytes
+                .get(at + 5)
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'?')
+    };
+    let first_end = if is_declaration(0) {
+        memmem::find(bytes, b"?>").map(|end| end + 2)
+    } else {
+        None
+    };
+    let first_is_clean = first_end.is_none_or(|end| {
+        let declaration = text[..end].to_ascii_lowercase();
+        !declaration.contains("encoding") || declaration.contains("utf-8")
+    });
+    let search_from = first_end.unwrap_or(0);
+    let later = memmem::find_iter(&bytes[search_from..], b"<?xml")
+        .map(|offset| search_from + offset)
+        .filter(|&at| at > 0 && is_declaration(at))
+        .collect::<Vec<_>>();
+    if first_is_clean && later.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    if let Some(end) = first_end.filter(|_| !first_is_clean) {
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        copied = end;
+    }
+    for at in later {
+        if at < copied {
+            continue;
+        }
+        let end = memmem::find(&bytes[at..], b"?>").map_or(bytes.len(), |e| at + e + 2);
+        out.push_str(&text[copied..at]);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
 /// Characters allowed in XML 1.0 documents.
 pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
@@ -279,6 +326,21 @@ mod tests {
         let netscape = "<!DOCTYPE rss PUBLIC \"-//Netscape Communications//DTD RSS 0.91//EN\" \"http://my.netscape.com/publish/formats/rss-0.91.dtd\"><rss version=\"0.91\"/>";
         assert_eq!(root_start(netscape), netscape.find("<rss"));
         assert!(find_entity_declaration(netscape).is_none());
+    }
+
+    #[test]
+    fn declarations() {
+        let clean =
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><?xml-stylesheet href=\"a.xsl\"?><rss/>";
+        assert!(matches!(repair_declarations(clean), Cow::Borrowed(_)));
+        assert_eq!(
+            repair_declarations("<?xml version=\"1.0\" encoding=\"utf-16\"?><rss/>"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss/>"
+        );
+        assert_eq!(
+            repair_declarations("<rss><?xml version=\"1.0\" encoding='latin1'?><channel/></rss>"),
+            "<rss><channel/></rss>"
+        );
     }
 
     #[test]
