@@ -177,7 +177,10 @@ impl Ingester {
         let final_url = fetched.final_url.clone();
         let content_type = body.content_type.clone();
         let bytes = body.bytes;
+        // Logs from the blocking pool keep the source id.
+        let span = tracing::Span::current();
         let processed = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             process(
                 &source_id,
                 bytes,
