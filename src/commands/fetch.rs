@@ -37,6 +37,13 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             .filter(|s| s.enabled)
             .cloned()
             .collect();
+        if sources.is_empty() {
+            eprintln!(
+                "{}: no enabled sources; add a [[source]] block or set enabled = true",
+                config.path.display()
+            );
+            return ExitCode::SUCCESS;
+        }
     }
 
     let db_path = resolve_db_path(&config, options.db.as_deref());
