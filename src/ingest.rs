@@ -70,6 +70,13 @@ pub enum IngestError {
     Internal(String),
 }
 
+/// What a successful fetch brought.
+enum Received {
+    NotModified,
+    SameBody,
+    NewBody,
+}
+
 /// Fetches and stores sources; shared by all concurrent fetches of a run.
 pub struct Ingester {
     fetcher: Fetcher,
@@ -141,77 +148,85 @@ impl Ingester {
             ));
         }
 
-        let body = match fetched.response {
-            Response::NotModified => {
-                let record = FetchRecord::Success {
-                    status: 304,
-                    validators: None,
-                    body_sha256: None,
-                    effective_url,
-                    moved_to,
-                };
-                return match self.record(source, record, Vec::new()).await {
-                    Ok(_) => Outcome::NotModified,
-                    Err(err) => Outcome::Failed(err),
-                };
-            }
-            Response::Body(body) => body,
-        };
-
-        let body_sha256: [u8; 32] = Sha256::digest(&body.bytes).into();
-        if !force && state.body_sha256.as_deref() == Some(body_sha256.as_slice()) {
-            let record = FetchRecord::Success {
-                status: 200,
-                validators: Some(body.validators),
-                body_sha256: Some(body_sha256),
-                effective_url,
-                moved_to,
-            };
-            return match self.record(source, record, Vec::new()).await {
-                Ok(_) => Outcome::Unchanged,
-                Err(err) => Outcome::Failed(err),
-            };
-        }
-
-        let source_id = source.id.clone();
-        let final_url = fetched.final_url.clone();
-        let content_type = body.content_type.clone();
-        let bytes = body.bytes;
-        // Logs from the blocking pool keep the source id.
-        let span = tracing::Span::current();
-        let processed = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            process(
-                &source_id,
-                bytes,
-                content_type.as_deref(),
-                &final_url,
-                unix_now(),
-            )
-        })
-        .await;
-        let items = match processed {
-            Ok(Ok(items)) => items,
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "parse failed");
-                return self.record_failure(source, IngestError::Parse(err)).await;
-            }
-            Err(join_error) => {
-                let err =
-                    IngestError::Internal(format!("processing the feed failed: {join_error}"));
-                return self.record_failure(source, err).await;
+        // What was received decides what is stored; the record is written once.
+        let (status, validators, body_sha256, items, received) = match fetched.response {
+            Response::NotModified => (304, None, None, Vec::new(), Received::NotModified),
+            Response::Body(body) => {
+                let body_sha256: [u8; 32] = Sha256::digest(&body.bytes).into();
+                if !force && state.body_sha256.as_deref() == Some(body_sha256.as_slice()) {
+                    (
+                        200,
+                        Some(body.validators),
+                        Some(body_sha256),
+                        Vec::new(),
+                        Received::SameBody,
+                    )
+                } else {
+                    match self
+                        .process_on_blocking_pool(
+                            source,
+                            body.bytes,
+                            body.content_type,
+                            &fetched.final_url,
+                        )
+                        .await
+                    {
+                        Ok(items) => (
+                            200,
+                            Some(body.validators),
+                            Some(body_sha256),
+                            items,
+                            Received::NewBody,
+                        ),
+                        Err(err) => return self.record_failure(source, err).await,
+                    }
+                }
             }
         };
         let record = FetchRecord::Success {
-            status: 200,
-            validators: Some(body.validators),
-            body_sha256: Some(body_sha256),
+            status,
+            validators,
+            body_sha256,
             effective_url,
             moved_to,
         };
         match self.record(source, record, items).await {
-            Ok(counts) => Outcome::Stored(counts),
+            Ok(counts) => match received {
+                Received::NotModified => Outcome::NotModified,
+                Received::SameBody => Outcome::Unchanged,
+                Received::NewBody => Outcome::Stored(counts),
+            },
             Err(err) => Outcome::Failed(err),
+        }
+    }
+
+    /// Decoding, parsing and sanitizing are CPU work; they run on the blocking
+    /// pool so other sources' network I/O keeps flowing.
+    async fn process_on_blocking_pool(
+        &self,
+        source: &Source,
+        bytes: Vec<u8>,
+        content_type: Option<String>,
+        url: &Url,
+    ) -> Result<Vec<Identified>, IngestError> {
+        let source_id = source.id.clone();
+        let url = url.clone();
+        // Logs from the blocking pool keep the source id.
+        let span = tracing::Span::current();
+        let processed = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            process(&source_id, bytes, content_type.as_deref(), &url, unix_now())
+        })
+        .await;
+        match processed {
+            Ok(Ok(items)) => Ok(items),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "parse failed");
+                Err(IngestError::Parse(err))
+            }
+            Err(join_error) => Err(IngestError::Internal(format!(
+                "processing the feed failed: {join_error}"
+            ))),
         }
     }
 

@@ -27,3 +27,4 @@ pub mod ingest;
 pub mod normalize;
 pub mod parse;
 pub mod store;
+pub mod text;

@@ -20,6 +20,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+use crate::text::line_column;
+
 pub use units::{format_byte_size, parse_byte_size, parse_duration};
 
 /// The default `User-Agent`: names the program, its version and where to learn about it,
@@ -437,15 +439,6 @@ impl Locator<'_> {
             )),
         }
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]

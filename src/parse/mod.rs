@@ -26,6 +26,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use url::Url;
 
+use crate::text::line_column;
+
 pub use dialect::Upgrade;
 pub use html::AlternateLink;
 
@@ -250,17 +252,6 @@ fn locate_xml_error(text: &str) -> Option<ParseError> {
             }
         }
     }
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset;
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]
