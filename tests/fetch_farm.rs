@@ -44,6 +44,19 @@ fn latin1(text: &str) -> Vec<u8> {
     bytes.into_owned()
 }
 
+/// The Latin-1 press feed, with validators for conditional requests.
+fn latin1_route(text: &str, version: &str, last_modified: &str, gzip: bool) -> Behaviour {
+    Behaviour::Feed {
+        status: 200,
+        content_type: "application/rss+xml; charset=ISO-8859-1".into(),
+        body: latin1(text),
+        etag: Some(format!("\"{version}\"")),
+        last_modified: Some(last_modified.into()),
+        extra_headers: vec![],
+        gzip,
+    }
+}
+
 /// UTF-16LE with a byte order mark, as some Windows-based CMSs emit.
 fn utf16le(text: &str) -> Vec<u8> {
     let text = text.replace("encoding=\"ISO-8859-1\"", "encoding=\"UTF-16\"");
@@ -113,16 +126,9 @@ fn farm_of_good_and_hostile_feeds() {
     let server = TestServer::start();
     server.route(
         "/latin1.xml",
-        Behaviour::Feed {
-            status: 200,
-            content_type: "application/rss+xml; charset=ISO-8859-1".into(),
-            body: latin1(RSS_LATIN1),
-            etag: Some("\"v1\"".into()),
-            last_modified: Some("Tue, 14 Apr 2026 10:00:00 GMT".into()),
-            extra_headers: vec![],
-            gzip: true,
-        },
+        latin1_route(RSS_LATIN1, "v1", "Tue, 14 Apr 2026 10:00:00 GMT", true),
     );
+
     server.route("/atom.xml", Behaviour::ok("application/atom+xml", ATOM));
     server.route(
         "/feed.json",
@@ -237,7 +243,6 @@ fn farm_of_good_and_hostile_feeds() {
     let db = dir.path().join("farm.db");
 
     let first = kurator(&config, &["fetch"]);
-    println!("{}", first.stdout);
     assert_eq!(first.code, 1, "some sources fail:\n{}", first.stdout);
     assert!(
         first.elapsed < Duration::from_secs(4 + 5),
@@ -447,16 +452,9 @@ fn farm_of_good_and_hostile_feeds() {
     );
     server.route(
         "/latin1.xml",
-        Behaviour::Feed {
-            status: 200,
-            content_type: "application/rss+xml; charset=ISO-8859-1".into(),
-            body: latin1(&extended),
-            etag: Some("\"v2\"".into()),
-            last_modified: Some("Wed, 15 Apr 2026 10:00:00 GMT".into()),
-            extra_headers: vec![],
-            gzip: false,
-        },
+        latin1_route(&extended, "v2", "Wed, 15 Apr 2026 10:00:00 GMT", false),
     );
+
     let third = kurator(&config, &["fetch", "latin1"]);
     assert_eq!(third.code, 0, "{}", third.stdout);
     assert!(
