@@ -9,7 +9,6 @@
 //! * CPU work (decoding, parsing, sanitizing) runs on the blocking pool so the
 //!   fetches of other sources keep flowing.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -20,7 +19,7 @@ use crate::config::Source;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
 use crate::parse::ParseError;
-use crate::store::{Counts, FetchRecord, Store, StoreError};
+use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
 use crate::{decode, normalize, parse};
 
 /// What happened to one source.
@@ -80,15 +79,12 @@ enum Received {
 /// Fetches and stores sources; shared by all concurrent fetches of a run.
 pub struct Ingester {
     fetcher: Fetcher,
-    store: Arc<Mutex<Store>>,
+    store: StoreWriter,
 }
 
 impl Ingester {
-    pub fn new(fetcher: Fetcher, store: Store) -> Ingester {
-        Ingester {
-            fetcher,
-            store: Arc::new(Mutex::new(store)),
-        }
+    pub fn new(fetcher: Fetcher, store: StoreWriter) -> Ingester {
+        Ingester { fetcher, store }
     }
 
     /// Polls one source. `force` ignores `Retry-After`, `410 Gone` and the
@@ -110,13 +106,9 @@ impl Ingester {
     }
 
     async fn ingest_inner(&self, source: &Source, force: bool, hints: &mut Vec<String>) -> Outcome {
-        let source_id = source.id.clone();
-        let state = match self
-            .with_store(move |store| store.source_state(&source_id))
-            .await
-        {
+        let state = match self.store.source_state(&source.id).await {
             Ok(state) => state.unwrap_or_default(),
-            Err(err) => return Outcome::Failed(err),
+            Err(err) => return Outcome::Failed(IngestError::Store(err)),
         };
         let now = unix_now();
         if !force {
@@ -260,29 +252,14 @@ impl Ingester {
         record: FetchRecord,
         items: Vec<Identified>,
     ) -> Result<Counts, IngestError> {
-        let source_id = source.id.clone();
-        let url = source.url.to_string();
-        self.with_store(move |store| {
-            store.record_fetch(&source_id, &url, &record, &items, unix_now())
-        })
-        .await
-    }
-
-    async fn with_store<T, F>(&self, work: F) -> Result<T, IngestError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-    {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut guard)
-        })
-        .await
-        .map_err(|err| IngestError::Internal(format!("database task failed: {err}")))?
-        .map_err(IngestError::Store)
+        let fetch = PendingFetch {
+            source_id: source.id.clone(),
+            url: source.url.to_string(),
+            record,
+            items,
+            now: unix_now(),
+        };
+        self.store.record(fetch).await.map_err(IngestError::Store)
     }
 }
 

@@ -254,3 +254,48 @@ fn wal_mode_and_page_size() {
         .unwrap();
     assert_eq!(page_size, 16384);
 }
+
+#[test]
+fn group_commit_keeps_each_fetch_atomic() {
+    use kurator::store::PendingFetch;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.title = 'Boom'
+             BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
+        )
+        .unwrap();
+    let fetch = |source: &str, items: Vec<Item>| PendingFetch {
+        source_id: source.into(),
+        url: format!("https://www.example.de/{source}"),
+        record: success(),
+        items: identify(source, items),
+        now: NOW,
+    };
+    let results = store
+        .record_fetches(&[
+            fetch("one", vec![item("a", "Alpha")]),
+            fetch("two", vec![item("b", "Beta"), item("c", "Boom")]),
+            fetch("three", vec![item("d", "Delta")]),
+        ])
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap().new, 1);
+    assert!(
+        results[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("simulated failure")
+    );
+    assert_eq!(results[2].as_ref().unwrap().new, 1);
+    assert_eq!(store.item_count(Some("one")).unwrap(), 1);
+    assert_eq!(
+        store.item_count(Some("two")).unwrap(),
+        0,
+        "the failed fetch left nothing"
+    );
+    assert_eq!(store.source_state("two").unwrap(), None);
+    assert_eq!(store.item_count(Some("three")).unwrap(), 1);
+}

@@ -8,7 +8,7 @@ use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Source, resolve_db_path};
 use crate::fetch::Fetcher;
 use crate::ingest::{Ingester, Outcome, Report, format_time};
-use crate::store::Store;
+use crate::store::{Store, StoreWriter};
 
 pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     let config = match load_config(options) {
@@ -71,8 +71,20 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let ingester = Arc::new(Ingester::new(fetcher, store));
+    let (writer, writer_thread) = match StoreWriter::spawn(store) {
+        Ok(spawned) => spawned,
+        Err(err) => {
+            eprintln!("cannot start the database writer: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let ingester = Arc::new(Ingester::new(fetcher, writer));
     let failed = runtime.block_on(fetch_all(ingester, sources, force));
+    // Every handle is gone now; the writer finishes its queue and closes the database.
+    if writer_thread.join().is_err() {
+        eprintln!("internal error: the database writer crashed");
+        return ExitCode::from(EXIT_FAILED);
+    }
     if failed {
         ExitCode::from(EXIT_FAILED)
     } else {

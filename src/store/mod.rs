@@ -3,13 +3,17 @@
 //! Rules:
 //! * WAL mode with `synchronous=NORMAL`: readers never block the writer, and a
 //!   crash loses at most the last transactions, never consistency.
-//! * One transaction per source fetch ([`Store::record_fetch`]): the items and
-//!   the source's state land together or not at all.
+//! * Each source fetch is atomic ([`Store::record_fetch`], or a savepoint of
+//!   its own in a group commit, [`Store::record_fetches`]): the items and the
+//!   source's state land together or not at all.
 //! * Unchanged items are not rewritten; changed ones are updated in place, keeping
 //!   their row id and `uid`; items that leave the feed stay stored.
 //! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
 
 pub mod schema;
+mod writer;
+
+pub use writer::{MAX_BATCH, StoreWriter};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +40,10 @@ pub enum StoreError {
         found: u32,
         known: u32,
     },
+    #[error("the database writer stopped; see the log for why")]
+    Stopped,
+    #[error("the database could not commit: {0}")]
+    Commit(String),
     #[error("database error while {action}: {source}")]
     Sql {
         action: &'static str,
@@ -227,73 +235,44 @@ impl Store {
         now: i64,
     ) -> Result<Counts, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
-        let counts = upsert_items(&tx, source_id, items, now)?;
-        match record {
-            FetchRecord::Success {
-                status,
-                validators,
-                body_sha256,
-                effective_url,
-                moved_to,
-            } => {
-                tx.execute(
-                    "INSERT INTO sources (id, url, etag, last_modified, body_sha256, last_status,
-                                          consecutive_errors, last_fetched, last_success, effective_url, moved_to)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7, ?8, ?9)
-                     ON CONFLICT (id) DO UPDATE SET
-                        url = excluded.url,
-                        etag = CASE WHEN ?10 THEN excluded.etag ELSE etag END,
-                        last_modified = CASE WHEN ?10 THEN excluded.last_modified ELSE last_modified END,
-                        body_sha256 = COALESCE(excluded.body_sha256, body_sha256),
-                        last_status = excluded.last_status,
-                        last_error = NULL,
-                        consecutive_errors = 0,
-                        retry_after = NULL,
-                        gone_since = NULL,
-                        last_fetched = excluded.last_fetched,
-                        last_success = excluded.last_success,
-                        effective_url = excluded.effective_url,
-                        moved_to = excluded.moved_to",
-                    params![
-                        source_id,
-                        url,
-                        validators.as_ref().and_then(|v| v.etag.as_deref()),
-                        validators.as_ref().and_then(|v| v.last_modified.as_deref()),
-                        body_sha256.as_ref().map(|h| h.as_slice()),
-                        status,
-                        now,
-                        effective_url,
-                        moved_to,
-                        validators.is_some(),
-                    ],
-                )
-                .context("recording a successful fetch")?;
-            }
-            FetchRecord::Failure {
-                status,
-                error,
-                retry_after,
-                gone,
-            } => {
-                tx.execute(
-                    "INSERT INTO sources (id, url, last_status, last_error, consecutive_errors,
-                                          retry_after, gone_since, last_fetched)
-                     VALUES (?1, ?2, ?3, ?4, 1, ?5, CASE WHEN ?6 THEN ?7 END, ?7)
-                     ON CONFLICT (id) DO UPDATE SET
-                        url = excluded.url,
-                        last_status = excluded.last_status,
-                        last_error = excluded.last_error,
-                        consecutive_errors = consecutive_errors + 1,
-                        retry_after = excluded.retry_after,
-                        gone_since = CASE WHEN ?6 THEN COALESCE(gone_since, ?7) END,
-                        last_fetched = excluded.last_fetched",
-                    params![source_id, url, status, error, retry_after, gone, now],
-                )
-                .context("recording a failed fetch")?;
-            }
-        }
+        let counts = apply_fetch(&tx, source_id, url, record, items, now)?;
         tx.commit().context("committing a fetch")?;
         Ok(counts)
+    }
+
+    /// Records several fetches in one commit (group commit). Each fetch runs in
+    /// its own savepoint, so a fetch that fails leaves nothing behind while the
+    /// others are kept; a crash before the commit keeps none of them, so no
+    /// fetch is ever half-written either way.
+    ///
+    /// Why: a commit writes every page it touched to the WAL. Fetches that
+    /// finish together share index pages, and committing them together writes
+    /// those pages once instead of once per fetch.
+    pub fn record_fetches(
+        &mut self,
+        fetches: &[PendingFetch],
+    ) -> Result<Vec<Result<Counts, StoreError>>, StoreError> {
+        let mut tx = self.conn.transaction().context("starting a transaction")?;
+        let mut results = Vec::with_capacity(fetches.len());
+        for fetch in fetches {
+            let savepoint = tx.savepoint().context("starting a savepoint")?;
+            let result = apply_fetch(
+                &savepoint,
+                &fetch.source_id,
+                &fetch.url,
+                &fetch.record,
+                &fetch.items,
+                fetch.now,
+            );
+            match &result {
+                Ok(_) => savepoint.commit().context("releasing a savepoint")?,
+                // Dropping the savepoint rolls it back.
+                Err(_) => drop(savepoint),
+            }
+            results.push(result);
+        }
+        tx.commit().context("committing fetches")?;
+        Ok(results)
     }
 
     /// Number of stored items, optionally of one source.
@@ -346,8 +325,107 @@ impl Store {
     }
 }
 
+/// One fetch waiting to be recorded by [`Store::record_fetches`].
+#[derive(Debug, Clone)]
+pub struct PendingFetch {
+    pub source_id: String,
+    pub url: String,
+    pub record: FetchRecord,
+    pub items: Vec<Identified>,
+    pub now: i64,
+}
+
+/// Writes one fetch: the items, then the source's state.
+fn apply_fetch(
+    conn: &Connection,
+    source_id: &str,
+    url: &str,
+    record: &FetchRecord,
+    items: &[Identified],
+    now: i64,
+) -> Result<Counts, StoreError> {
+    let counts = upsert_items(conn, source_id, items, now)?;
+    match record {
+        FetchRecord::Success {
+            status,
+            validators,
+            body_sha256,
+            effective_url,
+            moved_to,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO sources (id, url, etag, last_modified, body_sha256, last_status,
+                                      consecutive_errors, last_fetched, last_success, effective_url, moved_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET
+                    url = excluded.url,
+                    etag = CASE WHEN ?10 THEN excluded.etag ELSE etag END,
+                    last_modified = CASE WHEN ?10 THEN excluded.last_modified ELSE last_modified END,
+                    body_sha256 = COALESCE(excluded.body_sha256, body_sha256),
+                    last_status = excluded.last_status,
+                    last_error = NULL,
+                    consecutive_errors = 0,
+                    retry_after = NULL,
+                    gone_since = NULL,
+                    last_fetched = excluded.last_fetched,
+                    last_success = excluded.last_success,
+                    effective_url = excluded.effective_url,
+                    moved_to = excluded.moved_to",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    source_id,
+                    url,
+                    validators.as_ref().and_then(|v| v.etag.as_deref()),
+                    validators.as_ref().and_then(|v| v.last_modified.as_deref()),
+                    body_sha256.as_ref().map(|h| h.as_slice()),
+                    status,
+                    now,
+                    effective_url,
+                    moved_to,
+                    validators.is_some(),
+                ])
+            })
+            .context("recording a successful fetch")?;
+        }
+        FetchRecord::Failure {
+            status,
+            error,
+            retry_after,
+            gone,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO sources (id, url, last_status, last_error, consecutive_errors,
+                                      retry_after, gone_since, last_fetched)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, CASE WHEN ?6 THEN ?7 END, ?7)
+                 ON CONFLICT (id) DO UPDATE SET
+                    url = excluded.url,
+                    last_status = excluded.last_status,
+                    last_error = excluded.last_error,
+                    consecutive_errors = consecutive_errors + 1,
+                    retry_after = excluded.retry_after,
+                    gone_since = CASE WHEN ?6 THEN COALESCE(gone_since, ?7) END,
+                    last_fetched = excluded.last_fetched",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    source_id,
+                    url,
+                    status,
+                    error,
+                    retry_after,
+                    gone,
+                    now
+                ])
+            })
+            .context("recording a failed fetch")?;
+        }
+    }
+    Ok(counts)
+}
+
 fn upsert_items(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     source_id: &str,
     items: &[Identified],
     now: i64,
@@ -357,7 +435,7 @@ fn upsert_items(
         return Ok(counts);
     }
     let mut find = tx
-        .prepare_cached("SELECT id, content_hash FROM items WHERE source_id = ?1 AND identity = ?2")
+        .prepare_cached("SELECT id, content_hash FROM items WHERE uid = ?1")
         .context("preparing item lookup")?;
     let mut insert = tx
         .prepare_cached(
@@ -376,9 +454,7 @@ fn upsert_items(
     for identified in items {
         let item = &identified.item;
         let existing: Option<(i64, Vec<u8>)> = find
-            .query_row(params![source_id, identified.identity], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_row([&identified.uid], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .context("looking up an item")?;
         let categories = serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into());
