@@ -25,6 +25,10 @@
 //!   (before `Store::open` asks for its own), and SQL run on the connection
 //!   after `Store::open` (e.g. `PRAGMA wal_autocheckpoint = 10000`).
 
+/// The allocator `kurator` itself uses (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -33,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use kurator::fetch::Validators;
 use kurator::identify::Identified;
-use kurator::store::{Counts, FetchRecord, Store};
+use kurator::store::{Counts, FetchRecord, MAX_BATCH, PendingFetch, Store};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -46,7 +50,7 @@ const BASE_TIME: i64 = 1_775_001_600;
 /// The `now` handed to the pipeline: one day after `BASE_TIME`, so no date is in the future.
 const NOW: i64 = BASE_TIME + 86_400;
 /// Items in flight between the processing threads and the storing thread, in feeds.
-const CHANNEL_BOUND: usize = 32;
+const CHANNEL_BOUND: usize = 64;
 
 // ---------------------------------------------------------------------------
 // Deterministic randomness
@@ -1066,11 +1070,35 @@ fn pipelined(corpus: &[Feed], store: &mut Store, workers: usize) -> (Duration, C
             });
         }
         drop(tx);
-        for (i, items) in rx {
-            add(&mut total, store_items(store, &corpus[i], &items));
+        // Group commit, as `kurator::store::StoreWriter` does: whatever has
+        // queued up (at most MAX_BATCH fetches) goes into one commit.
+        let mut batch: Vec<PendingFetch> = Vec::with_capacity(MAX_BATCH);
+        while let Ok(first) = rx.recv() {
+            batch.push(pending(corpus, first));
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(pending(corpus, next)),
+                    Err(_) => break,
+                }
+            }
+            for result in store.record_fetches(&batch).expect("commit a batch") {
+                add(&mut total, result.expect("record a fetch"));
+            }
+            batch.clear();
         }
     });
     (started.elapsed(), total)
+}
+
+fn pending(corpus: &[Feed], (i, items): (usize, Vec<Identified>)) -> PendingFetch {
+    let feed = &corpus[i];
+    PendingFetch {
+        source_id: feed.source_id.clone(),
+        url: feed.url_str.clone(),
+        record: success_record(feed),
+        items,
+        now: NOW,
+    }
 }
 
 /// `threads` threads that each process a feed and then store it through a

@@ -193,7 +193,14 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 fn truncate_chars(text: &str, max: usize) -> String {
@@ -203,10 +210,14 @@ fn truncate_chars(text: &str, max: usize) -> String {
     }
 }
 
-/// Removes characters XML 1.0 cannot carry (most C0 controls, lone surrogates'
-/// replacements are fine); they would make every feed we emit invalid.
+/// Removes characters XML 1.0 cannot carry (most C0 controls, U+FFFE, U+FFFF);
+/// they would make every feed we emit invalid.
 pub fn strip_forbidden(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().all(is_xml_char) {
+    // In UTF-8 every forbidden character starts with a control byte or with
+    // 0xEF (U+FFFE/U+FFFF), so a byte scan, which the compiler vectorizes,
+    // clears the common case without decoding characters.
+    let suspicious = |b: &u8| (*b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r')) || *b == 0xEF;
+    if !text.as_bytes().iter().any(suspicious) || text.chars().all(is_xml_char) {
         std::borrow::Cow::Borrowed(text)
     } else {
         std::borrow::Cow::Owned(text.chars().filter(|&c| is_xml_char(c)).collect())
