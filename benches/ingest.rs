@@ -1102,7 +1102,8 @@ fn pending(corpus: &[Feed], (i, items): (usize, Vec<Identified>)) -> PendingFetc
 }
 
 /// `threads` threads that each process a feed and then store it through a
-/// shared, locked `Store`, the way `Ingester` does.
+/// shared, locked `Store` with one commit per feed: how ingest worked before the
+/// group-committing writer thread, kept for comparison.
 fn shared(corpus: &[Feed], store: &mut Store, threads: usize) -> (Duration, Counts) {
     let inputs: Vec<Mutex<Option<Vec<u8>>>> = bodies(corpus)
         .into_iter()
@@ -1320,19 +1321,19 @@ fn main() {
     let pipelines: [(&str, &str, usize, bool); 3] = [
         (
             "pipe1",
-            "pipelined: 1 process thread → main thread stores",
+            "pipelined: 1 process thread → writer thread, group commit",
             1,
             false,
         ),
         (
             "pipe2",
-            "pipelined: 2 process threads → main thread stores",
+            "pipelined: 2 process threads → writer thread, group commit (as kurator fetch)",
             2,
             false,
         ),
         (
             "shared2",
-            "2 threads, each process + store (Mutex<Store>)",
+            "2 threads, each process + store, one commit per feed",
             2,
             true,
         ),

@@ -164,7 +164,10 @@ fn is_html(text: &Text) -> bool {
 fn plain_title(text: &Text) -> String {
     let raw = strip_forbidden(&text.content);
     let looks_tagged = raw.contains('<') && raw.contains('>');
-    let plain = if is_html(text) || looks_tagged {
+    // Titles in CDATA often carry HTML entities (`M&uuml;nchen`, `&#8211;`)
+    // that were meant to be decoded; a bare `&` survives decoding unchanged.
+    let has_entities = raw.contains('&') && raw.contains(';');
+    let plain = if is_html(text) || looks_tagged || has_entities {
         html_to_text(&raw)
     } else {
         raw.into_owned()
@@ -277,6 +280,12 @@ mod tests {
             "Ein Beitrag ohne Titel über die Stadtverwaltung"
         );
         assert_eq!(item.guid, None);
+    }
+
+    #[test]
+    fn entities_in_cdata_titles_are_decoded() {
+        let xml = r#"<rss version="2.0"><channel><item><title><![CDATA[M&uuml;nchen &#8211; AT&T & Co]]></title></item></channel></rss>"#;
+        assert_eq!(items(xml)[0].title, "München – AT&T & Co");
     }
 
     #[test]
