@@ -90,7 +90,8 @@ impl Ingester {
     /// Polls one source. `force` ignores `Retry-After`, `410 Gone` and the
     /// stored validators, and re-reads the body even if it did not change.
     pub async fn ingest(&self, source: &Source, force: bool) -> Report {
-        let span = tracing::info_span!("source", source = %source.id);
+        // At error level so the source id shows on every log line whatever the filter.
+        let span = tracing::error_span!("source", source = %source.id);
         let started = Instant::now();
         let mut hints = Vec::new();
         let outcome = self

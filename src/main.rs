@@ -51,7 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    commands::init_logging();
+    commands::init_logging("error");
     let options = GlobalOptions {
         config: cli.config,
         db: cli.db,

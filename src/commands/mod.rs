@@ -24,10 +24,11 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 
 /// Logs go to stderr, plain (no colour codes) unless stderr is a terminal;
-/// the level comes from `RUST_LOG` (default: warnings).
-pub fn init_logging() {
+/// the level comes from `RUST_LOG`, else `default_level`. One-shot commands
+/// default to errors only: their output already reports every source.
+pub fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
