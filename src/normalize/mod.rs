@@ -72,7 +72,7 @@ fn normalize_entry(
         .as_ref()
         .and_then(|c| c.body.as_deref())
         .filter(|body| !body.trim().is_empty())
-        .map(|body| sanitizer_for(sanitizers, &content_base).clean_html(&strip_forbidden(body)));
+        .map(|body| clean_output(sanitizer_for(sanitizers, &content_base).clean_html(body)));
     let summary_base = entry
         .summary
         .as_ref()
@@ -84,12 +84,11 @@ fn normalize_entry(
         .as_ref()
         .filter(|s| !s.content.trim().is_empty())
         .map(|s| {
-            let body = strip_forbidden(&s.content);
-            if is_html(s) {
-                sanitizer_for(sanitizers, &summary_base).clean_html(&body)
+            clean_output(if is_html(s) {
+                sanitizer_for(sanitizers, &summary_base).clean_html(&s.content)
             } else {
-                sanitize::escape_text(&body)
-            }
+                sanitize::escape_text(&s.content)
+            })
         });
 
     let mut title = entry.title.as_ref().map(plain_title).unwrap_or_default();
@@ -162,17 +161,17 @@ fn is_html(text: &Text) -> bool {
 /// A title as plain text. HTML titles (Atom `type="html"`, or RSS titles with
 /// tags in them) lose their markup.
 fn plain_title(text: &Text) -> String {
-    let raw = strip_forbidden(&text.content);
+    let raw = &text.content;
     let looks_tagged = raw.contains('<') && raw.contains('>');
     // Titles in CDATA often carry HTML entities (`M&uuml;nchen`, `&#8211;`)
     // that were meant to be decoded; a bare `&` survives decoding unchanged.
     let has_entities = raw.contains('&') && raw.contains(';');
     let plain = if is_html(text) || looks_tagged || has_entities {
-        html_to_text(&raw)
+        html_to_text(raw)
     } else {
-        raw.into_owned()
+        raw.clone()
     };
-    truncate_chars(&collapse_whitespace(&plain), MAX_TITLE_CHARS)
+    truncate_chars(&collapse_whitespace(&clean_output(plain)), MAX_TITLE_CHARS)
 }
 
 fn fallback_title(html: Option<&str>, link: Option<&str>) -> String {
@@ -181,7 +180,7 @@ fn fallback_title(html: Option<&str>, link: Option<&str>) -> String {
         .map(|t| collapse_whitespace(&t))
         .unwrap_or_default();
     if !from_body.is_empty() {
-        return truncate_chars(&from_body, FALLBACK_TITLE_CHARS);
+        return truncate_chars(&clean_output(from_body), FALLBACK_TITLE_CHARS);
     }
     link.unwrap_or("(untitled)").to_owned()
 }
@@ -210,6 +209,16 @@ fn truncate_chars(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
         None => text.to_owned(),
+    }
+}
+
+/// Drops forbidden characters from finished text. It runs on the output,
+/// not the input, because decoding HTML can create them (`&#4` without a
+/// semicolon is a valid HTML reference to U+0004).
+fn clean_output(text: String) -> String {
+    match strip_forbidden(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(cleaned) => cleaned,
     }
 }
 
@@ -286,6 +295,15 @@ mod tests {
     fn entities_in_cdata_titles_are_decoded() {
         let xml = r#"<rss version="2.0"><channel><item><title><![CDATA[M&uuml;nchen &#8211; AT&T & Co]]></title></item></channel></rss>"#;
         assert_eq!(items(xml)[0].title, "München – AT&T & Co");
+    }
+
+    #[test]
+    fn decoding_html_never_yields_forbidden_characters() {
+        let xml = r#"<rss version="2.0"><channel><item><title><![CDATA[a &#4 b &amp;]]></title>
+            <description><![CDATA[<p>x &#1; y</p>]]></description></item></channel></rss>"#;
+        let item = &items(xml)[0];
+        assert_eq!(item.title, "a b &");
+        assert_eq!(item.summary.as_deref(), Some("<p>x  y</p>"));
     }
 
     #[test]
