@@ -327,8 +327,13 @@ impl Locator<'_> {
         let Some(value) = value else {
             return Ok(default);
         };
-        let parsed = parse_duration(value.get_ref())
-            .map_err(|msg| self.error(Some(value.span()), format!("`{key}`: {msg}"), None))?;
+        let parsed = parse_duration(value.get_ref()).map_err(|msg| {
+            self.error(
+                Some(value.span()),
+                format!("`{key}`: {msg}"),
+                Some(format!("e.g. {key} = \"30s\"; units are ms, s, m, h and d")),
+            )
+        })?;
         if parsed.is_zero() {
             return Err(self.error(
                 Some(value.span()),
@@ -356,7 +361,7 @@ impl Locator<'_> {
                     "`{key}` must be a whole number from 1 to 1024, not {}",
                     value.get_ref()
                 ),
-                None,
+                Some(format!("leave `{key}` out to use the default ({default})")),
             )),
         }
     }
@@ -429,9 +434,11 @@ impl Locator<'_> {
         match url.scheme() {
             "http" | "https" if url.host().is_some() => Ok(url),
             "file" => Ok(url),
-            "http" | "https" => {
-                Err(self.error(Some(raw.span()), format!("`{text}` has no host"), None))
-            }
+            "http" | "https" => Err(self.error(
+                Some(raw.span()),
+                format!("`{text}` has no host"),
+                Some("write the full address, e.g. url = \"https://www.example.de/feed\"".into()),
+            )),
             other => Err(self.error(
                 Some(raw.span()),
                 format!("URL scheme `{other}` is not supported"),
