@@ -163,6 +163,11 @@ fn check_one(input: &[u8], content_type: Option<&str>) -> Result<(), String> {
     let items = match outcome {
         Err(_) => return Err("panicked".into()),
         Ok(Err(error)) => {
+            // A parser panic is caught and reported, so it never takes the
+            // daemon down; but each one is an input we should repair first.
+            if matches!(error, kurator::parse::ParseError::Panicked { .. }) {
+                return Err(format!("the parser panicked: {error}"));
+            }
             if error.to_string().len() < 15 {
                 return Err(format!("unclear error: {error}"));
             }

@@ -159,6 +159,18 @@ fn classify(rest: &str) -> Reference {
 /// declaration anywhere but at the start is a concatenation artifact. The first
 /// becomes a plain UTF-8 declaration; later ones are removed.
 pub fn repair_declarations(text: &str) -> Cow<'_, str> {
+    let Cow::Owned(mut repaired) = repair_declarations_once(text) else {
+        return Cow::Borrowed(text);
+    };
+    // Removing `<?xml …?>` from `<?<?xml …?>xml …?>` splices a new declaration
+    // together; repeat until none is left (each pass removes at least one).
+    while let Cow::Owned(again) = repair_declarations_once(&repaired) {
+        repaired = again;
+    }
+    Cow::Owned(repaired)
+}
+
+fn repair_declarations_once(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let is_declaration = |at: usize| {
         bytes[at..].starts_with(b"<?xml")
@@ -340,6 +352,13 @@ mod tests {
         assert_eq!(
             repair_declarations("<rss><?xml version=\"1.0\" encoding='latin1'?><channel/></rss>"),
             "<rss><channel/></rss>"
+        );
+        assert_eq!(
+            repair_declarations(
+                "<rss><?<?xml version=\"1.0\"?>xml version=\"1.0\" encoding=\"utf-16\"?></rss>"
+            ),
+            "<rss></rss>",
+            "a declaration spliced together by a removal is removed too"
         );
     }
 
