@@ -15,6 +15,7 @@
 //! * [`normalize`]: plain-text titles, sanitized HTML, absolute URLs, dates.
 //! * [`identify`]: canonical links and the stable identity of an item within its source.
 //! * [`store`]: SQLite schema, migrations, per-source state and item upserts.
+//! * [`rules`]: the topic rule language (parser, German folding, matcher) and topic sets.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
@@ -26,5 +27,6 @@ pub mod identify;
 pub mod ingest;
 pub mod normalize;
 pub mod parse;
+pub mod rules;
 pub mod store;
 pub mod text;
