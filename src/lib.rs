@@ -16,6 +16,7 @@
 //! * [`identify`]: canonical links and the stable identity of an item within its source.
 //! * [`store`]: SQLite schema, migrations, per-source state and item upserts.
 //! * [`rules`]: the topic rule language (parser, German folding, matcher) and topic sets.
+//! * [`tag`]: what rules see of an item, and which topics it belongs to.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
@@ -29,4 +30,5 @@ pub mod normalize;
 pub mod parse;
 pub mod rules;
 pub mod store;
+pub mod tag;
 pub mod text;

@@ -47,6 +47,14 @@ enum Command {
         #[arg(value_name = "SOURCE_ID")]
         sources: Vec<String>,
     },
+    /// List stored items that match a rule, newest first, without changing anything.
+    Query {
+        /// A rule in the topic language, e.g. '"smart city" OR digitalstadt*'.
+        rule: String,
+        /// Show at most this many items.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,5 +67,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check => commands::check::run(&options),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
+        Command::Query { rule, limit } => commands::query::run(&options, &rule, limit as usize),
     }
 }

@@ -12,10 +12,11 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
     };
     let enabled = config.sources.iter().filter(|s| s.enabled).count();
     println!(
-        "{}: OK: {} sources ({} enabled), database {}",
+        "{}: OK: {} sources ({} enabled), {} topics, database {}",
         config.path.display(),
         config.sources.len(),
         enabled,
+        config.topics.topics().len(),
         resolve_db_path(&config, options.db.as_deref()).display()
     );
     ExitCode::SUCCESS

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod fetch;
+pub mod query;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

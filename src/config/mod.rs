@@ -20,6 +20,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+use crate::rules::{Rule, RuleError, Topic, TopicSet};
+
 use crate::text::line_column;
 
 pub use units::{format_byte_size, parse_byte_size, parse_duration};
@@ -40,6 +42,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub fetch: FetchConfig,
     pub sources: Vec<Source>,
+    /// Topics, compiled and in evaluation order.
+    pub topics: TopicSet,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +132,18 @@ struct RawConfig {
     fetch: RawFetch,
     #[serde(default, rename = "source")]
     sources: Vec<Spanned<RawSource>>,
+    #[serde(default, rename = "topic")]
+    topics: Vec<Spanned<RawTopic>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    slug: Spanned<String>,
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(rename = "match")]
+    rule: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -263,11 +279,14 @@ impl Config {
             });
         }
 
+        let topics = located.topics(&raw.topics)?;
+
         Ok(Config {
             path: path.to_path_buf(),
             storage,
             fetch,
             sources,
+            topics,
         })
     }
 
@@ -289,7 +308,10 @@ fn syntax_hint(message: &str) -> Option<String> {
     if message.contains("unknown field") {
         Some("check the spelling; the README lists every key of feeds.toml".into())
     } else if message.contains("missing field") {
-        Some("every [[source]] needs at least `id` and `url`".into())
+        Some(
+            "every [[source]] needs at least `id` and `url`, every [[topic]] `slug` and `match`"
+                .into(),
+        )
     } else if message.contains("invalid type") {
         Some("durations and sizes are strings (timeout = \"30s\"), counts are numbers (per_host = 2)".into())
     } else {
@@ -422,6 +444,80 @@ impl Locator<'_> {
         Ok(config)
     }
 
+    fn topics(&self, raw: &[Spanned<RawTopic>]) -> Result<TopicSet, ConfigError> {
+        let mut topics = Vec::with_capacity(raw.len());
+        let mut seen = HashSet::new();
+        for spanned in raw {
+            let topic = spanned.get_ref();
+            let slug = topic.slug.get_ref();
+            if !is_valid_id(slug) {
+                return Err(self.error(
+                    Some(topic.slug.span()),
+                    format!("topic slug `{slug}` may only contain a-z, 0-9 and -"),
+                    Some("slugs appear in feed URLs, e.g. slug = \"smart-city\"".into()),
+                ));
+            }
+            if !seen.insert(slug.clone()) {
+                return Err(self.error(
+                    Some(topic.slug.span()),
+                    format!("topic slug `{slug}` is used twice"),
+                    Some("every [[topic]] needs its own slug".into()),
+                ));
+            }
+            let rule = Rule::parse(topic.rule.get_ref())
+                .map_err(|err| self.rule_error(slug, &topic.rule, &err))?;
+            topics.push(Topic {
+                slug: slug.clone(),
+                title: topic
+                    .title
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or(slug)
+                    .to_owned(),
+                description: topic.description.clone().filter(|d| !d.trim().is_empty()),
+                rule,
+            });
+        }
+        TopicSet::new(topics).map_err(|cycle| {
+            let first = &cycle.path[0];
+            let span = raw
+                .iter()
+                .find(|t| t.get_ref().slug.get_ref() == first)
+                .map(|t| t.get_ref().rule.span());
+            self.error(
+                span,
+                cycle.to_string(),
+                Some("a topic may build on another with tag:, but not on itself, directly or through others".into()),
+            )
+        })
+    }
+
+    /// A rule error, located inside the `match` string: past the opening
+    /// quote, then to the column the rule parser reports.
+    fn rule_error(&self, slug: &str, rule: &Spanned<String>, err: &RuleError) -> ConfigError {
+        let text = rule.get_ref();
+        let span = rule.span();
+        let written = &self.text[span.clone()];
+        let quote = if written.starts_with("'''") || written.starts_with("\"\"\"") {
+            3
+        } else {
+            1
+        };
+        let in_rule: usize = text.chars().take(err.column - 1).map(char::len_utf8).sum();
+        let offset = (span.start + quote + in_rule).min(span.end);
+        ConfigError {
+            file: self.file.to_path_buf(),
+            position: Some(line_column(self.text, offset)),
+            message: format!("topic `{slug}`: {}", err.message),
+            hint: Some(format!(
+                "in the `match` rule (column {}):\n    {}",
+                err.column,
+                err.caret(text).replace('\n', "\n    ")
+            )),
+        }
+    }
+
     fn source_url(&self, raw: &Spanned<String>) -> Result<Url, ConfigError> {
         let text = raw.get_ref().trim();
         let url = Url::parse(text).map_err(|err| {
@@ -508,6 +604,46 @@ mod tests {
 
         let err = parse("[fetch]\nper_host = 0\n").unwrap_err();
         assert!(err.message.contains("from 1 to 1024"));
+    }
+
+    #[test]
+    fn topics_compile_at_load() {
+        let text = "[[topic]]\nslug = \"smart-city\"\ntitle = \"Smart City\"\nmatch = '\"smart city\" OR digitalstadt*'\n[[topic]]\nslug = \"kommunal\"\nmatch = 'tag:smart-city AND kommune*'\n";
+        let config = parse(text).unwrap();
+        let slugs: Vec<&str> = config
+            .topics
+            .topics()
+            .iter()
+            .map(|t| t.slug.as_str())
+            .collect();
+        assert_eq!(slugs, ["smart-city", "kommunal"]);
+        assert_eq!(config.topics.get("kommunal").unwrap().title, "kommunal");
+    }
+
+    #[test]
+    fn rule_errors_point_into_the_rule() {
+        let text = "[[topic]]\nslug = \"digital\"\nmatch = 'digital AND (stadt OR'\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.position, Some((3, 31)), "{err}");
+        assert!(
+            err.message.starts_with("topic `digital`: expected a word"),
+            "{err}"
+        );
+        let hint = err.hint.unwrap();
+        assert!(
+            hint.contains("digital AND (stadt OR\n                         ^ expected"),
+            "{hint}"
+        );
+
+        let err = parse(
+            "[[topic]]\nslug = \"a\"\nmatch = 'tag:b'\n[[topic]]\nslug = \"b\"\nmatch = 'tag:a'\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("a → b → a"), "{err}");
+        assert_eq!(err.position.map(|p| p.0), Some(3));
+
+        let err = parse("[[topic]]\nslug = \"Smart City\"\nmatch = 'x'\n").unwrap_err();
+        assert!(err.message.contains("a-z, 0-9"));
     }
 
     #[test]

@@ -291,41 +291,64 @@ impl Store {
 
     /// Stored items of one source, newest first.
     pub fn items_of_source(&self, source_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let mut items = Vec::new();
+        self.scan_items(Some(source_id), |item| {
+            items.push(item);
+            true
+        })?;
+        Ok(items)
+    }
+
+    /// Calls `visit` with stored items, newest first (all sources, or one),
+    /// until it returns `false`. Items are streamed, not collected, so a
+    /// query over a large database stops as soon as it has enough.
+    pub fn scan_items(
+        &self,
+        source_id: Option<&str>,
+        mut visit: impl FnMut(StoredItem) -> bool,
+    ) -> Result<(), StoreError> {
         let mut statement = self
             .conn
             .prepare_cached(
                 "SELECT id, uid, source_id, identity, link, title, summary, content, author,
                         categories, published, updated, first_seen
-                 FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC",
+                 FROM items WHERE ?1 IS NULL OR source_id = ?1
+                 ORDER BY published DESC, id DESC",
             )
             .context("reading items")?;
-        let rows = statement
-            .query_map([source_id], |row| {
-                let categories: String = row.get(9)?;
-                Ok(StoredItem {
-                    id: row.get(0)?,
-                    uid: row.get(1)?,
-                    source_id: row.get(2)?,
-                    identity: row.get(3)?,
-                    link: row.get(4)?,
-                    title: row.get(5)?,
-                    summary: row.get(6)?,
-                    content: row.get(7)?,
-                    author: row.get(8)?,
-                    categories: serde_json::from_str(&categories).unwrap_or_default(),
-                    published: row.get(10)?,
-                    updated: row.get(11)?,
-                    first_seen: row.get(12)?,
-                })
-            })
-            .context("reading items")?;
-        rows.collect::<Result<_, _>>().context("reading items")
+        let mut rows = statement.query([source_id]).context("reading items")?;
+        while let Some(row) = rows.next().context("reading items")? {
+            let item = stored_item(row).context("reading an item")?;
+            if !visit(item) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Direct access for maintenance commands and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
+    let categories: String = row.get(9)?;
+    Ok(StoredItem {
+        id: row.get(0)?,
+        uid: row.get(1)?,
+        source_id: row.get(2)?,
+        identity: row.get(3)?,
+        link: row.get(4)?,
+        title: row.get(5)?,
+        summary: row.get(6)?,
+        content: row.get(7)?,
+        author: row.get(8)?,
+        categories: serde_json::from_str(&categories).unwrap_or_default(),
+        published: row.get(10)?,
+        updated: row.get(11)?,
+        first_seen: row.get(12)?,
+    })
 }
 
 /// One fetch waiting to be recorded by [`Store::record_fetches`].

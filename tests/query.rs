@@ -1,0 +1,117 @@
+//! `kurator query`: rules select exactly the right stored items.
+
+use std::path::Path;
+use std::process::Command;
+
+const PRESSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Stadt Musterhausen</title>
+<item><title>Neues Bürgerservice-Portal online</title><link>https://www.musterhausen.de/p/1</link><guid>p1</guid>
+<description>Die Stadtverwaltung startet ihr Online-Portal.</description><category>Verwaltung</category>
+<pubDate>Mon, 13 Apr 2026 10:00:00 +0200</pubDate></item>
+<item><title>Musterhausen wird Smart City</title><link>https://www.musterhausen.de/p/2</link><guid>p2</guid>
+<description>Sensoren messen die Luftqualität in der Innenstadt.</description><category>Smart City</category>
+<pubDate>Tue, 14 Apr 2026 10:00:00 +0200</pubDate></item>
+<item><title>Gemeinderat beschließt Haushalt</title><link>https://www.musterhausen.de/p/3</link><guid>p3</guid>
+<description>Der Stadtrat stimmt dem Etat zu.</description>
+<pubDate>Wed, 15 Apr 2026 10:00:00 +0200</pubDate></item>
+<item><title>Straßenfest in der Altstadt</title><link>https://www.musterhausen.de/p/4</link><guid>p4</guid>
+<description>Buergerinnen und Buerger feiern.</description>
+<pubDate>Thu, 16 Apr 2026 10:00:00 +0200</pubDate></item>
+</channel></rss>"#;
+
+fn kurator(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kurator"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn titles(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| l.split("  ").nth(2).unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn rules_select_exactly_the_right_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("presse.xml");
+    std::fs::write(&feed, PRESSE).unwrap();
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nid = \"musterhausen\"\nurl = \"file://{}\"\ntags = [\"kommune\"]\n\n\
+             [[topic]]\nslug = \"smart-city\"\nmatch = '\"smart city\" OR sensor*'\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = kurator(&config, &["fetch"]);
+    assert_eq!(code, 0, "{stdout}");
+
+    let cases: [(&str, &[&str]); 10] = [
+        ("bürgerservice*", &["Neues Bürgerservice-Portal online"]),
+        ("BUERGERSERVICE", &["Neues Bürgerservice-Portal online"]),
+        (
+            "bürger*",
+            &[
+                "Straßenfest in der Altstadt",
+                "Neues Bürgerservice-Portal online",
+            ],
+        ),
+        ("strassenfest", &["Straßenfest in der Altstadt"]),
+        ("stadt", &[]),
+        ("\"smart city\"", &["Musterhausen wird Smart City"]),
+        (
+            "title:stadtrat OR summary:stadtrat",
+            &["Gemeinderat beschließt Haushalt"],
+        ),
+        (
+            "category:verwaltung",
+            &["Neues Bürgerservice-Portal online"],
+        ),
+        ("tag:smart-city", &["Musterhausen wird Smart City"]),
+        (
+            "tag:kommune -gemeinderat -bürger*",
+            &["Musterhausen wird Smart City"],
+        ),
+    ];
+    for (rule, expected) in cases {
+        let (code, stdout, stderr) = kurator(&config, &["query", rule]);
+        assert_eq!(code, 0, "{rule}: {stderr}");
+        assert_eq!(titles(&stdout), expected, "{rule}:\n{stdout}");
+    }
+
+    let (_, stdout, _) = kurator(
+        &config,
+        &["query", "musterhausen OR stadt*", "--limit", "1"],
+    );
+    assert_eq!(titles(&stdout).len(), 1);
+}
+
+#[test]
+fn bad_rules_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(&config, "").unwrap();
+    let (code, _, stderr) = kurator(&config, &["query", "digital AND (stadt OR"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error in the rule at column 22"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  digital AND (stadt OR\n                       ^ expected a word"),
+        "{stderr}"
+    );
+}
