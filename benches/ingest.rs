@@ -966,8 +966,23 @@ fn store_items(store: &mut Store, feed: &Feed, items: &[Identified]) -> Counts {
 }
 
 fn process(feed: &Feed, bytes: Vec<u8>) -> Vec<Identified> {
-    kurator::ingest::process(&feed.source_id, bytes, feed.content_type, &feed.url, NOW)
+    let tagger = kurator::tag::Tagger {
+        topics: shipped_topics(),
+        source_id: &feed.source_id,
+        source_tags: &[],
+    };
+    kurator::ingest::process(&tagger, bytes, feed.content_type, &feed.url, NOW)
         .unwrap_or_else(|err| panic!("{}: {err}", feed.source_id))
+}
+
+/// The topics of the shipped `feeds.toml`: ingest includes tagging.
+fn shipped_topics() -> &'static kurator::rules::TopicSet {
+    static TOPICS: std::sync::OnceLock<kurator::rules::TopicSet> = std::sync::OnceLock::new();
+    TOPICS.get_or_init(|| {
+        kurator::config::Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml"))
+            .expect("the shipped feeds.toml is valid")
+            .topics
+    })
 }
 
 fn add(total: &mut Counts, counts: Counts) {
@@ -1140,6 +1155,7 @@ struct Stages {
     parse: Duration,
     normalize: Duration,
     identify: Duration,
+    tag: Duration,
     store: Duration,
     published: usize,
     html_summaries: usize,
@@ -1169,8 +1185,19 @@ fn stages(corpus: &[Feed], store: &mut Store) -> Stages {
         s.normalize += t.elapsed();
 
         let t = Instant::now();
-        let identified = kurator::identify::identify(&feed.source_id, items);
+        let mut identified = kurator::identify::identify(&feed.source_id, items);
         s.identify += t.elapsed();
+
+        let t = Instant::now();
+        let tagger = kurator::tag::Tagger {
+            topics: shipped_topics(),
+            source_id: &feed.source_id,
+            source_tags: &[],
+        };
+        for item in &mut identified {
+            item.tags = tagger.tags((&item.item).into());
+        }
+        s.tag += t.elapsed();
 
         let t = Instant::now();
         let counts = store_items(store, feed, &identified);
@@ -1474,7 +1501,7 @@ fn main() {
     }
 
     if let Some(s) = stage_report {
-        let total = s.decode + s.parse + s.normalize + s.identify + s.store;
+        let total = s.decode + s.parse + s.normalize + s.identify + s.tag + s.store;
         println!();
         println!(
             "stages, 1 thread, first ingest (sha256 is extra: ingest.rs hashes the body before `process`):"
@@ -1486,6 +1513,7 @@ fn main() {
             ("parse (repairs + feed-rs)", s.parse),
             ("normalize (incl. ammonia)", s.normalize),
             ("identify", s.identify),
+            ("tag (3 shipped topics)", s.tag),
             ("store (SQLite)", s.store),
             ("total", total),
             ("body sha256 (extra)", s.sha256),

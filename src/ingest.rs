@@ -9,6 +9,7 @@
 //! * CPU work (decoding, parsing, sanitizing) runs on the blocking pool so the
 //!   fetches of other sources keep flowing.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -19,7 +20,9 @@ use crate::config::Source;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
 use crate::parse::ParseError;
+use crate::rules::TopicSet;
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
+use crate::tag::Tagger;
 use crate::{decode, normalize, parse};
 
 /// What happened to one source.
@@ -80,11 +83,16 @@ enum Received {
 pub struct Ingester {
     fetcher: Fetcher,
     store: StoreWriter,
+    topics: Arc<TopicSet>,
 }
 
 impl Ingester {
-    pub fn new(fetcher: Fetcher, store: StoreWriter) -> Ingester {
-        Ingester { fetcher, store }
+    pub fn new(fetcher: Fetcher, store: StoreWriter, topics: Arc<TopicSet>) -> Ingester {
+        Ingester {
+            fetcher,
+            store,
+            topics,
+        }
     }
 
     /// Polls one source. `force` ignores `Retry-After`, `410 Gone` and the
@@ -203,12 +211,19 @@ impl Ingester {
         url: &Url,
     ) -> Result<Vec<Identified>, IngestError> {
         let source_id = source.id.clone();
+        let source_tags = source.tags.clone();
+        let topics = self.topics.clone();
         let url = url.clone();
         // Logs from the blocking pool keep the source id.
         let span = tracing::Span::current();
         let processed = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            process(&source_id, bytes, content_type.as_deref(), &url, unix_now())
+            let tagger = Tagger {
+                topics: &topics,
+                source_id: &source_id,
+                source_tags: &source_tags,
+            };
+            process(&tagger, bytes, content_type.as_deref(), &url, unix_now())
         })
         .await;
         match processed {
@@ -264,10 +279,10 @@ impl Ingester {
     }
 }
 
-/// The CPU part of the pipeline: decode, parse, normalize, identify.
+/// The CPU part of the pipeline: decode, parse, normalize, identify, tag.
 /// `url` is where the document came from; `now` bounds dates.
 pub fn process(
-    source_id: &str,
+    tagger: &Tagger<'_>,
     bytes: Vec<u8>,
     content_type: Option<&str>,
     url: &Url,
@@ -280,7 +295,11 @@ pub fn process(
         tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
     }
     let items = normalize::normalize(&parsed.feed, url, now);
-    Ok(identify(source_id, items))
+    let mut identified = identify(tagger.source_id, items);
+    for item in &mut identified {
+        item.tags = tagger.tags((&item.item).into());
+    }
+    Ok(identified)
 }
 
 pub fn unix_now() -> i64 {

@@ -55,6 +55,13 @@ enum Command {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
     },
+    /// Recompute every stored item's tags after topics or source tags changed.
+    Retag,
+    /// Show which topics an item matches, and which terms hit in which field.
+    Explain {
+        /// The item's number (as `kurator query` and `explain` show it) or its link.
+        item: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,5 +75,7 @@ fn main() -> ExitCode {
         Command::Check => commands::check::run(&options),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
         Command::Query { rule, limit } => commands::query::run(&options, &rule, limit as usize),
+        Command::Retag => commands::retag::run(&options),
+        Command::Explain { item } => commands::explain::run(&options, &item),
     }
 }

@@ -6,13 +6,27 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use kurator::config::Config;
 use kurator::identify::Identified;
 use kurator::ingest::process;
+use kurator::rules::TopicSet;
+use kurator::tag::Tagger;
 use url::Url;
 
 const NOW: i64 = 1_900_000_000;
+
+/// The topics of the shipped `feeds.toml`, so tagging runs over every file too.
+fn shipped_topics() -> &'static TopicSet {
+    static TOPICS: OnceLock<TopicSet> = OnceLock::new();
+    TOPICS.get_or_init(|| {
+        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml"))
+            .expect("the shipped feeds.toml is valid")
+            .topics
+    })
+}
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
@@ -56,7 +70,13 @@ fn run(relative: &str) -> Result<Vec<Identified>, String> {
     let url = header(&bytes, "Content-Location")
         .and_then(|l| Url::parse(&l).ok())
         .unwrap_or_else(|| Url::parse("http://feeds.example.org/feed.xml").unwrap());
-    process("corpus", bytes, content_type.as_deref(), &url, NOW).map_err(|e| e.to_string())
+    let topics = shipped_topics();
+    let tagger = Tagger {
+        topics,
+        source_id: "corpus",
+        source_tags: &[],
+    };
+    process(&tagger, bytes, content_type.as_deref(), &url, NOW).map_err(|e| e.to_string())
 }
 
 fn titles(relative: &str) -> Vec<String> {

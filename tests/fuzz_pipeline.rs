@@ -9,9 +9,13 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use kurator::config::Config;
 use kurator::ingest::process;
+use kurator::rules::TopicSet;
+use kurator::tag::Tagger;
 use url::Url;
 
 /// Tokens that steer mutations towards the interesting parts of the pipeline.
@@ -135,6 +139,16 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
     }
 }
 
+/// The shipped topics, so the rule matcher sees every mutated input too.
+fn topics() -> &'static TopicSet {
+    static TOPICS: OnceLock<TopicSet> = OnceLock::new();
+    TOPICS.get_or_init(|| {
+        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml"))
+            .expect("the shipped feeds.toml is valid")
+            .topics
+    })
+}
+
 fn seeds() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-seeds");
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
@@ -154,7 +168,12 @@ fn check_one(input: &[u8], content_type: Option<&str>) -> Result<(), String> {
     let url = Url::parse("https://www.stadt.example/presse/feed.xml").unwrap();
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        process("fuzz", input.to_vec(), content_type, &url, 1_900_000_000)
+        let tagger = Tagger {
+            topics: topics(),
+            source_id: "fuzz",
+            source_tags: &[],
+        };
+        process(&tagger, input.to_vec(), content_type, &url, 1_900_000_000)
     }));
     let elapsed = started.elapsed();
     if elapsed > Duration::from_secs(5) {

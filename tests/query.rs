@@ -115,3 +115,124 @@ fn bad_rules_are_explained() {
         "{stderr}"
     );
 }
+
+fn topic_members(db: &Path, topic: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement = conn
+        .prepare(
+            "SELECT items.title FROM item_tags JOIN items ON items.id = item_tags.item_id
+             WHERE item_tags.kind = 'topic' AND item_tags.tag = ?1 ORDER BY items.published",
+        )
+        .unwrap();
+    statement
+        .query_map([topic], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn tags_are_stored_at_ingest_and_recomputed_by_retag() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("presse.xml");
+    std::fs::write(&feed, PRESSE).unwrap();
+    let config = dir.path().join("feeds.toml");
+    let db = dir.path().join("kurator.db");
+    let write_config = |rule: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[[source]]\nid = \"musterhausen\"\nurl = \"file://{}\"\ntags = [\"kommune\"]\n\n\
+                 [[topic]]\nslug = \"politik\"\nmatch = '{rule}'\n\
+                 [[topic]]\nslug = \"kommunalpolitik\"\nmatch = 'tag:politik AND tag:kommune'\n",
+                feed.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("gemeinderat OR stadtrat");
+    let (code, stdout, _) = kurator(&config, &["fetch"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        topic_members(&db, "politik"),
+        ["Gemeinderat beschließt Haushalt"]
+    );
+    assert_eq!(
+        topic_members(&db, "kommunalpolitik"),
+        ["Gemeinderat beschließt Haushalt"]
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let source_tags: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM item_tags WHERE kind = 'source' AND tag = 'kommune'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(source_tags, 4, "every item carries its source's tags");
+    let categories: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM item_tags WHERE kind = 'category'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(categories, 2);
+    drop(conn);
+
+    // A changed rule takes effect on stored items with retag.
+    write_config("gemeinderat OR stadtrat OR bürger*");
+    let (code, stdout, _) = kurator(&config, &["retag"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout.trim(), "retagged 4 item(s): tags changed on 2");
+    assert_eq!(
+        topic_members(&db, "politik"),
+        [
+            "Neues Bürgerservice-Portal online",
+            "Gemeinderat beschließt Haushalt",
+            "Straßenfest in der Altstadt"
+        ]
+    );
+    let (_, again, _) = kurator(&config, &["retag"]);
+    assert_eq!(
+        again.trim(),
+        "retagged 4 item(s): tags changed on 0",
+        "retag is idempotent"
+    );
+
+    // explain by link (with tracking parameters, which canonicalization removes) and by number.
+    let (code, stdout, stderr) = kurator(
+        &config,
+        &["explain", "https://www.musterhausen.de/p/3?utm_source=x"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("item 3  Gemeinderat beschließt Haushalt"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ politik: matches; hits: gemeinderat in title, stadtrat in summary"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ kommunalpolitik: matches; hits: politik in tag, kommune in tag"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = kurator(&config, &["explain", "2"]);
+    assert!(
+        stdout.contains("✗ politik: no term of the rule occurs in the item"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "✗ kommunalpolitik: hits: kommune in tag, but the rule as a whole does not match"
+        ),
+        "{stdout}"
+    );
+    let (code, _, stderr) = kurator(&config, &["explain", "999"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no stored item has the id or link `999`"),
+        "{stderr}"
+    );
+}

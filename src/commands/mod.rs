@@ -5,8 +5,10 @@
 //! configuration or usage.
 
 pub mod check;
+pub mod explain;
 pub mod fetch;
 pub mod query;
+pub mod retag;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use crate::config::resolve_db_path;
 use crate::ingest::format_time;
 use crate::rules::Rule;
 use crate::store::Store;
-use crate::tag::tagged_document;
+use crate::tag::Tagger;
 
 pub fn run(options: &GlobalOptions, rule_text: &str, limit: usize) -> ExitCode {
     let config = match load_config(options) {
@@ -38,7 +38,16 @@ pub fn run(options: &GlobalOptions, rule_text: &str, limit: usize) -> ExitCode {
     let (mut scanned, mut found) = (0usize, 0usize);
     let result = store.scan_items(None, |item| {
         scanned += 1;
-        let (doc, _) = tagged_document(&item, &config);
+        let tagger = Tagger {
+            topics: &config.topics,
+            source_id: &item.source_id,
+            source_tags: config
+                .source(&item.source_id)
+                .map_or(&[], |s| s.tags.as_slice()),
+        };
+        // Topics first, so the rule can use their slugs with tag:.
+        let mut doc = tagger.document((&item).into());
+        config.topics.tag(&mut doc);
         if rule.matches(&doc) {
             found += 1;
             let date = format_time(item.published);
@@ -49,9 +58,12 @@ pub fn run(options: &GlobalOptions, rule_text: &str, limit: usize) -> ExitCode {
                 item.source_id,
                 item.title
             );
-            if let Some(link) = &item.link {
-                let _ = writeln!(out, "{:18}{link}", "");
-            }
+            let number = format!("#{}", item.id);
+            let _ = writeln!(
+                out,
+                "{number:>16}  {}",
+                item.link.as_deref().unwrap_or("(no link)")
+            );
         }
         found < limit
     });

@@ -22,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::fetch::Validators;
 use crate::identify::Identified;
+use crate::tag::{Tag, TagKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -309,12 +310,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached(
-                "SELECT id, uid, source_id, identity, link, title, summary, content, author,
-                        categories, published, updated, first_seen
-                 FROM items WHERE ?1 IS NULL OR source_id = ?1
-                 ORDER BY published DESC, id DESC",
-            )
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL OR source_id = ?1
+                 ORDER BY published DESC, id DESC"
+            ))
             .context("reading items")?;
         let mut rows = statement.query([source_id]).context("reading items")?;
         while let Some(row) = rows.next().context("reading items")? {
@@ -326,11 +325,113 @@ impl Store {
         Ok(())
     }
 
+    /// Up to `limit` items with ids above `after_id`, in id order: pages for
+    /// maintenance passes that also write (`kurator retag`).
+    pub fn items_after(&self, after_id: i64, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
+            .context("reading items")?;
+        let rows = statement
+            .query_map(params![after_id, limit as i64], stored_item)
+            .context("reading items")?;
+        rows.collect::<Result<_, _>>().context("reading items")
+    }
+
+    /// One item by its row id.
+    pub fn item_by_id(&self, id: i64) -> Result<Option<StoredItem>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"),
+                [id],
+                stored_item,
+            )
+            .optional()
+            .context("reading an item")
+    }
+
+    /// Items with this (canonical) link, newest first.
+    pub fn items_by_link(&self, link: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE link = ?1 ORDER BY published DESC"
+            ))
+            .context("reading items")?;
+        let rows = statement
+            .query_map([link], stored_item)
+            .context("reading items")?;
+        rows.collect::<Result<_, _>>().context("reading items")
+    }
+
+    /// The tags of one item, sorted.
+    pub fn tags_of(&self, item_id: i64) -> Result<Vec<Tag>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT kind, tag FROM item_tags WHERE item_id = ?1")
+            .context("reading tags")?;
+        let rows = statement
+            .query_map([item_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .context("reading tags")?;
+        let mut tags = Vec::new();
+        for row in rows {
+            let (kind, name) = row.context("reading tags")?;
+            if let Some(kind) = TagKind::parse(&kind) {
+                tags.push(Tag { kind, name });
+            }
+        }
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// Replaces the tags of many items in one transaction; returns how many
+    /// items' tags actually changed.
+    pub fn replace_tags(&mut self, updates: &[(i64, Vec<Tag>)]) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction().context("starting a transaction")?;
+        let mut changed = 0;
+        for (item_id, tags) in updates {
+            let current = {
+                let mut statement = tx
+                    .prepare_cached(
+                        "SELECT kind, tag FROM item_tags WHERE item_id = ?1 ORDER BY kind, tag",
+                    )
+                    .context("reading tags")?;
+                let rows = statement
+                    .query_map([item_id], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .context("reading tags")?;
+                rows.collect::<Result<Vec<_>, _>>()
+                    .context("reading tags")?
+            };
+            let mut wanted: Vec<(String, String)> = tags
+                .iter()
+                .map(|t| (t.kind.as_str().to_owned(), t.name.clone()))
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            if current != wanted {
+                write_tags(&tx, *item_id, tags)?;
+                changed += 1;
+            }
+        }
+        tx.commit().context("committing tags")?;
+        Ok(changed)
+    }
+
     /// Direct access for maintenance commands and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 }
+
+/// The columns [`stored_item`] reads, in its order.
+const ITEM_COLUMNS: &str = "id, uid, source_id, identity, link, title, summary, content, author, \
+                            categories, published, updated, first_seen";
 
 fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
     let categories: String = row.get(9)?;
@@ -450,6 +551,22 @@ fn apply_fetch(
     Ok(counts)
 }
 
+/// Replaces the tags of one item.
+fn write_tags(conn: &Connection, item_id: i64, tags: &[Tag]) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM item_tags WHERE item_id = ?1")
+        .and_then(|mut statement| statement.execute([item_id]))
+        .context("clearing tags")?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO item_tags (item_id, kind, tag) VALUES (?1, ?2, ?3)")
+        .context("preparing tag insert")?;
+    for tag in tags {
+        insert
+            .execute(params![item_id, tag.kind.as_str(), tag.name])
+            .context("storing a tag")?;
+    }
+    Ok(())
+}
+
 fn upsert_items(
     tx: &Connection,
     source_id: &str,
@@ -506,6 +623,7 @@ fn upsert_items(
                         identified.content_hash.as_slice(),
                     ])
                     .context("inserting an item")?;
+                write_tags(tx, tx.last_insert_rowid(), &identified.tags)?;
                 counts.new += 1;
             }
             Some((_, hash)) if hash == identified.content_hash => counts.unchanged += 1,
@@ -524,6 +642,7 @@ fn upsert_items(
                         identified.content_hash.as_slice(),
                     ])
                     .context("updating an item")?;
+                write_tags(tx, id, &identified.tags)?;
                 counts.updated += 1;
             }
         }

@@ -50,4 +50,15 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN moved_to TEXT;
     CREATE INDEX items_by_source ON items (source_id, published);
     ",
+    // 3: tags: source tags, feed categories and matched topics, per item.
+    // Items stored before this version get theirs from `kurator retag`.
+    "
+    CREATE TABLE item_tags (
+        item_id  INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL CHECK (kind IN ('source', 'category', 'topic')),
+        tag      TEXT NOT NULL,
+        PRIMARY KEY (item_id, kind, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_tags_by_tag ON item_tags (kind, tag, item_id);
+    ",
 ];

@@ -1,0 +1,152 @@
+//! `kurator explain`: why an item is (or is not) in each topic.
+
+use std::process::ExitCode;
+
+use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
+use crate::config::{Config, resolve_db_path};
+use crate::identify::canonical_link;
+use crate::ingest::format_time;
+use crate::rules::Hit;
+use crate::store::{Store, StoredItem};
+use crate::tag::{TagKind, Tagger};
+
+pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
+    let config = match load_config(options) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let store = match Store::open(&resolve_db_path(&config, options.db.as_deref())) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let found = match wanted.trim().parse::<i64>() {
+        Ok(id) => store
+            .item_by_id(id)
+            .map(|item| item.into_iter().collect::<Vec<_>>()),
+        Err(_) => store.items_by_link(&canonical_link(wanted)),
+    };
+    let items = match found {
+        Ok(items) if items.is_empty() => {
+            eprintln!(
+                "no stored item has the id or link `{wanted}`; `kurator query` finds items by their text"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Ok(items) => items,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    for item in &items {
+        let stored_tags = store.tags_of(item.id).unwrap_or_default();
+        print!("{}", explain(item, &config, &stored_tags));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The explanation of one item, as printed.
+pub fn explain(item: &StoredItem, config: &Config, stored_tags: &[crate::tag::Tag]) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(&mut out, format!("item {}  {}", item.id, item.title));
+    line(&mut out, format!("  source     {}", item.source_id));
+    line(
+        &mut out,
+        format!("  link       {}", item.link.as_deref().unwrap_or("(none)")),
+    );
+    line(
+        &mut out,
+        format!("  published  {}", format_time(item.published)),
+    );
+    line(&mut out, format!("  id         {}", item.uid));
+    let show = |kind: TagKind| {
+        let names: Vec<&str> = stored_tags
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| t.name.as_str())
+            .collect();
+        if names.is_empty() {
+            "(none)".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    line(
+        &mut out,
+        format!(
+            "  stored tags: topics {}; source tags {}; categories {}",
+            show(TagKind::Topic),
+            show(TagKind::Source),
+            show(TagKind::Category)
+        ),
+    );
+
+    let tagger = Tagger {
+        topics: &config.topics,
+        source_id: &item.source_id,
+        source_tags: config
+            .source(&item.source_id)
+            .map_or(&[], |s| s.tags.as_slice()),
+    };
+    let mut doc = tagger.document(item.into());
+    if config.topics.topics().is_empty() {
+        line(&mut out, "  no topics are configured".into());
+    }
+    for topic in config.topics.topics() {
+        // Evaluate in the same order as tagging, so `tag:` sees earlier topics.
+        let matched = topic.rule.matches(&doc);
+        let hits = topic.rule.hits(&doc);
+        if matched {
+            doc.add_tag(&topic.slug);
+            line(
+                &mut out,
+                format!("  ✓ {}: matches; {}", topic.slug, describe(&hits)),
+            );
+        } else if hits.is_empty() {
+            line(
+                &mut out,
+                format!("  ✗ {}: no term of the rule occurs in the item", topic.slug),
+            );
+        } else {
+            line(
+                &mut out,
+                format!(
+                    "  ✗ {}: {}, but the rule as a whole does not match (AND/NOT)",
+                    topic.slug,
+                    describe(&hits)
+                ),
+            );
+        }
+        line(
+            &mut out,
+            format!(
+                "      rule: {}",
+                topic
+                    .rule
+                    .text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
+    }
+    out
+}
+
+fn describe(hits: &[Hit]) -> String {
+    if hits.is_empty() {
+        return "no term hit".into();
+    }
+    let parts: Vec<String> = hits
+        .iter()
+        .map(|h| format!("{} in {}", h.term, h.field.name()))
+        .collect();
+    format!("hits: {}", parts.join(", "))
+}
