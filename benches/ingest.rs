@@ -1195,7 +1195,7 @@ fn stages(corpus: &[Feed], store: &mut Store) -> Stages {
             source_tags: &[],
         };
         for item in &mut identified {
-            item.tags = tagger.tags((&item.item).into());
+            item.topics = tagger.topics((&item.item).into());
         }
         s.tag += t.elapsed();
 

@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::normalize::Item;
-use crate::tag::Tag;
 
 /// Query parameters that only track the reader, never select content.
 const TRACKING_PARAMS: &[&str] = &[
@@ -107,8 +106,9 @@ pub struct Identified {
     /// categories); a change means the stored item is updated.
     pub content_hash: [u8; 32],
     pub item: Item,
-    /// Filled in by the tag stage ([`crate::tag`]); empty until then.
-    pub tags: Vec<Tag>,
+    /// Slugs of the topics the item matches; filled in by the tag stage
+    /// ([`crate::tag`]), empty until then.
+    pub topics: Vec<String>,
 }
 
 /// Identifies the items of one fetched document. Links are canonicalized in place.
@@ -151,7 +151,7 @@ pub fn identify(source_id: &str, items: Vec<Item>) -> Vec<Identified> {
             content_hash: content_hash(&item),
             identity,
             item,
-            tags: Vec::new(),
+            topics: Vec::new(),
         })
         .collect()
 }

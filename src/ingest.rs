@@ -297,7 +297,7 @@ pub fn process(
     let items = normalize::normalize(&parsed.feed, url, now);
     let mut identified = identify(tagger.source_id, items);
     for item in &mut identified {
-        item.tags = tagger.tags((&item.item).into());
+        item.topics = tagger.topics((&item.item).into());
     }
     Ok(identified)
 }

@@ -1,10 +1,11 @@
 //! Tag: which tags an item carries, and what rules see of it.
 //!
 //! An item's tags are its source's `tags`, its feed categories and the slug of
-//! every topic it matches. Tags are computed at ingest, stored in the same
-//! transaction as the item, and recomputed for all items by `kurator retag`
-//! when rules or source tags change. Topics see the source tags, the
-//! categories and each other's slugs (in dependency order) through `tag:`.
+//! every topic it matches. Topics are matched at ingest and stored in the same
+//! transaction as the item (`kurator retag` recomputes them when rules
+//! change); the other two are read from where they live, the config and the
+//! item, so they are never stale. Topics see the source tags, the categories
+//! and each other's slugs (in dependency order) through `tag:`.
 
 use std::borrow::Cow;
 
@@ -29,15 +30,6 @@ impl TagKind {
             TagKind::Source => "source",
             TagKind::Category => "category",
             TagKind::Topic => "topic",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<TagKind> {
-        match text {
-            "source" => Some(TagKind::Source),
-            "category" => Some(TagKind::Category),
-            "topic" => Some(TagKind::Topic),
-            _ => None,
         }
     }
 }
@@ -113,11 +105,21 @@ impl Tagger<'_> {
         })
     }
 
-    /// Every tag of `item`, sorted and without duplicates.
-    pub fn tags(&self, item: ItemView<'_>) -> Vec<Tag> {
+    /// The slugs of the topics `item` matches, in evaluation order.
+    pub fn topics(&self, item: ItemView<'_>) -> Vec<String> {
         let mut document = self.document(item);
+        self.topics
+            .tag(&mut document)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every tag of `item`, given the topics it is stored under; sorted and
+    /// without duplicates.
+    pub fn tags(&self, item: ItemView<'_>, topics: &[String]) -> Vec<Tag> {
         let mut tags: Vec<Tag> =
-            Vec::with_capacity(self.source_tags.len() + item.categories.len() + 2);
+            Vec::with_capacity(self.source_tags.len() + item.categories.len() + topics.len());
         let mut add = |kind, name: &str| {
             tags.push(Tag {
                 kind,
@@ -130,9 +132,7 @@ impl Tagger<'_> {
         item.categories
             .iter()
             .for_each(|c| add(TagKind::Category, c));
-        for slug in self.topics.tag(&mut document) {
-            add(TagKind::Topic, slug);
-        }
+        topics.iter().for_each(|t| add(TagKind::Topic, t));
         tags.sort();
         tags.dedup();
         tags
@@ -235,7 +235,9 @@ mod tests {
             link: None,
             categories: &categories,
         };
-        let tags = tagger.tags(item);
+        let topics = tagger.topics(item);
+        assert_eq!(topics, ["digitalisierung"]);
+        let tags = tagger.tags(item, &topics);
         let shown: Vec<String> = tags
             .iter()
             .map(|t| format!("{}:{}", t.kind.as_str(), t.name))

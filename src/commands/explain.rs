@@ -42,14 +42,14 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
         }
     };
     for item in &items {
-        let stored_tags = store.tags_of(item.id).unwrap_or_default();
-        print!("{}", explain(item, &config, &stored_tags));
+        let stored_topics = store.topics_of(item.id).unwrap_or_default();
+        print!("{}", explain(item, &config, &stored_topics));
     }
     ExitCode::SUCCESS
 }
 
 /// The explanation of one item, as printed.
-pub fn explain(item: &StoredItem, config: &Config, stored_tags: &[crate::tag::Tag]) -> String {
+pub fn explain(item: &StoredItem, config: &Config, stored_topics: &[String]) -> String {
     let mut out = String::new();
     let line = |out: &mut String, text: String| {
         out.push_str(&text);
@@ -66,8 +66,16 @@ pub fn explain(item: &StoredItem, config: &Config, stored_tags: &[crate::tag::Ta
         format!("  published  {}", format_time(item.published)),
     );
     line(&mut out, format!("  id         {}", item.uid));
+    let tagger = Tagger {
+        topics: &config.topics,
+        source_id: &item.source_id,
+        source_tags: config
+            .source(&item.source_id)
+            .map_or(&[], |s| s.tags.as_slice()),
+    };
+    let tags = tagger.tags(item.into(), stored_topics);
     let show = |kind: TagKind| {
-        let names: Vec<&str> = stored_tags
+        let names: Vec<&str> = tags
             .iter()
             .filter(|t| t.kind == kind)
             .map(|t| t.name.as_str())
@@ -81,20 +89,13 @@ pub fn explain(item: &StoredItem, config: &Config, stored_tags: &[crate::tag::Ta
     line(
         &mut out,
         format!(
-            "  stored tags: topics {}; source tags {}; categories {}",
+            "  tags: topics {} (as stored); source tags {}; categories {}",
             show(TagKind::Topic),
             show(TagKind::Source),
             show(TagKind::Category)
         ),
     );
 
-    let tagger = Tagger {
-        topics: &config.topics,
-        source_id: &item.source_id,
-        source_tags: config
-            .source(&item.source_id)
-            .map_or(&[], |s| s.tags.as_slice()),
-    };
     let mut doc = tagger.document(item.into());
     if config.topics.topics().is_empty() {
         line(&mut out, "  no topics are configured".into());

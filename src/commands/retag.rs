@@ -1,5 +1,5 @@
-//! `kurator retag`: recomputes every stored item's tags after rules or source
-//! tags changed. Works in pages, one transaction each, so it can run on a big
+//! `kurator retag`: recomputes every stored item's topics after rules or
+//! source tags changed. Works in pages, one transaction each, so it can run on a big
 //! database without holding the write lock for long.
 
 use std::process::ExitCode;
@@ -21,7 +21,7 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
         .and_then(|mut store| retag(&mut store, &config));
     match result {
         Ok((items, changed)) => {
-            println!("retagged {items} item(s): tags changed on {changed}");
+            println!("retagged {items} item(s): topics changed on {changed}");
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -51,11 +51,11 @@ pub fn retag(
                         .source(&item.source_id)
                         .map_or(&[], |s| s.tags.as_slice()),
                 };
-                (item.id, tagger.tags(item.into()))
+                (item.id, tagger.topics(item.into()))
             })
             .collect();
         seen += updates.len();
-        changed += store.replace_tags(&updates)?;
+        changed += store.replace_topics(&updates)?;
     }
     Ok((seen, changed))
 }

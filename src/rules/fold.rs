@@ -53,6 +53,71 @@ pub fn words(text: &str) -> Vec<String> {
     words
 }
 
+/// The folded words of a text in one buffer: what the matcher indexes.
+/// One allocation for the text and one for the spans, instead of one per word.
+#[derive(Debug, Default, Clone)]
+pub struct FoldedWords {
+    text: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl FoldedWords {
+    pub fn new(raw: &str) -> FoldedWords {
+        let mut words = FoldedWords {
+            text: String::with_capacity(raw.len() + 8),
+            spans: Vec::with_capacity(raw.len() / 6),
+        };
+        words.append(raw);
+        words
+    }
+
+    /// Adds the words of `raw` after the ones already here.
+    pub fn append(&mut self, raw: &str) {
+        let bytes = raw.as_bytes();
+        let mut start: Option<usize> = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            // ASCII, most of any German text, takes the short way.
+            let (is_word, width) = if b < 0x80 {
+                (b.is_ascii_alphanumeric(), 1)
+            } else {
+                let c = raw[i..].chars().next().expect("i is on a char boundary");
+                (c.is_alphanumeric(), c.len_utf8())
+            };
+            if is_word {
+                start.get_or_insert(self.text.len());
+                if width == 1 {
+                    self.text.push(b.to_ascii_lowercase() as char);
+                } else {
+                    let c = raw[i..].chars().next().expect("i is on a char boundary");
+                    push_folded(c, &mut self.text);
+                }
+            } else if let Some(begin) = start.take() {
+                self.spans.push((begin as u32, self.text.len() as u32));
+            }
+            i += width;
+        }
+        if let Some(begin) = start {
+            self.spans.push((begin as u32, self.text.len() as u32));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The `index`-th word.
+    pub fn word(&self, index: usize) -> &str {
+        let (start, end) = self.spans[index];
+        &self.text[start as usize..end as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +129,15 @@ mod tests {
         assert_eq!(fold("Buergerservice"), "buergerservice");
         assert_eq!(fold("Straße"), "strasse");
         assert_eq!(fold("Café Österreich"), "cafe oesterreich");
+    }
+
+    #[test]
+    fn folded_words_agree_with_words() {
+        let text = "Smart-City: Darmstadt's „Digitalstadt“ Straße 2026!";
+        let folded = FoldedWords::new(text);
+        let collected: Vec<&str> = (0..folded.len()).map(|i| folded.word(i)).collect();
+        assert_eq!(collected, words(text));
+        assert!(FoldedWords::new(" -- ").is_empty());
     }
 
     #[test]

@@ -1,44 +1,58 @@
 //! The matcher: evaluates a compiled rule against one item.
 //!
-//! An item is prepared once into a [`Document`]: every field split into
-//! folded words, with a sorted index per field, so each term costs a binary
-//! search instead of a scan, however many topics there are.
+//! An item is prepared once into a [`Document`]: title, summary and content
+//! are folded into one word index (with the boundaries between them kept),
+//! sorted so that each term costs one binary search instead of a scan,
+//! however many topics ask.
 
-use super::fold;
+use std::ops::Range;
+
+use super::fold::{self, FoldedWords};
 use super::parser::{Expr, Field, Pattern, Term};
 
-/// The words of one field (or of one value, for multi-valued fields).
+/// Folded words with a sorted index for exact and prefix lookups.
 #[derive(Debug, Default, Clone)]
-struct Words {
-    /// The original text, for regexes.
-    raw: String,
-    /// Folded words in order.
-    words: Vec<String>,
-    /// Indexes into `words`, sorted by word: exact and prefix lookups.
+struct Index {
+    words: FoldedWords,
+    /// Word indexes sorted by word.
     sorted: Vec<u32>,
 }
 
-impl Words {
-    fn new(raw: &str) -> Words {
-        let words = fold::words(raw);
+impl Index {
+    fn new(words: FoldedWords) -> Index {
+        // Comparing an 8-byte big-endian prefix first orders most pairs with
+        // one integer comparison instead of a string comparison.
+        let keys: Vec<u64> = (0..words.len())
+            .map(|i| {
+                let mut key = [0u8; 8];
+                let word = words.word(i).as_bytes();
+                let n = word.len().min(8);
+                key[..n].copy_from_slice(&word[..n]);
+                u64::from_be_bytes(key)
+            })
+            .collect();
         let mut sorted: Vec<u32> = (0..words.len() as u32).collect();
-        sorted.sort_by(|&a, &b| words[a as usize].cmp(&words[b as usize]));
-        Words {
-            raw: raw.to_owned(),
-            words,
-            sorted,
-        }
+        sorted.sort_unstable_by(|&a, &b| {
+            keys[a as usize]
+                .cmp(&keys[b as usize])
+                .then_with(|| words.word(a as usize).cmp(words.word(b as usize)))
+        });
+        Index { words, sorted }
+    }
+
+    fn of(raw: &str) -> Index {
+        Index::new(FoldedWords::new(raw))
     }
 
     /// Positions where `first` occurs (exactly, or as a prefix).
     fn positions<'a>(&'a self, first: &'a str, prefix: bool) -> impl Iterator<Item = usize> + 'a {
         let start = self
             .sorted
-            .partition_point(|&i| self.words[i as usize].as_str() < first);
+            .partition_point(|&i| self.words.word(i as usize) < first);
         self.sorted[start..]
             .iter()
             .take_while(move |&&i| {
-                let word = &self.words[i as usize];
+                let word = self.words.word(i as usize);
                 if prefix {
                     word.starts_with(first)
                 } else {
@@ -48,42 +62,53 @@ impl Words {
             .map(|&i| i as usize)
     }
 
-    fn matches(&self, pattern: &Pattern) -> bool {
-        match pattern {
-            Pattern::Regex(regex) => regex.is_match(&self.raw),
-            Pattern::Words(words) => self.phrase_at_any(words, false),
-            Pattern::Prefix(words) => self.phrase_at_any(words, true),
-        }
+    /// The first position where `words` occur consecutively, all inside one
+    /// of `ranges` (phrases never span two fields); with `prefix`, the last
+    /// word may be the start of a longer one.
+    fn find(&self, words: &[String], prefix: bool, ranges: &[Range<usize>]) -> Option<usize> {
+        let last = words.len() - 1;
+        self.positions(&words[0], prefix && last == 0)
+            .find(|&start| {
+                let Some(range) = ranges.iter().find(|r| r.contains(&start)) else {
+                    return false;
+                };
+                start + last < range.end
+                    && words.iter().enumerate().skip(1).all(|(offset, wanted)| {
+                        let word = self.words.word(start + offset);
+                        if prefix && offset == last {
+                            word.starts_with(wanted.as_str())
+                        } else {
+                            word == wanted
+                        }
+                    })
+            })
     }
 
-    /// Whether `words` occur consecutively; with `prefix`, the last one may
-    /// be the start of a longer word.
-    fn phrase_at_any(&self, words: &[String], prefix: bool) -> bool {
-        let last = words.len() - 1;
-        let first_is_prefix = prefix && last == 0;
-        self.positions(&words[0], first_is_prefix).any(|start| {
-            words.iter().enumerate().skip(1).all(|(offset, wanted)| {
-                self.words.get(start + offset).is_some_and(|word| {
-                    if prefix && offset == last {
-                        word.starts_with(wanted.as_str())
-                    } else {
-                        word == wanted
-                    }
-                })
-            })
-        })
+    fn matches(&self, pattern: &Pattern, raw: &str) -> bool {
+        let all = 0..self.words.len();
+        match pattern {
+            Pattern::Regex(regex) => regex.is_match(raw),
+            Pattern::Words(words) => self
+                .find(words, false, std::slice::from_ref(&all))
+                .is_some(),
+            Pattern::Prefix(words) => self.find(words, true, std::slice::from_ref(&all)).is_some(),
+        }
     }
 }
 
 /// An item prepared for matching.
 #[derive(Debug, Default, Clone)]
 pub struct Document {
-    title: Words,
-    summary: Words,
-    content: Words,
-    author: Words,
-    link: Words,
-    categories: Vec<Words>,
+    title: String,
+    summary: String,
+    content: String,
+    /// Title, summary and content words, in that order.
+    text: Index,
+    /// Word ranges of title, summary and content within `text`.
+    fields: [Range<usize>; 3],
+    author: (String, Index),
+    link: (String, Index),
+    categories: Vec<(String, Index)>,
     /// Folded source id and tags: matched whole, not by words.
     source: String,
     tags: Vec<String>,
@@ -103,15 +128,30 @@ pub struct DocumentFields<'a> {
     pub tags: &'a [String],
 }
 
+const TEXT_FIELDS: [Field; 3] = [Field::Title, Field::Summary, Field::Content];
+
 impl Document {
     pub fn new(fields: &DocumentFields<'_>) -> Document {
+        let mut words = FoldedWords::new(fields.title);
+        let title_end = words.len();
+        words.append(fields.summary);
+        let summary_end = words.len();
+        words.append(fields.content);
+        let content_end = words.len();
+        let with_index = |raw: &str| (raw.to_owned(), Index::of(raw));
         Document {
-            title: Words::new(fields.title),
-            summary: Words::new(fields.summary),
-            content: Words::new(fields.content),
-            author: Words::new(fields.author),
-            link: Words::new(fields.link),
-            categories: fields.categories.iter().map(|c| Words::new(c)).collect(),
+            title: fields.title.to_owned(),
+            summary: fields.summary.to_owned(),
+            content: fields.content.to_owned(),
+            text: Index::new(words),
+            fields: [
+                0..title_end,
+                title_end..summary_end,
+                summary_end..content_end,
+            ],
+            author: with_index(fields.author),
+            link: with_index(fields.link),
+            categories: fields.categories.iter().map(|c| with_index(c)).collect(),
             source: fold::fold(fields.source),
             tags: fields.tags.iter().map(|t| fold::fold(t.trim())).collect(),
         }
@@ -122,19 +162,62 @@ impl Document {
         self.tags.push(fold::fold(tag));
     }
 
+    /// Which of title, summary and content (by position in `fields`) a field means.
+    fn text_fields(field: Field) -> Range<usize> {
+        match field {
+            Field::Title => 0..1,
+            Field::Summary => 1..2,
+            Field::Content => 2..3,
+            _ => 0..3,
+        }
+    }
+
+    fn raw(&self, field: Field) -> &str {
+        match field {
+            Field::Title => &self.title,
+            Field::Summary => &self.summary,
+            _ => &self.content,
+        }
+    }
+
     fn term_matches(&self, term: &Term) -> Option<Field> {
         let pattern = &term.pattern;
-        let hit = |field: Field, words: &Words| words.matches(pattern).then_some(field);
         match term.field {
-            Field::Title => hit(Field::Title, &self.title),
-            Field::Summary => hit(Field::Summary, &self.summary),
-            Field::Content => hit(Field::Content, &self.content),
-            Field::Text => hit(Field::Title, &self.title)
-                .or_else(|| hit(Field::Summary, &self.summary))
-                .or_else(|| hit(Field::Content, &self.content)),
-            Field::Author => hit(Field::Author, &self.author),
-            Field::Link => hit(Field::Link, &self.link),
-            Field::Category => self.categories.iter().find_map(|c| hit(Field::Category, c)),
+            Field::Title | Field::Summary | Field::Content | Field::Text => {
+                let wanted = Document::text_fields(term.field);
+                let (words, prefix) = match pattern {
+                    Pattern::Regex(regex) => {
+                        return TEXT_FIELDS[wanted]
+                            .iter()
+                            .copied()
+                            .find(|&f| regex.is_match(self.raw(f)));
+                    }
+                    Pattern::Words(words) => (words, false),
+                    Pattern::Prefix(words) => (words, true),
+                };
+                let at = self.text.find(words, prefix, &self.fields[wanted])?;
+                let index = self
+                    .fields
+                    .iter()
+                    .position(|r| r.contains(&at))
+                    .expect("inside a field");
+                Some(TEXT_FIELDS[index])
+            }
+            Field::Author => self
+                .author
+                .1
+                .matches(pattern, &self.author.0)
+                .then_some(Field::Author),
+            Field::Link => self
+                .link
+                .1
+                .matches(pattern, &self.link.0)
+                .then_some(Field::Link),
+            Field::Category => self
+                .categories
+                .iter()
+                .any(|(raw, index)| index.matches(pattern, raw))
+                .then_some(Field::Category),
             Field::Source => whole_value(pattern, &self.source).then_some(Field::Source),
             Field::Tag => self
                 .tags

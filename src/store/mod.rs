@@ -22,7 +22,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::fetch::Validators;
 use crate::identify::Identified;
-use crate::tag::{Tag, TagKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -366,60 +365,44 @@ impl Store {
         rows.collect::<Result<_, _>>().context("reading items")
     }
 
-    /// The tags of one item, sorted.
-    pub fn tags_of(&self, item_id: i64) -> Result<Vec<Tag>, StoreError> {
+    /// The slugs of the topics one item is stored under, sorted.
+    pub fn topics_of(&self, item_id: i64) -> Result<Vec<String>, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT kind, tag FROM item_tags WHERE item_id = ?1")
-            .context("reading tags")?;
+            .prepare_cached("SELECT topic FROM item_topics WHERE item_id = ?1 ORDER BY topic")
+            .context("reading topics")?;
         let rows = statement
-            .query_map([item_id], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .context("reading tags")?;
-        let mut tags = Vec::new();
-        for row in rows {
-            let (kind, name) = row.context("reading tags")?;
-            if let Some(kind) = TagKind::parse(&kind) {
-                tags.push(Tag { kind, name });
-            }
-        }
-        tags.sort();
-        Ok(tags)
+            .query_map([item_id], |row| row.get(0))
+            .context("reading topics")?;
+        rows.collect::<Result<_, _>>().context("reading topics")
     }
 
-    /// Replaces the tags of many items in one transaction; returns how many
-    /// items' tags actually changed.
-    pub fn replace_tags(&mut self, updates: &[(i64, Vec<Tag>)]) -> Result<usize, StoreError> {
+    /// Replaces the topics of many items in one transaction; returns how many
+    /// items' topics actually changed.
+    pub fn replace_topics(&mut self, updates: &[(i64, Vec<String>)]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
         let mut changed = 0;
-        for (item_id, tags) in updates {
-            let current = {
+        for (item_id, topics) in updates {
+            let current: Vec<String> = {
                 let mut statement = tx
                     .prepare_cached(
-                        "SELECT kind, tag FROM item_tags WHERE item_id = ?1 ORDER BY kind, tag",
+                        "SELECT topic FROM item_topics WHERE item_id = ?1 ORDER BY topic",
                     )
-                    .context("reading tags")?;
+                    .context("reading topics")?;
                 let rows = statement
-                    .query_map([item_id], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                    })
-                    .context("reading tags")?;
-                rows.collect::<Result<Vec<_>, _>>()
-                    .context("reading tags")?
+                    .query_map([item_id], |row| row.get(0))
+                    .context("reading topics")?;
+                rows.collect::<Result<_, _>>().context("reading topics")?
             };
-            let mut wanted: Vec<(String, String)> = tags
-                .iter()
-                .map(|t| (t.kind.as_str().to_owned(), t.name.clone()))
-                .collect();
+            let mut wanted = topics.clone();
             wanted.sort();
             wanted.dedup();
             if current != wanted {
-                write_tags(&tx, *item_id, tags)?;
+                write_topics(&tx, *item_id, &wanted)?;
                 changed += 1;
             }
         }
-        tx.commit().context("committing tags")?;
+        tx.commit().context("committing topics")?;
         Ok(changed)
     }
 
@@ -551,18 +534,26 @@ fn apply_fetch(
     Ok(counts)
 }
 
-/// Replaces the tags of one item.
-fn write_tags(conn: &Connection, item_id: i64, tags: &[Tag]) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM item_tags WHERE item_id = ?1")
+/// Replaces the topics of one item.
+fn write_topics(conn: &Connection, item_id: i64, topics: &[String]) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM item_topics WHERE item_id = ?1")
         .and_then(|mut statement| statement.execute([item_id]))
-        .context("clearing tags")?;
+        .context("clearing topics")?;
+    insert_topics(conn, item_id, topics)
+}
+
+/// Adds topics to an item that has none yet.
+fn insert_topics(conn: &Connection, item_id: i64, topics: &[String]) -> Result<(), StoreError> {
+    if topics.is_empty() {
+        return Ok(());
+    }
     let mut insert = conn
-        .prepare_cached("INSERT OR IGNORE INTO item_tags (item_id, kind, tag) VALUES (?1, ?2, ?3)")
-        .context("preparing tag insert")?;
-    for tag in tags {
+        .prepare_cached("INSERT OR IGNORE INTO item_topics (topic, item_id) VALUES (?1, ?2)")
+        .context("preparing topic insert")?;
+    for topic in topics {
         insert
-            .execute(params![item_id, tag.kind.as_str(), tag.name])
-            .context("storing a tag")?;
+            .execute(params![topic, item_id])
+            .context("storing a topic")?;
     }
     Ok(())
 }
@@ -623,7 +614,7 @@ fn upsert_items(
                         identified.content_hash.as_slice(),
                     ])
                     .context("inserting an item")?;
-                write_tags(tx, tx.last_insert_rowid(), &identified.tags)?;
+                insert_topics(tx, tx.last_insert_rowid(), &identified.topics)?;
                 counts.new += 1;
             }
             Some((_, hash)) if hash == identified.content_hash => counts.unchanged += 1,
@@ -642,7 +633,7 @@ fn upsert_items(
                         identified.content_hash.as_slice(),
                     ])
                     .context("updating an item")?;
-                write_tags(tx, id, &identified.tags)?;
+                write_topics(tx, id, &identified.topics)?;
                 counts.updated += 1;
             }
         }

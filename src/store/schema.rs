@@ -50,15 +50,16 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN moved_to TEXT;
     CREATE INDEX items_by_source ON items (source_id, published);
     ",
-    // 3: tags: source tags, feed categories and matched topics, per item.
-    // Items stored before this version get theirs from `kurator retag`.
+    // 3: topic membership, written with the item. An item's other tags are
+    // derived when read: its source's tags from the config (so they follow
+    // config changes at once) and its categories from `items.categories`.
+    // Items stored before this version get their topics from `kurator retag`.
     "
-    CREATE TABLE item_tags (
+    CREATE TABLE item_topics (
+        topic    TEXT NOT NULL,
         item_id  INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
-        kind     TEXT NOT NULL CHECK (kind IN ('source', 'category', 'topic')),
-        tag      TEXT NOT NULL,
-        PRIMARY KEY (item_id, kind, tag)
+        PRIMARY KEY (topic, item_id)
     ) WITHOUT ROWID;
-    CREATE INDEX item_tags_by_tag ON item_tags (kind, tag, item_id);
+    CREATE INDEX item_topics_by_item ON item_topics (item_id);
     ",
 ];
