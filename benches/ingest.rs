@@ -19,7 +19,7 @@
 //! * `KURATOR_BENCH_FEEDS`: number of feeds (default 2000);
 //! * `KURATOR_BENCH_RUNS`: repetitions of each measurement (default 3);
 //! * `KURATOR_BENCH_ONLY`: run one measurement only, for profilers:
-//!   `bare`, `single`, `reingest`, `pipe1`, `pipe2`, `shared2` or `stages`;
+//!   `bare`, `single`, `reingest`, `pipe1`, `pipe2`, `shared2`, `pipe2tag` or `stages`;
 //! * `KURATOR_BENCH_PAGE_SIZE`, `KURATOR_BENCH_PRAGMAS`: for storage
 //!   experiments only: the page size the database file is created with
 //!   (before `Store::open` asks for its own), and SQL run on the connection
@@ -965,9 +965,17 @@ fn store_items(store: &mut Store, feed: &Feed, items: &[Identified]) -> Counts {
         .expect("record_fetch")
 }
 
-fn process(feed: &Feed, bytes: Vec<u8>) -> Vec<Identified> {
+/// `tagged`: also match the shipped topics (the tag stage of issue 3); the
+/// ingest targets of issue 2 are measured without it.
+fn process(feed: &Feed, bytes: Vec<u8>, tagged: bool) -> Vec<Identified> {
+    static NO_TOPICS: std::sync::OnceLock<kurator::rules::TopicSet> = std::sync::OnceLock::new();
+    let topics = if tagged {
+        shipped_topics()
+    } else {
+        NO_TOPICS.get_or_init(kurator::rules::TopicSet::default)
+    };
     let tagger = kurator::tag::Tagger {
-        topics: shipped_topics(),
+        topics,
         source_id: &feed.source_id,
         source_tags: &[],
     };
@@ -1055,7 +1063,7 @@ fn single(corpus: &[Feed], store: &mut Store) -> (Duration, Counts) {
     let started = Instant::now();
     let mut total = Counts::default();
     for (feed, bytes) in corpus.iter().zip(inputs) {
-        let items = process(feed, bytes);
+        let items = process(feed, bytes, false);
         add(&mut total, store_items(store, feed, &items));
     }
     (started.elapsed(), total)
@@ -1063,7 +1071,12 @@ fn single(corpus: &[Feed], store: &mut Store) -> (Duration, Counts) {
 
 /// `workers` threads run `process`; the calling thread does all the storing,
 /// so SQLite sees one connection on one thread and never waits for a lock.
-fn pipelined(corpus: &[Feed], store: &mut Store, workers: usize) -> (Duration, Counts) {
+fn pipelined(
+    corpus: &[Feed],
+    store: &mut Store,
+    workers: usize,
+    tagged: bool,
+) -> (Duration, Counts) {
     // Round-robin partition, prepared before the clock starts.
     let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..workers).map(|_| Vec::new()).collect();
     for (i, bytes) in bodies(corpus).into_iter().enumerate() {
@@ -1077,7 +1090,7 @@ fn pipelined(corpus: &[Feed], store: &mut Store, workers: usize) -> (Duration, C
             let tx = tx.clone();
             scope.spawn(move || {
                 for (i, bytes) in share {
-                    let items = process(&corpus[i], bytes);
+                    let items = process(&corpus[i], bytes, tagged);
                     if tx.send((i, items)).is_err() {
                         return;
                     }
@@ -1137,7 +1150,7 @@ fn shared(corpus: &[Feed], store: &mut Store, threads: usize) -> (Duration, Coun
                         break;
                     }
                     let bytes = inputs[i].lock().unwrap().take().expect("taken once");
-                    let items = process(&corpus[i], bytes);
+                    let items = process(&corpus[i], bytes, false);
                     let counts = store_items(&mut store.lock().unwrap(), &corpus[i], &items);
                     add(&mut total.lock().unwrap(), counts);
                 }
@@ -1345,11 +1358,13 @@ fn main() {
     const SINGLE: usize = 2;
     const REINGEST: usize = 3;
     const PIPELINES: usize = 4;
-    let pipelines: [(&str, &str, usize, bool); 3] = [
+    // (name, label, threads, shared store, tagged)
+    let pipelines: [(&str, &str, usize, bool, bool); 4] = [
         (
             "pipe1",
             "pipelined: 1 process thread → writer thread, group commit",
             1,
+            false,
             false,
         ),
         (
@@ -1357,11 +1372,20 @@ fn main() {
             "pipelined: 2 process threads → writer thread, group commit (as kurator fetch)",
             2,
             false,
+            false,
         ),
         (
             "shared2",
             "2 threads, each process + store, one commit per feed",
             2,
+            true,
+            false,
+        ),
+        (
+            "pipe2tag",
+            "pipe2 plus tagging against the 3 shipped topics",
+            2,
+            false,
             true,
         ),
     ];
@@ -1374,7 +1398,7 @@ fn main() {
         Series::new("end-to-end, 1 thread (first ingest)", items),
         Series::new("end-to-end, 1 thread (re-ingest, unchanged)", items),
     ];
-    for (_, label, _, _) in pipelines {
+    for (_, label, _, _, _) in pipelines {
         series.push(Series::new(label, items));
         series.push(Series::new(&format!("{label} (re-ingest)"), items));
     }
@@ -1433,7 +1457,7 @@ fn main() {
             remove_db(&path);
         }
 
-        for (index, (name, _, threads, is_shared)) in pipelines.into_iter().enumerate() {
+        for (index, (name, _, threads, is_shared, tagged)) in pipelines.into_iter().enumerate() {
             if !wants(name) {
                 continue;
             }
@@ -1442,7 +1466,7 @@ fn main() {
                 if is_shared {
                     shared(&corpus, store, threads)
                 } else {
-                    pipelined(&corpus, store, threads)
+                    pipelined(&corpus, store, threads, tagged)
                 }
             };
             let (time, counts) = mode(&mut store);
