@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use crate::config::Config;
 use crate::normalize::Item;
 use crate::rules::{Document, DocumentFields, TopicSet};
 use crate::store::StoredItem;
@@ -85,7 +86,17 @@ pub struct Tagger<'a> {
     pub source_tags: &'a [String],
 }
 
-impl Tagger<'_> {
+impl<'a> Tagger<'a> {
+    /// The tagger for a configured source's items (an unknown source, one
+    /// removed from the config, has no source tags).
+    pub fn for_source(config: &'a Config, source_id: &'a str) -> Tagger<'a> {
+        Tagger {
+            topics: &config.topics,
+            source_id,
+            source_tags: config.source(source_id).map_or(&[], |s| s.tags.as_slice()),
+        }
+    }
+
     /// What rules see of `item`: its text without markup, its categories,
     /// its source, and the source tags and categories as `tag:` values.
     pub fn document(&self, item: ItemView<'_>) -> Document {
@@ -107,6 +118,9 @@ impl Tagger<'_> {
 
     /// The slugs of the topics `item` matches, in evaluation order.
     pub fn topics(&self, item: ItemView<'_>) -> Vec<String> {
+        if self.topics.topics().is_empty() {
+            return Vec::new();
+        }
         let mut document = self.document(item);
         self.topics
             .tag(&mut document)

@@ -66,13 +66,7 @@ pub fn explain(item: &StoredItem, config: &Config, stored_topics: &[String]) -> 
         format!("  published  {}", format_time(item.published)),
     );
     line(&mut out, format!("  id         {}", item.uid));
-    let tagger = Tagger {
-        topics: &config.topics,
-        source_id: &item.source_id,
-        source_tags: config
-            .source(&item.source_id)
-            .map_or(&[], |s| s.tags.as_slice()),
-    };
+    let tagger = Tagger::for_source(config, &item.source_id);
     let tags = tagger.tags(item.into(), stored_topics);
     let show = |kind: TagKind| {
         let names: Vec<&str> = tags

@@ -38,13 +38,7 @@ pub fn run(options: &GlobalOptions, rule_text: &str, limit: usize) -> ExitCode {
     let (mut scanned, mut found) = (0usize, 0usize);
     let result = store.scan_items(None, |item| {
         scanned += 1;
-        let tagger = Tagger {
-            topics: &config.topics,
-            source_id: &item.source_id,
-            source_tags: config
-                .source(&item.source_id)
-                .map_or(&[], |s| s.tags.as_slice()),
-        };
+        let tagger = Tagger::for_source(&config, &item.source_id);
         // Topics first, so the rule can use their slugs with tag:.
         let mut doc = tagger.document((&item).into());
         config.topics.tag(&mut doc);

@@ -44,13 +44,7 @@ pub fn retag(
         let updates: Vec<_> = page
             .iter()
             .map(|item| {
-                let tagger = Tagger {
-                    topics: &config.topics,
-                    source_id: &item.source_id,
-                    source_tags: config
-                        .source(&item.source_id)
-                        .map_or(&[], |s| s.tags.as_slice()),
-                };
+                let tagger = Tagger::for_source(config, &item.source_id);
                 (item.id, tagger.topics(item.into()))
             })
             .collect();
