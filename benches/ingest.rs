@@ -452,26 +452,12 @@ fn slug(text: &str) -> String {
     out.trim_matches('-').chars().take(60).collect()
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// HTML inside an XML element: half as CDATA, half entity-escaped, as real CMSs do.
 fn embed_html(html: &str, cdata: bool) -> String {
     if cdata {
         format!("<![CDATA[{html}]]>")
     } else {
-        escape(html)
+        kurator::normalize::sanitize::escape_text(html)
     }
 }
 
@@ -636,8 +622,14 @@ fn rss2_item(rng: &mut Rng, item: &ItemData, host: &str, gmt: bool) -> String {
     let cdata = rng.percent(50);
     let mut out = String::with_capacity(2048);
     out.push_str("    <item>\n");
-    out.push_str(&format!("      <title>{}</title>\n", escape(&item.title)));
-    out.push_str(&format!("      <link>{}</link>\n", escape(&item.link)));
+    out.push_str(&format!(
+        "      <title>{}</title>\n",
+        kurator::normalize::sanitize::escape_text(&item.title)
+    ));
+    out.push_str(&format!(
+        "      <link>{}</link>\n",
+        kurator::normalize::sanitize::escape_text(&item.link)
+    ));
     if rng.percent(80) {
         out.push_str(&format!(
             "      <guid isPermaLink=\"false\">{host}-presse-{}</guid>\n",
@@ -654,11 +646,14 @@ fn rss2_item(rng: &mut Rng, item: &ItemData, host: &str, gmt: bool) -> String {
         rfc822(item.published, gmt)
     ));
     for c in &item.categories {
-        out.push_str(&format!("      <category>{}</category>\n", escape(c)));
+        out.push_str(&format!(
+            "      <category>{}</category>\n",
+            kurator::normalize::sanitize::escape_text(c)
+        ));
     }
     out.push_str(&format!(
         "      <dc:creator>{}</dc:creator>\n",
-        escape(item.author)
+        kurator::normalize::sanitize::escape_text(item.author)
     ));
     out.push_str(&format!(
         "      <description>{}</description>\n",
@@ -679,11 +674,11 @@ fn atom_entry(rng: &mut Rng, item: &ItemData, host: &str) -> String {
     out.push_str("  <entry>\n");
     out.push_str(&format!(
         "    <title type=\"text\">{}</title>\n",
-        escape(&item.title)
+        kurator::normalize::sanitize::escape_text(&item.title)
     ));
     out.push_str(&format!(
         "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n",
-        escape(&item.link)
+        kurator::normalize::sanitize::escape_text(&item.link)
     ));
     out.push_str(&format!(
         "    <id>tag:www.{host}.de,2026:presse/{}</id>\n",
@@ -699,19 +694,22 @@ fn atom_entry(rng: &mut Rng, item: &ItemData, host: &str) -> String {
     ));
     out.push_str(&format!(
         "    <author><name>{}</name></author>\n",
-        escape(item.author)
+        kurator::normalize::sanitize::escape_text(item.author)
     ));
     for c in &item.categories {
-        out.push_str(&format!("    <category term=\"{}\"/>\n", escape(c)));
+        out.push_str(&format!(
+            "    <category term=\"{}\"/>\n",
+            kurator::normalize::sanitize::escape_text(c)
+        ));
     }
     out.push_str(&format!(
         "    <summary type=\"html\">{}</summary>\n",
-        escape(&item.summary_html)
+        kurator::normalize::sanitize::escape_text(&item.summary_html)
     ));
     if let Some(content) = &item.content_html {
         out.push_str(&format!(
             "    <content type=\"html\">{}</content>\n",
-            escape(content)
+            kurator::normalize::sanitize::escape_text(content)
         ));
     }
     out.push_str("  </entry>\n");
@@ -722,11 +720,17 @@ fn rdf_item(item: &ItemData, host: &str) -> String {
     let about = format!("https://www.{host}.de/presse/{}", item.id);
     let mut out = String::with_capacity(2048);
     out.push_str(&format!("  <item rdf:about=\"{about}\">\n"));
-    out.push_str(&format!("    <title>{}</title>\n", escape(&item.title)));
-    out.push_str(&format!("    <link>{}</link>\n", escape(&item.link)));
+    out.push_str(&format!(
+        "    <title>{}</title>\n",
+        kurator::normalize::sanitize::escape_text(&item.title)
+    ));
+    out.push_str(&format!(
+        "    <link>{}</link>\n",
+        kurator::normalize::sanitize::escape_text(&item.link)
+    ));
     out.push_str(&format!(
         "    <description>{}</description>\n",
-        escape(&item.summary_html)
+        kurator::normalize::sanitize::escape_text(&item.summary_html)
     ));
     if let Some(content) = &item.content_html {
         out.push_str(&format!(
@@ -740,10 +744,13 @@ fn rdf_item(item: &ItemData, host: &str) -> String {
     ));
     out.push_str(&format!(
         "    <dc:creator>{}</dc:creator>\n",
-        escape(item.author)
+        kurator::normalize::sanitize::escape_text(item.author)
     ));
     for c in &item.categories {
-        out.push_str(&format!("    <dc:subject>{}</dc:subject>\n", escape(c)));
+        out.push_str(&format!(
+            "    <dc:subject>{}</dc:subject>\n",
+            kurator::normalize::sanitize::escape_text(c)
+        ));
     }
     out.push_str("  </item>\n");
     out

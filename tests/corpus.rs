@@ -3,30 +3,20 @@
 //! clear error, never a panic or a hang. German files are checked for their
 //! umlauts; the dialects feed-rs alone empties or rejects must yield entries.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use kurator::config::Config;
 use kurator::identify::Identified;
 use kurator::ingest::process;
-use kurator::rules::TopicSet;
 use kurator::tag::Tagger;
+use support::shipped_topics;
 use url::Url;
 
 const NOW: i64 = 1_900_000_000;
-
-/// The topics of the shipped `feeds.toml`, so tagging runs over every file too.
-fn shipped_topics() -> &'static TopicSet {
-    static TOPICS: OnceLock<TopicSet> = OnceLock::new();
-    TOPICS.get_or_init(|| {
-        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml"))
-            .expect("the shipped feeds.toml is valid")
-            .topics
-    })
-}
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")

@@ -7,15 +7,15 @@
 //! `KURATOR_FUZZ_ITERATIONS=200000 cargo test --release --test fuzz_pipeline -- --nocapture`.
 //! A failing input is written to `target/fuzz-failure-<n>.bin` to reproduce it.
 
+mod support;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use kurator::config::Config;
 use kurator::ingest::process;
-use kurator::rules::TopicSet;
 use kurator::tag::Tagger;
+use support::shipped_topics;
 use url::Url;
 
 /// Tokens that steer mutations towards the interesting parts of the pipeline.
@@ -139,16 +139,6 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
     }
 }
 
-/// The shipped topics, so the rule matcher sees every mutated input too.
-fn topics() -> &'static TopicSet {
-    static TOPICS: OnceLock<TopicSet> = OnceLock::new();
-    TOPICS.get_or_init(|| {
-        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml"))
-            .expect("the shipped feeds.toml is valid")
-            .topics
-    })
-}
-
 fn seeds() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-seeds");
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
@@ -169,7 +159,7 @@ fn check_one(input: &[u8], content_type: Option<&str>) -> Result<(), String> {
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let tagger = Tagger {
-            topics: topics(),
+            topics: shipped_topics(),
             source_id: "fuzz",
             source_tags: &[],
         };
