@@ -17,6 +17,7 @@
 //! * [`store`]: SQLite schema, migrations, per-source state and item upserts.
 //! * [`rules`]: the topic rule language (parser, German folding, matcher) and topic sets.
 //! * [`tag`]: what rules see of an item, and which topics it belongs to.
+//! * [`render`]: topic feeds as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
@@ -28,6 +29,7 @@ pub mod identify;
 pub mod ingest;
 pub mod normalize;
 pub mod parse;
+pub mod render;
 pub mod rules;
 pub mod store;
 pub mod tag;

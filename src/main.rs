@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kurator::commands::{self, GlobalOptions};
+use kurator::render::Format;
 
 /// feed-rs and html5ever allocate per element; mimalloc makes ingest about 25% faster
 /// than the system allocator (see BENCHMARKS.md).
@@ -55,6 +56,16 @@ enum Command {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
     },
+    /// Write a topic feed (or `all`) to stdout.
+    Render {
+        /// A topic slug, or `all`.
+        topic: String,
+        #[arg(long, value_enum, default_value_t = FeedFormat::Atom)]
+        format: FeedFormat,
+        /// Entries in the feed (1 to 500).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+    },
     /// Recompute every stored item's tags after topics or source tags changed.
     Retag,
     /// Show which topics an item matches, and which terms hit in which field.
@@ -62,6 +73,23 @@ enum Command {
         /// The item's number (as `kurator query` and `explain` show it) or its link.
         item: String,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FeedFormat {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl From<FeedFormat> for Format {
+    fn from(format: FeedFormat) -> Format {
+        match format {
+            FeedFormat::Rss => Format::Rss,
+            FeedFormat::Atom => Format::Atom,
+            FeedFormat::Json => Format::Json,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -75,6 +103,11 @@ fn main() -> ExitCode {
         Command::Check => commands::check::run(&options),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
         Command::Query { rule, limit } => commands::query::run(&options, &rule, limit as usize),
+        Command::Render {
+            topic,
+            format,
+            limit,
+        } => commands::render::run(&options, &topic, format.into(), limit as usize),
         Command::Retag => commands::retag::run(&options),
         Command::Explain { item } => commands::explain::run(&options, &item),
     }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod explain;
 pub mod fetch;
 pub mod query;
+pub mod render;
 pub mod retag;
 
 use std::io::IsTerminal;

@@ -44,6 +44,15 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// Topics, compiled and in evaluation order.
     pub topics: TopicSet,
+    pub server: ServerConfig,
+}
+
+/// `[server]`: where topic feeds are served, and the address they are known by.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    /// Absolute links in feeds are built from this; always ends with `/`.
+    pub base_url: Url,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +143,15 @@ struct RawConfig {
     sources: Vec<Spanned<RawSource>>,
     #[serde(default, rename = "topic")]
     topics: Vec<Spanned<RawTopic>>,
+    #[serde(default)]
+    server: RawServer,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+    base_url: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +298,7 @@ impl Config {
         }
 
         let topics = located.topics(&raw.topics)?;
+        let server = located.server(&raw.server)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -287,6 +306,7 @@ impl Config {
             fetch,
             sources,
             topics,
+            server,
         })
     }
 
@@ -518,6 +538,41 @@ impl Locator<'_> {
         }
     }
 
+    fn server(&self, raw: &RawServer) -> Result<ServerConfig, ConfigError> {
+        let listen = match &raw.listen {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(value) => value.get_ref().trim().parse().map_err(|_| {
+                self.error(
+                    Some(value.span()),
+                    format!("`listen`: `{}` is not an address and port", value.get_ref()),
+                    Some("write it like listen = \"127.0.0.1:8080\" or \"[::]:8080\"".into()),
+                )
+            })?,
+        };
+        let base_url = match &raw.base_url {
+            None => Url::parse(&format!("http://{listen}/")).expect("a socket address makes a URL"),
+            Some(value) => {
+                let mut text = value.get_ref().trim().to_owned();
+                if !text.ends_with('/') {
+                    text.push('/');
+                }
+                match Url::parse(&text) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                        url
+                    }
+                    _ => {
+                        return Err(self.error(
+                            Some(value.span()),
+                            format!("`base_url`: `{}` is not an http or https URL", value.get_ref()),
+                            Some("the address subscribers reach this server at, e.g. base_url = \"https://feeds.example.de/\"".into()),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(ServerConfig { listen, base_url })
+    }
+
     fn source_url(&self, raw: &Spanned<String>) -> Result<Url, ConfigError> {
         let text = raw.get_ref().trim();
         let url = Url::parse(text).map_err(|err| {
@@ -564,6 +619,22 @@ mod tests {
         assert!(config.fetch.user_agent.starts_with("kurator/"));
         assert_eq!(config.sources[0].title, "k21");
         assert!(config.sources[0].enabled);
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.base_url.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn server_section() {
+        let config = parse("[server]\nlisten = \"0.0.0.0:9000\"\nbase_url = \"https://feeds.example.de/kurator\"\n").unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(
+            config.server.base_url.as_str(),
+            "https://feeds.example.de/kurator/"
+        );
+        let err = parse("[server]\nlisten = \"localhost\"\n").unwrap_err();
+        assert!(err.message.contains("not an address and port"), "{err}");
+        let err = parse("[server]\nbase_url = \"feeds.example.de\"\n").unwrap_err();
+        assert!(err.message.contains("not an http or https URL"), "{err}");
     }
 
     #[test]

@@ -365,6 +365,28 @@ impl Store {
         rows.collect::<Result<_, _>>().context("reading items")
     }
 
+    /// The newest `limit` items of a topic (or of all items), newest first.
+    pub fn feed_items(
+        &self,
+        topic: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        let sql = match topic {
+            Some(_) => format!(
+                "SELECT {ITEM_COLUMNS} FROM item_topics JOIN items ON items.id = item_topics.item_id
+                 WHERE item_topics.topic = ?1 ORDER BY items.published DESC, items.id DESC LIMIT ?2"
+            ),
+            None => format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL ORDER BY published DESC, id DESC LIMIT ?2"
+            ),
+        };
+        let mut statement = self.conn.prepare_cached(&sql).context("reading a feed")?;
+        let rows = statement
+            .query_map(params![topic, limit as i64], stored_item)
+            .context("reading a feed")?;
+        rows.collect::<Result<_, _>>().context("reading a feed")
+    }
+
     /// The slugs of the topics one item is stored under, sorted.
     pub fn topics_of(&self, item_id: i64) -> Result<Vec<String>, StoreError> {
         let mut statement = self
@@ -413,8 +435,9 @@ impl Store {
 }
 
 /// The columns [`stored_item`] reads, in its order.
-const ITEM_COLUMNS: &str = "id, uid, source_id, identity, link, title, summary, content, author, \
-                            categories, published, updated, first_seen";
+const ITEM_COLUMNS: &str = "items.id, items.uid, items.source_id, items.identity, items.link, \
+                            items.title, items.summary, items.content, items.author, items.categories, \
+                            items.published, items.updated, items.first_seen";
 
 fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
     let categories: String = row.get(9)?;
