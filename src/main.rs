@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kurator::commands::query::QueryFormat;
 use kurator::commands::{self, GlobalOptions};
 use kurator::render::Format;
 
@@ -55,6 +56,9 @@ enum Command {
         /// Show at most this many items.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
+        /// `text` for people, `json` for a JSON Feed 1.1 document.
+        #[arg(long, value_enum, default_value_t = QueryOutput::Text)]
+        format: QueryOutput,
     },
     /// Write a topic feed (or `all`) to stdout.
     Render {
@@ -73,6 +77,12 @@ enum Command {
         /// The item's number (as `kurator query` and `explain` show it) or its link.
         item: String,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum QueryOutput {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -102,7 +112,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check => commands::check::run(&options),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
-        Command::Query { rule, limit } => commands::query::run(&options, &rule, limit as usize),
+        Command::Query {
+            rule,
+            limit,
+            format,
+        } => {
+            let format = match format {
+                QueryOutput::Text => QueryFormat::Text,
+                QueryOutput::Json => QueryFormat::Json,
+            };
+            commands::query::run(&options, &rule, limit as usize, format)
+        }
         Command::Render {
             topic,
             format,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Config, resolve_db_path};
 use crate::render::{Entry, EntrySource, FeedInfo, Format, render};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredItem};
 use crate::tag::Tagger;
 
 pub fn run(options: &GlobalOptions, slug: &str, format: Format, limit: usize) -> ExitCode {
@@ -42,16 +42,12 @@ pub fn run(options: &GlobalOptions, slug: &str, format: Format, limit: usize) ->
     }
 }
 
-/// Renders the feed of `slug` (a topic, or `all`).
-pub fn feed(
+/// Stored items as feed entries, with their tags.
+pub fn entries(
     store: &Store,
     config: &Config,
-    slug: &str,
-    format: Format,
-    limit: usize,
-) -> Result<Vec<u8>, StoreError> {
-    let topic = config.topics.get(slug);
-    let items = store.feed_items(topic.map(|t| t.slug.as_str()), limit)?;
+    items: Vec<StoredItem>,
+) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
         let topics = store.topics_of(item.id)?;
@@ -74,6 +70,20 @@ pub fn feed(
             tags,
         });
     }
+    Ok(entries)
+}
+
+/// Renders the feed of `slug` (a topic, or `all`).
+pub fn feed(
+    store: &Store,
+    config: &Config,
+    slug: &str,
+    format: Format,
+    limit: usize,
+) -> Result<Vec<u8>, StoreError> {
+    let topic = config.topics.get(slug);
+    let items = store.feed_items(topic.map(|t| t.slug.as_str()), limit)?;
+    let entries = entries(store, config, items)?;
     let base = &config.server.base_url;
     let self_url = base
         .join(&format!("feeds/{slug}.{}", format.extension()))
