@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::run_kurator;
 use support::server::{Behaviour, TestServer};
 
 const RSS_LATIN1: &str = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
@@ -84,12 +85,7 @@ impl Run {
 
 fn kurator(config: &Path, args: &[&str]) -> Run {
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_kurator"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
+    let output = run_kurator(config, args);
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8(output.stdout).unwrap(),

@@ -1,7 +1,10 @@
 //! `kurator query`: rules select exactly the right stored items.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+
+use support::run_kurator;
 
 const PRESSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Stadt Musterhausen</title>
@@ -20,12 +23,7 @@ const PRESSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </channel></rss>"#;
 
 fn kurator(config: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kurator"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
+    let output = run_kurator(config, args);
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8(output.stdout).unwrap(),

@@ -2,8 +2,12 @@
 //! strictly, validate (Atom against the RFC 4287 RELAX NG schema), keep their
 //! ids, and carry nothing dangerous.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::run_kurator;
 
 const PRESSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Stadt Musterhausen</title>
@@ -44,12 +48,7 @@ fn setup() -> Setup {
 }
 
 fn kurator(config: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kurator"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
+    let output = run_kurator(config, args);
     (
         output.status.code().unwrap_or(-1),
         output.stdout,

@@ -17,3 +17,13 @@ pub fn shipped_topics() -> &'static TopicSet {
             .topics
     })
 }
+
+/// Runs the `kurator` binary with `-c config` and `args`.
+pub fn run_kurator(config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kurator"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("the kurator binary runs")
+}
