@@ -160,7 +160,7 @@ fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
                 permalink: false,
             }));
             item.set_pub_date(Some(rfc822(entry.published)));
-            item.set_source(Some(::rss::Source {
+            item.set_source((!entry.source.url.is_empty()).then(|| ::rss::Source {
                 url: entry.source.url.clone(),
                 title: Some(clean(&entry.source.title)),
             }));
@@ -271,13 +271,16 @@ fn atom(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             category.push_attribute(("term", clean(name).as_str()));
             w.write_event(Event::Empty(category)).expect("Vec");
         }
-        w.write_event(Event::Start(BytesStart::new("source")))
-            .expect("Vec");
-        text_element(w, "id", &entry.source.url, None);
-        text_element(w, "title", &entry.source.title, Some("text"));
-        link(w, &entry.source.url, "self", None);
-        w.write_event(Event::End(BytesEnd::new("source")))
-            .expect("Vec");
+        // A source removed from the config has no URL left to name.
+        if !entry.source.url.is_empty() {
+            w.write_event(Event::Start(BytesStart::new("source")))
+                .expect("Vec");
+            text_element(w, "id", &entry.source.url, None);
+            text_element(w, "title", &entry.source.title, Some("text"));
+            link(w, &entry.source.url, "self", None);
+            w.write_event(Event::End(BytesEnd::new("source")))
+                .expect("Vec");
+        }
         if let Some(summary) = &entry.summary {
             text_element(w, "summary", summary, Some("html"));
         }

@@ -201,3 +201,31 @@ fn unknown_topics_list_the_valid_ones() {
         "{err}"
     );
 }
+
+#[test]
+fn items_of_a_removed_source_still_render_validly() {
+    let setup = setup();
+    std::fs::write(
+        &setup.config,
+        "[[topic]]\nslug = \"politik\"\nmatch = 'gemeinderat'\n",
+    )
+    .unwrap();
+    let atom = render(&setup, "all", "atom");
+    let path = setup._dir.path().join("orphans.atom");
+    std::fs::write(&path, &atom).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/atom.rng");
+    let output = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--relaxng")
+        .arg(&schema)
+        .arg(&path)
+        .output()
+        .expect("xmllint is needed for this test: apt-get install libxml2-utils");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8(atom).unwrap().contains("<source>"));
+    assert_eq!(ids_and_titles(&render(&setup, "all", "rss")).len(), 3);
+}
