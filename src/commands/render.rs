@@ -90,10 +90,16 @@ pub fn feed(
         .expect("slugs are URL-safe")
         .to_string();
     let info = FeedInfo {
-        title: topic.map_or_else(|| "Kurator: alle Meldungen".to_owned(), |t| t.title.clone()),
+        title: topic.map_or_else(|| "Kurator: all items".to_owned(), |t| t.title.clone()),
         description: topic
             .and_then(|t| t.description.clone())
-            .unwrap_or_else(|| format!("Kurator topic feed `{slug}`")),
+            .unwrap_or_else(|| {
+                if slug == "all" {
+                    "Every item Kurator has stored, newest first".to_owned()
+                } else {
+                    format!("Kurator topic feed `{slug}`")
+                }
+            }),
         id: base
             .join(&format!("feeds/{slug}"))
             .expect("slugs are URL-safe")
