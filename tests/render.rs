@@ -229,3 +229,124 @@ fn items_of_a_removed_source_still_render_validly() {
     assert!(!String::from_utf8(atom).unwrap().contains("<source>"));
     assert_eq!(ids_and_titles(&render(&setup, "all", "rss")).len(), 3);
 }
+
+/// Python's feedparser reads our RSS and Atom without complaint (`bozo` is
+/// false). Its released versions (6.x) do not read JSON Feed at all.
+#[test]
+fn python_feedparser_reads_rss_and_atom_cleanly() {
+    let setup = setup();
+    for format in ["rss", "atom"] {
+        let path = setup._dir.path().join(format!("all.{format}"));
+        std::fs::write(&path, render(&setup, "all", format)).unwrap();
+        let script = "import sys, feedparser\n\
+                      d = feedparser.parse(open(sys.argv[1], 'rb').read())\n\
+                      print(d.bozo, len(d.entries), d.version, d.entries[0].id, d.entries[0].title)\n";
+        let output = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&path)
+            .output()
+            .expect("python3 is needed for this test");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "feedparser is needed for this test (pip install feedparser): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let expected_version = if format == "rss" { "rss20" } else { "atom10" };
+        assert!(
+            stdout.starts_with(&format!("False 3 {expected_version} urn:uuid:")),
+            "{format}: {stdout}"
+        );
+        assert!(
+            stdout.trim_end().ends_with("Straßenfest"),
+            "{format}: {stdout}"
+        );
+    }
+}
+
+/// No element or attribute that can run code, once a browser parses the HTML.
+fn dangerous_markup(html: &str) -> Option<String> {
+    let fragment = scraper::Html::parse_fragment(html);
+    for node in fragment.tree.nodes() {
+        let Some(element) = node.value().as_element() else {
+            continue;
+        };
+        if matches!(
+            element.name(),
+            "script"
+                | "style"
+                | "iframe"
+                | "object"
+                | "embed"
+                | "applet"
+                | "meta"
+                | "link"
+                | "form"
+                | "frame"
+                | "frameset"
+        ) {
+            return Some(format!("<{}>", element.name()));
+        }
+        for (name, value) in element.attrs() {
+            let value = value.trim().to_ascii_lowercase();
+            if name.starts_with("on")
+                || name == "style"
+                || value.starts_with("javascript:")
+                || value.starts_with("vbscript:")
+            {
+                return Some(format!("{name}=\"{value}\""));
+            }
+        }
+    }
+    None
+}
+
+/// feedparser's sanitizer test files: script, iframe, on* handlers, applet,
+/// embed, object, meta, style, comment tricks. Nothing dangerous may reach
+/// any output format.
+#[test]
+fn xss_cases_from_the_corpus_leave_nothing_dangerous() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/feedparser/wellformed/sanitize");
+    let mut config = String::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for (n, path) in files.iter().enumerate() {
+        config.push_str(&format!(
+            "[[source]]\nid = \"s{n}\"\nurl = \"file://{}\"\n",
+            path.display()
+        ));
+    }
+    assert!(files.len() > 50, "the sanitize corpus is missing");
+    let config_path = dir.path().join("feeds.toml");
+    std::fs::write(&config_path, config).unwrap();
+    kurator(&config_path, &["fetch"]);
+    let mut checked = 0;
+    for format in ["rss", "atom", "json"] {
+        let (code, bytes, err) = kurator(
+            &config_path,
+            &["render", "all", "--format", format, "--limit", "500"],
+        );
+        assert_eq!(code, 0, "{err}");
+        let feed = feed_rs::parser::parse(&bytes[..]).expect("our feed parses");
+        assert!(feed.entries.len() > 50, "{format}: {}", feed.entries.len());
+        for entry in feed.entries {
+            let bodies = [
+                entry.summary.map(|s| s.content),
+                entry.content.and_then(|c| c.body),
+            ];
+            for html in bodies.into_iter().flatten() {
+                if let Some(problem) = dangerous_markup(&html) {
+                    panic!("{format}: {problem} survived in {html}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} bodies checked");
+}
