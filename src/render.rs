@@ -32,23 +32,6 @@ impl Format {
             Format::Json => "json",
         }
     }
-
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml; charset=utf-8",
-            Format::Atom => "application/atom+xml; charset=utf-8",
-            Format::Json => "application/feed+json; charset=utf-8",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Format> {
-        match text {
-            "rss" => Some(Format::Rss),
-            "atom" => Some(Format::Atom),
-            "json" => Some(Format::Json),
-            _ => None,
-        }
-    }
 }
 
 /// What a feed says about itself.

@@ -161,10 +161,6 @@ impl Store {
         Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The schema version this database is at.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         self.conn
