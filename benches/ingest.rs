@@ -497,6 +497,11 @@ fn german_time(t: i64) -> Local {
     } else {
         60
     };
+    local_at(t, offset_minutes)
+}
+
+/// The calendar fields of instant `t` at a fixed offset from UTC.
+fn local_at(t: i64, offset_minutes: i64) -> Local {
     let local = t + offset_minutes * 60;
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
@@ -519,23 +524,7 @@ fn rfc822(t: i64, gmt: bool) -> String {
     const MON: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let l = if gmt {
-        let days = t.div_euclid(86_400);
-        let secs = t.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        Local {
-            year,
-            month,
-            day,
-            weekday: (days + 4).rem_euclid(7) as usize,
-            hour: secs / 3600,
-            minute: secs / 60 % 60,
-            second: secs % 60,
-            offset_minutes: 0,
-        }
-    } else {
-        german_time(t)
-    };
+    let l = if gmt { local_at(t, 0) } else { german_time(t) };
     let zone = if gmt {
         "GMT".to_string()
     } else {

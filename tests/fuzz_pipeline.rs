@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use kurator::ingest::process;
 use kurator::tag::Tagger;
-use support::shipped_topics;
+use support::{dangerous_markup, shipped_topics};
 use url::Url;
 
 /// Tokens that steer mutations towards the interesting parts of the pipeline.
@@ -202,7 +202,7 @@ fn check_one(input: &[u8], content_type: Option<&str>) -> Result<(), String> {
             }
         }
         for html in [&item.summary, &item.content].into_iter().flatten() {
-            if let Some(problem) = unsafe_markup(html) {
+            if let Some(problem) = dangerous_markup(html) {
                 return Err(format!("unsafe HTML survived ({problem}): {html}"));
             }
         }
@@ -213,40 +213,6 @@ fn check_one(input: &[u8], content_type: Option<&str>) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Parses sanitized HTML the way a browser would and looks for anything active.
-fn unsafe_markup(html: &str) -> Option<String> {
-    let fragment = scraper::Html::parse_fragment(html);
-    for node in fragment.tree.nodes() {
-        let Some(element) = node.value().as_element() else {
-            continue;
-        };
-        if matches!(
-            element.name(),
-            "script"
-                | "style"
-                | "iframe"
-                | "object"
-                | "embed"
-                | "applet"
-                | "meta"
-                | "link"
-                | "form"
-        ) {
-            return Some(format!("<{}>", element.name()));
-        }
-        for (name, value) in element.attrs() {
-            let value = value.trim().to_ascii_lowercase();
-            if name.starts_with("on")
-                || value.starts_with("javascript:")
-                || value.starts_with("data:text/html")
-            {
-                return Some(format!("{name}={value}"));
-            }
-        }
-    }
-    None
 }
 
 #[test]

@@ -27,3 +27,43 @@ pub fn run_kurator(config: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .expect("the kurator binary runs")
 }
+
+/// Parses (sanitized) HTML the way a browser would and names the first thing
+/// in it that could run code: an active element, an event handler, a style
+/// attribute or a script URL.
+pub fn dangerous_markup(html: &str) -> Option<String> {
+    let fragment = scraper::Html::parse_fragment(html);
+    for node in fragment.tree.nodes() {
+        let Some(element) = node.value().as_element() else {
+            continue;
+        };
+        if matches!(
+            element.name(),
+            "script"
+                | "style"
+                | "iframe"
+                | "object"
+                | "embed"
+                | "applet"
+                | "meta"
+                | "link"
+                | "form"
+                | "frame"
+                | "frameset"
+        ) {
+            return Some(format!("<{}>", element.name()));
+        }
+        for (name, value) in element.attrs() {
+            let value = value.trim().to_ascii_lowercase();
+            if name.starts_with("on")
+                || name == "style"
+                || value.starts_with("javascript:")
+                || value.starts_with("vbscript:")
+                || value.starts_with("data:text/html")
+            {
+                return Some(format!("{name}=\"{value}\""));
+            }
+        }
+    }
+    None
+}
