@@ -4,8 +4,9 @@
 //! Data flows one way, and the modules follow that flow:
 //!
 //! ```text
-//! config → fetch → decode → parse → normalize → identify → store
+//! config → fetch → decode → parse → normalize → identify → tag → store
 //!                 (ingest drives one source through all of them)
+//! store → feeds (render) → serve
 //! ```
 //!
 //! * [`config`]: reads and validates `feeds.toml`; every error carries `FILE:LINE:COL`.
@@ -18,12 +19,15 @@
 //! * [`rules`]: the topic rule language (parser, German folding, matcher) and topic sets.
 //! * [`tag`]: what rules see of an item, and which topics it belongs to.
 //! * [`render`]: topic feeds as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
+//! * [`feeds`]: what each output feed (topic, `all`, search) contains, rendered.
+//! * [`serve`]: the HTTP server: feeds, search, OPML and the front page, cached.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
 pub mod config;
 pub mod decode;
+pub mod feeds;
 pub mod fetch;
 pub mod identify;
 pub mod ingest;
@@ -31,6 +35,7 @@ pub mod normalize;
 pub mod parse;
 pub mod render;
 pub mod rules;
+pub mod serve;
 pub mod store;
 pub mod tag;
 pub mod text;

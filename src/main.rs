@@ -77,6 +77,8 @@ enum Command {
         /// The item's number (as `kurator query` and `explain` show it) or its link.
         item: String,
     },
+    /// Serve the topic feeds, search feeds, OPML and a front page over HTTP.
+    Serve,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -104,7 +106,12 @@ impl From<FeedFormat> for Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    commands::init_logging("error");
+    // The server logs what it does; one-shot commands print their own report.
+    let level = match cli.command {
+        Command::Serve => "info",
+        _ => "error",
+    };
+    commands::init_logging(level);
     let options = GlobalOptions {
         config: cli.config,
         db: cli.db,
@@ -130,5 +137,6 @@ fn main() -> ExitCode {
         } => commands::render::run(&options, &topic, format.into(), limit as usize),
         Command::Retag => commands::retag::run(&options),
         Command::Explain { item } => commands::explain::run(&options, &item),
+        Command::Serve => commands::serve::run(&options),
     }
 }

@@ -17,7 +17,7 @@ use crate::normalize::strip_forbidden;
 use crate::tag::Tag;
 
 /// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Rss,
     Atom,
@@ -25,6 +25,25 @@ pub enum Format {
 }
 
 impl Format {
+    /// The media type, as served.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    /// The format a file extension names.
+    pub fn from_extension(extension: &str) -> Option<Format> {
+        match extension {
+            "rss" => Some(Format::Rss),
+            "atom" => Some(Format::Atom),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Format::Rss => "rss",

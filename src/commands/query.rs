@@ -4,14 +4,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::render::entries;
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
+use crate::feeds;
 use crate::ingest::format_time;
-use crate::render::{FeedInfo, Format, render};
+use crate::render::{Format, render};
 use crate::rules::Rule;
 use crate::store::Store;
-use crate::tag::Tagger;
 
 /// How `kurator query` prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,60 +50,41 @@ pub fn run(
         }
     };
     let mut out = std::io::stdout().lock();
-    let (mut scanned, mut matched) = (0usize, Vec::new());
-    let result = store.scan_items(None, |item| {
-        scanned += 1;
-        let tagger = Tagger::for_source(&config, &item.source_id);
-        // Topics first, so the rule can use their slugs with tag:.
-        let mut doc = tagger.document((&item).into());
-        config.topics.tag(&mut doc);
-        if rule.matches(&doc) {
-            if format == QueryFormat::Text {
-                let date = format_time(item.published);
-                let _ = writeln!(
-                    out,
-                    "{}  {}  {}",
-                    &date[..16].replace('T', " "),
-                    item.source_id,
-                    item.title
-                );
-                let number = format!("#{}", item.id);
-                let _ = writeln!(
-                    out,
-                    "{number:>16}  {}",
-                    item.link.as_deref().unwrap_or("(no link)")
-                );
-            }
-            matched.push(item);
+    let result = feeds::search(&store, &config, &rule, limit, usize::MAX, |item| {
+        if format == QueryFormat::Text {
+            let date = format_time(item.published);
+            let _ = writeln!(
+                out,
+                "{}  {}  {}",
+                &date[..16].replace('T', " "),
+                item.source_id,
+                item.title
+            );
+            let number = format!("#{}", item.id);
+            let _ = writeln!(
+                out,
+                "{number:>16}  {}",
+                item.link.as_deref().unwrap_or("(no link)")
+            );
         }
-        matched.len() < limit
     });
-    if let Err(err) = result {
-        eprintln!("{err}");
-        return ExitCode::from(EXIT_FAILED);
-    }
+    let (matched, scanned) = match result {
+        Ok(found) => found,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let found = matched.len();
     if format == QueryFormat::Json {
-        let entries = match entries(&store, &config, matched) {
+        let entries = match feeds::entries(&store, &config, matched) {
             Ok(entries) => entries,
             Err(err) => {
                 eprintln!("{err}");
                 return ExitCode::from(EXIT_FAILED);
             }
         };
-        let mut self_url = config
-            .server
-            .base_url
-            .join("search.json")
-            .expect("a fixed path");
-        self_url.query_pairs_mut().append_pair("q", rule_text);
-        let info = FeedInfo {
-            title: format!("Kurator: {rule_text}"),
-            description: format!("Items matching {rule_text}"),
-            id: self_url.to_string(),
-            self_url: self_url.to_string(),
-            home_url: config.server.base_url.to_string(),
-        };
+        let info = feeds::search_info(&config, rule_text, Format::Json);
         let _ = out.write_all(&render(Format::Json, &info, &entries));
     }
     eprintln!("{found} matching item(s); {scanned} stored item(s) scanned, newest first");

@@ -49,7 +49,7 @@ pub fn retag(
             })
             .collect();
         seen += updates.len();
-        changed += store.replace_topics(&updates)?;
+        changed += store.replace_topics(&updates, crate::ingest::unix_now())?;
     }
     Ok((seen, changed))
 }

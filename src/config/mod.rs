@@ -53,6 +53,24 @@ pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
     /// Absolute links in feeds are built from this; always ends with `/`.
     pub base_url: Url,
+    /// Whether `base_url` was written in the config (else it follows `listen`).
+    pub base_url_configured: bool,
+    /// `Cache-Control: max-age` of feeds and pages.
+    pub cache_max_age: Duration,
+    /// How long a client may take to send a request's headers; idle
+    /// keep-alive connections are closed after it too.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How many of the newest items a `/search` request looks through.
+    pub search_depth: usize,
+}
+
+impl ServerConfig {
+    pub const DEFAULT_CACHE_MAX_AGE: Duration = Duration::from_secs(300);
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    pub const DEFAULT_SEARCH_DEPTH: usize = 20_000;
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +170,10 @@ struct RawConfig {
 struct RawServer {
     listen: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
+    cache_max_age: Option<Spanned<String>>,
+    header_timeout: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
+    search_depth: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -380,7 +402,10 @@ impl Locator<'_> {
             return Err(self.error(
                 Some(value.span()),
                 format!("`{key}` must be longer than zero"),
-                Some("a zero timeout would fail every fetch".into()),
+                Some(format!(
+                    "leave `{key}` out to use the default ({})",
+                    humantime::format_duration(default)
+                )),
             ));
         }
         Ok(parsed)
@@ -477,6 +502,13 @@ impl Locator<'_> {
                     Some("slugs appear in feed URLs, e.g. slug = \"smart-city\"".into()),
                 ));
             }
+            if slug == "all" {
+                return Err(self.error(
+                    Some(topic.slug.span()),
+                    "topic slug `all` is taken: /feeds/all.* is the feed of every item".into(),
+                    Some("pick another slug for this topic".into()),
+                ));
+            }
             if !seen.insert(slug.clone()) {
                 return Err(self.error(
                     Some(topic.slug.span()),
@@ -570,7 +602,46 @@ impl Locator<'_> {
                 }
             }
         };
-        Ok(ServerConfig { listen, base_url })
+        let search_depth = match &raw.search_depth {
+            None => ServerConfig::DEFAULT_SEARCH_DEPTH,
+            Some(value) => match usize::try_from(*value.get_ref()) {
+                Ok(n) if (100..=10_000_000).contains(&n) => n,
+                _ => {
+                    return Err(self.error(
+                        Some(value.span()),
+                        format!(
+                            "`search_depth` must be a whole number from 100 to 10000000, not {}",
+                            value.get_ref()
+                        ),
+                        Some(format!(
+                            "how many of the newest items a search looks through; the default is {}",
+                            ServerConfig::DEFAULT_SEARCH_DEPTH
+                        )),
+                    ));
+                }
+            },
+        };
+        Ok(ServerConfig {
+            listen,
+            base_url_configured: raw.base_url.is_some(),
+            base_url,
+            cache_max_age: self.duration(
+                &raw.cache_max_age,
+                "cache_max_age",
+                ServerConfig::DEFAULT_CACHE_MAX_AGE,
+            )?,
+            header_timeout: self.duration(
+                &raw.header_timeout,
+                "header_timeout",
+                ServerConfig::DEFAULT_HEADER_TIMEOUT,
+            )?,
+            max_connections: self.count(
+                &raw.max_connections,
+                "max_connections",
+                ServerConfig::DEFAULT_MAX_CONNECTIONS,
+            )?,
+            search_depth,
+        })
     }
 
     fn source_url(&self, raw: &Spanned<String>) -> Result<Url, ConfigError> {

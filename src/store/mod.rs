@@ -8,6 +8,9 @@
 //!   source's state land together or not at all.
 //! * Unchanged items are not rewritten; changed ones are updated in place, keeping
 //!   their row id and `uid`; items that leave the feed stay stored.
+//! * Every change to what an output feed shows bumps that feed's version in
+//!   the same transaction ([`Store::feed_versions`]), which is how the server
+//!   knows a rendered feed is stale without reading items.
 //! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
 
 pub mod schema;
@@ -15,6 +18,7 @@ mod writer;
 
 pub use writer::{MAX_BATCH, StoreWriter};
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -106,6 +110,14 @@ pub struct Counts {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+}
+
+/// Where one output feed stands: see [`Store::feed_versions`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedVersion {
+    pub version: i64,
+    /// Seconds since the epoch.
+    pub changed_at: i64,
 }
 
 /// A stored item, as read back.
@@ -385,41 +397,64 @@ impl Store {
 
     /// The slugs of the topics one item is stored under, sorted.
     pub fn topics_of(&self, item_id: i64) -> Result<Vec<String>, StoreError> {
+        topics_of(&self.conn, item_id)
+    }
+
+    /// Every feed's version and when it last changed (seconds since the
+    /// epoch); a feed never changed has none.
+    pub fn feed_versions(&self) -> Result<HashMap<String, FeedVersion>, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT topic FROM item_topics WHERE item_id = ?1 ORDER BY topic")
-            .context("reading topics")?;
+            .prepare_cached("SELECT feed, version, changed_at FROM feed_versions")
+            .context("reading feed versions")?;
         let rows = statement
-            .query_map([item_id], |row| row.get(0))
-            .context("reading topics")?;
-        rows.collect::<Result<_, _>>().context("reading topics")
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    FeedVersion {
+                        version: row.get(1)?,
+                        changed_at: row.get(2)?,
+                    },
+                ))
+            })
+            .context("reading feed versions")?;
+        rows.collect::<Result<_, _>>()
+            .context("reading feed versions")
+    }
+
+    /// SQLite's `data_version`: changes when another connection commits.
+    /// Reading it touches no table, so it is the cheap way to notice that
+    /// `kurator fetch` or `kurator retag` ran in another process.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .context("reading the data version")
     }
 
     /// Replaces the topics of many items in one transaction; returns how many
     /// items' topics actually changed.
-    pub fn replace_topics(&mut self, updates: &[(i64, Vec<String>)]) -> Result<usize, StoreError> {
+    pub fn replace_topics(
+        &mut self,
+        updates: &[(i64, Vec<String>)],
+        now: i64,
+    ) -> Result<usize, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
         let mut changed = 0;
+        let mut touched: BTreeSet<String> = BTreeSet::new();
         for (item_id, topics) in updates {
-            let current: Vec<String> = {
-                let mut statement = tx
-                    .prepare_cached(
-                        "SELECT topic FROM item_topics WHERE item_id = ?1 ORDER BY topic",
-                    )
-                    .context("reading topics")?;
-                let rows = statement
-                    .query_map([item_id], |row| row.get(0))
-                    .context("reading topics")?;
-                rows.collect::<Result<_, _>>().context("reading topics")?
-            };
+            let current = topics_of(&tx, *item_id)?;
             let mut wanted = topics.clone();
             wanted.sort();
             wanted.dedup();
             if current != wanted {
                 write_topics(&tx, *item_id, &wanted)?;
+                // Only the topics the item enters or leaves change.
+                touched.extend(current.iter().filter(|t| !wanted.contains(t)).cloned());
+                touched.extend(wanted.iter().filter(|t| !current.contains(t)).cloned());
                 changed += 1;
             }
         }
+        bump_feed_versions(&tx, touched.iter().map(String::as_str), now)?;
         tx.commit().context("committing topics")?;
         Ok(changed)
     }
@@ -553,6 +588,40 @@ fn apply_fetch(
     Ok(counts)
 }
 
+/// The feed key of the feed of every item (topic slugs cannot be `all`).
+pub const ALL_FEED: &str = "all";
+
+/// Moves the version of each of `feeds` on: their rendered bytes are stale.
+fn bump_feed_versions<'a>(
+    conn: &Connection,
+    feeds: impl IntoIterator<Item = &'a str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut bump = conn
+        .prepare_cached(
+            "INSERT INTO feed_versions (feed, version, changed_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (feed) DO UPDATE SET version = version + 1,
+                                              changed_at = MAX(changed_at, excluded.changed_at)",
+        )
+        .context("preparing a feed version update")?;
+    for feed in feeds {
+        bump.execute(params![feed, now])
+            .context("updating a feed version")?;
+    }
+    Ok(())
+}
+
+/// The topics of one item, sorted.
+fn topics_of(conn: &Connection, item_id: i64) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn
+        .prepare_cached("SELECT topic FROM item_topics WHERE item_id = ?1 ORDER BY topic")
+        .context("reading topics")?;
+    let rows = statement
+        .query_map([item_id], |row| row.get(0))
+        .context("reading topics")?;
+    rows.collect::<Result<_, _>>().context("reading topics")
+}
+
 /// Replaces the topics of one item.
 fn write_topics(conn: &Connection, item_id: i64, topics: &[String]) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM item_topics WHERE item_id = ?1")
@@ -604,6 +673,10 @@ fn upsert_items(
              WHERE id = ?1",
         )
         .context("preparing item update")?;
+    // The feeds whose content this fetch changes: `all`, and every topic an
+    // item enters or leaves.
+    let mut touched: BTreeSet<&str> = BTreeSet::new();
+    let mut old_topics: Vec<String> = Vec::new();
     for identified in items {
         let item = &identified.item;
         let existing: Option<(i64, Vec<u8>)> = find
@@ -634,6 +707,7 @@ fn upsert_items(
                     ])
                     .context("inserting an item")?;
                 insert_topics(tx, tx.last_insert_rowid(), &identified.topics)?;
+                touched.extend(identified.topics.iter().map(String::as_str));
                 counts.new += 1;
             }
             Some((_, hash)) if hash == identified.content_hash => counts.unchanged += 1,
@@ -652,10 +726,17 @@ fn upsert_items(
                         identified.content_hash.as_slice(),
                     ])
                     .context("updating an item")?;
+                old_topics.extend(topics_of(tx, id)?);
                 write_topics(tx, id, &identified.topics)?;
+                touched.extend(identified.topics.iter().map(String::as_str));
                 counts.updated += 1;
             }
         }
+    }
+    if counts.new + counts.updated > 0 {
+        touched.insert(ALL_FEED);
+        touched.extend(old_topics.iter().map(String::as_str));
+        bump_feed_versions(tx, touched, now)?;
     }
     Ok(counts)
 }

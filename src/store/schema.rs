@@ -62,4 +62,15 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX item_topics_by_item ON item_topics (item_id);
     ",
+    // 4: a version per output feed (a topic slug, or `all`), bumped in the
+    // transaction that changes what the feed would show: the server keeps
+    // rendered feeds until their version moves, so an unchanged feed costs no
+    // database work. Whatever changes items or topics must bump it.
+    "
+    CREATE TABLE feed_versions (
+        feed        TEXT PRIMARY KEY,
+        version     INTEGER NOT NULL,
+        changed_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];

@@ -1,0 +1,64 @@
+//! `kurator serve`: the topic feeds over HTTP until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+
+use super::{EXIT_FAILED, GlobalOptions, load_config};
+use crate::config::resolve_db_path;
+use crate::serve::Server;
+
+pub fn run(options: &GlobalOptions) -> ExitCode {
+    let config = match load_config(options) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let db_path = resolve_db_path(&config, options.db.as_deref());
+    runtime.block_on(async {
+        let topics = config.topics.topics().len();
+        let server = match Server::bind(config, db_path).await {
+            Ok(server) => server,
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        // Scripts and tests read this line to learn the address.
+        eprintln!(
+            "serving {topics} topic feed(s) on http://{}/ (links use {})",
+            server.local_addr(),
+            server.base_url()
+        );
+        match server.run(shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+    })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,186 @@
+//! Feeds: what each output feed contains, read from the store and rendered.
+//!
+//! Three kinds of feed exist: a topic's newest items, `all` (every item), and
+//! a search (the newest items matching an ad-hoc rule). `kurator render`,
+//! `kurator query` and the server all build them here, so a feed is the same
+//! bytes whichever way it is asked for.
+
+use url::Url;
+
+use crate::config::Config;
+use crate::render::{Entry, EntrySource, FeedInfo, Format, render};
+use crate::rules::Rule;
+use crate::store::{ALL_FEED, Store, StoreError, StoredItem};
+use crate::tag::Tagger;
+
+/// A rendered feed.
+#[derive(Debug, Clone)]
+pub struct RenderedFeed {
+    pub bytes: Vec<u8>,
+    /// The newest `updated` time among its entries (seconds since the epoch).
+    pub newest: Option<i64>,
+}
+
+/// Stored items as feed entries, with their tags.
+pub fn entries(
+    store: &Store,
+    config: &Config,
+    items: Vec<StoredItem>,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        let topics = store.topics_of(item.id)?;
+        let tags = Tagger::for_source(config, &item.source_id).tags((&item).into(), &topics);
+        let source = config.source(&item.source_id);
+        entries.push(Entry {
+            title: item.title,
+            link: item.link,
+            summary: item.summary,
+            content: item.content,
+            author: item.author,
+            published: item.published,
+            updated: item.updated,
+            source: EntrySource {
+                title: source.map_or_else(|| item.source_id.clone(), |s| s.title.clone()),
+                url: source.map_or_else(String::new, |s| s.url.to_string()),
+                id: item.source_id,
+            },
+            uid: item.uid,
+            tags,
+        });
+    }
+    Ok(entries)
+}
+
+/// Whether `slug` names a feed: a configured topic, or `all`.
+pub fn is_feed(config: &Config, slug: &str) -> bool {
+    slug == ALL_FEED || config.topics.get(slug).is_some()
+}
+
+/// Every feed slug, topics in config order then `all`: for "valid are …" messages.
+pub fn feed_slugs(config: &Config) -> Vec<&str> {
+    let mut slugs: Vec<&str> = config
+        .topics
+        .topics()
+        .iter()
+        .map(|t| t.slug.as_str())
+        .collect();
+    slugs.sort_unstable();
+    slugs.push(ALL_FEED);
+    slugs
+}
+
+/// The URL of a feed of the server at `base`.
+pub fn feed_url(base: &Url, slug: &str, format: Format) -> Url {
+    base.join(&format!("feeds/{slug}.{}", format.extension()))
+        .expect("slugs are URL-safe")
+}
+
+/// Renders the feed of `slug` (a topic, or `all`): its newest `limit` items.
+pub fn topic_feed(
+    store: &Store,
+    config: &Config,
+    slug: &str,
+    format: Format,
+    limit: usize,
+) -> Result<RenderedFeed, StoreError> {
+    let topic = config.topics.get(slug);
+    let items = store.feed_items(topic.map(|t| t.slug.as_str()), limit)?;
+    let entries = entries(store, config, items)?;
+    let base = &config.server.base_url;
+    let info = FeedInfo {
+        title: topic.map_or_else(|| "Kurator: all items".to_owned(), |t| t.title.clone()),
+        description: topic
+            .and_then(|t| t.description.clone())
+            .unwrap_or_else(|| {
+                if slug == ALL_FEED {
+                    "Every item Kurator has stored, newest first".to_owned()
+                } else {
+                    format!("Kurator topic feed `{slug}`")
+                }
+            }),
+        id: base
+            .join(&format!("feeds/{slug}"))
+            .expect("slugs are URL-safe")
+            .to_string(),
+        self_url: feed_url(base, slug, format).to_string(),
+        home_url: base.to_string(),
+    };
+    Ok(finish(format, &info, &entries))
+}
+
+/// The newest stored items that match `rule`: at most `limit` of them, from
+/// the newest `depth` items. `on_match` sees each match as it is found.
+/// Returns the matches and how many items were looked at.
+pub fn search(
+    store: &Store,
+    config: &Config,
+    rule: &Rule,
+    limit: usize,
+    depth: usize,
+    mut on_match: impl FnMut(&StoredItem),
+) -> Result<(Vec<StoredItem>, usize), StoreError> {
+    let (mut scanned, mut matched) = (0usize, Vec::new());
+    if limit == 0 || depth == 0 {
+        return Ok((matched, scanned));
+    }
+    store.scan_items(None, |item| {
+        scanned += 1;
+        let tagger = Tagger::for_source(config, &item.source_id);
+        // Topics first, so the rule can use their slugs with tag:.
+        let mut doc = tagger.document((&item).into());
+        config.topics.tag(&mut doc);
+        if rule.matches(&doc) {
+            on_match(&item);
+            matched.push(item);
+        }
+        matched.len() < limit && scanned < depth
+    })?;
+    Ok((matched, scanned))
+}
+
+/// The URL of the search feed for `rule_text`.
+pub fn search_url(base: &Url, rule_text: &str, format: Format) -> Url {
+    let mut url = base
+        .join(&format!("search.{}", format.extension()))
+        .expect("a fixed path");
+    url.query_pairs_mut().append_pair("q", rule_text);
+    url
+}
+
+/// Renders the search feed for `rule` (see [`search`]).
+pub fn search_feed(
+    store: &Store,
+    config: &Config,
+    rule: &Rule,
+    format: Format,
+    limit: usize,
+    depth: usize,
+) -> Result<RenderedFeed, StoreError> {
+    let (items, _) = search(store, config, rule, limit, depth, |_| {})?;
+    let entries = entries(store, config, items)?;
+    Ok(finish(
+        format,
+        &search_info(config, &rule.text, format),
+        &entries,
+    ))
+}
+
+/// What a search feed says about itself.
+pub fn search_info(config: &Config, rule_text: &str, format: Format) -> FeedInfo {
+    let self_url = search_url(&config.server.base_url, rule_text, format).to_string();
+    FeedInfo {
+        title: format!("Kurator: {rule_text}"),
+        description: format!("Items matching {rule_text}"),
+        id: self_url.clone(),
+        self_url,
+        home_url: config.server.base_url.to_string(),
+    }
+}
+
+fn finish(format: Format, info: &FeedInfo, entries: &[Entry]) -> RenderedFeed {
+    RenderedFeed {
+        bytes: render(format, info, entries),
+        newest: entries.iter().map(|e| e.updated.max(e.published)).max(),
+    }
+}

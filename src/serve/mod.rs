@@ -1,0 +1,310 @@
+//! Serve: the topic feeds over HTTP.
+//!
+//! Rules:
+//! * Feeds, search results and the front page are rendered once per version
+//!   of what they show and served from memory ([`cache`]); the versions are
+//!   bumped by the store in the transaction that changes a feed, and a
+//!   watcher copies them in about once a second, so an unchanged feed costs
+//!   no database work — whether `kurator fetch` runs in this process or another.
+//! * Every response a reader caches carries an ETag and Last-Modified derived
+//!   from the content, honours `If-None-Match`/`If-Modified-Since` with 304,
+//!   and comes brotli- or gzip-compressed when the client accepts it.
+//! * Slow or hostile clients cannot hold the server: our own accept loop
+//!   (`axum::serve` has none of this) bounds connections, the time to send
+//!   request headers (also for idle keep-alive connections), the time a
+//!   client may stall reading a response, and the size of URIs and headers.
+
+pub mod cache;
+pub mod negotiate;
+pub mod pages;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderValue;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::ingest::unix_now;
+use crate::store::{Store, StoreError};
+use cache::{Rendered, ResponseCache, Versions};
+
+/// How often the watcher looks for changes made by other connections.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a client may stall reading a response before it is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Request line plus headers; larger requests get 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Rendered responses kept in memory, all codings counted.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Database connections kept for rendering.
+const POOL_SIZE: usize = 4;
+/// Renders that read the database at once; the rest wait their turn.
+const RENDERS_AT_ONCE: usize = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Open database connections, reused across renders.
+struct StorePool {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+impl StorePool {
+    fn with<T>(&self, work: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let store = match idle {
+            Some(store) => store,
+            None => Store::open(&self.path)?,
+        };
+        let result = work(&store);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_SIZE {
+            idle.push(store);
+        }
+        result
+    }
+}
+
+/// What the watcher last saw of the database.
+#[derive(Debug, Default)]
+struct Health {
+    /// Milliseconds after `started` of the last successful look.
+    last_ok_ms: AtomicI64,
+    error: Mutex<Option<String>>,
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    config: Arc<Config>,
+    stores: StorePool,
+    cache: ResponseCache,
+    versions: RwLock<Arc<Versions>>,
+    renders: Semaphore,
+    searches: Semaphore,
+    cache_control: HeaderValue,
+    opml: Arc<Rendered>,
+    started: Instant,
+    /// Seconds since the epoch at start: Last-Modified of a feed that has no dates.
+    started_unix: i64,
+    health: Health,
+}
+
+impl AppState {
+    fn versions(&self) -> Arc<Versions> {
+        self.versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A server bound to its address, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    watcher_store: Store,
+}
+
+impl Server {
+    /// Opens the database and binds `[server] listen`. When the config
+    /// gives no `base_url`, links follow the address actually bound (so
+    /// `listen = "127.0.0.1:0"` works).
+    pub async fn bind(mut config: Config, db_path: PathBuf) -> Result<Server, ServeError> {
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        if !config.server.base_url_configured {
+            config.server.base_url =
+                url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
+        }
+        let watcher_store = Store::open(&db_path)?;
+        let versions = Versions::new(watcher_store.feed_versions()?);
+        let opml = Rendered::new(
+            "text/x-opml; charset=utf-8",
+            pages::opml(&config, unix_now()),
+            unix_now(),
+            0,
+        );
+        let cache_control = HeaderValue::from_str(&format!(
+            "public, max-age={}",
+            config.server.cache_max_age.as_secs().max(1)
+        ))
+        .expect("digits");
+        let state = Arc::new(AppState {
+            stores: StorePool {
+                path: db_path,
+                idle: Mutex::new(Vec::new()),
+            },
+            cache: ResponseCache::new(CACHE_BYTES),
+            versions: RwLock::new(Arc::new(versions)),
+            renders: Semaphore::new(RENDERS_AT_ONCE),
+            searches: Semaphore::new(1),
+            cache_control,
+            opml: Arc::new(opml),
+            started: Instant::now(),
+            started_unix: unix_now(),
+            health: Health::default(),
+            config: Arc::new(config),
+        });
+        Ok(Server {
+            listener,
+            state,
+            watcher_store,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The base URL links are built from.
+    pub fn base_url(&self) -> &url::Url {
+        &self.state.config.server.base_url
+    }
+
+    /// Serves until `shutdown` completes, then lets open connections finish
+    /// their current request (for at most a few seconds).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            state,
+            watcher_store,
+        } = self;
+        let server = &state.config.server;
+        let router = routes::router(state.clone());
+        let connections = Arc::new(Semaphore::new(server.max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let watcher = tokio::spawn(watch_versions(
+            state.clone(),
+            watcher_store,
+            stop_rx.clone(),
+        ));
+        let header_timeout = server.header_timeout;
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+                () = &mut shutdown => break,
+            };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: pause, don't spin.
+                    warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(WRITE_TIMEOUT));
+            let io = TokioIo::new(Box::pin(stream));
+            let service = TowerToHyperService::new(router.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .max_buf_size(MAX_HEADER_BYTES)
+                    .serve_connection(io, service);
+                tokio::pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = stopping(&mut stop) => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(err) = result {
+                    debug!(%peer, error = %err, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        }
+        info!("shutting down: no new connections");
+        let _ = stop_tx.send(true);
+        let all = u32::try_from(server.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(5), connections.acquire_many(all)).await;
+        watcher.abort();
+        Ok(())
+    }
+}
+
+/// Completes once shutdown has begun (or the sender is gone).
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// Copies the feed versions from the database whenever another connection
+/// has committed, and records whether the database answers (`/healthz`).
+async fn watch_versions(state: Arc<AppState>, store: Store, mut stop: watch::Receiver<bool>) {
+    let mut store = Some(store);
+    let mut seen_data_version = None;
+    loop {
+        let Some(current) = store.take() else { return };
+        let looked = tokio::task::spawn_blocking(move || {
+            let result = current.data_version().and_then(|data_version| {
+                if Some(data_version) == seen_data_version {
+                    Ok((data_version, None))
+                } else {
+                    Ok((data_version, Some(current.feed_versions()?)))
+                }
+            });
+            (current, result)
+        })
+        .await;
+        let Ok((back, result)) = looked else { return };
+        store = Some(back);
+        match result {
+            Ok((data_version, versions)) => {
+                seen_data_version = Some(data_version);
+                if let Some(versions) = versions {
+                    *state.versions.write().unwrap_or_else(|e| e.into_inner()) =
+                        Arc::new(Versions::new(versions));
+                }
+                let elapsed = state.started.elapsed().as_millis() as i64;
+                state.health.last_ok_ms.store(elapsed, Ordering::Relaxed);
+                *state.health.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            Err(err) => {
+                warn!(error = %err, "cannot read feed versions");
+                *state.health.error.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(err.to_string());
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+            () = stopping(&mut stop) => return,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The front page (topics, subscribe links, autodiscovery, latest items) and
+//! the OPML file that subscribes a reader to every topic at once.
+
+use std::fmt::Write;
+
+use crate::config::Config;
+use crate::feeds::{feed_url, search_url};
+use crate::ingest::format_time;
+use crate::normalize::strip_forbidden;
+use crate::render::Format;
+use crate::store::{ALL_FEED, StoredItem};
+
+/// What the front page shows of one feed.
+#[derive(Debug, Clone)]
+pub struct FeedSummary {
+    pub slug: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// Its newest items, newest first.
+    pub latest: Vec<StoredItem>,
+}
+
+const FORMATS: [(Format, &str); 3] = [
+    (Format::Rss, "RSS"),
+    (Format::Atom, "Atom"),
+    (Format::Json, "JSON Feed"),
+];
+
+/// Escapes text for HTML and XML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in strip_forbidden(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The front page.
+pub fn index_html(config: &Config, feeds: &[FeedSummary]) -> Vec<u8> {
+    let base = &config.server.base_url;
+    let mut html = String::with_capacity(8192);
+    html.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    html.push_str("<title>Kurator topic feeds</title>\n");
+    for feed in feeds {
+        for (format, name) in FORMATS {
+            let media = format.content_type().split(';').next().unwrap_or_default();
+            let _ = writeln!(
+                html,
+                "<link rel=\"alternate\" type=\"{media}\" title=\"{} ({name})\" href=\"{}\">",
+                escape(&feed.title),
+                escape(feed_url(base, &feed.slug, format).as_str())
+            );
+        }
+    }
+    html.push_str(
+        "<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.45}\
+         h2{margin-bottom:.2rem}.subscribe a{margin-right:.8rem}li{margin:.3rem 0}.meta{color:#555;font-size:.9em}</style>\n",
+    );
+    html.push_str("</head>\n<body>\n<h1>Kurator topic feeds</h1>\n");
+    let _ = writeln!(
+        html,
+        "<p>Subscribe to a topic in any feed reader, or to <a href=\"{}\">all topics at once (OPML)</a>.</p>",
+        escape(base.join("opml").expect("a fixed path").as_str())
+    );
+    for feed in feeds {
+        let _ = writeln!(
+            html,
+            "<section id=\"{}\">\n<h2>{}</h2>",
+            escape(&feed.slug),
+            escape(&feed.title)
+        );
+        if let Some(description) = &feed.description {
+            let _ = writeln!(html, "<p>{}</p>", escape(description));
+        }
+        html.push_str("<p class=\"subscribe\">Subscribe: ");
+        for (index, (format, name)) in FORMATS.into_iter().enumerate() {
+            if index > 0 {
+                html.push_str(" · ");
+            }
+            let _ = write!(
+                html,
+                "<a href=\"{}\">{name}</a>",
+                escape(feed_url(base, &feed.slug, format).as_str())
+            );
+        }
+        html.push_str("</p>\n");
+        if feed.latest.is_empty() {
+            html.push_str("<p class=\"meta\">No items yet.</p>\n");
+        } else {
+            html.push_str("<ul>\n");
+            for item in &feed.latest {
+                let date = format_time(item.published);
+                let title = escape(&item.title);
+                let shown = match &item.link {
+                    Some(link) => format!("<a href=\"{}\">{title}</a>", escape(link)),
+                    None => title,
+                };
+                let source = config
+                    .source(&item.source_id)
+                    .map_or(item.source_id.as_str(), |s| s.title.as_str());
+                let _ = writeln!(
+                    html,
+                    "<li>{shown} <span class=\"meta\">{} · {}</span></li>",
+                    escape(source),
+                    &date[..10]
+                );
+            }
+            html.push_str("</ul>\n");
+        }
+        html.push_str("</section>\n");
+    }
+    let example = search_url(base, "\"smart city\" OR digitalstadt*", Format::Atom);
+    let _ = writeln!(
+        html,
+        "<h2>Search feeds</h2>\n<p>Any rule in the topic language is a feed too, e.g. \
+         <a href=\"{}\"><code>{}</code></a>; use <code>search.rss</code>, \
+         <code>search.atom</code> or <code>search.json</code> with <code>?q=RULE</code> \
+         and optionally <code>&amp;limit=1…500</code>.</p>",
+        escape(example.as_str()),
+        escape(example.as_str())
+    );
+    html.push_str("</body>\n</html>\n");
+    html.into_bytes()
+}
+
+/// Every topic feed (and `all`) as an OPML 2.0 subscription list.
+pub fn opml(config: &Config, now: i64) -> Vec<u8> {
+    let base = &config.server.base_url;
+    let mut out = String::with_capacity(2048);
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n<head>\n");
+    out.push_str("<title>Kurator topic feeds</title>\n");
+    let _ = writeln!(
+        out,
+        "<dateCreated>{}</dateCreated>",
+        httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64)
+        )
+    );
+    out.push_str("</head>\n<body>\n");
+    let topics = config.topics.topics().iter().map(|t| {
+        (
+            t.slug.as_str(),
+            t.title.as_str(),
+            t.description.as_deref().unwrap_or(""),
+        )
+    });
+    let all = std::iter::once((
+        ALL_FEED,
+        "Kurator: all items",
+        "Every item Kurator has stored",
+    ));
+    for (slug, title, description) in topics.chain(all) {
+        let description = if description.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" description=\"{}\"", escape(description))
+        };
+        let _ = writeln!(
+            out,
+            "<outline type=\"rss\" text=\"{title}\" title=\"{title}\"{description} xmlUrl=\"{}\" htmlUrl=\"{}\"/>",
+            escape(feed_url(base, slug, Format::Rss).as_str()),
+            escape(base.as_str()),
+            title = escape(title),
+        );
+    }
+    out.push_str("</body>\n</opml>\n");
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_forbidden_characters() {
+        assert_eq!(
+            escape("<a href=\"x\">Tom & 'Jerry'</a>\u{1}"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
+    }
+}

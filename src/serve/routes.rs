@@ -1,0 +1,433 @@
+//! The routes: feeds, search, OPML, the front page and the health check.
+//!
+//! Each handler names the response it wants ([`Key`]) and how to render it;
+//! [`cached`] serves it from memory when its version is current and renders
+//! it (on a blocking thread, a few at a time) when not.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tokio::sync::Semaphore;
+use tracing::error;
+
+use super::cache::{Coding, Key, Rendered};
+use super::pages::{self, FeedSummary};
+use super::{AppState, WATCH_INTERVAL, negotiate};
+use crate::config::Config;
+use crate::feeds::{self, RenderedFeed};
+use crate::render::Format;
+use crate::rules::Rule;
+use crate::store::{ALL_FEED, Store, StoreError};
+
+/// Longest request target (path and query) served; longer gets 414.
+pub const MAX_URI_BYTES: usize = 4096;
+/// Longest `q` rule, in characters.
+pub const MAX_RULE_CHARS: usize = 500;
+/// `?limit=` bounds and default.
+pub const MAX_LIMIT: usize = 500;
+pub const DEFAULT_LIMIT: usize = 50;
+/// Items per feed on the front page.
+const FRONT_PAGE_ITEMS: usize = 5;
+
+static CACHE_STATUS: HeaderName = HeaderName::from_static("x-kurator-cache");
+static NOSNIFF: HeaderName = HeaderName::from_static("x-content-type-options");
+static CSP: HeaderName = HeaderName::from_static("content-security-policy");
+/// Feeds opened in a browser run no script and load nothing.
+const CSP_VALUE: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src *";
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/opml", get(opml))
+        .route("/healthz", get(healthz))
+        .route("/feeds/{file}", get(feed))
+        .route("/search.rss", get(search_rss))
+        .route("/search.atom", get(search_atom))
+        .route("/search.json", get(search_json))
+        .fallback(not_found)
+        .layer(middleware::from_fn(limit_uri))
+        .with_state(state)
+}
+
+/// A plain-text answer that no cache keeps.
+fn plain(status: StatusCode, text: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(CACHE_CONTROL, "no-store")
+        .header(&NOSNIFF, "nosniff")
+        .body(Body::from(text))
+        .expect("valid static headers")
+}
+
+async fn limit_uri(request: Request, next: Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if length > MAX_URI_BYTES {
+        return plain(
+            StatusCode::URI_TOO_LONG,
+            format!(
+                "the request target is {length} bytes long; at most {MAX_URI_BYTES} are served\n"
+            ),
+        );
+    }
+    next.run(request).await
+}
+
+fn valid_feeds(config: &Config) -> String {
+    feeds::feed_slugs(config).join(", ")
+}
+
+async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        format!(
+            "nothing at {}\nfeeds are at /feeds/SLUG.rss, .atom or .json; slugs: {}\n\
+             also: /search.atom?q=RULE, /opml, / (the front page)\n",
+            uri.path(),
+            valid_feeds(&state.config)
+        ),
+    )
+}
+
+/// `limit` and `q` from the query string.
+struct FeedQuery {
+    limit: usize,
+    rule: Option<String>,
+}
+
+/// The query string's `limit` and `q`, or a 400 message.
+fn feed_query(uri: &Uri) -> Result<FeedQuery, String> {
+    let mut query = FeedQuery {
+        limit: DEFAULT_LIMIT,
+        rule: None,
+    };
+    for (name, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "limit" => {
+                query.limit = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{value}`\n"
+                        )
+                    })?;
+            }
+            "q" => query.rule = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+async fn feed(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (slug, format) = match file.rsplit_once('.') {
+        Some((slug, extension)) => (slug, Format::from_extension(extension)),
+        None => (file.as_str(), None),
+    };
+    let Some(format) = format else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no feed `{file}`: feeds end in .rss, .atom or .json, e.g. /feeds/{slug}.atom\n"
+            ),
+        );
+    };
+    if !feeds::is_feed(&state.config, slug) {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("no topic `{slug}`; valid: {}\n", valid_feeds(&state.config)),
+        );
+    }
+    let query = match feed_query(&uri) {
+        Ok(query) => query,
+        Err(message) => return plain(StatusCode::BAD_REQUEST, message),
+    };
+    let key = Key::Feed {
+        slug: slug.to_owned(),
+        format,
+        limit: query.limit,
+    };
+    let slug = slug.to_owned();
+    cached(
+        &state,
+        key,
+        &headers,
+        None,
+        format.content_type(),
+        move |store, config| {
+            let RenderedFeed { bytes, newest } =
+                feeds::topic_feed(store, config, &slug, format, query.limit)?;
+            Ok((bytes, newest))
+        },
+    )
+    .await
+}
+
+async fn search_rss(state: State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    search(state, uri, headers, Format::Rss).await
+}
+
+async fn search_atom(state: State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    search(state, uri, headers, Format::Atom).await
+}
+
+async fn search_json(state: State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    search(state, uri, headers, Format::Json).await
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    format: Format,
+) -> Response {
+    let query = match feed_query(&uri) {
+        Ok(query) => query,
+        Err(message) => return plain(StatusCode::BAD_REQUEST, message),
+    };
+    let Some(text) = query.rule.filter(|q| !q.trim().is_empty()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "add the rule to search for as ?q=, e.g. /search.{}?q=%22smart+city%22+OR+digitalstadt*\n",
+                format.extension()
+            ),
+        );
+    };
+    let length = text.chars().count();
+    if length > MAX_RULE_CHARS {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!("`q` is {length} characters long; at most {MAX_RULE_CHARS} are allowed\n"),
+        );
+    }
+    let rule = match Rule::parse(&text) {
+        Ok(rule) => rule,
+        Err(err) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "error in the rule at column {}:\n  {}\n",
+                    err.column,
+                    err.caret(&text).replace('\n', "\n  ")
+                ),
+            );
+        }
+    };
+    let key = Key::Search {
+        rule: text,
+        format,
+        limit: query.limit,
+    };
+    let depth = state.config.server.search_depth;
+    let gate = Some(&state.searches);
+    cached(
+        &state,
+        key,
+        &headers,
+        gate,
+        format.content_type(),
+        move |store, config| {
+            let RenderedFeed { bytes, newest } =
+                feeds::search_feed(store, config, &rule, format, query.limit, depth)?;
+            Ok((bytes, newest))
+        },
+    )
+    .await
+}
+
+async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    cached(
+        &state,
+        Key::Index,
+        &headers,
+        None,
+        "text/html; charset=utf-8",
+        |store, config| {
+            let mut summaries = Vec::new();
+            let topics = config.topics.topics().iter().map(|t| {
+                (
+                    Some(t.slug.as_str()),
+                    t.slug.clone(),
+                    t.title.clone(),
+                    t.description.clone(),
+                )
+            });
+            let all = std::iter::once((
+                None,
+                ALL_FEED.to_owned(),
+                "All items".to_owned(),
+                Some("Every item from every source, newest first".to_owned()),
+            ));
+            for (topic, slug, title, description) in topics.chain(all) {
+                summaries.push(FeedSummary {
+                    latest: store.feed_items(topic, FRONT_PAGE_ITEMS)?,
+                    slug,
+                    title,
+                    description,
+                });
+            }
+            let newest = summaries
+                .iter()
+                .flat_map(|s| &s.latest)
+                .map(|item| item.updated.max(item.published))
+                .max();
+            Ok((pages::index_html(config, &summaries), newest))
+        },
+    )
+    .await
+}
+
+async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    respond(&state, &state.opml, &headers, "hit")
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(error) = state
+        .health
+        .error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the database does not answer: {error}\n"),
+        );
+    }
+    let last_ok = state
+        .health
+        .last_ok_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let silent_ms = state.started.elapsed().as_millis() as i64 - last_ok;
+    if silent_ms > 10 * WATCH_INTERVAL.as_millis() as i64 {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the database has not answered for {} s\n", silent_ms / 1000),
+        );
+    }
+    plain(StatusCode::OK, "ok\n".to_owned())
+}
+
+/// Serves `key` from the cache if current, else renders it with `render`
+/// (which returns the body and the newest item time), caches and serves it.
+/// `gate` limits how many such renders run at once (searches scan items).
+async fn cached(
+    state: &Arc<AppState>,
+    key: Key,
+    headers: &HeaderMap,
+    gate: Option<&Semaphore>,
+    content_type: &'static str,
+    render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), StoreError> + Send + 'static,
+) -> Response {
+    let version = state.versions().of(&key);
+    if let Some(hit) = state.cache.get(&key, version.version) {
+        return respond(state, &hit, headers, "hit");
+    }
+    let _gate = match gate {
+        Some(gate) => Some(gate.acquire().await.expect("never closed")),
+        None => None,
+    };
+    let _render = state.renders.acquire().await.expect("never closed");
+    // Another request may have rendered it while this one waited.
+    if let Some(hit) = state.cache.get(&key, version.version) {
+        return respond(state, &hit, headers, "hit");
+    }
+    let worker = state.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let (bytes, newest) = worker.stores.with(|store| render(store, &worker.config))?;
+        // Last-Modified never goes back: a feed that loses its newest item
+        // still changed when its version did.
+        let mut last_modified = newest.unwrap_or(0).max(version.changed_at);
+        if last_modified == 0 {
+            last_modified = worker.started_unix;
+        }
+        Ok::<_, StoreError>(Rendered::new(
+            content_type,
+            bytes,
+            last_modified,
+            version.version,
+        ))
+    })
+    .await;
+    match rendered {
+        Ok(Ok(rendered)) => {
+            let rendered = Arc::new(rendered);
+            state.cache.insert(key, rendered.clone());
+            respond(state, &rendered, headers, "miss")
+        }
+        Ok(Err(err)) => {
+            error!(error = %err, "cannot render a feed");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the database: {err}\n"),
+            )
+        }
+        Err(err) => {
+            error!(error = %err, "rendering a feed failed");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering failed; see the server log\n".to_owned(),
+            )
+        }
+    }
+}
+
+/// The response for `rendered`: 304 if the client's copy is current, else
+/// the body in the best coding the client accepts.
+fn respond(
+    state: &AppState,
+    rendered: &Rendered,
+    headers: &HeaderMap,
+    cache_status: &'static str,
+) -> Response {
+    let wanted = negotiate::coding(headers);
+    let (coding, body) = match rendered.body(wanted) {
+        Some(body) => (wanted, body),
+        None => (
+            Coding::Identity,
+            rendered.body(Coding::Identity).expect("always stored"),
+        ),
+    };
+    let mut response = Response::builder()
+        .header(ETAG, rendered.etag(coding).clone())
+        .header(LAST_MODIFIED, rendered.last_modified_header.clone())
+        .header(CACHE_CONTROL, state.cache_control.clone())
+        .header(VARY, HeaderValue::from_static("accept-encoding"))
+        .header(&CACHE_STATUS, HeaderValue::from_static(cache_status));
+    if negotiate::not_modified(headers, rendered) {
+        return response
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .expect("valid headers");
+    }
+    if let Some(encoding) = coding.header() {
+        response = response.header(CONTENT_ENCODING, encoding);
+    }
+    response
+        .header(CONTENT_TYPE, rendered.content_type.clone())
+        .header(&NOSNIFF, HeaderValue::from_static("nosniff"))
+        .header(&CSP, HeaderValue::from_static(CSP_VALUE))
+        .body(Body::from(body.clone()))
+        .expect("valid headers")
+}
