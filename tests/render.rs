@@ -5,9 +5,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use support::{dangerous_markup, run_kurator};
+use support::{dangerous_markup, feedparser_summary, run_kurator, validate_atom};
 
 const PRESSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Stadt Musterhausen</title>
@@ -60,23 +59,6 @@ fn render(setup: &Setup, topic: &str, format: &str) -> Vec<u8> {
     let (code, out, err) = kurator(&setup.config, &["render", topic, "--format", format]);
     assert_eq!(code, 0, "{err}");
     out
-}
-
-/// Validates an Atom file against the RFC 4287 RELAX NG schema with xmllint.
-fn validate_atom(path: &Path) -> Result<(), String> {
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/atom.rng");
-    let output = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--relaxng")
-        .arg(&schema)
-        .arg(path)
-        .output()
-        .expect("xmllint is needed for this test: apt-get install libxml2-utils");
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
 }
 
 fn ids_and_titles(bytes: &[u8]) -> Vec<(String, String)> {
@@ -235,21 +217,7 @@ fn python_feedparser_reads_rss_and_atom_cleanly() {
     for format in ["rss", "atom"] {
         let path = setup._dir.path().join(format!("all.{format}"));
         std::fs::write(&path, render(&setup, "all", format)).unwrap();
-        let script = "import sys, feedparser\n\
-                      d = feedparser.parse(open(sys.argv[1], 'rb').read())\n\
-                      print(d.bozo, len(d.entries), d.version, d.entries[0].id, d.entries[0].title)\n";
-        let output = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(&path)
-            .output()
-            .expect("python3 is needed for this test");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "feedparser is needed for this test (pip install feedparser): {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = feedparser_summary(&path);
         let expected_version = if format == "rss" { "rss20" } else { "atom10" };
         assert!(
             stdout.starts_with(&format!("False 3 {expected_version} urn:uuid:")),

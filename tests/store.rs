@@ -299,3 +299,64 @@ fn group_commit_keeps_each_fetch_atomic() {
     assert_eq!(store.source_state("two").unwrap(), None);
     assert_eq!(store.item_count(Some("three")).unwrap(), 1);
 }
+
+/// Items with topics, as ingest hands them to the store.
+fn with_topics(items: Vec<Identified>, topics: &[&[&str]]) -> Vec<Identified> {
+    items
+        .into_iter()
+        .zip(topics)
+        .map(|(mut item, topics)| {
+            item.topics = topics.iter().map(|t| t.to_string()).collect();
+            item
+        })
+        .collect()
+}
+
+#[test]
+fn feed_versions_move_only_for_feeds_that_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    let version = |store: &Store, feed: &str| {
+        store
+            .feed_versions()
+            .unwrap()
+            .get(feed)
+            .map_or(0, |v| v.version)
+    };
+    assert!(store.feed_versions().unwrap().is_empty());
+
+    let items = || identify("src", vec![item("a", "Alpha"), item("b", "Beta")]);
+    record(&mut store, with_topics(items(), &[&["politik"], &[]]));
+    assert_eq!(version(&store, "all"), 1);
+    assert_eq!(version(&store, "politik"), 1);
+    assert_eq!(version(&store, "smart-city"), 0);
+
+    // The same items again: nothing changes, no version moves.
+    record(&mut store, with_topics(items(), &[&["politik"], &[]]));
+    assert_eq!(version(&store, "all"), 1);
+    assert_eq!(version(&store, "politik"), 1);
+
+    // An update moves the topic the item leaves and the one it enters.
+    let changed = identify("src", vec![item("a", "Alpha, korrigiert")]);
+    record(&mut store, with_topics(changed, &[&["smart-city"]]));
+    assert_eq!(version(&store, "all"), 2);
+    assert_eq!(version(&store, "politik"), 2, "left");
+    assert_eq!(version(&store, "smart-city"), 1, "entered");
+
+    // Retagging moves exactly the topics whose membership changes.
+    let b = store.items_of_source("src").unwrap()[1].id;
+    let a = store.items_of_source("src").unwrap()[0].id;
+    let (a, b) = if a < b { (a, b) } else { (b, a) };
+    let changed = store
+        .replace_topics(
+            &[(a, vec!["smart-city".into()]), (b, vec!["politik".into()])],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(version(&store, "smart-city"), 1, "item a stays");
+    assert_eq!(version(&store, "politik"), 3, "item b enters");
+    assert_eq!(version(&store, "all"), 2, "all shows the same items");
+    let versions = store.feed_versions().unwrap();
+    assert_eq!(versions["politik"].changed_at, NOW);
+}

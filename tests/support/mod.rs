@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 
+pub mod http;
 pub mod server;
 
 use std::path::Path;
@@ -66,4 +67,41 @@ pub fn dangerous_markup(html: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Validates an Atom file against the RFC 4287 RELAX NG schema with xmllint.
+pub fn validate_atom(path: &Path) -> Result<(), String> {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/atom.rng");
+    let output = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--relaxng")
+        .arg(&schema)
+        .arg(path)
+        .output()
+        .expect("xmllint is needed for this test: apt-get install libxml2-utils");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// Python's feedparser on a feed file: `bozo`, the entry count, the version,
+/// then the first entry's id and title, on one line.
+pub fn feedparser_summary(path: &Path) -> String {
+    let script = "import sys, feedparser\n\
+                  d = feedparser.parse(open(sys.argv[1], 'rb').read())\n\
+                  print(d.bozo, len(d.entries), d.version, d.entries[0].id if d.entries else '', d.entries[0].title if d.entries else '')\n";
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .expect("python3 is needed for this test");
+    assert!(
+        output.status.success(),
+        "feedparser is needed for this test (pip install feedparser): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
