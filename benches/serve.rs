@@ -1,0 +1,327 @@
+//! Serving benchmark: requests per second and latency for a cached 50-item
+//! topic feed, Kurator against nginx serving the same bytes from a file, in
+//! the same run, with wrk as the load generator on loopback.
+//!
+//! Run: `cargo bench --bench serve` (needs `nginx` and `wrk`:
+//! `apt-get install nginx-light wrk`). Environment:
+//! * `KURATOR_BENCH_SECONDS` — length of each wrk run (default 10);
+//! * `KURATOR_BENCH_ROUNDS` — alternating rounds per server (default 3);
+//! * `KURATOR_BENCH_CONNECTIONS` — comma-separated wrk connection counts
+//!   (default `16,64`).
+//!
+//! nginx runs with two worker processes (one per core, like Kurator's two
+//! runtime threads), `sendfile on`, `tcp_nopush off` (its stock `on` inflates
+//! loopback tail latency) and no access log. wrk needs as much CPU as either
+//! server here, so the ratio is the figure to read, not the absolutes.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kurator::config::Config;
+use kurator::identify::identify;
+use kurator::normalize::Item;
+use kurator::serve::Server;
+use kurator::store::{FetchRecord, Store};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const FEED_PATH: &str = "/feeds/smart-city.atom";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// 200 German items, every one in the topic, about the size real press
+/// releases have in feeds.
+fn fill_database(path: &Path) {
+    let mut store = Store::open(path).expect("a fresh database");
+    let now = 1_790_000_000;
+    let items: Vec<Item> = (0..200)
+        .map(|n| Item {
+            guid: Some(format!("pm-{n}")),
+            link: Some(format!("https://www.musterstadt.de/presse/meldung-{n}")),
+            title: format!(
+                "Smart City: Musterstadt startet Sensorprojekt Nr. {n} in der Königstraße"
+            ),
+            summary: Some(format!(
+                "<p>Die Stadtverwaltung Musterstadt hat am Montag das Projekt {n} vorgestellt. \
+                 Sensoren messen künftig Luftqualität, Verkehrsfluss und Parkplatzbelegung; \
+                 die Daten erscheinen im offenen Datenportal der Stadt. Oberbürgermeisterin \
+                 Beispiel: „Wir machen die Stadt Schritt für Schritt digitaler – gemeinsam mit \
+                 den Bürgerinnen und Bürgern.“ Die Kosten von 1,2 Millionen Euro trägt zu \
+                 großen Teilen das Förderprogramm Modellprojekte Smart Cities.</p>"
+            )),
+            content: None,
+            author: Some("Pressestelle Musterstadt".into()),
+            categories: vec!["Smart City".into(), "Digitalisierung".into()],
+            published: Some(now - n * 3600),
+            updated: None,
+        })
+        .collect();
+    let mut identified = identify("musterstadt", items);
+    for item in &mut identified {
+        item.topics = vec!["smart-city".into()];
+    }
+    store
+        .record_fetch(
+            "musterstadt",
+            "https://www.musterstadt.de/presse/feed.xml",
+            &FetchRecord::Success {
+                status: 200,
+                validators: None,
+                body_sha256: None,
+                effective_url: "https://www.musterstadt.de/presse/feed.xml".into(),
+                moved_to: None,
+            },
+            &identified,
+            now,
+        )
+        .expect("items stored");
+}
+
+/// GET over a plain socket: the body, and the value of `header`.
+fn fetch(addr: SocketAddr, path: &str, header: &str) -> (Vec<u8>, Option<String>) {
+    let mut stream = TcpStream::connect(addr).expect("server up");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response");
+    let head = String::from_utf8_lossy(&raw[..end]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let value = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case(header)
+            .then(|| value.trim().to_owned())
+    });
+    (raw[end + 4..].to_vec(), value)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_nginx(dir: &Path, body: &[u8]) -> (Child, SocketAddr) {
+    let www = dir.join("www/feeds");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("smart-city.atom"), body).unwrap();
+    let port = free_port();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let conf = format!(
+        "{user}worker_processes 2;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush off;\n  tcp_nodelay on;\n\
+           keepalive_requests 1000000;\n  keepalive_timeout 60s;\n\
+           types {{ application/atom+xml atom; }}\n\
+           client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  fastcgi_temp_path {dir}/tmp;\n\
+           uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n\
+           server {{ listen 127.0.0.1:{port}; root {dir}/www; }}\n}}\n",
+        user = if is_root { "user root;\n" } else { "" },
+        dir = dir.display()
+    );
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts (apt-get install nginx-light)");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    for _ in 0..100 {
+        if TcpStream::connect(addr).is_ok() {
+            return (child, addr);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "nginx did not start: {}",
+        std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+    );
+}
+
+/// One wrk run: requests per second and the 99th percentile latency in ms.
+fn wrk(addr: SocketAddr, connections: u64, seconds: u64) -> (f64, f64) {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+        ])
+        .arg(format!("http://{addr}{FEED_PATH}"))
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("Non-2xx"), "errors during the run:\n{text}");
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in\n{text}"));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| parse_latency(v.trim()))
+        .unwrap_or_else(|| panic!("no 99% latency in\n{text}"));
+    (rps, p99)
+}
+
+/// wrk prints latencies like `812.00us`, `1.23ms` or `1.01s`.
+fn parse_latency(text: &str) -> f64 {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len()),
+    );
+    let value: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => value / 1000.0,
+        "ms" => value,
+        "s" => value * 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    for tool in ["nginx", "wrk"] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            eprintln!(
+                "serve benchmark skipped: `{tool}` is not installed (apt-get install nginx-light wrk)"
+            );
+            return;
+        }
+    }
+    let seconds = env_number("KURATOR_BENCH_SECONDS", 10);
+    let rounds = env_number("KURATOR_BENCH_ROUNDS", 3) as usize;
+    let connection_counts: Vec<u64> = std::env::var("KURATOR_BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "16,64".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    fill_database(&db);
+    let config_path = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config_path,
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"https://feeds.example.de/\"\n\n\
+         [[topic]]\nslug = \"smart-city\"\ntitle = \"Smart City\"\nmatch = '\"smart city\"'\n",
+    )
+    .unwrap();
+    let config = Config::load(&config_path).expect("bench config");
+
+    // Kurator on a runtime of its own, as `kurator serve` runs it.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let server = Server::bind(config, db).await.expect("server binds");
+            addr_tx.send(server.local_addr()).unwrap();
+            server
+                .run(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    let kurator_addr = addr_rx.recv().unwrap();
+    let (body, _) = fetch(kurator_addr, FEED_PATH, "x-kurator-cache");
+    let (_, cache) = fetch(kurator_addr, FEED_PATH, "x-kurator-cache");
+    assert_eq!(
+        cache.as_deref(),
+        Some("hit"),
+        "the benchmark measures the cached path"
+    );
+    let entries = body.windows(7).filter(|w| w == b"<entry>").count();
+    assert_eq!(entries, 50, "a 50-item feed");
+
+    let (mut nginx, nginx_addr) = start_nginx(dir.path(), &body);
+    let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, "etag");
+    assert_eq!(nginx_body, body, "nginx serves the same bytes");
+
+    println!(
+        "serving a cached {}-entry Atom feed ({} bytes, identity), wrk -t1, {seconds}s per run, {rounds} alternating rounds\n",
+        entries,
+        body.len()
+    );
+    println!("| connections | server | requests/s (median) | p99 ms (median) |");
+    println!("|---|---|---|---|");
+    let mut summary = Vec::new();
+    for &connections in &connection_counts {
+        // Warm both up.
+        wrk(kurator_addr, connections, 2);
+        wrk(nginx_addr, connections, 2);
+        let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..rounds {
+            let (rps, p99) = wrk(kurator_addr, connections, seconds);
+            k_rps.push(rps);
+            k_p99.push(p99);
+            let (rps, p99) = wrk(nginx_addr, connections, seconds);
+            n_rps.push(rps);
+            n_p99.push(p99);
+        }
+        let (kr, kp, nr, np) = (
+            median(&mut k_rps),
+            median(&mut k_p99),
+            median(&mut n_rps),
+            median(&mut n_p99),
+        );
+        println!("| {connections} | kurator | {kr:.0} | {kp:.2} |");
+        println!("| {connections} | nginx | {nr:.0} | {np:.2} |");
+        summary.push((connections, kr / nr, kp, np));
+    }
+    println!();
+    for (connections, ratio, kp, np) in summary {
+        println!(
+            "{connections} connections: kurator/nginx requests/s = {ratio:.2} (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
+            if kp <= np { "no worse" } else { "worse" }
+        );
+    }
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    let _ = stop_tx.send(());
+    let _ = server_thread.join();
+}
