@@ -141,7 +141,7 @@ fn start_nginx(dir: &Path, body: &[u8]) -> (Child, SocketAddr) {
     );
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
+    let mut child = Command::new("nginx")
         .arg("-p")
         .arg(dir)
         .arg("-e")
@@ -159,6 +159,8 @@ fn start_nginx(dir: &Path, body: &[u8]) -> (Child, SocketAddr) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "nginx did not start: {}",
         std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()

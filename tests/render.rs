@@ -278,3 +278,213 @@ fn xss_cases_from_the_corpus_leave_nothing_dangerous() {
     }
     assert!(checked > 100, "only {checked} bodies checked");
 }
+
+/// One element of an XML document: its path from the root (`rss/channel/item`),
+/// its attributes and its text (CDATA included).
+struct Element {
+    path: String,
+    attributes: Vec<(String, String)>,
+    text: String,
+}
+
+/// Every element of an XML document, in document order.
+fn elements(bytes: &[u8]) -> Vec<Element> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut stack: Vec<usize> = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut found: Vec<Element> = Vec::new();
+    let mut buffer = Vec::new();
+    loop {
+        let event = reader.read_event_into(&mut buffer).expect("well-formed");
+        let mut open = |start: &quick_xml::events::BytesStart<'_>, path: &mut Vec<String>| {
+            path.push(start.name().into_inner().to_owned());
+            let attributes = start
+                .attributes()
+                .map(|a| {
+                    let a = a.expect("a valid attribute");
+                    (
+                        a.key.into_inner().to_owned(),
+                        quick_xml::escape::unescape(&a.value)
+                            .expect("valid escapes")
+                            .into_owned(),
+                    )
+                })
+                .collect();
+            found.push(Element {
+                path: path.join("/"),
+                attributes,
+                text: String::new(),
+            });
+            found.len() - 1
+        };
+        match event {
+            Event::Start(start) => stack.push(open(&start, &mut path)),
+            Event::Empty(start) => {
+                open(&start, &mut path);
+                path.pop();
+            }
+            Event::End(_) => {
+                stack.pop();
+                path.pop();
+            }
+            Event::Text(text) => {
+                if let Some(&at) = stack.last() {
+                    found[at].text.push_str(&text.xml10_content());
+                }
+            }
+            Event::GeneralRef(reference) => {
+                if let Some(&at) = stack.last() {
+                    if let Ok(Some(c)) = reference.resolve_char_ref() {
+                        found[at].text.push(c);
+                        buffer.clear();
+                        continue;
+                    }
+                    let name = reference.into_inner();
+                    let character = match name.as_ref() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "?",
+                    };
+                    found[at].text.push_str(character);
+                }
+            }
+            Event::CData(data) => {
+                if let Some(&at) = stack.last() {
+                    found[at].text.push_str(&data.into_inner());
+                }
+            }
+            Event::Eof => return found,
+            _ => {}
+        }
+        buffer.clear();
+    }
+}
+
+impl Element {
+    fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The W3C feed validator's rules that apply to what we emit, checked
+/// directly (the validator itself is a web service): required elements,
+/// date formats, absolute links, a self link that names the feed, unique
+/// ids, permalink-free guids, authors, and empty link elements.
+#[test]
+fn feeds_follow_the_w3c_validator_rules() {
+    let setup = setup();
+    let rfc822 = regex::Regex::new(
+        r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$",
+    )
+    .unwrap();
+    let rfc3339 =
+        regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+            .unwrap();
+    let padded_link = regex::Regex::new(r"<atom:link[^>]*>\s+</atom:link>").unwrap();
+    let absolute = |url: &str| url.starts_with("https://") || url.starts_with("http://");
+    for topic in ["politik", "smart-city", "all"] {
+        // RSS 2.0
+        let rss = render(&setup, topic, "rss");
+        let text = String::from_utf8(rss.clone()).unwrap();
+        assert!(
+            !padded_link.is_match(&text),
+            "{topic}: whitespace inside atom:link"
+        );
+        let all = elements(&rss);
+        let one = |path: &str| -> Vec<&Element> { all.iter().filter(|e| e.path == path).collect() };
+        for required in [
+            "rss/channel/title",
+            "rss/channel/link",
+            "rss/channel/description",
+        ] {
+            let found = one(required);
+            assert_eq!(found.len(), 1, "{topic}: {required}");
+            assert!(
+                !found[0].text.trim().is_empty(),
+                "{topic}: {required} is empty"
+            );
+        }
+        assert!(absolute(&one("rss/channel/link")[0].text));
+        let self_links = one("rss/channel/atom:link");
+        assert_eq!(self_links.len(), 1, "{topic}: one atom:link");
+        assert_eq!(self_links[0].attribute("rel"), Some("self"));
+        assert_eq!(
+            self_links[0].attribute("href"),
+            Some(format!("https://feeds.example.de/feeds/{topic}.rss").as_str())
+        );
+        assert_eq!(self_links[0].attribute("type"), Some("application/rss+xml"));
+        for date in one("rss/channel/lastBuildDate")
+            .into_iter()
+            .chain(one("rss/channel/item/pubDate"))
+        {
+            assert!(
+                rfc822.is_match(&date.text),
+                "{topic}: RFC 822 date {:?}",
+                date.text
+            );
+        }
+        let items = one("rss/channel/item");
+        assert!(!items.is_empty());
+        let guids = one("rss/channel/item/guid");
+        assert_eq!(guids.len(), items.len(), "{topic}: a guid per item");
+        let mut seen = std::collections::HashSet::new();
+        for guid in &guids {
+            assert_eq!(guid.attribute("isPermaLink"), Some("false"));
+            assert!(seen.insert(guid.text.clone()), "{topic}: duplicate guid");
+        }
+        assert_eq!(one("rss/channel/item/pubDate").len(), items.len());
+        assert_eq!(one("rss/channel/item/title").len(), items.len());
+        for link in one("rss/channel/item/link") {
+            assert!(absolute(&link.text), "{topic}: item link {:?}", link.text);
+        }
+        for source in one("rss/channel/item/source") {
+            assert!(source.attribute("url").is_some_and(|u| u.contains("://")));
+        }
+
+        // Atom 1.0 (beyond the schema)
+        let atom = render(&setup, topic, "atom");
+        let all = elements(&atom);
+        let one = |path: &str| -> Vec<&Element> { all.iter().filter(|e| e.path == path).collect() };
+        let self_link = one("feed/link")
+            .into_iter()
+            .find(|e| e.attribute("rel") == Some("self"))
+            .expect("a self link");
+        assert_eq!(
+            self_link.attribute("href"),
+            Some(format!("https://feeds.example.de/feeds/{topic}.atom").as_str())
+        );
+        for date in one("feed/updated")
+            .into_iter()
+            .chain(one("feed/entry/updated"))
+            .chain(one("feed/entry/published"))
+        {
+            assert!(
+                rfc3339.is_match(&date.text),
+                "{topic}: RFC 3339 date {:?}",
+                date.text
+            );
+        }
+        let entries = one("feed/entry");
+        let ids = one("feed/entry/id");
+        assert_eq!(ids.len(), entries.len());
+        let unique: std::collections::HashSet<&str> = ids.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(unique.len(), ids.len(), "{topic}: unique entry ids");
+        assert!(ids.iter().all(|id| id.text.starts_with("urn:uuid:")));
+        let authors = one("feed/entry/author/name");
+        assert_eq!(authors.len(), entries.len(), "{topic}: an author per entry");
+        assert!(authors.iter().all(|a| !a.text.trim().is_empty()));
+        for link in one("feed/entry/link") {
+            assert!(absolute(link.attribute("href").unwrap()));
+        }
+        for summary in one("feed/entry/summary") {
+            assert!(!summary.text.trim().is_empty(), "{topic}: blank summary");
+        }
+    }
+}
