@@ -591,3 +591,86 @@ fn slow_clients_cannot_hold_the_server() {
     }
     assert_eq!(served.get("/healthz").status, 200);
 }
+
+/// newsboat, a real terminal feed reader, subscribes over HTTP, reads RSS
+/// and Atom, keeps the German titles intact, and a second reload (with the
+/// validators it stored) adds nothing.
+#[test]
+fn newsboat_reads_the_feeds_and_reloads_without_duplicates() {
+    let setup = setup();
+    let served = Served::start(&setup.config);
+    let home = setup.dir.path().join("newsboat");
+    std::fs::create_dir_all(&home).unwrap();
+    let urls = home.join("urls");
+    std::fs::write(
+        &urls,
+        format!(
+            "http://{0}/feeds/politik.rss\nhttp://{0}/feeds/smart-city.atom\n",
+            served.addr
+        ),
+    )
+    .unwrap();
+    let settings = home.join("config");
+    std::fs::write(&settings, "").unwrap();
+    let cache = home.join("cache.db");
+    let reload = || {
+        let output = Command::new("newsboat")
+            .env("HOME", &home)
+            .arg("-u")
+            .arg(&urls)
+            .arg("-C")
+            .arg(&settings)
+            .arg("-c")
+            .arg(&cache)
+            .args(["-x", "reload", "print-unread"])
+            .output()
+            .expect("newsboat is needed for this test: apt-get install newsboat");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    assert_eq!(reload(), "2 unread articles");
+    assert_eq!(reload(), "2 unread articles", "a reload adds no duplicates");
+    let db = rusqlite::Connection::open(&cache).unwrap();
+    let mut titles: Vec<(String, String)> = db
+        .prepare("SELECT feedurl, title FROM rss_item ORDER BY title")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    titles.iter_mut().for_each(|(url, _)| {
+        *url = url.rsplit('/').next().unwrap().to_owned();
+    });
+    assert_eq!(
+        titles,
+        [
+            (
+                "politik.rss".to_owned(),
+                "Gemeinderat beschließt Haushalt für 2027".to_owned()
+            ),
+            (
+                "smart-city.atom".to_owned(),
+                "Smart City: Sensoren in der Königstraße".to_owned()
+            ),
+        ]
+    );
+    // newsboat kept our validators, so its reloads can be answered with 304.
+    let etags: Vec<String> = db
+        .prepare("SELECT etag FROM rss_feed ORDER BY rssurl")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // (newsboat asks for gzip, and the gzip copy has an ETag of its own.)
+    let politik = get(
+        served.addr,
+        "/feeds/politik.rss",
+        &[("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(etags[0], politik.header("etag").unwrap());
+}
