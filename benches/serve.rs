@@ -159,12 +159,28 @@ fn start_nginx(dir: &Path, body: &[u8]) -> (Child, SocketAddr) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    stop_nginx(&mut child, dir);
     panic!(
         "nginx did not start: {}",
         std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
     );
+}
+
+/// Stops nginx with its workers (killing only the master would leave them).
+fn stop_nginx(master: &mut Child, dir: &Path) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(master.id().to_string())
+        .status();
+    for _ in 0..100 {
+        if master.try_wait().is_ok_and(|status| status.is_some()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("nginx did not stop; see {}", dir.display());
+    let _ = master.kill();
+    let _ = master.wait();
 }
 
 /// One wrk run: requests per second and the 99th percentile latency in ms.
@@ -322,8 +338,7 @@ fn main() {
             if kp <= np { "no worse" } else { "worse" }
         );
     }
-    let _ = nginx.kill();
-    let _ = nginx.wait();
+    stop_nginx(&mut nginx, dir.path());
     let _ = stop_tx.send(());
     let _ = server_thread.join();
 }

@@ -112,6 +112,25 @@ impl Served {
     fn get(&self, target: &str) -> Response {
         get(self.addr, target, &[])
     }
+
+    /// SIGTERM, as systemd stops it: the server must exit 0 promptly.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "kurator serve exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "kurator serve ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Served {
@@ -343,10 +362,12 @@ fn ids_are_stable_across_server_processes() {
     let setup = setup();
     let first: Vec<Vec<String>> = {
         let served = Served::start(&setup.config);
-        ["rss", "atom", "json"]
+        let ids = ["rss", "atom", "json"]
             .iter()
             .map(|f| entry_ids(&served.get(&format!("/feeds/all.{f}")).body))
-            .collect()
+            .collect();
+        served.stop();
+        ids
     };
     assert_eq!(first[0].len(), 3);
     assert!(

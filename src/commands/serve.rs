@@ -31,6 +31,14 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
                 return ExitCode::from(EXIT_FAILED);
             }
         };
+        let listen = server.local_addr();
+        if !server.base_url_configured() && listen.ip().is_unspecified() {
+            eprintln!(
+                "warning: feeds will link to {}, which readers elsewhere cannot reach; \
+                 set [server] base_url to the address they use",
+                server.base_url()
+            );
+        }
         // Scripts and tests read this line to learn the address.
         eprintln!(
             "serving {topics} topic feed(s) on http://{}/ (links use {})",

@@ -183,6 +183,11 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
+    /// Whether `base_url` came from the config (else it follows the address).
+    pub fn base_url_configured(&self) -> bool {
+        self.state.config.server.base_url_configured
+    }
+
     /// The base URL links are built from.
     pub fn base_url(&self) -> &url::Url {
         &self.state.config.server.base_url

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, VARY,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -35,6 +35,8 @@ pub const MAX_RULE_CHARS: usize = 500;
 /// `?limit=` bounds and default.
 pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 50;
+/// How long a search waits for its turn before the client is told to retry.
+const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Items per feed on the front page.
 const FRONT_PAGE_ITEMS: usize = 5;
 
@@ -345,7 +347,19 @@ async fn cached(
         return respond(state, &hit, headers, "hit");
     }
     let _gate = match gate {
-        Some(gate) => Some(gate.acquire().await.expect("never closed")),
+        Some(gate) => match tokio::time::timeout(GATE_WAIT, gate.acquire()).await {
+            Ok(permit) => Some(permit.expect("never closed")),
+            Err(_) => {
+                let mut response = plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many searches at once; try again in a few seconds\n".to_owned(),
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("10"));
+                return response;
+            }
+        },
         None => None,
     };
     let _render = state.renders.acquire().await.expect("never closed");
