@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
@@ -234,7 +233,9 @@ impl Server {
             let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
             stream.set_write_timeout(Some(WRITE_TIMEOUT));
             let io = TokioIo::new(Box::pin(stream));
-            let service = TowerToHyperService::new(router.clone());
+            let service = Entry {
+                router: router.clone(),
+            };
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 let connection = hyper::server::conn::http1::Builder::new()
@@ -262,6 +263,55 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(5), connections.acquire_many(all)).await;
         watcher.abort();
         Ok(())
+    }
+}
+
+/// The router behind the cap on request-target length. A hyper service of
+/// our own rather than an axum middleware: no boxed future per request.
+#[derive(Clone)]
+struct Entry {
+    router: axum::Router,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Entry {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = EntryFuture;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> EntryFuture {
+        let length = request
+            .uri()
+            .path_and_query()
+            .map_or(0, |p| p.as_str().len());
+        if length > routes::MAX_URI_BYTES {
+            return EntryFuture::Refused(Some(routes::uri_too_long(length)));
+        }
+        let mut router = self.router.clone();
+        EntryFuture::Routed(tower_service::Service::call(
+            &mut router,
+            request.map(axum::body::Body::new),
+        ))
+    }
+}
+
+enum EntryFuture {
+    Refused(Option<axum::response::Response>),
+    Routed(axum::routing::future::RouteFuture<std::convert::Infallible>),
+}
+
+impl Future for EntryFuture {
+    type Output = Result<axum::response::Response, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            EntryFuture::Refused(response) => {
+                std::task::Poll::Ready(Ok(response.take().expect("polled once")))
+            }
+            EntryFuture::Routed(future) => std::pin::Pin::new(future).poll(cx),
+        }
     }
 }
 

@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, VARY,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::sync::Semaphore;
@@ -56,7 +55,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/search.atom", get(search_atom))
         .route("/search.json", get(search_json))
         .fallback(not_found)
-        .layer(middleware::from_fn(limit_uri))
         .with_state(state)
 }
 
@@ -71,20 +69,12 @@ fn plain(status: StatusCode, text: String) -> Response {
         .expect("valid static headers")
 }
 
-async fn limit_uri(request: Request, next: Next) -> Response {
-    let length = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
-    if length > MAX_URI_BYTES {
-        return plain(
-            StatusCode::URI_TOO_LONG,
-            format!(
-                "the request target is {length} bytes long; at most {MAX_URI_BYTES} are served\n"
-            ),
-        );
-    }
-    next.run(request).await
+/// The answer to a request target longer than [`MAX_URI_BYTES`].
+pub fn uri_too_long(length: usize) -> Response {
+    plain(
+        StatusCode::URI_TOO_LONG,
+        format!("the request target is {length} bytes long; at most {MAX_URI_BYTES} are served\n"),
+    )
 }
 
 fn valid_feeds(config: &Config) -> String {
@@ -136,15 +126,15 @@ fn feed_query(uri: &Uri) -> Result<FeedQuery, String> {
     Ok(query)
 }
 
-async fn feed(
-    State(state): State<Arc<AppState>>,
-    Path(file): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+// Handlers take the whole request rather than the `Uri` and `HeaderMap`
+// extractors, which clone them: this is the hot path.
+async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let uri = request.uri();
+    let headers = request.headers();
+    let file = uri.path().strip_prefix("/feeds/").unwrap_or_default();
     let (slug, format) = match file.rsplit_once('.') {
         Some((slug, extension)) => (slug, Format::from_extension(extension)),
-        None => (file.as_str(), None),
+        None => (file, None),
     };
     let Some(format) = format else {
         return plain(
@@ -160,7 +150,7 @@ async fn feed(
             format!("no topic `{slug}`; valid: {}\n", valid_feeds(&state.config)),
         );
     }
-    let query = match feed_query(&uri) {
+    let query = match feed_query(uri) {
         Ok(query) => query,
         Err(message) => return plain(StatusCode::BAD_REQUEST, message),
     };
@@ -173,7 +163,7 @@ async fn feed(
     cached(
         &state,
         key,
-        &headers,
+        headers,
         None,
         format.content_type(),
         move |store, config| {
@@ -185,25 +175,21 @@ async fn feed(
     .await
 }
 
-async fn search_rss(state: State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    search(state, uri, headers, Format::Rss).await
+async fn search_rss(state: State<Arc<AppState>>, request: Request) -> Response {
+    search(state, request, Format::Rss).await
 }
 
-async fn search_atom(state: State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    search(state, uri, headers, Format::Atom).await
+async fn search_atom(state: State<Arc<AppState>>, request: Request) -> Response {
+    search(state, request, Format::Atom).await
 }
 
-async fn search_json(state: State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    search(state, uri, headers, Format::Json).await
+async fn search_json(state: State<Arc<AppState>>, request: Request) -> Response {
+    search(state, request, Format::Json).await
 }
 
-async fn search(
-    State(state): State<Arc<AppState>>,
-    uri: Uri,
-    headers: HeaderMap,
-    format: Format,
-) -> Response {
-    let query = match feed_query(&uri) {
+async fn search(State(state): State<Arc<AppState>>, request: Request, format: Format) -> Response {
+    let headers = request.headers();
+    let query = match feed_query(request.uri()) {
         Ok(query) => query,
         Err(message) => return plain(StatusCode::BAD_REQUEST, message),
     };
@@ -246,7 +232,7 @@ async fn search(
     cached(
         &state,
         key,
-        &headers,
+        headers,
         gate,
         format.content_type(),
         move |store, config| {
@@ -258,11 +244,11 @@ async fn search(
     .await
 }
 
-async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response {
     cached(
         &state,
         Key::Index,
-        &headers,
+        request.headers(),
         None,
         "text/html; charset=utf-8",
         |store, config| {
@@ -300,8 +286,8 @@ async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     .await
 }
 
-async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    respond(&state, &state.opml, &headers, "hit")
+async fn opml(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    respond(&state, &state.opml, request.headers(), "hit")
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
@@ -423,25 +409,29 @@ fn respond(
             rendered.body(Coding::Identity).expect("always stored"),
         ),
     };
-    let mut response = Response::builder()
-        .header(ETAG, rendered.etag(coding).clone())
-        .header(LAST_MODIFIED, rendered.last_modified_header.clone())
-        .header(CACHE_CONTROL, state.cache_control.clone())
-        .header(VARY, HeaderValue::from_static("accept-encoding"))
-        .header(&CACHE_STATUS, HeaderValue::from_static(cache_status));
-    if negotiate::not_modified(headers, rendered) {
-        return response
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .expect("valid headers");
+    let not_modified = negotiate::not_modified(headers, rendered);
+    let mut response = if not_modified {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        Response::new(Body::from(body.clone()))
+    };
+    let out = response.headers_mut();
+    out.reserve(10);
+    out.insert(ETAG, rendered.etag(coding).clone());
+    out.insert(LAST_MODIFIED, rendered.last_modified_header.clone());
+    out.insert(CACHE_CONTROL, state.cache_control.clone());
+    out.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    out.insert(&CACHE_STATUS, HeaderValue::from_static(cache_status));
+    if not_modified {
+        return response;
     }
     if let Some(encoding) = coding.header() {
-        response = response.header(CONTENT_ENCODING, encoding);
+        out.insert(CONTENT_ENCODING, encoding);
     }
+    out.insert(CONTENT_TYPE, rendered.content_type.clone());
+    out.insert(&NOSNIFF, HeaderValue::from_static("nosniff"));
+    out.insert(&CSP, HeaderValue::from_static(CSP_VALUE));
     response
-        .header(CONTENT_TYPE, rendered.content_type.clone())
-        .header(&NOSNIFF, HeaderValue::from_static("nosniff"))
-        .header(&CSP, HeaderValue::from_static(CSP_VALUE))
-        .body(Body::from(body.clone()))
-        .expect("valid headers")
 }
