@@ -11,7 +11,8 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // The server adds a thread with a runtime of its own per further core.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

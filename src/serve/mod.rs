@@ -45,6 +45,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Rendered responses kept in memory, all codings counted.
 pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Server threads at most, one per core.
+const MAX_THREADS: usize = 8;
 /// Database connections kept for rendering.
 const POOL_SIZE: usize = 4;
 /// Renders that read the database at once; the rest wait their turn.
@@ -119,7 +121,8 @@ impl AppState {
 
 /// A server bound to its address, not yet serving.
 pub struct Server {
-    listener: TcpListener,
+    /// One per server thread, all bound to the same address.
+    listeners: Vec<std::net::TcpListener>,
     state: Arc<AppState>,
     watcher_store: Store,
 }
@@ -130,12 +133,24 @@ impl Server {
     /// `listen = "127.0.0.1:0"` works).
     pub async fn bind(mut config: Config, db_path: PathBuf) -> Result<Server, ServeError> {
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let bind_error = |source| ServeError::Bind { addr, source };
+        // One listener per core, all on the same port (SO_REUSEPORT): the
+        // kernel spreads connections over them and each is served by a
+        // single-threaded runtime, as nginx runs one worker per core. No
+        // work stealing and no cross-thread wake-ups on the hot path.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+        let first = listen(addr, cores > 1).map_err(bind_error)?;
+        let local = first.local_addr().map_err(bind_error)?;
+        let mut listeners = vec![first];
+        for _ in 1..cores {
+            match listen(local, true) {
+                Ok(listener) => listeners.push(listener),
+                Err(err) => {
+                    warn!(error = %err, "serving on fewer threads: cannot share the port");
+                    break;
+                }
+            }
+        }
         if !config.server.base_url_configured {
             config.server.base_url =
                 url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
@@ -170,14 +185,14 @@ impl Server {
             config: Arc::new(config),
         });
         Ok(Server {
-            listener,
+            listeners,
             state,
             watcher_store,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
+        self.listeners[0]
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -193,10 +208,12 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets open connections finish
-    /// their current request (for at most a few seconds).
+    /// their current request (for at most a few seconds). Serves on the
+    /// calling runtime (a current-thread one is best) and on one thread of
+    /// its own for each further listener.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let Server {
-            listener,
+            listeners,
             state,
             watcher_store,
         } = self;
@@ -210,15 +227,105 @@ impl Server {
             stop_rx.clone(),
         ));
         let header_timeout = server.header_timeout;
+        let mut listeners = listeners.into_iter();
+        let first = listeners.next().expect("bind makes at least one listener");
+        // Every further listener gets a thread with a runtime of its own.
+        let threads: Vec<_> = listeners
+            .enumerate()
+            .filter_map(|(index, listener)| {
+                let accept = AcceptLoop {
+                    router: router.clone(),
+                    connections: connections.clone(),
+                    stop: stop_rx.clone(),
+                    header_timeout,
+                };
+                std::thread::Builder::new()
+                    .name(format!("kurator-http-{}", index + 1))
+                    .spawn(move || {
+                        let runtime = match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(runtime) => runtime,
+                            Err(err) => {
+                                warn!(error = %err, "cannot start a server thread");
+                                return;
+                            }
+                        };
+                        runtime.block_on(async move {
+                            match TcpListener::from_std(listener) {
+                                Ok(listener) => {
+                                    let mut stop = accept.stop.clone();
+                                    accept.run(listener, stopping(&mut stop)).await;
+                                }
+                                Err(err) => warn!(error = %err, "cannot use a listener"),
+                            }
+                        });
+                    })
+                    .inspect_err(|err| warn!(error = %err, "cannot start a server thread"))
+                    .ok()
+            })
+            .collect();
+        let accept = AcceptLoop {
+            router,
+            connections: connections.clone(),
+            stop: stop_rx,
+            header_timeout,
+        };
+        let first = TcpListener::from_std(first).map_err(|source| ServeError::Bind {
+            addr: server.listen,
+            source,
+        })?;
+        accept.run(first, shutdown).await;
+        info!("shutting down: no new connections");
+        let _ = stop_tx.send(true);
+        let all = u32::try_from(server.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(5), connections.acquire_many(all)).await;
+        watcher.abort();
+        for thread in threads {
+            let _ = thread.join();
+        }
+        Ok(())
+    }
+}
+
+/// A listening socket on `addr`, shareable with other sockets of this
+/// process when `share` (SO_REUSEPORT).
+fn listen(addr: SocketAddr, share: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    if share {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
+/// Accepts connections on one listener and serves each on a task of its own,
+/// within the shared connection cap.
+struct AcceptLoop {
+    router: axum::Router,
+    connections: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+    header_timeout: Duration,
+}
+
+impl AcceptLoop {
+    async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
-                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
-                () = &mut shutdown => break,
+                permit = self.connections.clone().acquire_owned() => permit.expect("never closed"),
+                () = &mut shutdown => return,
             };
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
-                () = &mut shutdown => break,
+                () = &mut shutdown => return,
             };
             let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
@@ -234,9 +341,10 @@ impl Server {
             stream.set_write_timeout(Some(WRITE_TIMEOUT));
             let io = TokioIo::new(Box::pin(stream));
             let service = Entry {
-                router: router.clone(),
+                router: self.router.clone(),
             };
-            let mut stop = stop_rx.clone();
+            let mut stop = self.stop.clone();
+            let header_timeout = self.header_timeout;
             tokio::spawn(async move {
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -257,12 +365,6 @@ impl Server {
                 drop(permit);
             });
         }
-        info!("shutting down: no new connections");
-        let _ = stop_tx.send(true);
-        let all = u32::try_from(server.max_connections).unwrap_or(u32::MAX);
-        let _ = tokio::time::timeout(Duration::from_secs(5), connections.acquire_many(all)).await;
-        watcher.abort();
-        Ok(())
     }
 }
 
