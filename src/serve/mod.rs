@@ -121,7 +121,7 @@ impl AppState {
 
 /// A server bound to its address, not yet serving.
 pub struct Server {
-    /// One per server thread, all bound to the same address.
+    /// One per server thread, all the same socket.
     listeners: Vec<std::net::TcpListener>,
     state: Arc<AppState>,
     watcher_store: Store,
@@ -134,23 +134,25 @@ impl Server {
     pub async fn bind(mut config: Config, db_path: PathBuf) -> Result<Server, ServeError> {
         let addr = config.server.listen;
         let bind_error = |source| ServeError::Bind { addr, source };
-        // One listener per core, all on the same port (SO_REUSEPORT): the
-        // kernel spreads connections over them and each is served by a
-        // single-threaded runtime, as nginx runs one worker per core. No
-        // work stealing and no cross-thread wake-ups on the hot path.
+        // One accept loop per core on the same listening socket, each on a
+        // single-threaded runtime, as nginx runs one worker per core: no
+        // work stealing or cross-thread wake-ups on the hot path, and a
+        // busy thread simply accepts less (better balance than SO_REUSEPORT,
+        // which hashes connections to threads regardless of load).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-        let first = listen(addr, cores > 1).map_err(bind_error)?;
+        let first = listen(addr).map_err(bind_error)?;
         let local = first.local_addr().map_err(bind_error)?;
-        let mut listeners = vec![first];
+        let mut listeners = Vec::with_capacity(cores);
         for _ in 1..cores {
-            match listen(local, true) {
+            match first.try_clone() {
                 Ok(listener) => listeners.push(listener),
                 Err(err) => {
-                    warn!(error = %err, "serving on fewer threads: cannot share the port");
+                    warn!(error = %err, "serving on fewer threads: cannot share the socket");
                     break;
                 }
             }
         }
+        listeners.insert(0, first);
         if !config.server.base_url_configured {
             config.server.base_url =
                 url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
@@ -289,19 +291,14 @@ impl Server {
     }
 }
 
-/// A listening socket on `addr`, shareable with other sockets of this
-/// process when `share` (SO_REUSEPORT).
-fn listen(addr: SocketAddr, share: bool) -> std::io::Result<std::net::TcpListener> {
+/// A listening socket on `addr` with a backlog deep enough for bursts.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    #[cfg(unix)]
-    if share {
-        socket.set_reuseport(true)?;
-    }
     socket.bind(addr)?;
     socket.listen(1024)?.into_std()
 }
