@@ -6,7 +6,7 @@
 //! other Latin letters (`é` → `e`), which German text borrows freely.
 
 /// Folds one character into `out`.
-fn push_folded(c: char, out: &mut String) {
+pub(crate) fn push_folded(c: char, out: &mut String) {
     match c {
         'ä' | 'Ä' => out.push_str("ae"),
         'ö' | 'Ö' => out.push_str("oe"),
