@@ -4,24 +4,24 @@
 //! then looks every term of every topic up in it, so its cost grows with the
 //! number of terms and it pays for a sort per item. Ingest tags every item
 //! against every topic, so [`Compiled`] turns that around: the words of all
-//! topics' text terms are compiled once into one byte trie over folded words
-//! (exact words and `prefix*`es alike), and each item's title, summary and
-//! content are folded and walked through it byte by byte, straight from the
-//! HTML, without building any string. Only words some rule asks for are
-//! recorded: for each term word, the fields it occurs in, and (for words of
-//! phrases) its positions, so a phrase still has to be consecutive words of
-//! one field. Most words leave the trie after a byte or two, and the rest of
-//! such a word is skipped.
+//! topics' word and phrase terms are compiled once into one trie over folded
+//! bytes (exact words and `prefix*`es alike), and each item's title, summary
+//! and content (and author, link and categories, where rules look at them)
+//! are folded and walked through it byte by byte, straight from the HTML,
+//! without building any string. Only words some rule asks for are recorded:
+//! for each term word, the fields it occurs in, and (for words of phrases)
+//! its positions, so a phrase still has to be consecutive words of one field
+//! (one category). Most words leave the trie after a byte or two, and the
+//! rest of such a word is skipped.
 //!
-//! The rest of a rule (regexes, `author:`, `link:`, `category:`, `source:`,
-//! `tag:`) is rare and small, and is evaluated with the same functions as the
-//! general matcher, from values prepared lazily per item. The result must be
-//! the same as [`TopicSet::tag`](super::TopicSet::tag) on a `Document` for
-//! every item; tests compare the two.
+//! Regexes, `source:` and `tag:` are rare and small, and are evaluated as the
+//! general matcher does, from values prepared lazily per item. The result
+//! must be the same as [`TopicSet::tag`](super::TopicSet::tag) on a
+//! `Document` for every item; tests compare the two.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use regex::Regex;
 
@@ -36,17 +36,26 @@ const NONE: u32 = u32::MAX;
 /// The state of a word that no key starts like.
 const DEAD: u32 = u32::MAX;
 
-/// Field bits of the per-key occurrence masks.
+/// Field bits: of the per-key occurrence masks, and of term fields.
 const TITLE: u8 = 1;
 const SUMMARY: u8 = 2;
 const CONTENT: u8 = 4;
+const AUTHOR: u8 = 8;
+const LINK: u8 = 16;
+const CATEGORY: u8 = 32;
 
+/// The fields a word term of `field` looks at (none for `source:`/`tag:`,
+/// which are matched whole).
 fn field_bits(field: Field) -> u8 {
     match field {
         Field::Title => TITLE,
         Field::Summary => SUMMARY,
         Field::Content => CONTENT,
-        _ => TITLE | SUMMARY | CONTENT,
+        Field::Text => TITLE | SUMMARY | CONTENT,
+        Field::Author => AUTHOR,
+        Field::Link => LINK,
+        Field::Category => CATEGORY,
+        Field::Source | Field::Tag => 0,
     }
 }
 
@@ -65,75 +74,168 @@ pub struct ItemFields<'a> {
     pub source_tags: &'a [String],
 }
 
-/// A byte trie over folded words. Bytes are mapped to classes first (class 0:
-/// a byte no key contains), so that a node's transitions are one short row.
+/// A trie over folded words, flat and in depth-first order, so that it stays
+/// small and a chain of single children lies in consecutive entries. Nodes
+/// with many children (the root, and the first letters of many keys) have a
+/// dense row indexed by byte; the others, most of them, a short list of
+/// edge bytes: a dense row for every node would take a kilobyte each and
+/// miss the cache at every step.
 #[derive(Debug, Clone)]
 struct Trie {
-    class: Box<[u8; 256]>,
-    /// Classes per row.
-    width: usize,
-    /// `next[node * width + class]`: the child, or 0 (the root is nobody's child).
-    next: Vec<u32>,
-    /// The exact-word key that ends at each node, or [`NONE`].
-    exact: Vec<u32>,
-    /// The prefix key that ends at each node, or [`NONE`].
-    prefix: Vec<u32>,
+    nodes: Vec<TrieNode>,
+    /// The dense rows, 256 entries each.
+    dense: Vec<u32>,
+    /// The bytes of each sparse node's edges (`first..first + count`)...
+    labels: Vec<u8>,
+    /// ...and the children they lead to. Node 0 is the root, nobody's child,
+    /// so 0 means none.
+    targets: Vec<u32>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct TrieNode {
+    /// The node's row in `dense`, or [`NONE`] if its edges are listed.
+    dense: u32,
+    first: u32,
+    count: u32,
+    /// The exact-word key that ends here, or [`NONE`].
+    exact: u32,
+    /// The prefix key that ends here, or [`NONE`].
+    prefix: u32,
+}
+
+/// Nodes with at least this many children get a dense row.
+const DENSE_FROM: usize = 4;
 
 impl Trie {
     /// `keys`: (folded word, is a prefix); a key's id is its index.
     fn new(keys: &[(String, bool)]) -> Trie {
-        let mut class = Box::new([0u8; 256]);
-        let mut width = 1;
-        for (word, _) in keys {
+        let mut children: Vec<BTreeMap<u8, usize>> = vec![BTreeMap::new()];
+        let mut ends = vec![(NONE, NONE)];
+        for (id, (word, is_prefix)) in keys.iter().enumerate() {
+            let mut node = 0;
             for b in word.bytes() {
-                if class[b as usize] == 0 {
-                    // Folded words are UTF-8 without ASCII punctuation: far
-                    // fewer than 255 distinct bytes.
-                    class[b as usize] = u8::try_from(width).expect("under 256 byte classes");
-                    width += 1;
-                }
+                node = match children[node].get(&b) {
+                    Some(&child) => child,
+                    None => {
+                        children.push(BTreeMap::new());
+                        ends.push((NONE, NONE));
+                        let child = children.len() - 1;
+                        children[node].insert(b, child);
+                        child
+                    }
+                };
+            }
+            let end = &mut ends[node];
+            if *is_prefix {
+                end.1 = id as u32;
+            } else {
+                end.0 = id as u32;
             }
         }
+
+        let mut preorder = Vec::with_capacity(children.len());
+        let mut new_id = vec![0u32; children.len()];
+        let mut stack = vec![0usize];
+        while let Some(node) = stack.pop() {
+            new_id[node] = preorder.len() as u32;
+            preorder.push(node);
+            stack.extend(children[node].values().rev());
+        }
         let mut trie = Trie {
-            class,
-            width,
-            next: vec![0; width],
-            exact: vec![NONE],
-            prefix: vec![NONE],
+            nodes: Vec::with_capacity(preorder.len()),
+            dense: Vec::new(),
+            labels: Vec::with_capacity(preorder.len()),
+            targets: Vec::with_capacity(preorder.len()),
         };
-        for (id, (word, is_prefix)) in keys.iter().enumerate() {
-            let mut node = 0usize;
-            for b in word.bytes() {
-                let slot = node * width + trie.class[b as usize] as usize;
-                if trie.next[slot] == 0 {
-                    trie.next[slot] = trie.exact.len() as u32;
-                    trie.next.resize(trie.next.len() + width, 0);
-                    trie.exact.push(NONE);
-                    trie.prefix.push(NONE);
-                }
-                node = trie.next[slot] as usize;
-            }
-            let ends = if *is_prefix {
-                &mut trie.prefix
-            } else {
-                &mut trie.exact
+        for &old in &preorder {
+            let edges = &children[old];
+            let mut node = TrieNode {
+                dense: NONE,
+                first: trie.labels.len() as u32,
+                count: 0,
+                exact: ends[old].0,
+                prefix: ends[old].1,
             };
-            ends[node] = id as u32;
+            // The root always gets a row: every word starts there.
+            if old == 0 || edges.len() >= DENSE_FROM {
+                node.dense = (trie.dense.len() / 256) as u32;
+                let row = trie.dense.len();
+                trie.dense.resize(row + 256, 0);
+                for (&b, &child) in edges {
+                    trie.dense[row + b as usize] = new_id[child];
+                }
+            } else {
+                node.count = edges.len() as u32;
+                for (&b, &child) in edges {
+                    trie.labels.push(b);
+                    trie.targets.push(new_id[child]);
+                }
+            }
+            trie.nodes.push(node);
         }
         trie
     }
+
+    /// The child of `node` by folded byte `b`, or 0.
+    #[inline]
+    fn child(&self, node: u32, b: u8) -> u32 {
+        let n = &self.nodes[node as usize];
+        if n.dense != NONE {
+            return self.dense[((n.dense as usize) << 8) | b as usize];
+        }
+        let first = n.first as usize;
+        let labels = &self.labels[first..first + n.count as usize];
+        match labels.iter().position(|&label| label == b) {
+            Some(at) => self.targets[first + at],
+            None => 0,
+        }
+    }
 }
 
-/// A rule with its text terms turned into key lookups.
+/// Bit 7 of each byte of `chunk` set where that byte is an ASCII letter or
+/// digit (eight bytes at once: skipping the rest of a word is most of the
+/// bytes of a text).
+#[inline]
+fn alnum_bytes(chunk: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let ascii = !chunk & HIGH;
+    // Seven bits per byte: the additions below cannot carry into the next byte.
+    let low = chunk & !HIGH;
+    let at_least = |x: u64, lo: u8| x + ONES * (0x80 - lo as u64);
+    let above = |x: u64, hi: u8| x + ONES * (0x7f - hi as u64);
+    let digit = at_least(low, b'0') & !above(low, b'9');
+    let lower = low | (ONES * 0x20);
+    let letter = at_least(lower, b'a') & !above(lower, b'z');
+    (digit | letter) & ascii
+}
+
+/// The index of the first byte from `i` on that is not an ASCII letter or digit.
+#[inline]
+fn skip_alnum(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let chunk = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let others = !alnum_bytes(chunk) & 0x8080_8080_8080_8080;
+        if others != 0 {
+            return i + (others.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+        i += 1;
+    }
+    i
+}
+
+/// A rule with its word terms turned into key lookups.
 #[derive(Debug, Clone)]
 enum Node {
-    /// A one-word term (exact or prefix) in some of title, summary, content.
-    Word {
-        key: u32,
-        fields: u8,
-    },
-    /// Consecutive words, all in one field, starting in one of `fields`.
+    /// One-word terms (exact or prefix), each with the fields it looks at:
+    /// true if any occurs. One node for all the one-word terms of an OR.
+    Words(Box<[(u32, u8)]>),
+    /// Consecutive words, all in one field (one category), starting in one
+    /// of `fields`.
     Phrase {
         keys: Box<[u32]>,
         fields: u8,
@@ -143,18 +245,18 @@ enum Node {
         regex: Regex,
         fields: u8,
     },
-    /// `author:`, `link:`, `category:`: words (or a regex) within a value.
-    Value {
+    /// A regex over the author, the link or any category.
+    ValueRegex {
         field: Field,
-        pattern: Pattern,
+        regex: Regex,
     },
     /// `source:`: the whole source id.
-    Source(Pattern),
+    Source(Whole),
     /// `tag:`: a topic evaluated earlier (those whose slug the pattern
     /// matches, by index), or one of the item's own tags.
     Tag {
         topics: Box<[usize]>,
-        pattern: Pattern,
+        whole: Whole,
     },
     And(Box<[Node]>),
     Or(Box<[Node]>),
@@ -165,10 +267,69 @@ impl Node {
     /// Whether evaluating the node touches more than the scan's results.
     fn is_costly(&self) -> bool {
         match self {
-            Node::Word { .. } | Node::Phrase { .. } | Node::Tag { .. } => false,
-            Node::TextRegex { .. } | Node::Value { .. } | Node::Source(_) => true,
+            Node::Words(_) | Node::Phrase { .. } | Node::Tag { .. } => false,
+            Node::TextRegex { .. } | Node::ValueRegex { .. } | Node::Source(_) => true,
             Node::And(parts) | Node::Or(parts) => parts.iter().any(Node::is_costly),
             Node::Not(inner) => inner.is_costly(),
+        }
+    }
+}
+
+/// A pattern matched against a whole value (`source:`, `tag:`), with what
+/// [`whole_value`] would compute from it every time computed once.
+#[derive(Debug, Clone)]
+struct Whole {
+    pattern: Pattern,
+    /// The words of the pattern joined by spaces.
+    joined: String,
+}
+
+impl Whole {
+    fn new(pattern: &Pattern) -> Whole {
+        let joined = match pattern {
+            Pattern::Words(words) | Pattern::Prefix(words) => words.join(" "),
+            Pattern::Regex(_) => String::new(),
+        };
+        Whole {
+            pattern: pattern.clone(),
+            joined,
+        }
+    }
+
+    /// [`whole_value`], on a value prepared once per item.
+    fn matches(&self, value: &WholeValue) -> bool {
+        match &self.pattern {
+            Pattern::Regex(regex) => regex.is_match(&value.folded),
+            Pattern::Words(words) => {
+                value.words.len() == words.len()
+                    && words
+                        .iter()
+                        .enumerate()
+                        .all(|(i, word)| value.words.word(i) == word)
+            }
+            Pattern::Prefix(_) => value.joined.starts_with(&self.joined),
+        }
+    }
+}
+
+/// A folded source id or tag, with its words.
+struct WholeValue {
+    folded: String,
+    words: FoldedWords,
+    joined: String,
+}
+
+impl WholeValue {
+    fn new(folded: String) -> WholeValue {
+        let words = FoldedWords::new(&folded);
+        let joined = (0..words.len())
+            .map(|i| words.word(i))
+            .collect::<Vec<_>>()
+            .join(" ");
+        WholeValue {
+            folded,
+            words,
+            joined,
         }
     }
 }
@@ -179,6 +340,8 @@ struct Keys {
     ids: HashMap<(String, bool), u32>,
     list: Vec<(String, bool)>,
     in_phrase: Vec<bool>,
+    /// The fields word terms look at.
+    fields: u8,
 }
 
 impl Keys {
@@ -202,6 +365,9 @@ pub struct Compiled {
     trie: Trie,
     /// Per key: whether a phrase uses it (so its positions are recorded).
     in_phrase: Vec<bool>,
+    /// The fields any word term looks at: author, link and categories are
+    /// scanned only if some rule asks.
+    fields: u8,
     topics: Vec<Node>,
 }
 
@@ -224,6 +390,7 @@ impl Compiled {
         Compiled {
             trie: Trie::new(&keys.list),
             in_phrase: keys.in_phrase,
+            fields: keys.fields,
             topics: nodes,
         }
     }
@@ -237,12 +404,16 @@ impl Compiled {
             let Scratch {
                 seen,
                 occurrences,
+                ends,
+                segment_fields,
                 folded,
                 matched,
             } = scratch;
             seen.clear();
             seen.resize(self.in_phrase.len(), 0);
             occurrences.clear();
+            ends.clear();
+            segment_fields.clear();
             matched.clear();
             matched.resize(self.topics.len(), false);
 
@@ -255,28 +426,47 @@ impl Compiled {
                 field: TITLE,
                 seen,
                 occurrences,
+                ends,
+                segment_fields,
                 folded,
             };
             scan.text(item.title);
-            let title_end = scan.end_field();
+            scan.end_segment();
+            scan.field = SUMMARY;
             if let Some(html) = item.summary {
                 scan.markup(html);
             }
-            let summary_end = scan.end_field();
+            scan.end_segment();
+            scan.field = CONTENT;
             if let Some(html) = item.content {
                 scan.markup(html);
             }
-            let content_end = scan.end_field();
+            scan.end_segment();
+            if self.fields & AUTHOR != 0 {
+                scan.field = AUTHOR;
+                scan.text(item.author);
+                scan.end_segment();
+            }
+            if self.fields & LINK != 0 {
+                scan.field = LINK;
+                scan.text(item.link);
+                scan.end_segment();
+            }
+            if self.fields & CATEGORY != 0 {
+                scan.field = CATEGORY;
+                for category in item.categories {
+                    scan.text(category);
+                    scan.end_segment();
+                }
+            }
 
             let context = Context {
                 item,
                 seen,
                 occurrences,
-                ends: [title_end, summary_end, content_end],
+                ends,
+                segment_fields,
                 plain: OnceCell::new(),
-                author: OnceCell::new(),
-                link: OnceCell::new(),
-                categories: OnceCell::new(),
                 source: OnceCell::new(),
                 tags: OnceCell::new(),
             };
@@ -295,6 +485,8 @@ impl Compiled {
 struct Scratch {
     seen: Vec<u8>,
     occurrences: Vec<(u32, u32)>,
+    ends: Vec<u32>,
+    segment_fields: Vec<u8>,
     folded: String,
     matched: Vec<bool>,
 }
@@ -303,41 +495,58 @@ struct Scratch {
 fn compile(expr: &Expr, keys: &mut Keys, slugs: &[String]) -> Node {
     match expr {
         Expr::Term(term) => compile_term(term, keys, slugs),
-        Expr::And(parts) => Node::And(compile_parts(parts, keys, slugs)),
-        Expr::Or(parts) => Node::Or(compile_parts(parts, keys, slugs)),
+        Expr::And(parts) => Node::And(compile_parts(parts, keys, slugs, false)),
+        Expr::Or(parts) => Node::Or(compile_parts(parts, keys, slugs, true)),
         Expr::Not(inner) => Node::Not(Box::new(compile(inner, keys, slugs))),
     }
 }
 
 /// The parts of AND or OR, the cheap ones first: the result is the same in
-/// any order, and a cheap part often decides it.
-fn compile_parts(parts: &[Expr], keys: &mut Keys, slugs: &[String]) -> Box<[Node]> {
-    let mut nodes: Vec<Node> = parts.iter().map(|p| compile(p, keys, slugs)).collect();
+/// any order, and a cheap part often decides it. For OR, the one-word terms
+/// become one [`Node::Words`].
+fn compile_parts(parts: &[Expr], keys: &mut Keys, slugs: &[String], or: bool) -> Box<[Node]> {
+    let mut words = Vec::new();
+    let mut nodes = Vec::new();
+    for part in parts {
+        match compile(part, keys, slugs) {
+            Node::Words(these) if or => words.extend_from_slice(&these),
+            node => nodes.push(node),
+        }
+    }
     nodes.sort_by_key(Node::is_costly);
+    if !words.is_empty() {
+        nodes.insert(0, Node::Words(words.into()));
+    }
     nodes.into()
 }
 
 fn compile_term(term: &Term, keys: &mut Keys, slugs: &[String]) -> Node {
     let pattern = &term.pattern;
-    match term.field {
-        Field::Title | Field::Summary | Field::Content | Field::Text => {
-            let fields = field_bits(term.field);
-            let (words, prefix) = match pattern {
-                Pattern::Regex(regex) => {
-                    return Node::TextRegex {
-                        regex: regex.clone(),
-                        fields,
-                    };
-                }
-                Pattern::Words(words) => (words, false),
-                Pattern::Prefix(words) => (words, true),
-            };
+    let fields = field_bits(term.field);
+    match (term.field, pattern) {
+        (Field::Source, _) => Node::Source(Whole::new(pattern)),
+        (Field::Tag, _) => Node::Tag {
+            topics: (0..slugs.len())
+                .filter(|&i| whole_value(pattern, &slugs[i]))
+                .collect(),
+            whole: Whole::new(pattern),
+        },
+        (Field::Title | Field::Summary | Field::Content | Field::Text, Pattern::Regex(regex)) => {
+            Node::TextRegex {
+                regex: regex.clone(),
+                fields,
+            }
+        }
+        (field, Pattern::Regex(regex)) => Node::ValueRegex {
+            field,
+            regex: regex.clone(),
+        },
+        (_, Pattern::Words(words) | Pattern::Prefix(words)) => {
+            keys.fields |= fields;
+            let prefix = matches!(pattern, Pattern::Prefix(_));
             let last = words.len() - 1;
             if last == 0 {
-                return Node::Word {
-                    key: keys.id(&words[0], prefix, false),
-                    fields,
-                };
+                return Node::Words(Box::new([(keys.id(&words[0], prefix, false), fields)]));
             }
             let keys = words
                 .iter()
@@ -346,17 +555,6 @@ fn compile_term(term: &Term, keys: &mut Keys, slugs: &[String]) -> Node {
                 .collect();
             Node::Phrase { keys, fields }
         }
-        Field::Author | Field::Link | Field::Category => Node::Value {
-            field: term.field,
-            pattern: pattern.clone(),
-        },
-        Field::Source => Node::Source(pattern.clone()),
-        Field::Tag => Node::Tag {
-            topics: (0..slugs.len())
-                .filter(|&i| whole_value(pattern, &slugs[i]))
-                .collect(),
-            pattern: pattern.clone(),
-        },
     }
 }
 
@@ -367,12 +565,16 @@ struct Scan<'a> {
     /// Where the current word is in the trie, or [`DEAD`].
     node: u32,
     in_word: bool,
-    /// Words before the current one, over title, summary and content.
+    /// Words before the current one, over all fields.
     position: u32,
     /// The bit of the field being read.
     field: u8,
     seen: &'a mut [u8],
     occurrences: &'a mut Vec<(u32, u32)>,
+    /// Per segment (title, summary, content, then author, link and each
+    /// category if scanned): the position after its last word, and its field.
+    ends: &'a mut Vec<u32>,
+    segment_fields: &'a mut Vec<u8>,
     folded: &'a mut String,
 }
 
@@ -380,32 +582,48 @@ impl Scan<'_> {
     /// Plain text.
     fn text(&mut self, text: &str) {
         let bytes = text.as_bytes();
+        let trie = self.trie;
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
-            if b < 0x80 {
-                if b.is_ascii_alphanumeric() {
-                    if !self.in_word {
-                        self.in_word = true;
-                        self.node = 0;
-                    }
-                    self.step(b.to_ascii_lowercase());
-                    if self.node == DEAD {
-                        // No key goes on like this: skip the rest of an ASCII word.
-                        i += 1;
-                        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                            i += 1;
-                        }
-                        continue;
-                    }
-                } else {
-                    self.end_word();
-                }
-                i += 1;
-            } else {
+            if b >= 0x80 {
                 let c = text[i..].chars().next().expect("i is on a char boundary");
                 self.char(c);
                 i += c.len_utf8();
+                continue;
+            }
+            if !b.is_ascii_alphanumeric() {
+                self.end_word();
+                i += 1;
+                continue;
+            }
+            // A run of ASCII letters and digits, walked with the state in a
+            // register.
+            if !self.in_word {
+                self.in_word = true;
+                self.node = 0;
+            }
+            let mut node = self.node;
+            while node != DEAD {
+                let next = trie.child(node, bytes[i].to_ascii_lowercase());
+                i += 1;
+                if next == 0 {
+                    node = DEAD;
+                } else {
+                    node = next;
+                    let key = trie.nodes[next as usize].prefix;
+                    if key != NONE {
+                        self.record(key);
+                    }
+                }
+                if i == bytes.len() || !bytes[i].is_ascii_alphanumeric() {
+                    break;
+                }
+            }
+            self.node = node;
+            // No key goes on like this: skip the rest of the run.
+            if node == DEAD {
+                i = skip_alnum(bytes, i);
             }
         }
     }
@@ -420,6 +638,29 @@ impl Scan<'_> {
     }
 
     fn char(&mut self, c: char) {
+        // German letters and punctuation, without the Unicode tables.
+        let german: &[u8] = match c {
+            'ä' | 'Ä' => b"ae",
+            'ö' | 'Ö' => b"oe",
+            'ü' | 'Ü' => b"ue",
+            'ß' => b"ss",
+            '„' | '“' | '”' | '‚' | '‘' | '’' | '–' | '—' | '…' | '\u{a0}' | '«' | '»' | '€'
+            | '§' | '°' | '·' | '•' => b"",
+            _ => return self.other_char(c),
+        };
+        if german.is_empty() {
+            return self.end_word();
+        }
+        if !self.in_word {
+            self.in_word = true;
+            self.node = 0;
+        }
+        for &b in german {
+            self.step(b);
+        }
+    }
+
+    fn other_char(&mut self, c: char) {
         if c.is_ascii() {
             if c.is_ascii_alphanumeric() {
                 if !self.in_word {
@@ -455,14 +696,13 @@ impl Scan<'_> {
         if self.node == DEAD {
             return;
         }
-        let trie = self.trie;
-        let next = trie.next[self.node as usize * trie.width + trie.class[b as usize] as usize];
+        let next = self.trie.child(self.node, b);
         if next == 0 {
             self.node = DEAD;
             return;
         }
         self.node = next;
-        let key = trie.prefix[next as usize];
+        let key = self.trie.nodes[next as usize].prefix;
         if key != NONE {
             self.record(key);
         }
@@ -473,7 +713,7 @@ impl Scan<'_> {
             return;
         }
         if self.node != DEAD {
-            let key = self.trie.exact[self.node as usize];
+            let key = self.trie.nodes[self.node as usize].exact;
             if key != NONE {
                 self.record(key);
             }
@@ -482,6 +722,7 @@ impl Scan<'_> {
         self.position += 1;
     }
 
+    #[inline(never)]
     fn record(&mut self, key: u32) {
         self.seen[key as usize] |= self.field;
         if self.in_phrase[key as usize] {
@@ -489,11 +730,11 @@ impl Scan<'_> {
         }
     }
 
-    /// Ends the field being read; returns the position after its last word.
-    fn end_field(&mut self) -> u32 {
+    /// Ends a field (or one category): phrases do not go on past it.
+    fn end_segment(&mut self) {
         self.end_word();
-        self.field <<= 1;
-        self.position
+        self.ends.push(self.position);
+        self.segment_fields.push(self.field);
     }
 }
 
@@ -503,31 +744,34 @@ struct Context<'a> {
     item: &'a ItemFields<'a>,
     seen: &'a [u8],
     occurrences: &'a [(u32, u32)],
-    /// Positions after the last word of title, summary and content.
-    ends: [u32; 3],
+    ends: &'a [u32],
+    segment_fields: &'a [u8],
     /// Summary and content as text.
     plain: OnceCell<[Cow<'a, str>; 2]>,
-    author: OnceCell<FoldedWords>,
-    link: OnceCell<FoldedWords>,
-    categories: OnceCell<Vec<FoldedWords>>,
-    source: OnceCell<String>,
+    source: OnceCell<WholeValue>,
     /// The source tags and categories, folded as `Document` folds them.
-    tags: OnceCell<Vec<String>>,
+    tags: OnceCell<Vec<WholeValue>>,
 }
 
 impl Context<'_> {
     /// `matched`: per topic evaluated so far, whether it matched.
     fn eval(&self, node: &Node, matched: &[bool]) -> bool {
         match node {
-            Node::Word { key, fields } => self.seen[*key as usize] & fields != 0,
+            Node::Words(words) => words
+                .iter()
+                .any(|&(key, fields)| self.seen[key as usize] & fields != 0),
             Node::Phrase { keys, fields } => self.phrase(keys, *fields),
             Node::TextRegex { regex, fields } => self.text_regex(regex, *fields),
-            Node::Value { field, pattern } => self.value(*field, pattern),
-            Node::Source(pattern) => whole_value(
-                pattern,
-                self.source.get_or_init(|| fold::fold(self.item.source)),
+            Node::ValueRegex { field, regex } => match field {
+                Field::Author => regex.is_match(self.item.author),
+                Field::Link => regex.is_match(self.item.link),
+                _ => self.item.categories.iter().any(|c| regex.is_match(c)),
+            },
+            Node::Source(whole) => whole.matches(
+                self.source
+                    .get_or_init(|| WholeValue::new(fold::fold(self.item.source))),
             ),
-            Node::Tag { topics, pattern } => {
+            Node::Tag { topics, whole } => {
                 topics.iter().any(|&i| matched[i])
                     || self
                         .tags
@@ -536,11 +780,11 @@ impl Context<'_> {
                             item.source_tags
                                 .iter()
                                 .chain(item.categories)
-                                .map(|t| fold::fold(t.trim()))
+                                .map(|t| WholeValue::new(fold::fold(t.trim())))
                                 .collect()
                         })
                         .iter()
-                        .any(|t| whole_value(pattern, t))
+                        .any(|t| whole.matches(t))
             }
             Node::And(parts) => parts.iter().all(|p| self.eval(p, matched)),
             Node::Or(parts) => parts.iter().any(|p| self.eval(p, matched)),
@@ -548,23 +792,21 @@ impl Context<'_> {
         }
     }
 
-    /// Which field (0 title, 1 summary, 2 content) a word position is in.
-    fn field_of(&self, position: u32) -> usize {
-        self.ends
-            .iter()
-            .position(|&end| position < end)
-            .unwrap_or(2)
-    }
-
     fn phrase(&self, keys: &[u32], fields: u8) -> bool {
+        // Most phrases lack a word altogether: no need to look at positions.
+        if self.seen[keys[0] as usize] & fields == 0
+            || keys[1..].iter().any(|&key| self.seen[key as usize] == 0)
+        {
+            return false;
+        }
         let last = keys.len() as u32 - 1;
         self.occurrences
             .iter()
             .filter(|&&(_, key)| key == keys[0])
             .any(|&(start, _)| {
-                let field = self.field_of(start);
-                fields & (1 << field) != 0
-                    && start + last < self.ends[field]
+                let segment = self.ends.partition_point(|&end| end <= start);
+                fields & self.segment_fields[segment] != 0
+                    && start + last < self.ends[segment]
                     && (1..=last).all(|offset| self.occurs(start + offset, keys[offset as usize]))
             })
     }
@@ -587,58 +829,6 @@ impl Context<'_> {
             || (fields & SUMMARY != 0 && regex.is_match(&plain[0]))
             || (fields & CONTENT != 0 && regex.is_match(&plain[1]))
     }
-
-    fn value(&self, field: Field, pattern: &Pattern) -> bool {
-        let item = self.item;
-        let one = |raw: &str, words: &OnceCell<FoldedWords>| match pattern {
-            Pattern::Regex(regex) => regex.is_match(raw),
-            Pattern::Words(wanted) => {
-                contains(words.get_or_init(|| FoldedWords::new(raw)), wanted, false)
-            }
-            Pattern::Prefix(wanted) => {
-                contains(words.get_or_init(|| FoldedWords::new(raw)), wanted, true)
-            }
-        };
-        match field {
-            Field::Author => one(item.author, &self.author),
-            Field::Link => one(item.link, &self.link),
-            _ => {
-                if let Pattern::Regex(regex) = pattern {
-                    return item.categories.iter().any(|c| regex.is_match(c));
-                }
-                let (Pattern::Words(wanted) | Pattern::Prefix(wanted)) = pattern else {
-                    unreachable!("regexes are handled above")
-                };
-                let prefix = matches!(pattern, Pattern::Prefix(_));
-                self.categories
-                    .get_or_init(|| {
-                        item.categories
-                            .iter()
-                            .map(|c| FoldedWords::new(c))
-                            .collect()
-                    })
-                    .iter()
-                    .any(|words| contains(words, wanted, prefix))
-            }
-        }
-    }
-}
-
-/// Whether `wanted` occur consecutively in `words`; with `prefix`, the last
-/// may be the start of a longer word.
-fn contains(words: &FoldedWords, wanted: &[String], prefix: bool) -> bool {
-    let last = wanted.len() - 1;
-    (0..words.len()).any(|start| {
-        start + last < words.len()
-            && wanted.iter().enumerate().all(|(offset, want)| {
-                let word = words.word(start + offset);
-                if prefix && offset == last {
-                    word.starts_with(want.as_str())
-                } else {
-                    word == want
-                }
-            })
-    })
 }
 
 #[cfg(test)]
@@ -791,6 +981,27 @@ mod tests {
             ..berlin
         };
         assert_eq!(set.tag_item(&kommunal), ["kommunal-digital", "ohne-nie"]);
+    }
+
+    #[test]
+    fn eight_bytes_at_once() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut chunk = [b'a'; 8];
+                chunk[at] = b;
+                let mask = alnum_bytes(u64::from_le_bytes(chunk));
+                assert_eq!(
+                    (mask >> (at * 8 + 7)) & 1 == 1,
+                    b.is_ascii_alphanumeric(),
+                    "byte {b:#x} at {at}"
+                );
+            }
+        }
+        let text = b"Digitalisierungsstrategie2026 und Stra\xc3\x9fe";
+        assert_eq!(skip_alnum(text, 0), 29);
+        assert_eq!(skip_alnum(text, 30), 33);
+        assert_eq!(skip_alnum(text, 34), 38);
+        assert_eq!(skip_alnum(text, 40), 41);
     }
 
     #[test]
