@@ -19,15 +19,14 @@
 //! must be the same as [`TopicSet::tag`](super::TopicSet::tag) on a
 //! `Document` for every item; tests compare the two.
 
-use std::borrow::Cow;
-use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use regex::Regex;
 
 use super::Topic;
-use super::fold::{self, FoldedWords};
-use super::markup::{self, Piece};
+use super::fold;
+use super::markup;
 use super::matcher::whole_value;
 use super::parser::{Expr, Field, Pattern, Term};
 
@@ -74,122 +73,90 @@ pub struct ItemFields<'a> {
     pub source_tags: &'a [String],
 }
 
-/// A trie over folded words, flat and in depth-first order, so that it stays
-/// small and a chain of single children lies in consecutive entries. Nodes
-/// with many children (the root, and the first letters of many keys) have a
-/// dense row indexed by byte; the others, most of them, a short list of
-/// edge bytes: a dense row for every node would take a kilobyte each and
-/// miss the cache at every step.
+/// A trie over folded words, one dense row of children per node, indexed by
+/// byte class: each byte any key contains has a class (upper-case ASCII the
+/// class of its lower case), every other byte class 0, which leads nowhere.
+/// A step is then one load, and the rows of the first letters, which most
+/// words never get past, stay in the cache.
 #[derive(Debug, Clone)]
 struct Trie {
-    nodes: Vec<TrieNode>,
-    /// The dense rows, 256 entries each.
-    dense: Vec<u32>,
-    /// The bytes of each sparse node's edges (`first..first + count`)...
-    labels: Vec<u8>,
-    /// ...and the children they lead to. Node 0 is the root, nobody's child,
-    /// so 0 means none.
-    targets: Vec<u32>,
+    class: Box<[u8; 256]>,
+    /// Classes per row.
+    width: usize,
+    /// `next[node * width + class]`: the child with [`HAS_PREFIX`] set if a
+    /// prefix key ends there, or 0 (the root, node 0, is nobody's child).
+    next: Vec<u32>,
+    /// The exact-word key that ends at each node, or [`NONE`].
+    exact: Vec<u32>,
+    /// The prefix key that ends at each node, or [`NONE`].
+    prefix: Vec<u32>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct TrieNode {
-    /// The node's row in `dense`, or [`NONE`] if its edges are listed.
-    dense: u32,
-    first: u32,
-    count: u32,
-    /// The exact-word key that ends here, or [`NONE`].
-    exact: u32,
-    /// The prefix key that ends here, or [`NONE`].
-    prefix: u32,
-}
-
-/// Nodes with at least this many children get a dense row.
-const DENSE_FROM: usize = 4;
+/// Set in a child's entry if a prefix key ends at the child, so that a step
+/// need not look the child up to know.
+const HAS_PREFIX: u32 = 1 << 31;
 
 impl Trie {
-    /// `keys`: (folded word, is a prefix); a key's id is its index.
-    fn new(keys: &[(String, bool)]) -> Trie {
-        let mut children: Vec<BTreeMap<u8, usize>> = vec![BTreeMap::new()];
-        let mut ends = vec![(NONE, NONE)];
-        for (id, (word, is_prefix)) in keys.iter().enumerate() {
-            let mut node = 0;
-            for b in word.bytes() {
-                node = match children[node].get(&b) {
-                    Some(&child) => child,
-                    None => {
-                        children.push(BTreeMap::new());
-                        ends.push((NONE, NONE));
-                        let child = children.len() - 1;
-                        children[node].insert(b, child);
-                        child
-                    }
-                };
-            }
-            let end = &mut ends[node];
-            if *is_prefix {
-                end.1 = id as u32;
-            } else {
-                end.0 = id as u32;
+    /// `keys`: (folded word, is a prefix); a key's id is its index. Only the
+    /// keys `wanted` are in the trie.
+    fn new(keys: &[(String, bool)], wanted: impl Fn(usize) -> bool) -> Trie {
+        let wanted: Vec<usize> = (0..keys.len()).filter(|&id| wanted(id)).collect();
+        let mut class = Box::new([0u8; 256]);
+        let mut width = 1;
+        for &id in &wanted {
+            for b in keys[id].0.bytes() {
+                if class[b as usize] == 0 {
+                    // Folded words are UTF-8 without ASCII punctuation: far
+                    // fewer than 255 distinct bytes.
+                    class[b as usize] = u8::try_from(width).expect("under 256 byte classes");
+                    width += 1;
+                }
             }
         }
-
-        let mut preorder = Vec::with_capacity(children.len());
-        let mut new_id = vec![0u32; children.len()];
-        let mut stack = vec![0usize];
-        while let Some(node) = stack.pop() {
-            new_id[node] = preorder.len() as u32;
-            preorder.push(node);
-            stack.extend(children[node].values().rev());
+        for upper in b'A'..=b'Z' {
+            // Folded keys never contain upper case: this overwrites nothing.
+            class[upper as usize] = class[upper.to_ascii_lowercase() as usize];
         }
         let mut trie = Trie {
-            nodes: Vec::with_capacity(preorder.len()),
-            dense: Vec::new(),
-            labels: Vec::with_capacity(preorder.len()),
-            targets: Vec::with_capacity(preorder.len()),
+            class,
+            width,
+            next: vec![0; width],
+            exact: vec![NONE],
+            prefix: vec![NONE],
         };
-        for &old in &preorder {
-            let edges = &children[old];
-            let mut node = TrieNode {
-                dense: NONE,
-                first: trie.labels.len() as u32,
-                count: 0,
-                exact: ends[old].0,
-                prefix: ends[old].1,
-            };
-            // The root always gets a row: every word starts there.
-            if old == 0 || edges.len() >= DENSE_FROM {
-                node.dense = (trie.dense.len() / 256) as u32;
-                let row = trie.dense.len();
-                trie.dense.resize(row + 256, 0);
-                for (&b, &child) in edges {
-                    trie.dense[row + b as usize] = new_id[child];
+        for &id in &wanted {
+            let (word, is_prefix) = &keys[id];
+            let mut node = 0usize;
+            for b in word.bytes() {
+                let slot = node * width + trie.class[b as usize] as usize;
+                if trie.next[slot] == 0 {
+                    let child = trie.exact.len() as u32;
+                    assert!(child < HAS_PREFIX, "too many trie nodes");
+                    trie.next[slot] = child;
+                    trie.next.resize(trie.next.len() + width, 0);
+                    trie.exact.push(NONE);
+                    trie.prefix.push(NONE);
                 }
-            } else {
-                node.count = edges.len() as u32;
-                for (&b, &child) in edges {
-                    trie.labels.push(b);
-                    trie.targets.push(new_id[child]);
-                }
+                node = (trie.next[slot] & !HAS_PREFIX) as usize;
             }
-            trie.nodes.push(node);
+            if *is_prefix {
+                trie.prefix[node] = id as u32;
+            } else {
+                trie.exact[node] = id as u32;
+            }
+        }
+        for entry in &mut trie.next {
+            if *entry != 0 && trie.prefix[*entry as usize] != NONE {
+                *entry |= HAS_PREFIX;
+            }
         }
         trie
     }
 
-    /// The child of `node` by folded byte `b`, or 0.
+    /// The entry for the child of `node` by byte `b`: 0 if there is none.
     #[inline]
     fn child(&self, node: u32, b: u8) -> u32 {
-        let n = &self.nodes[node as usize];
-        if n.dense != NONE {
-            return self.dense[((n.dense as usize) << 8) | b as usize];
-        }
-        let first = n.first as usize;
-        let labels = &self.labels[first..first + n.count as usize];
-        match labels.iter().position(|&label| label == b) {
-            Some(at) => self.targets[first + at],
-            None => 0,
-        }
+        self.next[node as usize * self.width + self.class[b as usize] as usize]
     }
 }
 
@@ -258,6 +225,10 @@ enum Node {
         topics: Box<[usize]>,
         whole: Whole,
     },
+    /// [`Node::Words`] once compiled: whether one of its words occurred is
+    /// worked out once per item from the few keys that did, instead of by
+    /// looking up every word of every topic.
+    AnyWord(u32),
     And(Box<[Node]>),
     Or(Box<[Node]>),
     Not(Box<Node>),
@@ -267,7 +238,7 @@ impl Node {
     /// Whether evaluating the node touches more than the scan's results.
     fn is_costly(&self) -> bool {
         match self {
-            Node::Words(_) | Node::Phrase { .. } | Node::Tag { .. } => false,
+            Node::Words(_) | Node::AnyWord(_) | Node::Phrase { .. } | Node::Tag { .. } => false,
             Node::TextRegex { .. } | Node::ValueRegex { .. } | Node::Source(_) => true,
             Node::And(parts) | Node::Or(parts) => parts.iter().any(Node::is_costly),
             Node::Not(inner) => inner.is_costly(),
@@ -275,8 +246,10 @@ impl Node {
     }
 }
 
-/// A pattern matched against a whole value (`source:`, `tag:`), with what
-/// [`whole_value`] would compute from it every time computed once.
+/// A pattern matched against a whole value (`source:`, `tag:`) as
+/// [`whole_value`] matches it, without folding the value into new strings:
+/// the value's words are compared byte by byte as they are folded, and most
+/// values differ in their first byte.
 #[derive(Debug, Clone)]
 struct Whole {
     pattern: Pattern,
@@ -296,42 +269,75 @@ impl Whole {
         }
     }
 
-    /// [`whole_value`], on a value prepared once per item.
-    fn matches(&self, value: &WholeValue) -> bool {
-        match &self.pattern {
-            Pattern::Regex(regex) => regex.is_match(&value.folded),
-            Pattern::Words(words) => {
-                value.words.len() == words.len()
-                    && words
-                        .iter()
-                        .enumerate()
-                        .all(|(i, word)| value.words.word(i) == word)
+    /// `whole_value(pattern, &fold::fold(value))`. Folded words contain no
+    /// spaces, so comparing the words joined by spaces compares the words.
+    fn matches(&self, value: &str) -> bool {
+        let wanted = self.joined.as_bytes();
+        let mut matched = 0;
+        let whole = match &self.pattern {
+            Pattern::Regex(regex) => return regex.is_match(&fold::fold(value)),
+            Pattern::Words(_) => true,
+            Pattern::Prefix(_) => false,
+        };
+        let all = joined_words(value, |b| {
+            if matched < wanted.len() && wanted[matched] == b {
+                matched += 1;
+                true
+            } else {
+                false
             }
-            Pattern::Prefix(_) => value.joined.starts_with(&self.joined),
-        }
+        });
+        matched == wanted.len() && (all || !whole)
     }
 }
 
-/// A folded source id or tag, with its words.
-struct WholeValue {
-    folded: String,
-    words: FoldedWords,
-    joined: String,
-}
-
-impl WholeValue {
-    fn new(folded: String) -> WholeValue {
-        let words = FoldedWords::new(&folded);
-        let joined = (0..words.len())
-            .map(|i| words.word(i))
-            .collect::<Vec<_>>()
-            .join(" ");
-        WholeValue {
-            folded,
-            words,
-            joined,
+/// Hands the bytes of `fold::words(&fold::fold(value)).join(" ")` to `take`
+/// until it declines one; returns whether it took them all.
+fn joined_words(value: &str, take: impl FnMut(u8) -> bool) -> bool {
+    struct Joined<F> {
+        take: F,
+        in_word: bool,
+        started: bool,
+        taking: bool,
+    }
+    impl<F: FnMut(u8) -> bool> Joined<F> {
+        fn byte(&mut self, b: u8) {
+            self.taking = self.taking && (self.take)(b);
+        }
+        /// One character of `fold::fold(value)`, which `fold::words` folds again.
+        fn folded(&mut self, c: char) {
+            if !c.is_alphanumeric() {
+                self.in_word = false;
+                return;
+            }
+            if !self.in_word {
+                if self.started {
+                    self.byte(b' ');
+                }
+                self.in_word = true;
+                self.started = true;
+            }
+            fold::fold_char(c, |again| {
+                let mut buf = [0u8; 4];
+                for &b in again.encode_utf8(&mut buf).as_bytes() {
+                    self.byte(b);
+                }
+            });
         }
     }
+    let mut joined = Joined {
+        take,
+        in_word: false,
+        started: false,
+        taking: true,
+    };
+    for c in value.chars() {
+        fold::fold_char(c, |folded| joined.folded(folded));
+        if !joined.taking {
+            return false;
+        }
+    }
+    true
 }
 
 /// Collects the keys of all topics while they are compiled.
@@ -340,21 +346,23 @@ struct Keys {
     ids: HashMap<(String, bool), u32>,
     list: Vec<(String, bool)>,
     in_phrase: Vec<bool>,
-    /// The fields word terms look at.
-    fields: u8,
+    /// Per key, the fields terms look for it in.
+    fields: Vec<u8>,
 }
 
 impl Keys {
-    fn id(&mut self, word: &str, prefix: bool, in_phrase: bool) -> u32 {
+    fn id(&mut self, word: &str, prefix: bool, in_phrase: bool, fields: u8) -> u32 {
         let id = *self
             .ids
             .entry((word.to_owned(), prefix))
             .or_insert_with(|| {
                 self.list.push((word.to_owned(), prefix));
                 self.in_phrase.push(false);
+                self.fields.push(0);
                 (self.list.len() - 1) as u32
             });
         self.in_phrase[id as usize] |= in_phrase;
+        self.fields[id as usize] |= fields;
         id
     }
 }
@@ -362,12 +370,22 @@ impl Keys {
 /// Topics compiled for tagging, in the evaluation order of their `TopicSet`.
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    trie: Trie,
+    /// The keys looked for in title, summary and content.
+    text_trie: Trie,
+    /// The keys looked for in author, link and categories: few, so that
+    /// the words of those (a link has a lot of them) end their walk at once.
+    value_trie: Trie,
     /// Per key: whether a phrase uses it (so its positions are recorded).
     in_phrase: Vec<bool>,
     /// The fields any word term looks at: author, link and categories are
     /// scanned only if some rule asks.
     fields: u8,
+    /// Per key, `word_sets[key_word_sets[key]..key_word_sets[key + 1]]`: the
+    /// [`Node::AnyWord`] sets it is in, and in which fields.
+    key_word_sets: Vec<u32>,
+    word_sets: Vec<(u32, u8)>,
+    /// The number of [`Node::AnyWord`] sets.
+    any_words: usize,
     topics: Vec<Node>,
 }
 
@@ -382,15 +400,37 @@ impl Compiled {
     pub fn new(topics: &[Topic]) -> Compiled {
         let mut keys = Keys::default();
         let slugs: Vec<String> = topics.iter().map(|t| fold::fold(&t.slug)).collect();
+        let mut sets = Vec::new();
         let nodes = topics
             .iter()
             .enumerate()
-            .map(|(index, topic)| compile(&topic.rule.expr, &mut keys, &slugs[..index]))
+            .map(|(index, topic)| {
+                let mut node = compile(&topic.rule.expr, &mut keys, &slugs[..index]);
+                number_word_sets(&mut node, &mut sets);
+                node
+            })
             .collect();
+        let mut per_key = vec![Vec::new(); keys.list.len()];
+        for (set, words) in sets.iter().enumerate() {
+            for &(key, fields) in words {
+                per_key[key as usize].push((set as u32, fields));
+            }
+        }
+        let mut key_word_sets = vec![0];
+        let mut word_sets = Vec::new();
+        for sets_of_key in per_key {
+            word_sets.extend(sets_of_key);
+            key_word_sets.push(word_sets.len() as u32);
+        }
+        let text = TITLE | SUMMARY | CONTENT;
         Compiled {
-            trie: Trie::new(&keys.list),
+            text_trie: Trie::new(&keys.list, |id| keys.fields[id] & text != 0),
+            value_trie: Trie::new(&keys.list, |id| keys.fields[id] & !text != 0),
             in_phrase: keys.in_phrase,
-            fields: keys.fields,
+            fields: keys.fields.iter().fold(0, |all, &f| all | f),
+            key_word_sets,
+            word_sets,
+            any_words: sets.len(),
             topics: nodes,
         }
     }
@@ -406,11 +446,14 @@ impl Compiled {
                 occurrences,
                 ends,
                 segment_fields,
-                folded,
+                touched,
+                any_word,
+                plain,
                 matched,
             } = scratch;
             seen.clear();
             seen.resize(self.in_phrase.len(), 0);
+            touched.clear();
             occurrences.clear();
             ends.clear();
             segment_fields.clear();
@@ -418,57 +461,70 @@ impl Compiled {
             matched.resize(self.topics.len(), false);
 
             let mut scan = Scan {
-                trie: &self.trie,
+                trie: &self.text_trie,
                 in_phrase: &self.in_phrase,
                 node: DEAD,
                 in_word: false,
                 position: 0,
                 field: TITLE,
                 seen,
+                touched,
                 occurrences,
                 ends,
                 segment_fields,
-                folded,
             };
-            scan.text(item.title);
+            scan.text::<false>(item.title);
             scan.end_segment();
             scan.field = SUMMARY;
             if let Some(html) = item.summary {
-                scan.markup(html);
+                scan.text::<true>(html);
             }
             scan.end_segment();
             scan.field = CONTENT;
             if let Some(html) = item.content {
-                scan.markup(html);
+                scan.text::<true>(html);
             }
             scan.end_segment();
+            scan.trie = &self.value_trie;
             if self.fields & AUTHOR != 0 {
                 scan.field = AUTHOR;
-                scan.text(item.author);
+                scan.text::<false>(item.author);
                 scan.end_segment();
             }
             if self.fields & LINK != 0 {
                 scan.field = LINK;
-                scan.text(item.link);
+                scan.text::<false>(item.link);
                 scan.end_segment();
             }
             if self.fields & CATEGORY != 0 {
                 scan.field = CATEGORY;
                 for category in item.categories {
-                    scan.text(category);
+                    scan.text::<false>(category);
                     scan.end_segment();
+                }
+            }
+
+            any_word.clear();
+            any_word.resize(self.any_words, false);
+            for &key in touched.iter() {
+                let fields = seen[key as usize];
+                let range = self.key_word_sets[key as usize] as usize
+                    ..self.key_word_sets[key as usize + 1] as usize;
+                for &(set, wanted) in &self.word_sets[range] {
+                    if fields & wanted != 0 {
+                        any_word[set as usize] = true;
+                    }
                 }
             }
 
             let context = Context {
                 item,
+                any_word,
                 seen,
                 occurrences,
                 ends,
                 segment_fields,
-                plain: OnceCell::new(),
-                source: OnceCell::new(),
-                tags: OnceCell::new(),
+                plain: RefCell::new((false, plain)),
             };
             for (index, node) in self.topics.iter().enumerate() {
                 if context.eval(node, matched) {
@@ -487,8 +543,26 @@ struct Scratch {
     occurrences: Vec<(u32, u32)>,
     ends: Vec<u32>,
     segment_fields: Vec<u8>,
-    folded: String,
+    touched: Vec<u32>,
+    any_word: Vec<bool>,
+    plain: [String; 2],
     matched: Vec<bool>,
+}
+
+/// Turns every [`Node::Words`] into a numbered [`Node::AnyWord`], whose
+/// words go to `sets`.
+fn number_word_sets(node: &mut Node, sets: &mut Vec<Box<[(u32, u8)]>>) {
+    match node {
+        Node::Words(words) => {
+            sets.push(std::mem::take(words));
+            *node = Node::AnyWord((sets.len() - 1) as u32);
+        }
+        Node::And(parts) | Node::Or(parts) => {
+            parts.iter_mut().for_each(|p| number_word_sets(p, sets));
+        }
+        Node::Not(inner) => number_word_sets(inner, sets),
+        _ => {}
+    }
 }
 
 /// `slugs`: the folded slugs of the topics evaluated before this one.
@@ -542,16 +616,16 @@ fn compile_term(term: &Term, keys: &mut Keys, slugs: &[String]) -> Node {
             regex: regex.clone(),
         },
         (_, Pattern::Words(words) | Pattern::Prefix(words)) => {
-            keys.fields |= fields;
             let prefix = matches!(pattern, Pattern::Prefix(_));
             let last = words.len() - 1;
             if last == 0 {
-                return Node::Words(Box::new([(keys.id(&words[0], prefix, false), fields)]));
+                let key = keys.id(&words[0], prefix, false, fields);
+                return Node::Words(Box::new([(key, fields)]));
             }
             let keys = words
                 .iter()
                 .enumerate()
-                .map(|(i, word)| keys.id(word, prefix && i == last, true))
+                .map(|(i, word)| keys.id(word, prefix && i == last, true, fields))
                 .collect();
             Node::Phrase { keys, fields }
         }
@@ -570,71 +644,78 @@ struct Scan<'a> {
     /// The bit of the field being read.
     field: u8,
     seen: &'a mut [u8],
+    /// The keys seen, each once.
+    touched: &'a mut Vec<u32>,
     occurrences: &'a mut Vec<(u32, u32)>,
     /// Per segment (title, summary, content, then author, link and each
     /// category if scanned): the position after its last word, and its field.
     ends: &'a mut Vec<u32>,
     segment_fields: &'a mut Vec<u8>,
-    folded: &'a mut String,
 }
 
 impl Scan<'_> {
-    /// Plain text.
-    fn text(&mut self, text: &str) {
+    /// Plain text, or with `MARKUP` sanitized HTML: tags and entities read
+    /// as [`markup::for_each_piece`] reads them, without a call per piece.
+    fn text<const MARKUP: bool>(&mut self, text: &str) {
         let bytes = text.as_bytes();
-        let trie = self.trie;
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
-            if b >= 0x80 {
+            if b.is_ascii_alphanumeric() {
+                // A run of ASCII letters and digits: found whole first, then
+                // walked with the state in a register until no key goes on.
+                let end = skip_alnum(bytes, i + 1);
+                if !self.in_word {
+                    self.in_word = true;
+                    self.node = 0;
+                }
+                if self.node != DEAD {
+                    self.walk(&bytes[i..end]);
+                }
+                i = end;
+            } else if b >= 0x80 {
                 let c = text[i..].chars().next().expect("i is on a char boundary");
                 self.char(c);
                 i += c.len_utf8();
-                continue;
-            }
-            if !b.is_ascii_alphanumeric() {
+            } else if MARKUP && b == b'<' {
                 self.end_word();
-                i += 1;
-                continue;
-            }
-            // A run of ASCII letters and digits, walked with the state in a
-            // register.
-            if !self.in_word {
-                self.in_word = true;
-                self.node = 0;
-            }
-            let mut node = self.node;
-            while node != DEAD {
-                let next = trie.child(node, bytes[i].to_ascii_lowercase());
-                i += 1;
-                if next == 0 {
-                    node = DEAD;
-                } else {
-                    node = next;
-                    let key = trie.nodes[next as usize].prefix;
-                    if key != NONE {
-                        self.record(key);
+                i = markup::tag_end(text, i);
+            } else if MARKUP && b == b'&' {
+                match markup::entity(text, i) {
+                    Some((c, next)) => {
+                        self.char(c);
+                        i = next;
+                    }
+                    None => {
+                        self.end_word();
+                        i += 1;
                     }
                 }
-                if i == bytes.len() || !bytes[i].is_ascii_alphanumeric() {
-                    break;
-                }
-            }
-            self.node = node;
-            // No key goes on like this: skip the rest of the run.
-            if node == DEAD {
-                i = skip_alnum(bytes, i);
+            } else {
+                self.end_word();
+                i += 1;
             }
         }
     }
 
-    /// Sanitized HTML.
-    fn markup(&mut self, html: &str) {
-        markup::for_each_piece(html, |piece| match piece {
-            Piece::Text(text) => self.text(text),
-            Piece::Char(c) => self.char(c),
-            Piece::Tag => self.end_word(),
-        });
+    /// Walks the (folded, or upper-case ASCII) bytes of a word on from the
+    /// current node.
+    #[inline]
+    fn walk(&mut self, bytes: &[u8]) {
+        let trie = self.trie;
+        let mut node = self.node;
+        for &b in bytes {
+            let entry = trie.child(node, b);
+            if entry == 0 {
+                node = DEAD;
+                break;
+            }
+            node = entry & !HAS_PREFIX;
+            if entry & HAS_PREFIX != 0 {
+                self.record(trie.prefix[node as usize]);
+            }
+        }
+        self.node = node;
     }
 
     fn char(&mut self, c: char) {
@@ -677,13 +758,12 @@ impl Scan<'_> {
                 self.node = 0;
             }
             if self.node != DEAD {
-                let mut folded = std::mem::take(self.folded);
-                folded.clear();
-                fold::push_folded(c, &mut folded);
-                for b in folded.bytes() {
-                    self.step(b);
-                }
-                *self.folded = folded;
+                fold::fold_char(c, |folded| {
+                    let mut buf = [0u8; 4];
+                    for &b in folded.encode_utf8(&mut buf).as_bytes() {
+                        self.step(b);
+                    }
+                });
             }
         } else {
             self.end_word();
@@ -693,18 +773,8 @@ impl Scan<'_> {
     /// One byte of a folded word.
     #[inline]
     fn step(&mut self, b: u8) {
-        if self.node == DEAD {
-            return;
-        }
-        let next = self.trie.child(self.node, b);
-        if next == 0 {
-            self.node = DEAD;
-            return;
-        }
-        self.node = next;
-        let key = self.trie.nodes[next as usize].prefix;
-        if key != NONE {
-            self.record(key);
+        if self.node != DEAD {
+            self.walk(&[b]);
         }
     }
 
@@ -713,7 +783,7 @@ impl Scan<'_> {
             return;
         }
         if self.node != DEAD {
-            let key = self.trie.nodes[self.node as usize].exact;
+            let key = self.trie.exact[self.node as usize];
             if key != NONE {
                 self.record(key);
             }
@@ -724,7 +794,11 @@ impl Scan<'_> {
 
     #[inline(never)]
     fn record(&mut self, key: u32) {
-        self.seen[key as usize] |= self.field;
+        let seen = &mut self.seen[key as usize];
+        if *seen == 0 {
+            self.touched.push(key);
+        }
+        *seen |= self.field;
         if self.in_phrase[key as usize] {
             self.occurrences.push((self.position, key));
         }
@@ -742,21 +816,21 @@ impl Scan<'_> {
 /// other values, prepared when a rule first asks for them.
 struct Context<'a> {
     item: &'a ItemFields<'a>,
+    /// Per [`Node::AnyWord`]: whether one of its words occurred.
+    any_word: &'a [bool],
     seen: &'a [u8],
     occurrences: &'a [(u32, u32)],
     ends: &'a [u32],
     segment_fields: &'a [u8],
-    /// Summary and content as text.
-    plain: OnceCell<[Cow<'a, str>; 2]>,
-    source: OnceCell<WholeValue>,
-    /// The source tags and categories, folded as `Document` folds them.
-    tags: OnceCell<Vec<WholeValue>>,
+    /// Summary and content as text, made when a regex first needs them.
+    plain: RefCell<(bool, &'a mut [String; 2])>,
 }
 
 impl Context<'_> {
     /// `matched`: per topic evaluated so far, whether it matched.
     fn eval(&self, node: &Node, matched: &[bool]) -> bool {
         match node {
+            Node::AnyWord(set) => self.any_word[*set as usize],
             Node::Words(words) => words
                 .iter()
                 .any(|&(key, fields)| self.seen[key as usize] & fields != 0),
@@ -767,24 +841,16 @@ impl Context<'_> {
                 Field::Link => regex.is_match(self.item.link),
                 _ => self.item.categories.iter().any(|c| regex.is_match(c)),
             },
-            Node::Source(whole) => whole.matches(
-                self.source
-                    .get_or_init(|| WholeValue::new(fold::fold(self.item.source))),
-            ),
+            Node::Source(whole) => whole.matches(self.item.source),
             Node::Tag { topics, whole } => {
+                let item = self.item;
+                // The item's tags as `Document` keeps them: trimmed.
                 topics.iter().any(|&i| matched[i])
-                    || self
-                        .tags
-                        .get_or_init(|| {
-                            let item = self.item;
-                            item.source_tags
-                                .iter()
-                                .chain(item.categories)
-                                .map(|t| WholeValue::new(fold::fold(t.trim())))
-                                .collect()
-                        })
+                    || item
+                        .source_tags
                         .iter()
-                        .any(|t| whole.matches(t))
+                        .chain(item.categories)
+                        .any(|tag| whole.matches(tag.trim()))
             }
             Node::And(parts) => parts.iter().all(|p| self.eval(p, matched)),
             Node::Or(parts) => parts.iter().any(|p| self.eval(p, matched)),
@@ -821,13 +887,18 @@ impl Context<'_> {
 
     fn text_regex(&self, regex: &Regex, fields: u8) -> bool {
         let item = self.item;
-        let plain = self.plain.get_or_init(|| {
-            [item.summary, item.content]
-                .map(|html| html.map(markup::markup_to_text).unwrap_or_default())
-        });
+        let mut plain = self.plain.borrow_mut();
+        let (made, texts) = &mut *plain;
+        if !*made {
+            for (text, html) in texts.iter_mut().zip([item.summary, item.content]) {
+                text.clear();
+                markup::push_text(html.unwrap_or_default(), text);
+            }
+            *made = true;
+        }
         (fields & TITLE != 0 && regex.is_match(item.title))
-            || (fields & SUMMARY != 0 && regex.is_match(&plain[0]))
-            || (fields & CONTENT != 0 && regex.is_match(&plain[1]))
+            || (fields & SUMMARY != 0 && regex.is_match(&texts[0]))
+            || (fields & CONTENT != 0 && regex.is_match(&texts[1]))
     }
 }
 
@@ -1002,6 +1073,51 @@ mod tests {
         assert_eq!(skip_alnum(text, 30), 33);
         assert_eq!(skip_alnum(text, 34), 38);
         assert_eq!(skip_alnum(text, 40), 41);
+    }
+
+    #[test]
+    fn whole_values_fold_twice_like_document() {
+        for value in [
+            "Fach-Presse",
+            " Smart  City ",
+            "\u{212b}ngstr\u{f6}m \u{212a}elvin",
+            "\u{130}stanbul",
+            "Straße",
+            "",
+            "--",
+            "e-Government 2026",
+        ] {
+            let mut bytes = Vec::new();
+            assert!(joined_words(value, |b| {
+                bytes.push(b);
+                true
+            }));
+            let expected = fold::words(&fold::fold(value)).join(" ");
+            assert_eq!(String::from_utf8(bytes).unwrap(), expected, "{value:?}");
+            for (rule, wanted) in [
+                (expected.clone(), !expected.is_empty()),
+                (format!("{expected}x"), false),
+            ] {
+                if rule.is_empty() {
+                    continue;
+                }
+                for pattern in [
+                    Pattern::Words(fold::words(&rule)),
+                    Pattern::Prefix(fold::words(&rule)),
+                ] {
+                    let folded = fold::fold(value);
+                    assert_eq!(
+                        Whole::new(&pattern).matches(value),
+                        whole_value(&pattern, &folded),
+                        "{value:?} {pattern:?}"
+                    );
+                    assert_eq!(Whole::new(&pattern).matches(value), wanted);
+                }
+            }
+        }
+        let prefix = Pattern::Prefix(vec!["fach".into()]);
+        assert!(Whole::new(&prefix).matches("Fach-Presse"));
+        assert!(!Whole::new(&Pattern::Words(vec!["fach".into()])).matches("Fach-Presse"));
     }
 
     #[test]

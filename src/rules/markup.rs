@@ -23,35 +23,45 @@ pub enum Piece<'a> {
 
 /// Calls `piece` with the text of `html`, piece by piece.
 pub fn for_each_piece<'a>(html: &'a str, mut piece: impl FnMut(Piece<'a>)) {
-    let mut rest = html;
-    while let Some(at) = memchr::memchr2(b'<', b'&', rest.as_bytes()) {
-        if at > 0 {
-            piece(Piece::Text(&rest[..at]));
+    let mut at = 0;
+    while let Some(found) = memchr::memchr2(b'<', b'&', &html.as_bytes()[at..]) {
+        if found > 0 {
+            piece(Piece::Text(&html[at..at + found]));
         }
-        rest = &rest[at..];
-        if rest.starts_with('<') {
+        at += found;
+        if html.as_bytes()[at] == b'<' {
             piece(Piece::Tag);
-            rest = memchr::memchr(b'>', rest.as_bytes()).map_or("", |end| &rest[end + 1..]);
+            at = tag_end(html, at);
             continue;
         }
-        // An entity ends at the first `;`, at most 40 bytes on.
-        let window = &rest.as_bytes()[..rest.len().min(41)];
-        let decoded = memchr::memchr(b';', window)
-            .and_then(|end| decode_entity(&rest[1..end]).map(|c| (c, end)));
-        match decoded {
-            Some((c, end)) => {
+        match entity(html, at) {
+            Some((c, next)) => {
                 piece(Piece::Char(c));
-                rest = &rest[end + 1..];
+                at = next;
             }
             None => {
                 piece(Piece::Char('&'));
-                rest = &rest[1..];
+                at += 1;
             }
         }
     }
-    if !rest.is_empty() {
-        piece(Piece::Text(rest));
+    if at < html.len() {
+        piece(Piece::Text(&html[at..]));
     }
+}
+
+/// Where the tag that starts at `at` (a `<`) ends: just past its `>`, or at
+/// the end of `html` if it is never closed.
+pub(crate) fn tag_end(html: &str, at: usize) -> usize {
+    memchr::memchr(b'>', &html.as_bytes()[at..]).map_or(html.len(), |end| at + end + 1)
+}
+
+/// The character of the entity that starts at `at` (an `&`), and where it
+/// ends (just past its `;`, at most 40 bytes on); `None` if it is none.
+pub(crate) fn entity(html: &str, at: usize) -> Option<(char, usize)> {
+    let rest = &html.as_bytes()[at..];
+    let end = memchr::memchr(b';', &rest[..rest.len().min(41)])?;
+    decode_entity(&html[at + 1..at + end]).map(|c| (c, at + end + 1))
 }
 
 /// The text of sanitized HTML, for matching: tags become spaces, entities
@@ -61,12 +71,17 @@ pub fn markup_to_text(html: &str) -> Cow<'_, str> {
         return Cow::Borrowed(html);
     }
     let mut out = String::with_capacity(html.len());
+    push_text(html, &mut out);
+    Cow::Owned(out)
+}
+
+/// Appends the text of `html` to `out`, as [`markup_to_text`] makes it.
+pub fn push_text(html: &str, out: &mut String) {
     for_each_piece(html, |piece| match piece {
         Piece::Text(text) => out.push_str(text),
         Piece::Char(c) => out.push(c),
         Piece::Tag => out.push(' '),
     });
-    Cow::Owned(out)
 }
 
 /// The character an entity name (without `&` and `;`) stands for.
