@@ -19,8 +19,9 @@
 //! must be the same as [`TopicSet::tag`](super::TopicSet::tag) on a
 //! `Document` for every item; tests compare the two.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::Regex;
 
@@ -217,13 +218,19 @@ enum Node {
         field: Field,
         regex: Regex,
     },
-    /// `source:`: the whole source id.
-    Source(Whole),
+    /// `source:`: the whole source id. `slot`: where the result is kept
+    /// while items of the same source come (see [`Scratch::per_source`]).
+    Source {
+        whole: Whole,
+        slot: u32,
+    },
     /// `tag:`: a topic evaluated earlier (those whose slug the pattern
-    /// matches, by index), or one of the item's own tags.
+    /// matches, by index), one of the source's tags (the result kept in
+    /// `slot`), or one of the item's categories.
     Tag {
         topics: Box<[usize]>,
         whole: Whole,
+        slot: u32,
     },
     /// [`Node::Words`] once compiled: whether one of its words occurred is
     /// worked out once per item from the few keys that did, instead of by
@@ -239,7 +246,7 @@ impl Node {
     fn is_costly(&self) -> bool {
         match self {
             Node::Words(_) | Node::AnyWord(_) | Node::Phrase { .. } | Node::Tag { .. } => false,
-            Node::TextRegex { .. } | Node::ValueRegex { .. } | Node::Source(_) => true,
+            Node::TextRegex { .. } | Node::ValueRegex { .. } | Node::Source { .. } => true,
             Node::And(parts) | Node::Or(parts) => parts.iter().any(Node::is_costly),
             Node::Not(inner) => inner.is_costly(),
         }
@@ -348,9 +355,18 @@ struct Keys {
     in_phrase: Vec<bool>,
     /// Per key, the fields terms look for it in.
     fields: Vec<u8>,
+    /// Whether a regex looks at summary or content.
+    plain: bool,
+    /// The number of per-source results.
+    per_source: u32,
 }
 
 impl Keys {
+    fn per_source_slot(&mut self) -> u32 {
+        self.per_source += 1;
+        self.per_source - 1
+    }
+
     fn id(&mut self, word: &str, prefix: bool, in_phrase: bool, fields: u8) -> u32 {
         let id = *self
             .ids
@@ -386,6 +402,12 @@ pub struct Compiled {
     word_sets: Vec<(u32, u8)>,
     /// The number of [`Node::AnyWord`] sets.
     any_words: usize,
+    /// Whether the text of summary and content is needed (for a regex).
+    plain: bool,
+    /// The number of results kept per source, and which compiled topics
+    /// they are of (clones share the number: they have the same nodes).
+    per_source: u32,
+    id: u64,
     topics: Vec<Node>,
 }
 
@@ -431,6 +453,12 @@ impl Compiled {
             key_word_sets,
             word_sets,
             any_words: sets.len(),
+            plain: keys.plain,
+            per_source: keys.per_source,
+            id: {
+                static IDS: AtomicU64 = AtomicU64::new(0);
+                IDS.fetch_add(1, Ordering::Relaxed)
+            },
             topics: nodes,
         }
     }
@@ -448,9 +476,23 @@ impl Compiled {
                 segment_fields,
                 touched,
                 any_word,
-                plain,
+                plain: [summary_text, content_text],
+                source,
+                per_source,
                 matched,
             } = scratch;
+            let same_source = source.0 == self.id
+                && source.1 == item.source
+                && source.2.as_slice() == item.source_tags;
+            if !same_source {
+                source.0 = self.id;
+                item.source.clone_into(&mut source.1);
+                item.source_tags.clone_into(&mut source.2);
+                per_source.clear();
+                per_source.resize(self.per_source as usize, None);
+            }
+            summary_text.clear();
+            content_text.clear();
             seen.clear();
             seen.resize(self.in_phrase.len(), 0);
             touched.clear();
@@ -472,18 +514,22 @@ impl Compiled {
                 occurrences,
                 ends,
                 segment_fields,
+                plain: None,
             };
             scan.text::<false>(item.title);
             scan.end_segment();
             scan.field = SUMMARY;
             if let Some(html) = item.summary {
+                scan.plain = self.plain.then_some(&mut *summary_text);
                 scan.text::<true>(html);
             }
             scan.end_segment();
             scan.field = CONTENT;
             if let Some(html) = item.content {
+                scan.plain = self.plain.then_some(&mut *content_text);
                 scan.text::<true>(html);
             }
+            scan.plain = None;
             scan.end_segment();
             scan.trie = &self.value_trie;
             if self.fields & AUTHOR != 0 {
@@ -524,7 +570,8 @@ impl Compiled {
                 occurrences,
                 ends,
                 segment_fields,
-                plain: RefCell::new((false, plain)),
+                plain: [summary_text, content_text],
+                per_source: Cell::from_mut(&mut per_source[..]).as_slice_of_cells(),
             };
             for (index, node) in self.topics.iter().enumerate() {
                 if context.eval(node, matched) {
@@ -545,7 +592,13 @@ struct Scratch {
     segment_fields: Vec<u8>,
     touched: Vec<u32>,
     any_word: Vec<bool>,
+    /// Summary and content as text, if a regex needs them.
     plain: [String; 2],
+    /// The compiled topics (by id), source and source tags that
+    /// `per_source` holds results for: tagging goes through the items of one
+    /// source after another.
+    source: (u64, String, Vec<String>),
+    per_source: Vec<Option<bool>>,
     matched: Vec<bool>,
 }
 
@@ -598,14 +651,19 @@ fn compile_term(term: &Term, keys: &mut Keys, slugs: &[String]) -> Node {
     let pattern = &term.pattern;
     let fields = field_bits(term.field);
     match (term.field, pattern) {
-        (Field::Source, _) => Node::Source(Whole::new(pattern)),
+        (Field::Source, _) => Node::Source {
+            whole: Whole::new(pattern),
+            slot: keys.per_source_slot(),
+        },
         (Field::Tag, _) => Node::Tag {
             topics: (0..slugs.len())
                 .filter(|&i| whole_value(pattern, &slugs[i]))
                 .collect(),
             whole: Whole::new(pattern),
+            slot: keys.per_source_slot(),
         },
         (Field::Title | Field::Summary | Field::Content | Field::Text, Pattern::Regex(regex)) => {
+            keys.plain |= fields & (SUMMARY | CONTENT) != 0;
             Node::TextRegex {
                 regex: regex.clone(),
                 fields,
@@ -651,6 +709,8 @@ struct Scan<'a> {
     /// category if scanned): the position after its last word, and its field.
     ends: &'a mut Vec<u32>,
     segment_fields: &'a mut Vec<u8>,
+    /// Where the text of the markup being read goes, if a regex needs it.
+    plain: Option<&'a mut String>,
 }
 
 impl Scan<'_> {
@@ -659,6 +719,8 @@ impl Scan<'_> {
     fn text<const MARKUP: bool>(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let mut i = 0;
+        // The text up to here is in `plain` (when it is wanted).
+        let mut flushed = 0;
         while i < bytes.len() {
             let b = bytes[i];
             if b.is_ascii_alphanumeric() {
@@ -679,12 +741,22 @@ impl Scan<'_> {
                 i += c.len_utf8();
             } else if MARKUP && b == b'<' {
                 self.end_word();
+                if let Some(plain) = self.plain.as_deref_mut() {
+                    plain.push_str(&text[flushed..i]);
+                    plain.push(' ');
+                }
                 i = markup::tag_end(text, i);
+                flushed = i;
             } else if MARKUP && b == b'&' {
                 match markup::entity(text, i) {
                     Some((c, next)) => {
                         self.char(c);
+                        if let Some(plain) = self.plain.as_deref_mut() {
+                            plain.push_str(&text[flushed..i]);
+                            plain.push(c);
+                        }
                         i = next;
+                        flushed = i;
                     }
                     None => {
                         self.end_word();
@@ -695,6 +767,9 @@ impl Scan<'_> {
                 self.end_word();
                 i += 1;
             }
+        }
+        if let Some(plain) = self.plain.as_deref_mut() {
+            plain.push_str(&text[flushed..]);
         }
     }
 
@@ -822,8 +897,10 @@ struct Context<'a> {
     occurrences: &'a [(u32, u32)],
     ends: &'a [u32],
     segment_fields: &'a [u8],
-    /// Summary and content as text, made when a regex first needs them.
-    plain: RefCell<(bool, &'a mut [String; 2])>,
+    /// Summary and content as text, if a regex needs them.
+    plain: [&'a str; 2],
+    /// Results that depend on the source only, kept from item to item.
+    per_source: &'a [Cell<Option<bool>>],
 }
 
 impl Context<'_> {
@@ -841,16 +918,21 @@ impl Context<'_> {
                 Field::Link => regex.is_match(self.item.link),
                 _ => self.item.categories.iter().any(|c| regex.is_match(c)),
             },
-            Node::Source(whole) => whole.matches(self.item.source),
-            Node::Tag { topics, whole } => {
+            Node::Source { whole, slot } => {
+                self.per_source(*slot, || whole.matches(self.item.source))
+            }
+            Node::Tag {
+                topics,
+                whole,
+                slot,
+            } => {
                 let item = self.item;
                 // The item's tags as `Document` keeps them: trimmed.
                 topics.iter().any(|&i| matched[i])
-                    || item
-                        .source_tags
-                        .iter()
-                        .chain(item.categories)
-                        .any(|tag| whole.matches(tag.trim()))
+                    || self.per_source(*slot, || {
+                        item.source_tags.iter().any(|tag| whole.matches(tag.trim()))
+                    })
+                    || item.categories.iter().any(|tag| whole.matches(tag.trim()))
             }
             Node::And(parts) => parts.iter().all(|p| self.eval(p, matched)),
             Node::Or(parts) => parts.iter().any(|p| self.eval(p, matched)),
@@ -886,19 +968,20 @@ impl Context<'_> {
     }
 
     fn text_regex(&self, regex: &Regex, fields: u8) -> bool {
-        let item = self.item;
-        let mut plain = self.plain.borrow_mut();
-        let (made, texts) = &mut *plain;
-        if !*made {
-            for (text, html) in texts.iter_mut().zip([item.summary, item.content]) {
-                text.clear();
-                markup::push_text(html.unwrap_or_default(), text);
-            }
-            *made = true;
-        }
-        (fields & TITLE != 0 && regex.is_match(item.title))
-            || (fields & SUMMARY != 0 && regex.is_match(&texts[0]))
-            || (fields & CONTENT != 0 && regex.is_match(&texts[1]))
+        (fields & TITLE != 0 && regex.is_match(self.item.title))
+            || (fields & SUMMARY != 0 && regex.is_match(self.plain[0]))
+            || (fields & CONTENT != 0 && regex.is_match(self.plain[1]))
+    }
+
+    /// The result in `slot`, worked out by `result` for the first item of
+    /// a source.
+    fn per_source(&self, slot: u32, result: impl FnOnce() -> bool) -> bool {
+        let cell = &self.per_source[slot as usize];
+        cell.get().unwrap_or_else(|| {
+            let result = result();
+            cell.set(Some(result));
+            result
+        })
     }
 }
 
