@@ -23,7 +23,7 @@
 //!
 //! Environment: `KURATOR_BENCH_RUNS` (default 9), `KURATOR_BENCH_FEEDS`
 //! (default 200), `KURATOR_BENCH_ONLY` (`compiled` or `general`: one path only,
-//! for profilers).
+//! for profilers; it also skips the agreement check, which would swamp a profile).
 
 // The synthetic corpus generator, and mimalloc as the global allocator (as
 // `kurator` itself uses).
