@@ -48,7 +48,7 @@ const SEED: u64 = 0x6b75_7261_746f_7221;
 /// 2026-04-01T00:00:00Z; item dates lie up to three days before it (newest first).
 const BASE_TIME: i64 = 1_775_001_600;
 /// The `now` handed to the pipeline: one day after `BASE_TIME`, so no date is in the future.
-const NOW: i64 = BASE_TIME + 86_400;
+pub(crate) const NOW: i64 = BASE_TIME + 86_400;
 /// Items in flight between the processing threads and the storing thread, in feeds.
 const CHANNEL_BOUND: usize = 64;
 
@@ -561,14 +561,14 @@ fn rfc3339(t: i64) -> String {
 // ---------------------------------------------------------------------------
 // Feeds
 
-struct Feed {
-    source_id: String,
-    url: Url,
+pub(crate) struct Feed {
+    pub(crate) source_id: String,
+    pub(crate) url: Url,
     url_str: String,
-    content_type: Option<&'static str>,
+    pub(crate) content_type: Option<&'static str>,
     format: Format,
     latin1: bool,
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// Serialized size of each item (its `<item>`/`<entry>` element).
     item_sizes: Vec<usize>,
     with_content: usize,
@@ -885,7 +885,8 @@ fn make_feed(rng: &mut Rng, index: usize) -> Feed {
     }
 }
 
-fn make_corpus(feeds: usize) -> Vec<Feed> {
+/// The synthetic corpus; benches/tagging.rs tags its items too.
+pub(crate) fn make_corpus(feeds: usize) -> Vec<Feed> {
     let mut rng = Rng(SEED);
     (0..feeds).map(|i| make_feed(&mut rng, i)).collect()
 }

@@ -7,11 +7,10 @@
 //! item, so they are never stale. Topics see the source tags, the categories
 //! and each other's slugs (in dependency order) through `tag:`.
 
-use std::borrow::Cow;
-
 use crate::config::Config;
 use crate::normalize::Item;
-use crate::rules::{Document, DocumentFields, TopicSet};
+pub use crate::rules::markup::markup_to_text;
+use crate::rules::{Document, DocumentFields, ItemFields, TopicSet};
 use crate::store::StoredItem;
 
 /// Where a tag comes from.
@@ -116,14 +115,24 @@ impl<'a> Tagger<'a> {
         })
     }
 
-    /// The slugs of the topics `item` matches, in evaluation order.
+    /// The slugs of the topics `item` matches, in evaluation order: what
+    /// ingest stores. Takes the compiled path ([`TopicSet::tag_item`]), which
+    /// gives the same answer as [`TopicSet::tag`] on [`Tagger::document`].
     pub fn topics(&self, item: ItemView<'_>) -> Vec<String> {
         if self.topics.topics().is_empty() {
             return Vec::new();
         }
-        let mut document = self.document(item);
         self.topics
-            .tag(&mut document)
+            .tag_item(&ItemFields {
+                title: item.title,
+                summary: item.summary,
+                content: item.content,
+                author: item.author.unwrap_or_default(),
+                link: item.link.unwrap_or_default(),
+                categories: item.categories,
+                source: self.source_id,
+                source_tags: self.source_tags,
+            })
             .into_iter()
             .map(str::to_owned)
             .collect()
@@ -153,69 +162,10 @@ impl<'a> Tagger<'a> {
     }
 }
 
-/// The text of sanitized HTML, for matching: tags become spaces, entities
-/// characters. Not a general HTML parser, and it need not be: its input has
-/// been through the sanitizer, and words are all that matter here.
-pub fn markup_to_text(html: &str) -> Cow<'_, str> {
-    if !html.contains(['<', '&']) {
-        return Cow::Borrowed(html);
-    }
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(at) = rest.find(['<', '&']) {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        if rest.starts_with('<') {
-            out.push(' ');
-            rest = rest.find('>').map_or("", |end| &rest[end + 1..]);
-            continue;
-        }
-        let decoded = rest
-            .find(';')
-            .filter(|&end| end <= 40)
-            .and_then(|end| decode_entity(&rest[1..end]).map(|c| (c, end)));
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
-
-fn decode_entity(name: &str) -> Option<char> {
-    if let Some(number) = name.strip_prefix('#') {
-        let value = match number.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => number.parse().ok()?,
-        };
-        return char::from_u32(value);
-    }
-    let (first, _) = markup5ever::data::NAMED_ENTITIES.get(format!("{name};").as_str())?;
-    char::from_u32(*first)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rules::{Rule, Topic};
-
-    #[test]
-    fn markup_becomes_words() {
-        assert_eq!(markup_to_text("plain"), "plain");
-        assert_eq!(
-            markup_to_text(
-                "<p>Stra&szlig;e&nbsp;und <a href=\"x\">B&uuml;rger</a> &amp; &#246;&#x41; &bogus</p>"
-            ),
-            " Straße\u{a0}und  Bürger  & öA &bogus "
-        );
-    }
 
     #[test]
     fn tags_of_an_item() {

@@ -5,24 +5,35 @@
 //! writes `ä ö ü` as `ae oe ue` and `ß` as `ss`, and drops the accents of
 //! other Latin letters (`é` → `e`), which German text borrows freely.
 
-/// Folds one character into `out`.
-fn push_folded(c: char, out: &mut String) {
+/// Folds one character, handing out the characters it becomes.
+#[inline]
+pub(crate) fn fold_char(c: char, mut out: impl FnMut(char)) {
+    let mut two = |a, b| {
+        out(a);
+        out(b);
+    };
     match c {
-        'ä' | 'Ä' => out.push_str("ae"),
-        'ö' | 'Ö' => out.push_str("oe"),
-        'ü' | 'Ü' => out.push_str("ue"),
-        'ß' | 'ẞ' => out.push_str("ss"),
-        'à' | 'á' | 'â' | 'ã' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Å' => out.push('a'),
-        'ç' | 'Ç' => out.push('c'),
-        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => out.push('e'),
-        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => out.push('i'),
-        'ñ' | 'Ñ' => out.push('n'),
-        'ò' | 'ó' | 'ô' | 'õ' | 'Ò' | 'Ó' | 'Ô' | 'Õ' => out.push('o'),
-        'ù' | 'ú' | 'û' | 'Ù' | 'Ú' | 'Û' => out.push('u'),
-        'ý' | 'ÿ' | 'Ý' => out.push('y'),
-        c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-        c => out.extend(c.to_lowercase()),
+        'ä' | 'Ä' => two('a', 'e'),
+        'ö' | 'Ö' => two('o', 'e'),
+        'ü' | 'Ü' => two('u', 'e'),
+        'ß' | 'ẞ' => two('s', 's'),
+        'à' | 'á' | 'â' | 'ã' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Å' => out('a'),
+        'ç' | 'Ç' => out('c'),
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => out('e'),
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => out('i'),
+        'ñ' | 'Ñ' => out('n'),
+        'ò' | 'ó' | 'ô' | 'õ' | 'Ò' | 'Ó' | 'Ô' | 'Õ' => out('o'),
+        'ù' | 'ú' | 'û' | 'Ù' | 'Ú' | 'Û' => out('u'),
+        'ý' | 'ÿ' | 'Ý' => out('y'),
+        c if c.is_ascii() => out(c.to_ascii_lowercase()),
+        c => c.to_lowercase().for_each(out),
     }
+}
+
+/// Folds one character into `out`.
+#[inline]
+pub(crate) fn push_folded(c: char, out: &mut String) {
+    fold_char(c, |folded| out.push(folded));
 }
 
 /// Folds a whole string (no word splitting).

@@ -230,7 +230,7 @@ impl Document {
 
 /// Source ids and tags are matched as whole values (`source:kommune21`),
 /// or by prefix with `*`.
-fn whole_value(pattern: &Pattern, value: &str) -> bool {
+pub(super) fn whole_value(pattern: &Pattern, value: &str) -> bool {
     match pattern {
         Pattern::Regex(regex) => regex.is_match(value),
         Pattern::Words(words) => fold::words(value) == *words,

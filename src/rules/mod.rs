@@ -4,15 +4,22 @@
 //! * [`parser`]: words, `"phrases"`, `prefix*`, `/regex/`, `AND` (implicit),
 //!   `OR`, `NOT`/`-`, parentheses, and `field:` prefixes; errors carry a column.
 //! * [`fold`]: German-aware folding (`ä`=`ae`, `ß`=`ss`, case-insensitive).
-//! * [`matcher`]: evaluates a rule against an item prepared once as a [`Document`].
+//! * [`matcher`]: evaluates a rule against an item prepared once as a [`Document`]
+//!   (for `kurator query` and `kurator explain`).
+//! * [`compiled`]: all topics at once, for tagging at ingest: one pass over an
+//!   item's words through a trie of every topic's words.
+//! * [`markup`]: what rules see of sanitized HTML.
 //! * [`TopicSet`]: the configured topics, compiled once, in an order where a
 //!   topic that refers to another through `tag:` is evaluated after it;
 //!   cycles are refused at load.
 
+pub mod compiled;
 pub mod fold;
+pub mod markup;
 pub mod matcher;
 pub mod parser;
 
+pub use compiled::ItemFields;
 pub use matcher::{Document, DocumentFields, Hit};
 pub use parser::{Expr, Field, Pattern, RuleError};
 
@@ -72,6 +79,8 @@ impl std::fmt::Display for TagCycle {
 pub struct TopicSet {
     /// In evaluation order: every topic after those its rule refers to.
     topics: Vec<Topic>,
+    /// The same topics, compiled for [`TopicSet::tag_item`].
+    compiled: compiled::Compiled,
 }
 
 impl TopicSet {
@@ -144,8 +153,10 @@ impl TopicSet {
             )?;
         }
         let mut slots: Vec<Option<Topic>> = topics.into_iter().map(Some).collect();
+        let topics: Vec<Topic> = order.into_iter().filter_map(|i| slots[i].take()).collect();
         Ok(TopicSet {
-            topics: order.into_iter().filter_map(|i| slots[i].take()).collect(),
+            compiled: compiled::Compiled::new(&topics),
+            topics,
         })
     }
 
@@ -168,6 +179,15 @@ impl TopicSet {
                 matched.push(topic.slug.as_str());
             }
         }
+        matched
+    }
+
+    /// The slugs of every topic `item` matches, in evaluation order: the same
+    /// as [`TopicSet::tag`] on the item's `Document`, many times faster.
+    pub fn tag_item(&self, item: &ItemFields<'_>) -> Vec<&str> {
+        let mut matched = Vec::new();
+        self.compiled
+            .matching(item, |index| matched.push(self.topics[index].slug.as_str()));
         matched
     }
 }
