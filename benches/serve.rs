@@ -87,11 +87,17 @@ fn fill_database(path: &Path) {
 }
 
 /// GET over a plain socket: the body, and the value of `header`.
-fn fetch(addr: SocketAddr, path: &str, header: &str) -> (Vec<u8>, Option<String>) {
+fn fetch(
+    addr: SocketAddr,
+    path: &str,
+    encoding: Encoding,
+    header: &str,
+) -> (Vec<u8>, Option<String>) {
     let mut stream = TcpStream::connect(addr).expect("server up");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{}Connection: close\r\n\r\n",
+        encoding.request_header()
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -118,10 +124,36 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_nginx(dir: &Path, body: &[u8]) -> (Child, SocketAddr) {
+/// What the load generator asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Encoding {
+    Identity,
+    Gzip,
+}
+
+impl Encoding {
+    fn request_header(self) -> &'static str {
+        match self {
+            Encoding::Identity => "",
+            Encoding::Gzip => "Accept-Encoding: gzip\r\n",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Identity => "identity",
+            Encoding::Gzip => "gzip",
+        }
+    }
+}
+
+/// nginx serving `body`, and `gzipped` as the precompressed copy
+/// (`gzip_static`), exactly the bytes Kurator sends.
+fn start_nginx(dir: &Path, body: &[u8], gzipped: &[u8]) -> (Child, SocketAddr) {
     let www = dir.join("www/feeds");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("smart-city.atom"), body).unwrap();
+    std::fs::write(www.join("smart-city.atom.gz"), gzipped).unwrap();
     let port = free_port();
     let is_root = Command::new("id")
         .arg("-u")
@@ -135,6 +167,7 @@ fn start_nginx(dir: &Path, body: &[u8]) -> (Child, SocketAddr) {
            types {{ application/atom+xml atom; }}\n\
            client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  fastcgi_temp_path {dir}/tmp;\n\
            uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n\
+           gzip_static on;\n  gzip_vary on;\n\
            server {{ listen 127.0.0.1:{port}; root {dir}/www; }}\n}}\n",
         user = if is_root { "user root;\n" } else { "" },
         dir = dir.display()
@@ -184,8 +217,12 @@ fn stop_nginx(master: &mut Child, dir: &Path) {
 }
 
 /// One wrk run: requests per second and the 99th percentile latency in ms.
-fn wrk(addr: SocketAddr, connections: u64, seconds: u64) -> (f64, f64) {
-    let output = Command::new("wrk")
+fn wrk(addr: SocketAddr, encoding: Encoding, connections: u64, seconds: u64) -> (f64, f64) {
+    let mut command = Command::new("wrk");
+    if encoding == Encoding::Gzip {
+        command.args(["-H", "Accept-Encoding: gzip"]);
+    }
+    let output = command
         .args([
             "-t1",
             &format!("-c{connections}"),
@@ -286,8 +323,18 @@ fn main() {
         });
     });
     let kurator_addr = addr_rx.recv().unwrap();
-    let (body, _) = fetch(kurator_addr, FEED_PATH, "x-kurator-cache");
-    let (_, cache) = fetch(kurator_addr, FEED_PATH, "x-kurator-cache");
+    let (body, _) = fetch(
+        kurator_addr,
+        FEED_PATH,
+        Encoding::Identity,
+        "x-kurator-cache",
+    );
+    let (_, cache) = fetch(
+        kurator_addr,
+        FEED_PATH,
+        Encoding::Identity,
+        "x-kurator-cache",
+    );
     assert_eq!(
         cache.as_deref(),
         Some("hit"),
@@ -295,46 +342,54 @@ fn main() {
     );
     let entries = body.windows(7).filter(|w| w == b"<entry>").count();
     assert_eq!(entries, 50, "a 50-item feed");
+    let (gzipped, coding) = fetch(kurator_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
+    assert_eq!(coding.as_deref(), Some("gzip"));
 
-    let (mut nginx, nginx_addr) = start_nginx(dir.path(), &body);
-    let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, "etag");
+    let (mut nginx, nginx_addr) = start_nginx(dir.path(), &body, &gzipped);
+    let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, Encoding::Identity, "etag");
     assert_eq!(nginx_body, body, "nginx serves the same bytes");
+    let (nginx_gzipped, coding) = fetch(nginx_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
+    assert_eq!(coding.as_deref(), Some("gzip"));
+    assert_eq!(nginx_gzipped, gzipped, "nginx serves the same gzip bytes");
 
     println!(
-        "serving a cached {}-entry Atom feed ({} bytes, identity), wrk -t1, {seconds}s per run, {rounds} alternating rounds\n",
-        entries,
-        body.len()
+        "a cached {entries}-entry Atom feed ({} bytes; {} gzipped), wrk -t1, {seconds}s per run, {rounds} alternating rounds\n",
+        body.len(),
+        gzipped.len()
     );
-    println!("| connections | server | requests/s (median) | p99 ms (median) |");
-    println!("|---|---|---|---|");
+    println!("| encoding | connections | server | requests/s (median) | p99 ms (median) |");
+    println!("|---|---|---|---|---|");
     let mut summary = Vec::new();
-    for &connections in &connection_counts {
-        // Warm both up.
-        wrk(kurator_addr, connections, 2);
-        wrk(nginx_addr, connections, 2);
-        let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
-        for _ in 0..rounds {
-            let (rps, p99) = wrk(kurator_addr, connections, seconds);
-            k_rps.push(rps);
-            k_p99.push(p99);
-            let (rps, p99) = wrk(nginx_addr, connections, seconds);
-            n_rps.push(rps);
-            n_p99.push(p99);
+    for encoding in [Encoding::Identity, Encoding::Gzip] {
+        for &connections in &connection_counts {
+            // Warm both up.
+            wrk(kurator_addr, encoding, connections, 2);
+            wrk(nginx_addr, encoding, connections, 2);
+            let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
+            for _ in 0..rounds {
+                let (rps, p99) = wrk(kurator_addr, encoding, connections, seconds);
+                k_rps.push(rps);
+                k_p99.push(p99);
+                let (rps, p99) = wrk(nginx_addr, encoding, connections, seconds);
+                n_rps.push(rps);
+                n_p99.push(p99);
+            }
+            let (kr, kp, nr, np) = (
+                median(&mut k_rps),
+                median(&mut k_p99),
+                median(&mut n_rps),
+                median(&mut n_p99),
+            );
+            let name = encoding.name();
+            println!("| {name} | {connections} | kurator | {kr:.0} | {kp:.2} |");
+            println!("| {name} | {connections} | nginx | {nr:.0} | {np:.2} |");
+            summary.push((name, connections, kr / nr, kp, np));
         }
-        let (kr, kp, nr, np) = (
-            median(&mut k_rps),
-            median(&mut k_p99),
-            median(&mut n_rps),
-            median(&mut n_p99),
-        );
-        println!("| {connections} | kurator | {kr:.0} | {kp:.2} |");
-        println!("| {connections} | nginx | {nr:.0} | {np:.2} |");
-        summary.push((connections, kr / nr, kp, np));
     }
     println!();
-    for (connections, ratio, kp, np) in summary {
+    for (name, connections, ratio, kp, np) in summary {
         println!(
-            "{connections} connections: kurator/nginx requests/s = {ratio:.2} (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
+            "{name}, {connections} connections: kurator/nginx requests/s = {ratio:.2} (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
             if kp <= np { "no worse" } else { "worse" }
         );
     }
