@@ -22,14 +22,14 @@ mod routes;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
@@ -121,8 +121,7 @@ impl AppState {
 
 /// A server bound to its address, not yet serving.
 pub struct Server {
-    /// One per server thread, all the same socket.
-    listeners: Vec<std::net::TcpListener>,
+    listener: std::net::TcpListener,
     state: Arc<AppState>,
     watcher_store: Store,
 }
@@ -134,25 +133,8 @@ impl Server {
     pub async fn bind(mut config: Config, db_path: PathBuf) -> Result<Server, ServeError> {
         let addr = config.server.listen;
         let bind_error = |source| ServeError::Bind { addr, source };
-        // One accept loop per core on the same listening socket, each on a
-        // single-threaded runtime, as nginx runs one worker per core: no
-        // work stealing or cross-thread wake-ups on the hot path, and a
-        // busy thread simply accepts less (better balance than SO_REUSEPORT,
-        // which hashes connections to threads regardless of load).
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
         let first = listen(addr).map_err(bind_error)?;
         let local = first.local_addr().map_err(bind_error)?;
-        let mut listeners = Vec::with_capacity(cores);
-        for _ in 1..cores {
-            match first.try_clone() {
-                Ok(listener) => listeners.push(listener),
-                Err(err) => {
-                    warn!(error = %err, "serving on fewer threads: cannot share the socket");
-                    break;
-                }
-            }
-        }
-        listeners.insert(0, first);
         if !config.server.base_url_configured {
             config.server.base_url =
                 url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
@@ -187,14 +169,14 @@ impl Server {
             config: Arc::new(config),
         });
         Ok(Server {
-            listeners,
+            listener: first,
             state,
             watcher_store,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listeners[0]
+        self.listener
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -215,11 +197,15 @@ impl Server {
     /// its own for each further listener.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let Server {
-            listeners,
+            listener,
             state,
             watcher_store,
         } = self;
         let server = &state.config.server;
+        let listener = TcpListener::from_std(listener).map_err(|source| ServeError::Bind {
+            addr: server.listen,
+            source,
+        })?;
         let router = routes::router(state.clone());
         let connections = Arc::new(Semaphore::new(server.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -228,59 +214,85 @@ impl Server {
             watcher_store,
             stop_rx.clone(),
         ));
-        let header_timeout = server.header_timeout;
-        let mut listeners = listeners.into_iter();
-        let first = listeners.next().expect("bind makes at least one listener");
-        // Every further listener gets a thread with a runtime of its own.
-        let threads: Vec<_> = listeners
-            .enumerate()
-            .filter_map(|(index, listener)| {
-                let accept = AcceptLoop {
-                    router: router.clone(),
-                    connections: connections.clone(),
-                    stop: stop_rx.clone(),
-                    header_timeout,
-                };
-                std::thread::Builder::new()
-                    .name(format!("kurator-http-{}", index + 1))
-                    .spawn(move || {
-                        let runtime = match tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                        {
-                            Ok(runtime) => runtime,
-                            Err(err) => {
-                                warn!(error = %err, "cannot start a server thread");
-                                return;
-                            }
-                        };
-                        runtime.block_on(async move {
-                            match TcpListener::from_std(listener) {
-                                Ok(listener) => {
-                                    let mut stop = accept.stop.clone();
-                                    accept.run(listener, stopping(&mut stop)).await;
-                                }
-                                Err(err) => warn!(error = %err, "cannot use a listener"),
-                            }
-                        });
-                    })
-                    .inspect_err(|err| warn!(error = %err, "cannot start a server thread"))
-                    .ok()
-            })
-            .collect();
-        let accept = AcceptLoop {
+        let serving = Serving {
             router,
-            connections: connections.clone(),
             stop: stop_rx,
-            header_timeout,
+            header_timeout: server.header_timeout,
         };
-        let first = TcpListener::from_std(first).map_err(|source| ServeError::Bind {
-            addr: server.listen,
-            source,
-        })?;
-        accept.run(first, shutdown).await;
+        // One worker per core, each a single-threaded runtime, as nginx runs
+        // one worker process per core: no work stealing and no cross-thread
+        // wake-ups while serving. This thread is the first worker and also
+        // accepts, handing each connection to the worker serving the fewest
+        // (readers keep connections open, so even counts mean even load).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+        let (first, receiver) = Worker::new();
+        let mut workers = vec![first];
+        tokio::spawn(serving.clone().run(receiver, workers[0].active.clone()));
+        let mut threads = Vec::new();
+        for index in 1..cores {
+            let (worker, receiver) = Worker::new();
+            let serving = serving.clone();
+            let active = worker.active.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("kurator-http-{index}"))
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(err) => {
+                            warn!(error = %err, "cannot start a server thread");
+                            return;
+                        }
+                    };
+                    runtime.block_on(serving.run(receiver, active));
+                });
+            match spawned {
+                Ok(thread) => {
+                    threads.push(thread);
+                    workers.push(worker);
+                }
+                Err(err) => warn!(error = %err, "serving on fewer threads"),
+            }
+        }
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+                () = &mut shutdown => break,
+            };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: pause, don't spin.
+                    warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(stream) = stream.into_std() else {
+                continue;
+            };
+            let worker = workers
+                .iter()
+                .min_by_key(|w| w.active.load(Ordering::Relaxed))
+                .expect("at least the first worker");
+            worker.active.fetch_add(1, Ordering::Relaxed);
+            if let Err(returned) = worker.sender.send((stream, peer, permit)) {
+                // That worker's thread is gone: this thread serves it.
+                worker.active.fetch_sub(1, Ordering::Relaxed);
+                workers[0].active.fetch_add(1, Ordering::Relaxed);
+                let _ = workers[0].sender.send(returned.0);
+            }
+        }
         info!("shutting down: no new connections");
         let _ = stop_tx.send(true);
+        drop(workers);
         let all = u32::try_from(server.max_connections).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(Duration::from_secs(5), connections.acquire_many(all)).await;
         watcher.abort();
@@ -303,33 +315,45 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(1024)?.into_std()
 }
 
-/// Accepts connections on one listener and serves each on a task of its own,
-/// within the shared connection cap.
-struct AcceptLoop {
+/// A connection handed to a worker, with its place under the connection cap.
+type Handed = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+
+/// The accepting side's view of one worker.
+struct Worker {
+    sender: mpsc::UnboundedSender<Handed>,
+    /// Connections it serves now.
+    active: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    fn new() -> (Worker, mpsc::UnboundedReceiver<Handed>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let worker = Worker {
+            sender,
+            active: Arc::new(AtomicUsize::new(0)),
+        };
+        (worker, receiver)
+    }
+}
+
+/// What each worker needs to serve connections.
+#[derive(Clone)]
+struct Serving {
     router: axum::Router,
-    connections: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
     header_timeout: Duration,
 }
 
-impl AcceptLoop {
-    async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let permit = tokio::select! {
-                permit = self.connections.clone().acquire_owned() => permit.expect("never closed"),
-                () = &mut shutdown => return,
-            };
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                () = &mut shutdown => return,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
+impl Serving {
+    /// Serves the connections handed to this worker until the acceptor is
+    /// gone and they have all finished (bounded by the shutdown timeout).
+    async fn run(self, mut handed: mpsc::UnboundedReceiver<Handed>, active: Arc<AtomicUsize>) {
+        while let Some((stream, peer, permit)) = handed.recv().await {
+            let stream = match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => stream,
                 Err(err) => {
-                    // Out of file descriptors and the like: pause, don't spin.
-                    warn!(error = %err, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    warn!(%peer, error = %err, "cannot serve a connection");
+                    active.fetch_sub(1, Ordering::Relaxed);
                     continue;
                 }
             };
@@ -342,6 +366,7 @@ impl AcceptLoop {
             };
             let mut stop = self.stop.clone();
             let header_timeout = self.header_timeout;
+            let active = active.clone();
             tokio::spawn(async move {
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -359,8 +384,14 @@ impl AcceptLoop {
                 if let Err(err) = result {
                     debug!(%peer, error = %err, "connection ended with an error");
                 }
+                active.fetch_sub(1, Ordering::Relaxed);
                 drop(permit);
             });
+        }
+        // The acceptor is gone: let this worker's connections finish.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
