@@ -7,12 +7,14 @@
 //! * `KURATOR_BENCH_SECONDS` — length of each wrk run (default 10);
 //! * `KURATOR_BENCH_ROUNDS` — alternating rounds per server (default 3);
 //! * `KURATOR_BENCH_CONNECTIONS` — comma-separated wrk connection counts
-//!   (default `16,64`).
+//!   (default `16,64`);
+//! * `KURATOR_BENCH_WORKERS` — comma-separated worker counts (default `1,2`):
+//!   Kurator's `[server] threads` and nginx's `worker_processes`, the same.
 //!
-//! nginx runs with two worker processes (one per core, like Kurator's two
-//! runtime threads), `sendfile on`, `tcp_nopush off` (its stock `on` inflates
-//! loopback tail latency) and no access log. wrk needs as much CPU as either
-//! server here, so the ratio is the figure to read, not the absolutes.
+//! nginx runs with `sendfile on`, `tcp_nopush off` (its stock `on` inflates
+//! loopback tail latency), no access log and `gzip_static` for the gzip rows.
+//! wrk needs as much CPU as either server and shares the two cores with
+//! them, so the ratio is the figure to read, not the absolutes.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -149,7 +151,7 @@ impl Encoding {
 
 /// nginx serving `body`, and `gzipped` as the precompressed copy
 /// (`gzip_static`), exactly the bytes Kurator sends.
-fn start_nginx(dir: &Path, body: &[u8], gzipped: &[u8]) -> (Child, SocketAddr) {
+fn start_nginx(dir: &Path, body: &[u8], gzipped: &[u8], workers: usize) -> (Child, SocketAddr) {
     let www = dir.join("www/feeds");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("smart-city.atom"), body).unwrap();
@@ -160,7 +162,7 @@ fn start_nginx(dir: &Path, body: &[u8], gzipped: &[u8]) -> (Child, SocketAddr) {
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let conf = format!(
-        "{user}worker_processes 2;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
+        "{user}worker_processes {workers};\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
          events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush off;\n  tcp_nodelay on;\n\
            keepalive_requests 1000000;\n  keepalive_timeout 60s;\n\
@@ -294,19 +296,124 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
     fill_database(&db);
-    let config_path = dir.path().join("feeds.toml");
+    let workers: Vec<usize> = std::env::var("KURATOR_BENCH_WORKERS")
+        .unwrap_or_else(|_| "1,2".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+
+    println!(
+        "wrk -t1 on the same two cores, {seconds}s per run, {rounds} alternating rounds, medians\n"
+    );
+    println!(
+        "| workers | encoding | connections | kurator req/s | nginx req/s | ratio | kurator p99 ms | nginx p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut summary = Vec::new();
+    for &threads in &workers {
+        let (kurator_addr, stop_kurator, kurator_thread) = start_kurator(dir.path(), &db, threads);
+        let (body, _) = fetch(
+            kurator_addr,
+            FEED_PATH,
+            Encoding::Identity,
+            "x-kurator-cache",
+        );
+        let (_, cache) = fetch(
+            kurator_addr,
+            FEED_PATH,
+            Encoding::Identity,
+            "x-kurator-cache",
+        );
+        assert_eq!(
+            cache.as_deref(),
+            Some("hit"),
+            "the benchmark measures the cached path"
+        );
+        let entries = body.windows(7).filter(|w| w == b"<entry>").count();
+        assert_eq!(entries, 50, "a 50-item feed");
+        let (gzipped, coding) = fetch(kurator_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
+        assert_eq!(coding.as_deref(), Some("gzip"));
+
+        let nginx_dir = dir.path().join(format!("nginx-{threads}"));
+        let (mut nginx, nginx_addr) = start_nginx(&nginx_dir, &body, &gzipped, threads);
+        let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, Encoding::Identity, "etag");
+        assert_eq!(nginx_body, body, "nginx serves the same bytes");
+        let (nginx_gzipped, coding) =
+            fetch(nginx_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
+        assert_eq!(coding.as_deref(), Some("gzip"));
+        assert_eq!(nginx_gzipped, gzipped, "nginx serves the same gzip bytes");
+        eprintln!(
+            "{threads} worker(s): a cached {entries}-entry Atom feed, {} bytes ({} gzipped)",
+            body.len(),
+            gzipped.len()
+        );
+
+        for encoding in [Encoding::Identity, Encoding::Gzip] {
+            for &connections in &connection_counts {
+                // Warm both up.
+                wrk(kurator_addr, encoding, connections, 2);
+                wrk(nginx_addr, encoding, connections, 2);
+                let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
+                for _ in 0..rounds {
+                    let (rps, p99) = wrk(kurator_addr, encoding, connections, seconds);
+                    k_rps.push(rps);
+                    k_p99.push(p99);
+                    let (rps, p99) = wrk(nginx_addr, encoding, connections, seconds);
+                    n_rps.push(rps);
+                    n_p99.push(p99);
+                }
+                let (kr, kp, nr, np) = (
+                    median(&mut k_rps),
+                    median(&mut k_p99),
+                    median(&mut n_rps),
+                    median(&mut n_p99),
+                );
+                let name = encoding.name();
+                println!(
+                    "| {threads} | {name} | {connections} | {kr:.0} | {nr:.0} | {:.2} | {kp:.2} | {np:.2} |",
+                    kr / nr
+                );
+                summary.push((threads, name, connections, kr / nr, kp, np));
+            }
+        }
+        stop_nginx(&mut nginx, &nginx_dir);
+        let _ = stop_kurator.send(());
+        let _ = kurator_thread.join();
+    }
+    println!();
+    for (threads, name, connections, ratio, kp, np) in summary {
+        println!(
+            "{threads} worker(s), {name}, {connections} connections: requests/s {ratio:.2}× nginx (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
+            if kp <= np { "no worse" } else { "worse" }
+        );
+    }
+}
+
+/// Kurator with `threads` serving threads on a runtime of its own, as
+/// `kurator serve` runs it; stopped by the returned sender.
+fn start_kurator(
+    dir: &Path,
+    db: &Path,
+    threads: usize,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let config_path = dir.join(format!("feeds-{threads}.toml"));
     std::fs::write(
         &config_path,
-        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"https://feeds.example.de/\"\n\n\
-         [[topic]]\nslug = \"smart-city\"\ntitle = \"Smart City\"\nmatch = '\"smart city\"'\n",
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"https://feeds.example.de/\"\nthreads = {threads}\n\n\
+             [[topic]]\nslug = \"smart-city\"\ntitle = \"Smart City\"\nmatch = '\"smart city\"'\n"
+        ),
     )
     .unwrap();
     let config = Config::load(&config_path).expect("bench config");
-
-    // Kurator on a runtime of its own, as `kurator serve` runs it.
+    let db = db.to_path_buf();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_thread = std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -322,78 +429,5 @@ fn main() {
                 .unwrap();
         });
     });
-    let kurator_addr = addr_rx.recv().unwrap();
-    let (body, _) = fetch(
-        kurator_addr,
-        FEED_PATH,
-        Encoding::Identity,
-        "x-kurator-cache",
-    );
-    let (_, cache) = fetch(
-        kurator_addr,
-        FEED_PATH,
-        Encoding::Identity,
-        "x-kurator-cache",
-    );
-    assert_eq!(
-        cache.as_deref(),
-        Some("hit"),
-        "the benchmark measures the cached path"
-    );
-    let entries = body.windows(7).filter(|w| w == b"<entry>").count();
-    assert_eq!(entries, 50, "a 50-item feed");
-    let (gzipped, coding) = fetch(kurator_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
-    assert_eq!(coding.as_deref(), Some("gzip"));
-
-    let (mut nginx, nginx_addr) = start_nginx(dir.path(), &body, &gzipped);
-    let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, Encoding::Identity, "etag");
-    assert_eq!(nginx_body, body, "nginx serves the same bytes");
-    let (nginx_gzipped, coding) = fetch(nginx_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
-    assert_eq!(coding.as_deref(), Some("gzip"));
-    assert_eq!(nginx_gzipped, gzipped, "nginx serves the same gzip bytes");
-
-    println!(
-        "a cached {entries}-entry Atom feed ({} bytes; {} gzipped), wrk -t1, {seconds}s per run, {rounds} alternating rounds\n",
-        body.len(),
-        gzipped.len()
-    );
-    println!("| encoding | connections | server | requests/s (median) | p99 ms (median) |");
-    println!("|---|---|---|---|---|");
-    let mut summary = Vec::new();
-    for encoding in [Encoding::Identity, Encoding::Gzip] {
-        for &connections in &connection_counts {
-            // Warm both up.
-            wrk(kurator_addr, encoding, connections, 2);
-            wrk(nginx_addr, encoding, connections, 2);
-            let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
-            for _ in 0..rounds {
-                let (rps, p99) = wrk(kurator_addr, encoding, connections, seconds);
-                k_rps.push(rps);
-                k_p99.push(p99);
-                let (rps, p99) = wrk(nginx_addr, encoding, connections, seconds);
-                n_rps.push(rps);
-                n_p99.push(p99);
-            }
-            let (kr, kp, nr, np) = (
-                median(&mut k_rps),
-                median(&mut k_p99),
-                median(&mut n_rps),
-                median(&mut n_p99),
-            );
-            let name = encoding.name();
-            println!("| {name} | {connections} | kurator | {kr:.0} | {kp:.2} |");
-            println!("| {name} | {connections} | nginx | {nr:.0} | {np:.2} |");
-            summary.push((name, connections, kr / nr, kp, np));
-        }
-    }
-    println!();
-    for (name, connections, ratio, kp, np) in summary {
-        println!(
-            "{name}, {connections} connections: kurator/nginx requests/s = {ratio:.2} (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
-            if kp <= np { "no worse" } else { "worse" }
-        );
-    }
-    stop_nginx(&mut nginx, dir.path());
-    let _ = stop_tx.send(());
-    let _ = server_thread.join();
+    (addr_rx.recv().unwrap(), stop_tx, thread)
 }

@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How many of the newest items a `/search` request looks through.
     pub search_depth: usize,
+    /// Threads serving HTTP, each with a single-threaded runtime.
+    pub threads: usize,
 }
 
 impl ServerConfig {
@@ -71,6 +73,11 @@ impl ServerConfig {
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_SEARCH_DEPTH: usize = 20_000;
+
+    /// One serving thread per core.
+    pub fn default_threads() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(64))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +181,7 @@ struct RawServer {
     header_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<i64>>,
     search_depth: Option<Spanned<i64>>,
+    threads: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -641,6 +649,22 @@ impl Locator<'_> {
                 ServerConfig::DEFAULT_MAX_CONNECTIONS,
             )?,
             search_depth,
+            threads: match &raw.threads {
+                None => ServerConfig::default_threads(),
+                Some(value) => match usize::try_from(*value.get_ref()) {
+                    Ok(n) if (1..=64).contains(&n) => n,
+                    _ => {
+                        return Err(self.error(
+                            Some(value.span()),
+                            format!(
+                                "`threads` must be a whole number from 1 to 64, not {}",
+                                value.get_ref()
+                            ),
+                            Some("leave it out for one thread per core".into()),
+                        ));
+                    }
+                },
+            },
         })
     }
 
@@ -706,6 +730,33 @@ mod tests {
         assert!(err.message.contains("not an address and port"), "{err}");
         let err = parse("[server]\nbase_url = \"feeds.example.de\"\n").unwrap_err();
         assert!(err.message.contains("not an http or https URL"), "{err}");
+        let config = parse(
+            "[server]\ncache_max_age = \"1h\"\nheader_timeout = \"2s\"\nmax_connections = 100\n\
+             search_depth = 5000\nthreads = 3\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.cache_max_age.as_secs(), 3600);
+        assert_eq!(config.server.header_timeout.as_secs(), 2);
+        assert_eq!(config.server.max_connections, 100);
+        assert_eq!(config.server.search_depth, 5000);
+        assert_eq!(config.server.threads, 3);
+        assert!(!config.server.base_url_configured);
+        let err = parse("[server]\nthreads = 0\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("`threads` must be a whole number from 1 to 64"),
+            "{err}"
+        );
+        let err = parse("[server]\nsearch_depth = 10\n").unwrap_err();
+        assert!(err.message.contains("`search_depth` must be"), "{err}");
+        let err = parse("[server]\ncache_max_age = \"0s\"\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("`cache_max_age` must be longer than zero"),
+            "{err}"
+        );
+        let err = parse("[[topic]]\nslug = \"all\"\nmatch = 'x'\n").unwrap_err();
+        assert!(err.message.contains("topic slug `all` is taken"), "{err}");
     }
 
     #[test]

@@ -45,8 +45,6 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Rendered responses kept in memory, all codings counted.
 pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
-/// Server threads at most, one per core.
-const MAX_THREADS: usize = 8;
 /// Database connections kept for rendering.
 const POOL_SIZE: usize = 4;
 /// Renders that read the database at once; the rest wait their turn.
@@ -224,12 +222,11 @@ impl Server {
         // wake-ups while serving. This thread is the first worker and also
         // accepts, handing each connection to the worker serving the fewest
         // (readers keep connections open, so even counts mean even load).
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
         let (first, receiver) = Worker::new();
         let mut workers = vec![first];
         tokio::spawn(serving.clone().run(receiver, workers[0].active.clone()));
         let mut threads = Vec::new();
-        for index in 1..cores {
+        for index in 1..server.threads {
             let (worker, receiver) = Worker::new();
             let serving = serving.clone();
             let active = worker.active.clone();
