@@ -13,6 +13,9 @@
 //!   (`axum::serve` has none of this) bounds connections, the time to send
 //!   request headers (also for idle keep-alive connections), the time a
 //!   client may stall reading a response, and the size of URIs and headers.
+//! * `[server] threads` workers, each a single-threaded runtime (nginx's
+//!   model: no work stealing on the hot path); the acceptor hands every
+//!   connection to the worker serving the fewest.
 
 pub mod cache;
 pub mod negotiate;
@@ -131,8 +134,8 @@ impl Server {
     pub async fn bind(mut config: Config, db_path: PathBuf) -> Result<Server, ServeError> {
         let addr = config.server.listen;
         let bind_error = |source| ServeError::Bind { addr, source };
-        let first = listen(addr).map_err(bind_error)?;
-        let local = first.local_addr().map_err(bind_error)?;
+        let listener = listen(addr).map_err(bind_error)?;
+        let local = listener.local_addr().map_err(bind_error)?;
         if !config.server.base_url_configured {
             config.server.base_url =
                 url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
@@ -167,7 +170,7 @@ impl Server {
             config: Arc::new(config),
         });
         Ok(Server {
-            listener: first,
+            listener,
             state,
             watcher_store,
         })
