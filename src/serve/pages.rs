@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::config::Config;
 use crate::feeds::{feed_url, search_url};
 use crate::ingest::format_time;
+use crate::normalize::sanitize::escape_text;
 use crate::normalize::strip_forbidden;
 use crate::render::Format;
 use crate::store::{ALL_FEED, StoredItem};
@@ -26,20 +27,10 @@ const FORMATS: [(Format, &str); 3] = [
     (Format::Json, "JSON Feed"),
 ];
 
-/// Escapes text for HTML and XML content and attribute values.
+/// Escapes text for HTML and XML content and double-quoted attribute values,
+/// without the characters XML forbids.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in strip_forbidden(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_text(&strip_forbidden(text))
 }
 
 /// The front page.
@@ -183,7 +174,7 @@ mod tests {
     fn escapes_markup_and_forbidden_characters() {
         assert_eq!(
             escape("<a href=\"x\">Tom & 'Jerry'</a>\u{1}"),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; 'Jerry'&lt;/a&gt;"
         );
     }
 }
