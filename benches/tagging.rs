@@ -39,6 +39,8 @@ use kurator::normalize::Item;
 use kurator::rules::TopicSet;
 use kurator::tag::Tagger;
 
+use ingest::{env_usize, thousands};
+
 const DEFAULT_RUNS: usize = 9;
 const DEFAULT_FEEDS: usize = 200;
 const GERMAN_MIN_ITEMS: usize = 5_000;
@@ -188,27 +190,6 @@ fn check_agreement(set: &ItemSet, topics: &TopicSet, tags: &[Vec<String>]) {
             item.title
         );
     }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |value| {
-        value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, not {value:?}"))
-    })
-}
-
-fn thousands(n: f64) -> String {
-    let s = format!("{n:.0}");
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn main() {
