@@ -34,11 +34,7 @@ pub fn run(
     let rule = match Rule::parse(rule_text) {
         Ok(rule) => rule,
         Err(err) => {
-            eprintln!(
-                "error in the rule at column {}:\n  {}",
-                err.column,
-                err.caret(rule_text).replace('\n', "\n  ")
-            );
+            eprintln!("{}", err.report(rule_text));
             return ExitCode::from(EXIT_CONFIG);
         }
     };

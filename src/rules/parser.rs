@@ -93,6 +93,16 @@ impl RuleError {
             self.message
         )
     }
+
+    /// The whole report for a rule typed by a person (`kurator query`,
+    /// `/search?q=`): where, then the rule with a caret, indented.
+    pub fn report(&self, rule: &str) -> String {
+        format!(
+            "error in the rule at column {}:\n  {}",
+            self.column,
+            self.caret(rule).replace('\n', "\n  ")
+        )
+    }
 }
 
 impl std::fmt::Display for RuleError {

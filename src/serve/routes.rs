@@ -212,14 +212,7 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
     let rule = match Rule::parse(&text) {
         Ok(rule) => rule,
         Err(err) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "error in the rule at column {}:\n  {}\n",
-                    err.column,
-                    err.caret(&text).replace('\n', "\n  ")
-                ),
-            );
+            return plain(StatusCode::BAD_REQUEST, format!("{}\n", err.report(&text)));
         }
     };
     let key = Key::Search {
