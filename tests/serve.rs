@@ -700,3 +700,133 @@ fn newsboat_reads_the_feeds_and_reloads_without_duplicates() {
     );
     assert_eq!(etags[0], politik.header("etag").unwrap());
 }
+
+/// Reads one response off a keep-alive connection (by its Content-Length),
+/// `chunk` bytes at a time with a pause between reads: a reader slower than
+/// the server, so that the socket fills and the server's sends come back
+/// partial and have to go on from where they stopped.
+fn read_response(stream: &mut TcpStream, head_only: bool, chunk: usize) -> Response {
+    let mut raw = Vec::new();
+    let mut byte = [0u8];
+    while !raw.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("a response head");
+        raw.push(byte[0]);
+    }
+    let response = support::http::parse(&raw, true);
+    let length: usize = response
+        .header("content-length")
+        .expect("a content length")
+        .parse()
+        .unwrap();
+    if !head_only {
+        let mut buffer = vec![0u8; chunk];
+        while raw.len() < response_end(&raw) + length {
+            let want = chunk.min(response_end(&raw) + length - raw.len());
+            stream
+                .read_exact(&mut buffer[..want])
+                .expect("the whole body");
+            raw.extend_from_slice(&buffer[..want]);
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+    support::http::parse(&raw, head_only)
+}
+
+/// A connection whose receive buffer is a few KB (set before connecting, so
+/// the advertised window stays small): a megabyte cannot go out in one send.
+fn small_window_connection(addr: SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType, connect, socket, sockopt};
+    let socket = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    sockopt::set_socket_recv_buffer_size(&socket, 8192).unwrap();
+    connect(&socket, &addr).unwrap();
+    TcpStream::from(socket)
+}
+
+fn response_end(raw: &[u8]) -> usize {
+    raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
+}
+
+/// Large feeds are sent from the kernel's page cache (`sendfile`); whatever
+/// the path, every byte must arrive, in order, on a connection that goes on
+/// being used, also when the reader is slow.
+#[test]
+fn large_feeds_arrive_whole_over_keep_alive_and_to_slow_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = TestServer::start();
+    // Larger than the most a socket buffers (tcp_wmem: 4 MiB), so that the
+    // kernel takes it in several sends.
+    let items: String = (0..500)
+        .map(|n| {
+            let text = format!(
+                "Der Gemeinderat berät Vorlage {n} über den Haushalt des Jahres {}. ",
+                2000 + n
+            )
+            .repeat(130);
+            format!(
+                "<item><title>Vorlage {n}</title><link>https://www.musterhausen.de/v/{n}</link>\
+                 <guid>v{n}</guid><description>{text}</description>\
+                 <pubDate>Mon, 13 Apr 2026 10:{:02}:{:02} +0200</pubDate></item>",
+                n / 60,
+                n % 60
+            )
+        })
+        .collect();
+    let feed = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>\
+         <title>Ratsinformation</title>{items}</channel></rss>"
+    );
+    upstream.route("/presse.xml", Behaviour::ok("application/rss+xml", feed));
+    let config = write_config(dir.path(), &upstream, TOPICS);
+    assert!(run_kurator(&config, &["fetch"]).status.success());
+    let expected = run_kurator(
+        &config,
+        &["render", "politik", "--format", "atom", "--limit", "500"],
+    )
+    .stdout;
+    assert!(expected.len() > 4_500_000, "{} bytes", expected.len());
+
+    let served = Served::start(&config);
+    let mut stream = small_window_connection(served.addr);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let ask = |stream: &mut TcpStream, method: &str, target: &str, coding: &str| {
+        let head =
+            format!("{method} {target} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {coding}\r\n\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+    };
+    let target = "/feeds/politik.atom?limit=500";
+    // The first request renders (a cache miss), then the same bytes again
+    // from the cache: to a slow reader, a fast one, after a HEAD, and
+    // compressed, all on one connection.
+    for (method, coding, chunk) in [
+        ("GET", "identity", 4096),
+        ("GET", "identity", 4096),
+        ("GET", "identity", 1 << 20),
+        ("HEAD", "identity", 4096),
+        ("GET", "gzip", 4096),
+        ("GET", "identity", 65536),
+    ] {
+        ask(&mut stream, method, target, coding);
+        let response = read_response(&mut stream, method == "HEAD", chunk);
+        assert_eq!(response.status, 200, "{method} {coding}");
+        let body = if coding == "gzip" {
+            assert_eq!(response.header("content-encoding"), Some("gzip"));
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&response.body[..])
+                .read_to_end(&mut plain)
+                .unwrap();
+            plain
+        } else {
+            response.body
+        };
+        if method == "HEAD" {
+            assert!(body.is_empty());
+        } else {
+            assert!(
+                body == expected,
+                "{method} {coding} {chunk}: the body differs"
+            );
+        }
+    }
+}

@@ -17,6 +17,7 @@ use axum::body::Bytes;
 use axum::http::HeaderValue;
 use sha2::{Digest, Sha256};
 
+use super::sendfile;
 use crate::render::Format;
 use crate::store::{ALL_FEED, FeedVersion};
 
@@ -102,8 +103,8 @@ impl Rendered {
                 .expect("hex digits and quotes")
         };
         let compress = body.len() >= MIN_COMPRESS;
-        let gzip = compress.then(|| Bytes::from(gzip(&body)));
-        let brotli = compress.then(|| Bytes::from(brotli(&body)));
+        let gzip = compress.then(|| sendfile::file_backed(gzip(&body)));
+        let brotli = compress.then(|| sendfile::file_backed(brotli(&body)));
         let modified = std::time::UNIX_EPOCH
             + std::time::Duration::from_secs(u64::try_from(last_modified).unwrap_or(0));
         Rendered {
@@ -114,7 +115,7 @@ impl Rendered {
                 etag(Coding::Brotli),
             ],
             etag_base,
-            identity: Bytes::from(body),
+            identity: sendfile::file_backed(body),
             gzip,
             brotli,
             last_modified,
@@ -153,10 +154,17 @@ impl Rendered {
         opaque == self.etag_base
     }
 
+    /// Bytes held, a file-backed body counted twice (heap and file).
     fn size(&self) -> usize {
-        self.identity.len()
-            + self.gzip.as_ref().map_or(0, Bytes::len)
-            + self.brotli.as_ref().map_or(0, Bytes::len)
+        [
+            Some(&self.identity),
+            self.gzip.as_ref(),
+            self.brotli.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|body| body.len() * if sendfile::is_file_backed(body) { 2 } else { 1 })
+        .sum()
     }
 }
 

@@ -21,6 +21,7 @@ pub mod cache;
 pub mod negotiate;
 pub mod pages;
 mod routes;
+pub mod sendfile;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ use crate::config::Config;
 use crate::ingest::unix_now;
 use crate::store::{Store, StoreError};
 use cache::{Rendered, ResponseCache, Versions};
+use sendfile::SendfileStream;
 
 /// How often the watcher looks for changes made by other connections.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -358,7 +360,7 @@ impl Serving {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            let mut stream = tokio_io_timeout::TimeoutStream::new(SendfileStream::new(stream));
             stream.set_write_timeout(Some(WRITE_TIMEOUT));
             let io = TokioIo::new(Box::pin(stream));
             let service = Entry {
