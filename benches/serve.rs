@@ -8,8 +8,16 @@
 //! * `KURATOR_BENCH_ROUNDS` — alternating rounds per server (default 3);
 //! * `KURATOR_BENCH_CONNECTIONS` — comma-separated wrk connection counts
 //!   (default `16,64`);
-//! * `KURATOR_BENCH_WORKERS` — comma-separated worker counts (default `1,2`):
-//!   Kurator's `[server] threads` and nginx's `worker_processes`, the same.
+//! * `KURATOR_BENCH_WORKERS` — comma-separated worker counts (default
+//!   `1,2,1:2`): `K` is Kurator's `[server] threads` and nginx's
+//!   `worker_processes` both K; `K:N` is K threads against N processes
+//!   (`1:2` is both servers' default on two cores);
+//! * `KURATOR_BENCH_PACED` — `0` leaves out the paced rows (32 connections
+//!   that each wait 1 ms between requests).
+//!
+//! Each row also shows how the server's CPU time split over its workers
+//! (percent of one core, busiest first): at saturation the p99 depends on
+//! how many busy threads share the two cores with wrk.
 //!
 //! nginx runs with `sendfile on`, `tcp_nopush off` (its stock `on` inflates
 //! loopback tail latency), no access log and `gzip_static` for the gzip rows.
@@ -218,11 +226,40 @@ fn stop_nginx(master: &mut Child, dir: &Path) {
     let _ = master.wait();
 }
 
+/// How wrk loads a server: `connections` that each send the next request
+/// as soon as the answer is in (saturating), or `paced`, 1 ms after it
+/// (wrk's `delay()`), which holds the rate well below what either server
+/// can do, so that latency is the server's and not the queue's.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    connections: u64,
+    paced: bool,
+}
+
+impl Load {
+    fn label(self) -> String {
+        if self.paced {
+            format!("{} paced", self.connections)
+        } else {
+            self.connections.to_string()
+        }
+    }
+}
+
+/// Connections of the paced runs: each waits 1 ms between requests.
+const PACED_CONNECTIONS: u64 = 32;
+
 /// One wrk run: requests per second and the 99th percentile latency in ms.
-fn wrk(addr: SocketAddr, encoding: Encoding, connections: u64, seconds: u64) -> (f64, f64) {
+fn wrk(addr: SocketAddr, encoding: Encoding, load: Load, seconds: u64) -> (f64, f64) {
     let mut command = Command::new("wrk");
     if encoding == Encoding::Gzip {
         command.args(["-H", "Accept-Encoding: gzip"]);
+    }
+    let connections = load.connections;
+    if load.paced {
+        let script = std::env::temp_dir().join("kurator-bench-paced.lua");
+        std::fs::write(&script, "function delay()\n  return 1\nend\n").unwrap();
+        command.arg("-s").arg(script);
     }
     let output = command
         .args([
@@ -264,6 +301,76 @@ fn parse_latency(text: &str) -> f64 {
     }
 }
 
+/// CPU time (user + system, in clock ticks) of a `/proc` stat file.
+fn cpu_ticks(stat: &Path) -> u64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // The fields after the command name, which is in parentheses: utime and
+    // stime are the 14th and 15th of the whole line.
+    let fields: Vec<&str> = text
+        .rsplit_once(") ")
+        .map_or(vec![], |(_, rest)| rest.split(' ').collect());
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// The stat files of a server's workers: Kurator's `kurator-http-N` threads
+/// in this process, or the worker processes of the nginx master `pid`.
+fn worker_stats(nginx_master: Option<u32>) -> Vec<std::path::PathBuf> {
+    let mut stats = Vec::new();
+    match nginx_master {
+        None => {
+            for task in std::fs::read_dir("/proc/self/task")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if name.starts_with("kurator-http-") {
+                    stats.push(task.path().join("stat"));
+                }
+            }
+        }
+        Some(master) => {
+            for process in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let stat = process.path().join("stat");
+                let text = std::fs::read_to_string(&stat).unwrap_or_default();
+                let parent = text
+                    .rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if parent == Some(master) {
+                    stats.push(stat);
+                }
+            }
+        }
+    }
+    stats
+}
+
+/// How a run's CPU time split over the workers, busiest first, in percent
+/// of the run's wall time (e.g. "98+2": one worker did nearly all the work).
+fn cpu_split(stats: &[std::path::PathBuf], before: &[u64], seconds: u64) -> String {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let mut shares: Vec<f64> = stats
+        .iter()
+        .zip(before)
+        .map(|(stat, &b)| {
+            (cpu_ticks(stat).saturating_sub(b)) as f64 / ticks_per_second / seconds as f64 * 100.0
+        })
+        .collect();
+    shares.sort_by(|a, b| b.total_cmp(a));
+    shares
+        .iter()
+        .map(|s| format!("{s:.0}"))
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
@@ -293,24 +400,36 @@ fn main() {
         .filter_map(|n| n.trim().parse().ok())
         .collect();
 
+    let paced = env_number("KURATOR_BENCH_PACED", 1) != 0;
+
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
     fill_database(&db);
-    let workers: Vec<usize> = std::env::var("KURATOR_BENCH_WORKERS")
-        .unwrap_or_else(|_| "1,2".into())
+    // "K" is K workers each; "K:N" is Kurator with K threads against nginx
+    // with N worker processes ("1:2": both as they come out of the box).
+    let workers: Vec<(usize, usize)> = std::env::var("KURATOR_BENCH_WORKERS")
+        .unwrap_or_else(|_| "1,2,1:2".into())
         .split(',')
-        .filter_map(|n| n.trim().parse().ok())
+        .filter_map(|pair| match pair.trim().split_once(':') {
+            Some((k, n)) => Some((k.parse().ok()?, n.parse().ok()?)),
+            None => pair.trim().parse().ok().map(|k| (k, k)),
+        })
         .collect();
 
     println!(
         "wrk -t1 on the same two cores, {seconds}s per run, {rounds} alternating rounds, medians\n"
     );
     println!(
-        "| workers | encoding | connections | kurator req/s | nginx req/s | ratio | kurator p99 ms | nginx p99 ms |"
+        "| workers | encoding | connections | kurator req/s | nginx req/s | ratio | kurator p99 ms | nginx p99 ms | kurator CPU % per worker | nginx CPU % per worker |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut summary = Vec::new();
-    for &threads in &workers {
+    for &(threads, nginx_workers) in &workers {
+        let label = if threads == nginx_workers {
+            threads.to_string()
+        } else {
+            format!("{threads} vs {nginx_workers}")
+        };
         let (kurator_addr, stop_kurator, kurator_thread) = start_kurator(dir.path(), &db, threads);
         let (body, _) = fetch(
             kurator_addr,
@@ -334,8 +453,8 @@ fn main() {
         let (gzipped, coding) = fetch(kurator_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
         assert_eq!(coding.as_deref(), Some("gzip"));
 
-        let nginx_dir = dir.path().join(format!("nginx-{threads}"));
-        let (mut nginx, nginx_addr) = start_nginx(&nginx_dir, &body, &gzipped, threads);
+        let nginx_dir = dir.path().join(format!("nginx-{threads}-{nginx_workers}"));
+        let (mut nginx, nginx_addr) = start_nginx(&nginx_dir, &body, &gzipped, nginx_workers);
         let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, Encoding::Identity, "etag");
         assert_eq!(nginx_body, body, "nginx serves the same bytes");
         let (nginx_gzipped, coding) =
@@ -343,22 +462,40 @@ fn main() {
         assert_eq!(coding.as_deref(), Some("gzip"));
         assert_eq!(nginx_gzipped, gzipped, "nginx serves the same gzip bytes");
         eprintln!(
-            "{threads} worker(s): a cached {entries}-entry Atom feed, {} bytes ({} gzipped)",
+            "{label} worker(s): a cached {entries}-entry Atom feed, {} bytes ({} gzipped)",
             body.len(),
             gzipped.len()
         );
 
+        let loads: Vec<Load> = connection_counts
+            .iter()
+            .map(|&connections| Load {
+                connections,
+                paced: false,
+            })
+            .chain(paced.then_some(Load {
+                connections: PACED_CONNECTIONS,
+                paced: true,
+            }))
+            .collect();
+        let kurator_workers = worker_stats(None);
+        let nginx_workers = worker_stats(Some(nginx.id()));
         for encoding in [Encoding::Identity, Encoding::Gzip] {
-            for &connections in &connection_counts {
+            for &load in &loads {
                 // Warm both up.
-                wrk(kurator_addr, encoding, connections, 2);
-                wrk(nginx_addr, encoding, connections, 2);
+                wrk(kurator_addr, encoding, load, 2);
+                wrk(nginx_addr, encoding, load, 2);
                 let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
+                let (mut k_cpu, mut n_cpu) = (String::new(), String::new());
                 for _ in 0..rounds {
-                    let (rps, p99) = wrk(kurator_addr, encoding, connections, seconds);
+                    let before: Vec<u64> = kurator_workers.iter().map(|s| cpu_ticks(s)).collect();
+                    let (rps, p99) = wrk(kurator_addr, encoding, load, seconds);
+                    k_cpu = cpu_split(&kurator_workers, &before, seconds);
                     k_rps.push(rps);
                     k_p99.push(p99);
-                    let (rps, p99) = wrk(nginx_addr, encoding, connections, seconds);
+                    let before: Vec<u64> = nginx_workers.iter().map(|s| cpu_ticks(s)).collect();
+                    let (rps, p99) = wrk(nginx_addr, encoding, load, seconds);
+                    n_cpu = cpu_split(&nginx_workers, &before, seconds);
                     n_rps.push(rps);
                     n_p99.push(p99);
                 }
@@ -369,11 +506,12 @@ fn main() {
                     median(&mut n_p99),
                 );
                 let name = encoding.name();
+                let load_label = load.label();
                 println!(
-                    "| {threads} | {name} | {connections} | {kr:.0} | {nr:.0} | {:.2} | {kp:.2} | {np:.2} |",
+                    "| {label} | {name} | {load_label} | {kr:.0} | {nr:.0} | {:.2} | {kp:.2} | {np:.2} | {k_cpu} | {n_cpu} |",
                     kr / nr
                 );
-                summary.push((threads, name, connections, kr / nr, kp, np));
+                summary.push((label.clone(), name, load_label, kr / nr, kp, np));
             }
         }
         stop_nginx(&mut nginx, &nginx_dir);
@@ -381,9 +519,9 @@ fn main() {
         let _ = kurator_thread.join();
     }
     println!();
-    for (threads, name, connections, ratio, kp, np) in summary {
+    for (workers, name, connections, ratio, kp, np) in summary {
         println!(
-            "{threads} worker(s), {name}, {connections} connections: requests/s {ratio:.2}× nginx (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
+            "{workers} worker(s), {name}, {connections} connections: requests/s {ratio:.2}× nginx (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
             if kp <= np { "no worse" } else { "worse" }
         );
     }
@@ -413,21 +551,25 @@ fn start_kurator(
     let db = db.to_path_buf();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let server = Server::bind(config, db).await.expect("server binds");
-            addr_tx.send(server.local_addr()).unwrap();
-            server
-                .run(async {
-                    let _ = stop_rx.await;
-                })
-                .await
+    // Named like the server's other workers: this thread runs worker 0.
+    let thread = std::thread::Builder::new()
+        .name("kurator-http-0".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
                 .unwrap();
-        });
-    });
+            runtime.block_on(async move {
+                let server = Server::bind(config, db).await.expect("server binds");
+                addr_tx.send(server.local_addr()).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        })
+        .unwrap();
     (addr_rx.recv().unwrap(), stop_tx, thread)
 }

@@ -74,10 +74,13 @@ impl ServerConfig {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_SEARCH_DEPTH: usize = 20_000;
 
-    /// One serving thread per core.
-    pub fn default_threads() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(64))
-    }
+    /// One serving thread: its event loop serves cached feeds at tens of
+    /// thousands of requests per second (renders and searches run on the
+    /// blocking pool, not on it), far beyond what feed readers ask, and
+    /// leaves the other cores to ingest. More threads only pay with very
+    /// many clients; on a busy machine they compete for cores, and tail
+    /// latency suffers (BENCHMARKS.md, serving).
+    pub const DEFAULT_THREADS: usize = 1;
 }
 
 #[derive(Debug, Clone)]
@@ -650,7 +653,7 @@ impl Locator<'_> {
             )?,
             search_depth,
             threads: match &raw.threads {
-                None => ServerConfig::default_threads(),
+                None => ServerConfig::DEFAULT_THREADS,
                 Some(value) => match usize::try_from(*value.get_ref()) {
                     Ok(n) if (1..=64).contains(&n) => n,
                     _ => {
