@@ -1,7 +1,9 @@
 //! Tagging throughput (issue 3): items per second of `Tagger::topics`, the
 //! call ingest makes for every item (HTML summary and content included),
 //! against the 20 municipal / e-government topics of
-//! `tests/topics-municipal.toml`, on one thread.
+//! `tests/topics-municipal.toml`, on one thread, and on as many threads as
+//! there are cores (`compiled×2` here), each tagging its share of the items
+//! as concurrent fetches do in ingest.
 //!
 //! ```text
 //! cargo bench --bench tagging
@@ -154,9 +156,18 @@ fn run(
     tags: &[Vec<String>],
     compiled: bool,
 ) -> (Duration, usize) {
+    run_items(&set.items, topics, tags, compiled)
+}
+
+fn run_items(
+    items: &[(usize, Item)],
+    topics: &TopicSet,
+    tags: &[Vec<String>],
+    compiled: bool,
+) -> (Duration, usize) {
     let mut matched = 0;
     let start = Instant::now();
-    for (source, item) in &set.items {
+    for (source, item) in items {
         let tagger = tagger(topics, *source, tags);
         let found = if compiled {
             tagger.topics(item.into())
@@ -171,6 +182,28 @@ fn run(
         matched += std::hint::black_box(found).len();
     }
     (start.elapsed(), matched)
+}
+
+/// Tags every item once on `threads` threads, each taking an equal share of
+/// the items (as concurrent fetches tag their items in ingest); the wall time.
+fn run_threads(
+    set: &ItemSet,
+    topics: &TopicSet,
+    tags: &[Vec<String>],
+    compiled: bool,
+    threads: usize,
+) -> Duration {
+    if threads == 1 {
+        return run(set, topics, tags, compiled).0;
+    }
+    let share = set.items.len().div_ceil(threads);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for items in set.items.chunks(share) {
+            scope.spawn(move || run_items(items, topics, tags, compiled));
+        }
+    });
+    start.elapsed()
 }
 
 fn check_agreement(set: &ItemSet, topics: &TopicSet, tags: &[Vec<String>]) {
@@ -196,15 +229,19 @@ fn main() {
     let runs = env_usize("KURATOR_BENCH_RUNS", DEFAULT_RUNS).max(1);
     let feeds = env_usize("KURATOR_BENCH_FEEDS", DEFAULT_FEEDS).max(1);
     let only = std::env::var("KURATOR_BENCH_ONLY").ok();
-    let paths: Vec<bool> = [true, false]
-        .into_iter()
-        .filter(|&compiled| match only.as_deref() {
-            None => true,
-            Some("compiled") => compiled,
-            Some("general") => !compiled,
-            Some(other) => panic!("KURATOR_BENCH_ONLY is compiled or general, not {other:?}"),
-        })
-        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // (name, compiled, threads)
+    let mut paths = vec![("compiled", true, 1)];
+    if threads > 1 {
+        paths.push(("compiled×N", true, threads));
+    }
+    paths.push(("general", false, 1));
+    paths.retain(|&(_, compiled, _)| match only.as_deref() {
+        None => true,
+        Some("compiled") => compiled,
+        Some("general") => !compiled,
+        Some(other) => panic!("KURATOR_BENCH_ONLY is compiled or general, not {other:?}"),
+    });
 
     let topic_sets = [
         ("20 topics", load_topics("tests/topics-municipal.toml")),
@@ -216,7 +253,9 @@ fn main() {
         .collect();
     let sets = [municipal(feeds), german()];
 
-    println!("Kurator tagging benchmark: Tagger::topics per item, 1 thread, {runs} runs");
+    println!(
+        "Kurator tagging benchmark: Tagger::topics per item, 1 thread (and {threads} for compiled×{threads}), {runs} runs"
+    );
     for set in &sets {
         println!(
             "  {}: {} items, {} B of title + summary + content per item on average",
@@ -245,17 +284,24 @@ fn main() {
 
     // (set, topics, compiled) → times; rounds interleave everything, so
     // that each series samples the same stretches of this shared machine.
-    let mut series: Vec<(usize, usize, bool, Vec<Duration>)> = Vec::new();
+    let mut series: Vec<(usize, usize, usize, Vec<Duration>)> = Vec::new();
     for set in 0..sets.len() {
         for topics in 0..topic_sets.len() {
-            for &compiled in &paths {
-                series.push((set, topics, compiled, Vec::new()));
+            for path in 0..paths.len() {
+                series.push((set, topics, path, Vec::new()));
             }
         }
     }
     for _ in 0..runs {
-        for (set, topics, compiled, times) in &mut series {
-            let (time, _) = run(&sets[*set], &topic_sets[*topics].1, &tags, *compiled);
+        for (set, topics, path, times) in &mut series {
+            let (_, compiled, threads) = paths[*path];
+            let time = run_threads(
+                &sets[*set],
+                &topic_sets[*topics].1,
+                &tags,
+                compiled,
+                threads,
+            );
             times.push(time);
         }
     }
@@ -264,7 +310,7 @@ fn main() {
         "{:<10} {:<17} {:<9} {:>14} {:>14} {:>10}",
         "items", "topics", "path", "median/s", "best/s", "µs/item"
     );
-    for (set, topics, compiled, times) in &mut series {
+    for (set, topics, path, times) in &mut series {
         times.sort();
         let median = times[times.len() / 2];
         let best = times[0];
@@ -273,7 +319,7 @@ fn main() {
             "{:<10} {:<17} {:<9} {:>14} {:>14} {:>10.2}",
             sets[*set].name,
             topic_sets[*topics].0,
-            if *compiled { "compiled" } else { "general" },
+            paths[*path].0.replace('N', &threads.to_string()),
             thousands(items / median.as_secs_f64()),
             thousands(items / best.as_secs_f64()),
             median.as_secs_f64() * 1e6 / items
