@@ -213,6 +213,18 @@ fn served_feeds_are_valid_and_the_same_as_rendered() {
     assert!(!politik.contains("onclick"));
     let limited = served.get("/feeds/all.json?limit=2");
     assert_eq!(entry_ids(&limited.body).len(), 2);
+
+    // The soft limit on open files is raised for connections and bodies.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", served.child.id())).unwrap();
+    let open_files: Vec<u64> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let (soft, hard) = (open_files[0], open_files[1]);
+    assert!(soft >= hard.min(65_536), "{soft} of {hard}");
 }
 
 #[test]

@@ -135,6 +135,9 @@ impl Server {
     /// `listen = "127.0.0.1:0"` works).
     pub async fn bind(mut config: Config, db_path: PathBuf) -> Result<Server, ServeError> {
         let addr = config.server.listen;
+        if let Some(limit) = sendfile::raise_open_file_limit() {
+            debug!(limit, "open file limit");
+        }
         let bind_error = |source| ServeError::Bind { addr, source };
         let listener = listen(addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;

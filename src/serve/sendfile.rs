@@ -44,6 +44,14 @@ pub fn file_backed(body: Vec<u8>) -> Bytes {
     imp::file_backed(body)
 }
 
+/// Raises the soft limit on open files to the hard limit (at most 65,536),
+/// as servers do: the default soft limit of 1,024 is below what
+/// `max_connections` (up to 1,024), the file-backed bodies and the database
+/// need together. Returns the limit now in force, if known.
+pub fn raise_open_file_limit() -> Option<u64> {
+    imp::raise_open_file_limit()
+}
+
 /// Whether `body` is file-backed (its bytes are then held twice: on the heap
 /// and in the memory file).
 pub fn is_file_backed(body: &[u8]) -> bool {
@@ -180,6 +188,22 @@ mod imp {
         lookup(body).is_some()
     }
 
+    pub fn raise_open_file_limit() -> Option<u64> {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        let wanted = limit.maximum.map_or(65_536, |hard| hard.min(65_536));
+        if limit.current.is_some_and(|soft| soft < wanted) {
+            let raised = Rlimit {
+                current: Some(wanted),
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                return Some(wanted);
+            }
+        }
+        limit.current
+    }
+
     /// The memory file and offset holding `slice`, if it is (inside) a
     /// file-backed body.
     fn lookup(slice: &[u8]) -> Option<(Arc<OwnedFd>, u64)> {
@@ -277,6 +301,10 @@ mod imp {
 
     pub fn is_file_backed(_: &[u8]) -> bool {
         false
+    }
+
+    pub fn raise_open_file_limit() -> Option<u64> {
+        None
     }
 
     pub fn poll_write_vectored(
