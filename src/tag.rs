@@ -122,8 +122,9 @@ impl<'a> Tagger<'a> {
         if self.topics.topics().is_empty() {
             return Vec::new();
         }
-        self.topics
-            .tag_item(&ItemFields {
+        let mut slugs = Vec::new();
+        self.topics.for_each_match(
+            &ItemFields {
                 title: item.title,
                 summary: item.summary,
                 content: item.content,
@@ -132,10 +133,10 @@ impl<'a> Tagger<'a> {
                 categories: item.categories,
                 source: self.source_id,
                 source_tags: self.source_tags,
-            })
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+            },
+            |slug| slugs.push(slug.to_owned()),
+        );
+        slugs
     }
 
     /// Every tag of `item`, given the topics it is stored under; sorted and

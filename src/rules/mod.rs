@@ -186,9 +186,15 @@ impl TopicSet {
     /// as [`TopicSet::tag`] on the item's `Document`, many times faster.
     pub fn tag_item(&self, item: &ItemFields<'_>) -> Vec<&str> {
         let mut matched = Vec::new();
-        self.compiled
-            .matching(item, |index| matched.push(self.topics[index].slug.as_str()));
+        self.for_each_match(item, |slug| matched.push(slug));
         matched
+    }
+
+    /// Calls `found` with the slug of every topic `item` matches, in
+    /// evaluation order (as [`TopicSet::tag_item`] lists them).
+    pub fn for_each_match<'a>(&'a self, item: &ItemFields<'_>, mut found: impl FnMut(&'a str)) {
+        self.compiled
+            .matching(item, |index| found(self.topics[index].slug.as_str()));
     }
 }
 
