@@ -475,6 +475,14 @@ pub struct Compiled {
     word_sets: Vec<(u32, u8)>,
     /// The number of [`Node::AnyWord`] sets.
     any_words: usize,
+    /// Per key, `key_topics[key_topic_starts[key]..key_topic_starts[key + 1]]`:
+    /// the gated topics whose rules contain it.
+    key_topic_starts: Vec<u32>,
+    key_topics: Vec<u32>,
+    /// Per topic: whether its rule can only match if one of its words
+    /// occurred, so that it need not be evaluated for an item without any.
+    /// Most items contain the words of few topics.
+    gated: Vec<bool>,
     /// Whether the text of summary and content is needed (for a regex).
     plain: bool,
     /// The number of results kept per source, and which compiled topics
@@ -496,7 +504,7 @@ impl Compiled {
         let mut keys = Keys::default();
         let slugs: Vec<String> = topics.iter().map(|t| fold::fold(&t.slug)).collect();
         let mut sets = Vec::new();
-        let nodes = topics
+        let nodes: Vec<Node> = topics
             .iter()
             .enumerate()
             .map(|(index, topic)| {
@@ -517,6 +525,25 @@ impl Compiled {
             word_sets.extend(sets_of_key);
             key_word_sets.push(word_sets.len() as u32);
         }
+        let gated: Vec<bool> = nodes.iter().map(needs_word).collect();
+        let mut topics_of_key = vec![Vec::new(); keys.list.len()];
+        for (topic, node) in nodes.iter().enumerate() {
+            if gated[topic] {
+                let mut keys = Vec::new();
+                node_keys(node, &sets, &mut keys);
+                keys.sort_unstable();
+                keys.dedup();
+                for key in keys {
+                    topics_of_key[key as usize].push(topic as u32);
+                }
+            }
+        }
+        let mut key_topic_starts = vec![0];
+        let mut key_topics = Vec::new();
+        for topics in topics_of_key {
+            key_topics.extend(topics);
+            key_topic_starts.push(key_topics.len() as u32);
+        }
         let text = TITLE | SUMMARY | CONTENT;
         Compiled {
             text_trie: Trie::new(&keys.list, |id| keys.fields[id] & text != 0),
@@ -526,6 +553,9 @@ impl Compiled {
             key_word_sets,
             word_sets,
             any_words: sets.len(),
+            key_topic_starts,
+            key_topics,
+            gated,
             plain: keys.plain,
             per_source: keys.per_source,
             id: {
@@ -549,6 +579,7 @@ impl Compiled {
                 segment_fields,
                 touched,
                 any_word,
+                candidates,
                 plain: [summary_text, content_text],
                 source,
                 per_source,
@@ -625,7 +656,14 @@ impl Compiled {
 
             any_word.clear();
             any_word.resize(self.any_words, false);
+            candidates.clear();
+            candidates.resize(self.topics.len(), false);
             for &key in touched.iter() {
+                let topics = self.key_topic_starts[key as usize] as usize
+                    ..self.key_topic_starts[key as usize + 1] as usize;
+                for &topic in &self.key_topics[topics] {
+                    candidates[topic as usize] = true;
+                }
                 let fields = seen[key as usize];
                 let range = self.key_word_sets[key as usize] as usize
                     ..self.key_word_sets[key as usize + 1] as usize;
@@ -647,6 +685,9 @@ impl Compiled {
                 per_source: Cell::from_mut(&mut per_source[..]).as_slice_of_cells(),
             };
             for (index, node) in self.topics.iter().enumerate() {
+                if self.gated[index] && !candidates[index] {
+                    continue;
+                }
                 if context.eval(node, matched) {
                     matched[index] = true;
                     found(index);
@@ -665,6 +706,8 @@ struct Scratch {
     segment_fields: Vec<u8>,
     touched: Vec<u32>,
     any_word: Vec<bool>,
+    /// Per topic: whether one of its words occurred (for gated topics).
+    candidates: Vec<bool>,
     /// Summary and content as text, if a regex needs them.
     plain: [String; 2],
     /// The compiled topics (by id), source and source tags that
@@ -673,6 +716,33 @@ struct Scratch {
     source: (u64, String, Vec<String>),
     per_source: Vec<Option<bool>>,
     matched: Vec<bool>,
+}
+
+/// Whether `node` can only be true if one of its words occurred (in any
+/// field): word terms and phrases can't be true without, an AND if one of
+/// its parts can't, an OR if none of its alternatives can. Regexes,
+/// `source:`, `tag:` and NOT can.
+fn needs_word(node: &Node) -> bool {
+    match node {
+        Node::Words(_) | Node::AnyWord(_) | Node::Phrase { .. } => true,
+        Node::And(parts) => parts.iter().any(needs_word),
+        Node::Or(parts) => parts.iter().all(needs_word),
+        _ => false,
+    }
+}
+
+/// Appends the keys of every word term and phrase in `node`.
+fn node_keys(node: &Node, sets: &[Box<[(u32, u8)]>], keys: &mut Vec<u32>) {
+    match node {
+        Node::Words(words) => keys.extend(words.iter().map(|&(key, _)| key)),
+        Node::AnyWord(set) => keys.extend(sets[*set as usize].iter().map(|&(key, _)| key)),
+        Node::Phrase { keys: phrase, .. } => keys.extend_from_slice(phrase),
+        Node::And(parts) | Node::Or(parts) => {
+            parts.iter().for_each(|part| node_keys(part, sets, keys));
+        }
+        Node::Not(inner) => node_keys(inner, sets, keys),
+        _ => {}
+    }
 }
 
 /// Turns every [`Node::Words`] into a numbered [`Node::AnyWord`], whose
@@ -1195,6 +1265,27 @@ mod tests {
         ));
         assert!(!check("source:darmstadt"));
         assert!(check("summary:/Online- Portal/ content:/Stra ß e/"));
+    }
+
+    #[test]
+    fn topics_without_their_words_are_skipped_only_when_they_need_one() {
+        let rule = |slug: &str| {
+            let set = topics(&[
+                ("needs-berlin", "berlin AND NOT tag:x"),
+                ("not-berlin", "NOT berlin"),
+                ("by-source", "berlin OR source:darmstadt*"),
+                ("by-regex", "hamburg OR /smart-city/"),
+                ("berlin-and-source", "source:darmstadt* berlin"),
+            ]);
+            set.tag_item(&item()).contains(&slug)
+        };
+        assert!(!rule("needs-berlin"));
+        assert!(rule("not-berlin"), "a NOT needs no word of its own");
+        assert!(rule("by-source"), "an OR with a non-word alternative");
+        assert!(rule("by-regex"));
+        assert!(!rule("berlin-and-source"));
+        assert!(check("darmstadt AND NOT berlin"));
+        assert!(!check("berlin AND NOT darmstadt"));
     }
 
     #[test]
