@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use regex::Regex;
 
 use super::Topic;
+use super::blocks::{self, Block};
 use super::fold;
 use super::markup;
 use super::matcher::whole_value;
@@ -92,6 +93,9 @@ struct Trie {
     exact: Vec<u32>,
     /// The prefix key that ends at each slot, or [`NONE`].
     prefix: Vec<u32>,
+    /// Per byte, the root's child by it, or [`DEAD`]: most words leave the
+    /// trie after a byte or two, and this spares their first step a load.
+    first: Box<[u32; 256]>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -225,48 +229,23 @@ impl Trie {
                 slot.base |= HAS_PREFIX;
             }
         }
+        let root_base = slots[0].base & !HAS_PREFIX;
+        let first = Box::new(std::array::from_fn(|b| {
+            let child = root_base + u32::from(class[b]);
+            if class[b] != 0 && slots[child as usize].parent == 0 {
+                child
+            } else {
+                DEAD
+            }
+        }));
         Trie {
             class,
             slots,
             exact,
             prefix,
+            first,
         }
     }
-}
-
-/// Bit 7 of each byte of `chunk` set where that byte is an ASCII letter or
-/// digit (eight bytes at once: skipping the rest of a word is most of the
-/// bytes of a text).
-#[inline]
-fn alnum_bytes(chunk: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let ascii = !chunk & HIGH;
-    // Seven bits per byte: the additions below cannot carry into the next byte.
-    let low = chunk & !HIGH;
-    let at_least = |x: u64, lo: u8| x + ONES * (0x80 - lo as u64);
-    let above = |x: u64, hi: u8| x + ONES * (0x7f - hi as u64);
-    let digit = at_least(low, b'0') & !above(low, b'9');
-    let lower = low | (ONES * 0x20);
-    let letter = at_least(lower, b'a') & !above(lower, b'z');
-    (digit | letter) & ascii
-}
-
-/// The index of the first byte from `i` on that is not an ASCII letter or digit.
-#[inline]
-fn skip_alnum(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let chunk = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let others = !alnum_bytes(chunk) & 0x8080_8080_8080_8080;
-        if others != 0 {
-            return i + (others.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-        i += 1;
-    }
-    i
 }
 
 /// A rule with its word terms turned into key lookups.
@@ -859,69 +838,107 @@ struct Scan<'a> {
 impl Scan<'_> {
     /// Plain text, or with `MARKUP` sanitized HTML: tags and entities read
     /// as [`markup::for_each_piece`] reads them, without a call per piece.
+    ///
+    /// The text is classified 64 bytes at a time ([`blocks`]); within a
+    /// block the scan jumps from a word's start to its end and over runs of
+    /// separators, and only non-ASCII bytes, tags and entities take the
+    /// careful path, a character at a time.
     fn text<const MARKUP: bool>(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let mut i = 0;
         // The text up to here is in `plain` (when it is wanted).
         let mut flushed = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b.is_ascii_alphanumeric() {
-                // A run of ASCII letters and digits: found whole first, then
-                // walked with the state in a register until no key goes on.
-                let end = skip_alnum(bytes, i + 1);
-                if !self.in_word {
-                    self.in_word = true;
-                    self.node = 0;
-                }
-                if self.node != DEAD {
-                    self.walk(&bytes[i..end]);
-                }
-                i = end;
-                // Most often a plain separator follows (a space): ended here,
-                // without another round through the dispatch.
-                if let Some(&next) = bytes.get(i)
-                    && next < 0x80
-                    && !(MARKUP && (next == b'<' || next == b'&'))
-                {
-                    self.end_word();
-                    i += 1;
-                }
-            } else if b >= 0x80 {
-                let c = text[i..].chars().next().expect("i is on a char boundary");
-                self.char(c);
-                i += c.len_utf8();
-            } else if MARKUP && b == b'<' {
-                self.end_word();
-                if let Some(plain) = self.plain.as_deref_mut() {
-                    plain.push_str(&text[flushed..i]);
-                    plain.push(' ');
-                }
-                i = markup::tag_end(text, i);
-                flushed = i;
-            } else if MARKUP && b == b'&' {
-                match markup::entity(text, i) {
-                    Some((c, next)) => {
-                        self.char(c);
-                        if let Some(plain) = self.plain.as_deref_mut() {
-                            plain.push_str(&text[flushed..i]);
-                            plain.push(c);
+        'blocks: while i < bytes.len() {
+            let block_bytes = &bytes[i..bytes.len().min(i + 64)];
+            let Block { alnum, careful } = blocks::classify::<MARKUP>(block_bytes);
+            let mut k = 0;
+            while k < block_bytes.len() {
+                let bit = 1u64 << k;
+                if alnum & bit != 0 {
+                    // The run of letters and digits ends at the first clear
+                    // bit; at the block's end the word may go on in the next.
+                    let end = k + (!(alnum >> k)).trailing_zeros() as usize;
+                    if self.in_word {
+                        if self.node != DEAD {
+                            self.walk(&block_bytes[k..end]);
                         }
-                        i = next;
-                        flushed = i;
+                    } else {
+                        self.in_word = true;
+                        self.first(&block_bytes[k..end]);
                     }
-                    None => {
+                    k = end;
+                    // Most often separators follow (a space): the word ends
+                    // here, without another round through the dispatch.
+                    // (`k` may be 64 here: no shift before the bound check.)
+                    if k < block_bytes.len() && (alnum | careful) >> k & 1 == 0 {
+                        let rest = (alnum | careful) >> k;
                         self.end_word();
-                        i += 1;
+                        k = if rest == 0 {
+                            block_bytes.len()
+                        } else {
+                            k + rest.trailing_zeros() as usize
+                        };
                     }
+                } else if careful & bit != 0 {
+                    let next = self.careful::<MARKUP>(text, i + k, &mut flushed);
+                    if next >= i + block_bytes.len() {
+                        i = next;
+                        continue 'blocks;
+                    }
+                    k = next - i;
+                } else {
+                    // Separators, up to the next byte of another class.
+                    self.end_word();
+                    let rest = (alnum | careful) >> k;
+                    k = if rest == 0 {
+                        block_bytes.len()
+                    } else {
+                        k + rest.trailing_zeros() as usize
+                    };
                 }
-            } else {
-                self.end_word();
-                i += 1;
             }
+            i += block_bytes.len();
         }
         if let Some(plain) = self.plain.as_deref_mut() {
             plain.push_str(&text[flushed..]);
+        }
+    }
+
+    /// A non-ASCII character, or in markup a tag or an entity, at `i`;
+    /// returns where the text goes on. `flushed`: how much of the text is in
+    /// `plain` (when it is wanted).
+    fn careful<const MARKUP: bool>(&mut self, text: &str, i: usize, flushed: &mut usize) -> usize {
+        match text.as_bytes()[i] {
+            b'<' if MARKUP => {
+                self.end_word();
+                if let Some(plain) = self.plain.as_deref_mut() {
+                    plain.push_str(&text[*flushed..i]);
+                    plain.push(' ');
+                }
+                let next = markup::tag_end(text, i);
+                *flushed = next;
+                next
+            }
+            b'&' if MARKUP => match markup::entity(text, i) {
+                Some((c, next)) => {
+                    self.char(c);
+                    if let Some(plain) = self.plain.as_deref_mut() {
+                        plain.push_str(&text[*flushed..i]);
+                        plain.push(c);
+                    }
+                    *flushed = next;
+                    next
+                }
+                None => {
+                    self.end_word();
+                    i + 1
+                }
+            },
+            _ => {
+                let c = text[i..].chars().next().expect("i is on a char boundary");
+                self.char(c);
+                i + c.len_utf8()
+            }
         }
     }
 
@@ -951,6 +968,20 @@ impl Scan<'_> {
             }
         }
         self.node = node;
+    }
+
+    /// Walks a word that starts with ASCII `bytes` (at least one) from the
+    /// root, the first step by [`Trie::first`].
+    #[inline(always)]
+    fn first(&mut self, bytes: &[u8]) {
+        let node = self.trie.first[bytes[0] as usize];
+        self.node = node;
+        if node != DEAD {
+            if self.trie.slots[node as usize].base & HAS_PREFIX != 0 {
+                self.record(self.trie.prefix[node as usize]);
+            }
+            self.walk(&bytes[1..]);
+        }
     }
 
     fn char(&mut self, c: char) {
@@ -1182,13 +1213,10 @@ mod tests {
         }
     }
 
-    /// Whether `rule` matches [`item`] through the compiled path (checked
-    /// against the general matcher).
-    fn check(rule: &str) -> bool {
-        let set = topics(&[("t", rule)]);
-        let item = item();
-        let fast = set.tag_item(&item);
-        let text = |html: Option<&'static str>| markup::markup_to_text(html.unwrap_or_default());
+    /// The topics of `item` through the general matcher.
+    fn general<'s>(set: &'s TopicSet, item: &ItemFields<'_>) -> Vec<&'s str> {
+        let text =
+            |html: Option<&str>| markup::markup_to_text(html.unwrap_or_default()).into_owned();
         let mut document = super::super::Document::new(&super::super::DocumentFields {
             title: item.title,
             summary: &text(item.summary),
@@ -1199,8 +1227,48 @@ mod tests {
             source: item.source,
             tags: item.source_tags,
         });
-        assert_eq!(fast, set.tag(&mut document), "{rule}");
+        set.tag(&mut document)
+    }
+
+    /// Whether `rule` matches [`item`] through the compiled path (checked
+    /// against the general matcher).
+    fn check(rule: &str) -> bool {
+        let set = topics(&[("t", rule)]);
+        let fast = set.tag_item(&item());
+        assert_eq!(fast, general(&set, &item()), "{rule}");
         !fast.is_empty()
+    }
+
+    #[test]
+    fn words_across_block_boundaries() {
+        // The scan classifies 64 bytes at a time: words, umlauts, entities
+        // and tags at every offset around the first two block boundaries.
+        let set = topics(&[
+            ("buergerservice", "bürgerservice"),
+            ("smart-city", "\"smart city\""),
+            ("digital", "digitalisierungs*"),
+            ("strasse", "straße"),
+            ("portal", "summary:portal"),
+        ]);
+        for pad in 0..140 {
+            let filler = "x".repeat(pad);
+            for text in [
+                format!("{filler} Bürgerservice"),
+                format!("{filler}&amp;Smart City"),
+                format!("{filler}. Digitalisierungs-Strategie Stra&szlig;e"),
+                format!("{filler} <b>Bürger</b>service Straße"),
+                format!("{filler}, Portal"),
+            ] {
+                let item = ItemFields {
+                    title: &text,
+                    summary: Some(&text),
+                    ..item()
+                };
+                let fast = set.tag_item(&item);
+                assert_eq!(fast, general(&set, &item), "{text}");
+                assert!(!fast.is_empty(), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -1316,41 +1384,6 @@ mod tests {
             ..berlin
         };
         assert_eq!(set.tag_item(&kommunal), ["kommunal-digital", "ohne-nie"]);
-    }
-
-    #[test]
-    fn eight_bytes_at_once() {
-        for b in 0..=255u8 {
-            for at in 0..8 {
-                let mut chunk = [b'a'; 8];
-                chunk[at] = b;
-                let mask = alnum_bytes(u64::from_le_bytes(chunk));
-                assert_eq!(
-                    (mask >> (at * 8 + 7)) & 1 == 1,
-                    b.is_ascii_alphanumeric(),
-                    "byte {b:#x} at {at}"
-                );
-            }
-        }
-        let text = b"Digitalisierungsstrategie2026 und Stra\xc3\x9fe";
-        assert_eq!(skip_alnum(text, 0), 29);
-        assert_eq!(skip_alnum(text, 30), 33);
-        assert_eq!(skip_alnum(text, 34), 38);
-        assert_eq!(skip_alnum(text, 40), 41);
-    }
-
-    #[test]
-    fn word_ends_found_the_same_in_every_chunk_size() {
-        // Every byte value at every offset of a 40-byte run of letters, so
-        // that the eight-byte chunks and the byte-wise tail all see it.
-        for b in 0..=255u8 {
-            for at in 0..40 {
-                let mut text = [b'k'; 40];
-                text[at] = b;
-                let expected = if b.is_ascii_alphanumeric() { 40 } else { at };
-                assert_eq!(skip_alnum(&text, 0), expected, "byte {b:#x} at {at}");
-            }
-        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //!   topic that refers to another through `tag:` is evaluated after it;
 //!   cycles are refused at load.
 
+mod blocks;
 pub mod compiled;
 pub mod fold;
 pub mod markup;
