@@ -4,12 +4,13 @@
 //! Data flows one way, and the modules follow that flow:
 //!
 //! ```text
-//! config → fetch → decode → parse → normalize → identify → tag → store
+//! config → schedule → fetch → decode → parse → normalize → identify → tag → store
 //!                 (ingest drives one source through all of them)
 //! store → feeds (render) → serve
 //! ```
 //!
 //! * [`config`]: reads and validates `feeds.toml`; every error carries `FILE:LINE:COL`.
+//! * [`schedule`]: when each source is polled (cron, jitter, backoff, `Retry-After`), and the loop that polls.
 //! * [`fetch`]: the polite HTTP client: limits, timeouts, size caps, redirects, address guard.
 //! * [`decode`]: raw bytes to UTF-8 (BOM, HTTP charset, XML declaration, guess).
 //! * [`parse`]: feed-rs behind repairs for the dialects and damage it cannot handle.
@@ -35,6 +36,7 @@ pub mod normalize;
 pub mod parse;
 pub mod render;
 pub mod rules;
+pub mod schedule;
 pub mod serve;
 pub mod store;
 pub mod tag;

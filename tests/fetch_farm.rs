@@ -95,7 +95,7 @@ fn kurator(config: &Path, args: &[&str]) -> Run {
 
 fn write_config(dir: &Path, sources: &[(&str, String)]) -> PathBuf {
     let mut text = String::from(
-        "[storage]\npath = \"farm.db\"\n[fetch]\ntimeout = \"4s\"\nconnect_timeout = \"2s\"\nread_timeout = \"2s\"\nmax_bytes = \"1MiB\"\nper_host = 4\n",
+        "[storage]\npath = \"farm.db\"\n[fetch]\ntimeout = \"4s\"\nconnect_timeout = \"2s\"\nread_timeout = \"2s\"\nmax_bytes = \"1MiB\"\nper_host = 4\n# Every \"publisher\" of the farm is on one loopback host.\nhost_delay = \"0s\"\n",
     );
     for (id, url) in sources {
         text.push_str(&format!("[[source]]\nid = \"{id}\"\nurl = \"{url}\"\n"));

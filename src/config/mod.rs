@@ -21,6 +21,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::rules::{Rule, RuleError, Topic, TopicSet};
+use crate::schedule::{CronSchedule, Jitter, Timing};
 
 use crate::text::line_column;
 
@@ -102,7 +103,17 @@ pub struct FetchConfig {
     pub concurrency: usize,
     /// Requests running at once against one host.
     pub per_host: usize,
+    /// Least time between the starts of two requests to one host.
+    pub host_delay: Duration,
     pub user_agent: String,
+    /// When sources without a `schedule` of their own are polled.
+    pub schedule: CronSchedule,
+    pub jitter: Jitter,
+}
+
+impl FetchConfig {
+    pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
+    pub const DEFAULT_HOST_DELAY: Duration = Duration::from_secs(1);
 }
 
 impl Default for FetchConfig {
@@ -114,7 +125,11 @@ impl Default for FetchConfig {
             max_bytes: 10 << 20,
             concurrency: 16,
             per_host: 2,
+            host_delay: FetchConfig::DEFAULT_HOST_DELAY,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            schedule: CronSchedule::parse(FetchConfig::DEFAULT_SCHEDULE)
+                .expect("the default schedule is valid"),
+            jitter: Jitter::default(),
         }
     }
 }
@@ -128,6 +143,8 @@ pub struct Source {
     pub url: Url,
     pub tags: Vec<String>,
     pub enabled: bool,
+    /// Overrides `[fetch] schedule` for this source.
+    pub schedule: Option<CronSchedule>,
 }
 
 /// A configuration problem, located in the file.
@@ -212,7 +229,10 @@ struct RawFetch {
     max_bytes: Option<Spanned<toml::Value>>,
     concurrency: Option<Spanned<i64>>,
     per_host: Option<Spanned<i64>>,
+    host_delay: Option<Spanned<String>>,
     user_agent: Option<Spanned<String>>,
+    schedule: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +245,7 @@ struct RawSource {
     tags: Vec<Spanned<String>>,
     #[serde(default = "default_true")]
     enabled: bool,
+    schedule: Option<Spanned<String>>,
 }
 
 fn default_true() -> bool {
@@ -327,6 +348,10 @@ impl Config {
                 url,
                 tags,
                 enabled: raw_source.enabled,
+                schedule: match &raw_source.schedule {
+                    Some(schedule) => Some(located.schedule(schedule)?),
+                    None => None,
+                },
             });
         }
 
@@ -346,6 +371,17 @@ impl Config {
     /// Looks a source up by id.
     pub fn source(&self, id: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// How `source` is scheduled: its own `schedule`, else `[fetch] schedule`.
+    pub fn timing(&self, source: &Source) -> Timing {
+        Timing {
+            schedule: source
+                .schedule
+                .clone()
+                .unwrap_or_else(|| self.fetch.schedule.clone()),
+            jitter: self.fetch.jitter,
+        }
     }
 }
 
@@ -495,9 +531,80 @@ impl Locator<'_> {
             max_bytes,
             concurrency: self.count(&raw.concurrency, "concurrency", defaults.concurrency)?,
             per_host: self.count(&raw.per_host, "per_host", defaults.per_host)?,
+            host_delay: self.host_delay(&raw.host_delay)?,
             user_agent,
+            schedule: match &raw.schedule {
+                Some(schedule) => self.schedule(schedule)?,
+                None => defaults.schedule,
+            },
+            jitter: self.jitter(&raw.jitter)?,
         };
         Ok(config)
+    }
+
+    fn schedule(&self, raw: &Spanned<String>) -> Result<CronSchedule, ConfigError> {
+        CronSchedule::parse(raw.get_ref()).map_err(|message| {
+            self.error(
+                Some(raw.span()),
+                format!("`schedule`: {message}"),
+                Some(
+                    "fields: second minute hour day-of-month month day-of-week; \
+                     e.g. \"0 */15 * * * *\" every 15 minutes, \"0 0 6-22 * * Mon-Fri\" hourly on workdays"
+                        .into(),
+                ),
+            )
+        })
+    }
+
+    /// `host_delay` may be zero (no gap), unlike the timeouts.
+    fn host_delay(&self, raw: &Option<Spanned<String>>) -> Result<Duration, ConfigError> {
+        let Some(value) = raw else {
+            return Ok(FetchConfig::DEFAULT_HOST_DELAY);
+        };
+        let delay = parse_duration(value.get_ref()).map_err(|msg| {
+            self.error(
+                Some(value.span()),
+                format!("`host_delay`: {msg}"),
+                Some("e.g. host_delay = \"1s\"; \"0s\" turns the gap off".into()),
+            )
+        })?;
+        if delay > Duration::from_secs(3600) {
+            return Err(self.error(
+                Some(value.span()),
+                "`host_delay` may be at most an hour".into(),
+                Some("it is the gap between two requests to one host, e.g. \"1s\"".into()),
+            ));
+        }
+        Ok(delay)
+    }
+
+    /// `jitter`: `"10%"` of each source's interval (at most 5 minutes), or a
+    /// fixed window such as `"30s"`; `"0s"` turns it off.
+    fn jitter(&self, raw: &Option<Spanned<String>>) -> Result<Jitter, ConfigError> {
+        let Some(value) = raw else {
+            return Ok(Jitter::default());
+        };
+        let text = value.get_ref().trim();
+        let parsed = match text.strip_suffix('%') {
+            Some(number) => match number.trim().parse::<f64>() {
+                Ok(percent) if (0.0..=50.0).contains(&percent) => {
+                    Ok(Jitter::Share(percent / 100.0))
+                }
+                Ok(_) => Err("a share of the interval from 0% to 50%".to_owned()),
+                Err(_) => Err(format!("`{text}` is not a percentage")),
+            },
+            None => parse_duration(text).map(Jitter::Fixed),
+        };
+        parsed.map_err(|msg| {
+            self.error(
+                Some(value.span()),
+                format!("`jitter`: {msg}"),
+                Some(
+                    "write a share of the interval (jitter = \"10%\", the default) or a window (jitter = \"30s\")"
+                        .into(),
+                ),
+            )
+        })
     }
 
     fn topics(&self, raw: &[Spanned<RawTopic>]) -> Result<TopicSet, ConfigError> {
@@ -800,6 +907,52 @@ mod tests {
 
         let err = parse("[fetch]\nper_host = 0\n").unwrap_err();
         assert!(err.message.contains("from 1 to 1024"));
+    }
+
+    #[test]
+    fn schedules_jitter_and_host_delay() {
+        let config = parse("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\n").unwrap();
+        assert_eq!(config.fetch.schedule.expression(), "0 */15 * * * *");
+        assert_eq!(config.fetch.jitter, Jitter::Share(0.10));
+        assert_eq!(config.fetch.host_delay, Duration::from_secs(1));
+        let timing = config.timing(&config.sources[0]);
+        assert_eq!(timing.schedule.expression(), "0 */15 * * * *");
+
+        let text = "[fetch]\nschedule = \"0 0 * * * *\"\njitter = \"30s\"\nhost_delay = \"0s\"\n\
+                    [[source]]\nid = \"a\"\nurl = \"https://x.org/\"\nschedule = \"*/5 * * * *\"\n\
+                    [[source]]\nid = \"b\"\nurl = \"https://y.org/\"\n";
+        let config = parse(text).unwrap();
+        assert_eq!(config.fetch.jitter, Jitter::Fixed(Duration::from_secs(30)));
+        assert_eq!(config.fetch.host_delay, Duration::ZERO);
+        assert_eq!(
+            config.timing(&config.sources[0]).schedule.expression(),
+            "*/5 * * * *"
+        );
+        assert_eq!(
+            config.timing(&config.sources[1]).schedule.expression(),
+            "0 0 * * * *"
+        );
+        let config = parse("[fetch]\njitter = \"25%\"\n").unwrap();
+        assert_eq!(config.fetch.jitter, Jitter::Share(0.25));
+
+        let err =
+            parse("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\nschedule = \"*/15 * *\"\n")
+                .unwrap_err();
+        assert_eq!(err.position, Some((4, 12)));
+        assert!(
+            err.message.contains("`schedule`") && err.message.contains("3 field(s)"),
+            "{}",
+            err.message
+        );
+        assert!(err.hint.unwrap().contains("second minute hour"));
+        let err = parse("[fetch]\nschedule = \"0 */15 * * * Funday\"\n").unwrap_err();
+        assert_eq!(err.position, Some((2, 12)));
+        let err = parse("[fetch]\njitter = \"90%\"\n").unwrap_err();
+        assert!(err.message.contains("0% to 50%"), "{}", err.message);
+        let err = parse("[fetch]\njitter = \"lots\"\n").unwrap_err();
+        assert!(err.message.contains("`jitter`"), "{}", err.message);
+        let err = parse("[fetch]\nhost_delay = \"2h\"\n").unwrap_err();
+        assert!(err.message.contains("at most an hour"), "{}", err.message);
     }
 
     #[test]

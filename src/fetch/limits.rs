@@ -1,19 +1,33 @@
-//! Limits: how many requests run at once, in total and per host.
+//! Limits: how many requests run at once, in total and per host, and how
+//! closely requests to one host may follow each other.
 //!
 //! Politeness is per host, not per source: the five feeds of one publisher
-//! share one server, so they share one `per_host` budget.
+//! share one server, so they share one `per_host` budget and one `host_delay`
+//! gap. The gap is measured between the starts of requests, and holds for
+//! every request, including redirect hops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// Shared concurrency budgets.
 #[derive(Debug)]
 pub struct HostLimits {
     global: Arc<Semaphore>,
     per_host: usize,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    host_delay: Duration,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+#[derive(Debug)]
+struct Host {
+    slots: Arc<Semaphore>,
+    /// When the next request to this host may start.
+    next_start: Mutex<Option<Instant>>,
 }
 
 /// Held while a request to one host runs.
@@ -29,10 +43,11 @@ pub struct FetchPermit {
 }
 
 impl HostLimits {
-    pub fn new(concurrency: usize, per_host: usize) -> HostLimits {
+    pub fn new(concurrency: usize, per_host: usize, host_delay: Duration) -> HostLimits {
         HostLimits {
             global: Arc::new(Semaphore::new(concurrency.max(1))),
             per_host: per_host.max(1),
+            host_delay,
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -45,16 +60,33 @@ impl HostLimits {
         }
     }
 
-    /// Waits for a slot for `host` (lower-cased host name or IP literal, with port).
+    /// Waits for a slot for `host` (lower-cased host name or IP literal, with
+    /// port), and then until `host_delay` has passed since the previous
+    /// request to it started.
     pub async fn host_slot(&self, host: &str) -> HostPermit {
-        let semaphore = {
+        let state = {
             let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
             hosts
                 .entry(host.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+                .or_insert_with(|| {
+                    Arc::new(Host {
+                        slots: Arc::new(Semaphore::new(self.per_host)),
+                        next_start: Mutex::new(None),
+                    })
+                })
                 .clone()
         };
-        let permit = semaphore.acquire_owned().await;
+        let permit = state.slots.clone().acquire_owned().await;
+        // Reserve the next start time under the lock, then wait for it
+        // outside: requests that queue up get consecutive slots.
+        let start = {
+            let mut next_start = state.next_start.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let start = next_start.map_or(now, |at| at.max(now));
+            *next_start = Some(start + self.host_delay);
+            start
+        };
+        tokio::time::sleep_until(start).await;
         HostPermit {
             _host: permit.expect("host semaphores are never closed"),
         }
@@ -68,7 +100,7 @@ mod tests {
 
     #[tokio::test]
     async fn per_host_budget_blocks_only_that_host() {
-        let limits = HostLimits::new(8, 1);
+        let limits = HostLimits::new(8, 1, Duration::ZERO);
         let first = limits.host_slot("a.example:443").await;
         let blocked =
             tokio::time::timeout(Duration::from_millis(50), limits.host_slot("a.example:443"))
@@ -90,10 +122,51 @@ mod tests {
 
     #[tokio::test]
     async fn global_budget() {
-        let limits = HostLimits::new(2, 2);
+        let limits = HostLimits::new(2, 2, Duration::ZERO);
         let _a = limits.fetch_slot().await;
         let _b = limits.fetch_slot().await;
         let third = tokio::time::timeout(Duration::from_millis(50), limits.fetch_slot()).await;
         assert!(third.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_one_host_start_host_delay_apart() {
+        let limits = Arc::new(HostLimits::new(8, 2, Duration::from_secs(1)));
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..4 {
+            let limits = limits.clone();
+            let host = if n < 3 {
+                "a.example:443"
+            } else {
+                "b.example:443"
+            };
+            tasks.spawn(async move {
+                let _permit = limits.host_slot(host).await;
+                let started = start.elapsed();
+                // Each request takes 5 s: per_host = 2 holds the third back
+                // until one of them ends.
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                (host, started)
+            });
+        }
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (host, started) = done.unwrap();
+            if host.starts_with('a') {
+                a.push(started)
+            } else {
+                b.push(started)
+            }
+        }
+        a.sort();
+        let secs: Vec<u64> = a.iter().map(|d| d.as_secs()).collect();
+        assert_eq!(
+            secs,
+            vec![0, 1, 5],
+            "1 s apart, and the third waits for a slot"
+        );
+        assert_eq!(b, vec![Duration::ZERO], "another host is not held back");
     }
 }

@@ -158,6 +158,21 @@ fn retry_text(retry_at: &Option<SystemTime>) -> String {
     }
 }
 
+/// The end of the time a fetch may take; moved later by the time spent
+/// waiting for a host's turn.
+struct Deadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, FetchError> {
+        tokio::time::timeout_at(self.at, work)
+            .await
+            .map_err(|_| FetchError::Timeout { limit: self.limit })
+    }
+}
+
 /// Whether a source's configured address is public: it decides which client
 /// (and so which DNS guard) every hop of its fetch uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,32 +223,35 @@ impl Fetcher {
         };
         Ok(Fetcher {
             config: config.clone(),
-            limits: HostLimits::new(config.concurrency, config.per_host),
+            limits: HostLimits::new(config.concurrency, config.per_host, config.host_delay),
             public_client: build(true)?,
             intranet_client: build(false)?,
             policy,
         })
     }
 
-    /// Fetches `url`. Waiting for a free slot does not count against `timeout`.
+    /// Fetches `url`. Waiting for a free slot, or for `host_delay`, does
+    /// not count against `timeout`: politeness must not time a fetch out.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
         let _slot = self.limits.fetch_slot().await;
-        let limit = self.config.timeout;
-        match tokio::time::timeout(limit, self.fetch_within_limits(url, validators)).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout { limit }),
-        }
+        let mut deadline = Deadline {
+            at: tokio::time::Instant::now() + self.config.timeout,
+            limit: self.config.timeout,
+        };
+        self.fetch_within_limits(url, validators, &mut deadline)
+            .await
     }
 
     async fn fetch_within_limits(
         &self,
         url: &Url,
         validators: &Validators,
+        deadline: &mut Deadline,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
-            return self.read_file(url).await;
+            return deadline.within(self.read_file(url)).await?;
         }
-        let origin = self.origin_of(url).await?;
+        let origin = deadline.within(self.origin_of(url)).await??;
         let client = match origin {
             Origin::Public => &self.public_client,
             Origin::Intranet => &self.intranet_client,
@@ -248,7 +266,9 @@ impl Fetcher {
             if origin == Origin::Public {
                 self.check_ip_literal(&current)?;
             }
+            let waiting_since = tokio::time::Instant::now();
             let _host_slot = self.limits.host_slot(&host_key(&current)).await;
+            deadline.at += waiting_since.elapsed();
             let mut request = client.get(current.clone()).header(header::ACCEPT, ACCEPT);
             if let Some(etag) = &validators.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -256,9 +276,9 @@ impl Fetcher {
             if let Some(last_modified) = &validators.last_modified {
                 request = request.header(header::IF_MODIFIED_SINCE, last_modified);
             }
-            let response = request
-                .send()
-                .await
+            let response = deadline
+                .within(request.send())
+                .await?
                 .map_err(|err| self.request_error(err, &current))?;
             let status = response.status();
 
@@ -296,7 +316,9 @@ impl Fetcher {
                         retry_at: retry_after(response.headers(), SystemTime::now()),
                     });
                 }
-                s if s.is_success() => Response::Body(self.read_body(response).await?),
+                s if s.is_success() => {
+                    Response::Body(deadline.within(self.read_body(response)).await??)
+                }
                 s => {
                     return Err(FetchError::Status {
                         status: s.as_u16(),

@@ -1,0 +1,55 @@
+//! The scheduler's clock: wall time in production, tokio's (pausable) time in
+//! tests, so a test can run a day of schedules in milliseconds.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The longest single sleep: the scheduler wakes at least this often, so a
+/// wall-clock step (NTP, a resumed VM) is noticed within a minute.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system's wall clock.
+    System,
+    /// Starts at `origin` (milliseconds since the epoch) and advances with
+    /// `tokio::time`, which tests pause and advance.
+    Tokio {
+        origin_millis: i64,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock that reads `origin` (seconds since the epoch) now and then
+    /// follows tokio's time. Must be created inside a runtime.
+    pub fn tokio_starting_at(origin: i64) -> Clock {
+        Clock::Tokio {
+            origin_millis: origin * 1000,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now_millis(&self) -> i64 {
+        match self {
+            Clock::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            Clock::Tokio {
+                origin_millis,
+                start,
+            } => origin_millis + start.elapsed().as_millis() as i64,
+        }
+    }
+
+    /// Seconds since the epoch.
+    pub fn now(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
+
+    /// Sleeps until `at` (seconds since the epoch) or for a minute, whichever
+    /// comes first; the caller looks at the time again either way.
+    pub async fn sleep_until(&self, at: i64) {
+        let wait = (at * 1000 - self.now_millis()).max(0) as u64;
+        tokio::time::sleep(Duration::from_millis(wait).min(MAX_SLEEP)).await;
+    }
+}

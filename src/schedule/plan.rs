@@ -1,0 +1,432 @@
+//! When a source is fetched next: a pure function of its schedule, its past
+//! and the time, so every rule below is tested without a clock or a network.
+//!
+//! Rules, in the order they apply:
+//! * A source that answered `410 Gone` is not polled again (until `fetch --force`
+//!   or a new `url`).
+//! * The cron schedule gives the fire times; a per-source offset within the
+//!   jitter window (stable: a hash of the id) keeps sources that share a
+//!   schedule from firing together. The next fetch is the first fire time
+//!   plus offset at least half an interval after the last attempt.
+//! * After `n` consecutive errors the source waits at least `interval × 2ⁿ`
+//!   since its last attempt, at most a day (or the interval, if longer); the
+//!   first success resets `n` and the plain schedule applies again.
+//! * Never before the server's `Retry-After`, nor before the time its feed
+//!   said it stays fresh (`<ttl>`, `Cache-Control: max-age`).
+//! * A source never fetched, or overdue (after a start, or a fetch that took
+//!   longer than its interval), is due now; [`spread_overdue`] spreads a
+//!   crowd of them so they are not all fetched at once.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{Local, TimeZone};
+
+/// The longest wait an error backoff imposes (unless the schedule itself is longer).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
+
+/// The largest jitter window a percentage gives.
+pub const MAX_JITTER: Duration = Duration::from_secs(5 * 60);
+
+/// Overdue sources are spread over at least this long.
+pub const MIN_CATCH_UP: Duration = Duration::from_secs(60);
+
+/// A cron expression with a seconds field, in the machine's local time.
+#[derive(Debug, Clone)]
+pub struct CronSchedule {
+    expression: String,
+    schedule: cron::Schedule,
+}
+
+impl CronSchedule {
+    /// Parses six or seven fields (seconds first, optional year). A classic
+    /// five-field crontab line is accepted too and fires at second 0.
+    pub fn parse(expression: &str) -> Result<CronSchedule, String> {
+        let trimmed = expression.trim();
+        let fields = trimmed.split_whitespace().count();
+        let full = match fields {
+            5 => format!("0 {trimmed}"),
+            6 | 7 => trimmed.to_owned(),
+            n => {
+                return Err(format!(
+                    "`{trimmed}` has {n} field(s); a schedule has six: second minute hour \
+                     day-of-month month day-of-week, e.g. \"0 */15 * * * *\" (every 15 minutes)"
+                ));
+            }
+        };
+        let schedule = cron::Schedule::from_str(&full)
+            .map_err(|err| format!("`{trimmed}` is not a valid cron expression: {err}"))?;
+        let parsed = CronSchedule {
+            expression: trimmed.to_owned(),
+            schedule,
+        };
+        if parsed.next_after(0).is_none() {
+            return Err(format!("`{trimmed}` never fires"));
+        }
+        Ok(parsed)
+    }
+
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// The first fire time strictly after `time` (seconds since the epoch).
+    pub fn next_after(&self, time: i64) -> Option<i64> {
+        let start = Local.timestamp_opt(time, 0).earliest()?;
+        self.schedule
+            .after(&start)
+            .next()
+            .map(|fire| fire.timestamp())
+    }
+
+    /// The gap between the two fire times that follow `time`: the interval
+    /// that jitter and backoff scale with. At least one second.
+    pub fn interval_after(&self, time: i64) -> Duration {
+        let mut fires = match Local.timestamp_opt(time, 0).earliest() {
+            Some(start) => self.schedule.after(&start),
+            None => return Duration::from_secs(1),
+        };
+        match (fires.next(), fires.next()) {
+            (Some(a), Some(b)) => {
+                Duration::from_secs((b.timestamp() - a.timestamp()).max(1) as u64)
+            }
+            _ => MAX_BACKOFF,
+        }
+    }
+}
+
+/// `[fetch] jitter`: a share of the interval or a fixed window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Jitter {
+    /// This share of the interval (0.0–1.0), at most [`MAX_JITTER`].
+    Share(f64),
+    Fixed(Duration),
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        Jitter::Share(0.10)
+    }
+}
+
+impl Jitter {
+    /// The window for a schedule of this interval; always less than half the
+    /// interval, so an offset never pushes a fetch past the next fire time.
+    pub fn window(self, interval: Duration) -> Duration {
+        let wanted = match self {
+            Jitter::Share(share) => interval.mul_f64(share.clamp(0.0, 1.0)).min(MAX_JITTER),
+            Jitter::Fixed(window) => window,
+        };
+        wanted.min(interval / 2)
+    }
+}
+
+/// How one source is scheduled.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub schedule: CronSchedule,
+    pub jitter: Jitter,
+}
+
+/// What the plan needs to know of a source's past (times in seconds since the epoch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceTimes {
+    pub last_attempt: Option<i64>,
+    pub consecutive_errors: u32,
+    pub retry_after: Option<i64>,
+    /// Until when the feed said it stays fresh (`<ttl>`, `max-age`).
+    pub fresh_until: Option<i64>,
+    /// Polling stopped: the server said `410 Gone`.
+    pub gone: bool,
+}
+
+/// When a source is fetched next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    At(i64),
+    /// Not again (`410 Gone`).
+    Stopped,
+}
+
+/// A fraction in [0, 1) that stays the same for a source id across runs and
+/// machines (FNV-1a), so its jitter offset does not move with each restart.
+pub fn stable_fraction(id: &str) -> f64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // FNV's last bytes barely reach the high bits: ids that differ only at
+    // the end (`stadt-1`, `stadt-2`) would get nearly the same offset. A
+    // finalizer (MurmurHash3's) spreads every bit over the whole word.
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^= hash >> 33;
+    // The top 53 bits make an exact f64 in [0, 1).
+    (hash >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The jitter offset of a source, in whole seconds.
+pub fn jitter_offset(id: &str, window: Duration) -> i64 {
+    (stable_fraction(id) * window.as_secs() as f64) as i64
+}
+
+/// How long `errors` consecutive errors make a source wait after its last
+/// attempt: doubling with each error, capped at a day (or at the interval,
+/// when the schedule itself is longer than a day).
+pub fn backoff(interval: Duration, errors: u32) -> Duration {
+    if errors == 0 {
+        return Duration::ZERO;
+    }
+    let cap = MAX_BACKOFF.max(interval);
+    let factor = 2u32.saturating_pow(errors.min(31));
+    interval.saturating_mul(factor).min(cap)
+}
+
+/// When the source is fetched next, seen at `now`.
+pub fn next_fetch(timing: &Timing, id: &str, times: &SourceTimes, now: i64) -> Next {
+    if times.gone {
+        return Next::Stopped;
+    }
+    let Some(last) = times.last_attempt else {
+        return Next::At(now);
+    };
+    let interval = timing.schedule.interval_after(last);
+    let offset = jitter_offset(id, timing.jitter.window(interval));
+    // The first fire time (moved by the offset) at least half an interval
+    // after the last attempt: an attempt on the grid is followed by the next
+    // slot, and one off the grid (a catch-up after a start) is not followed
+    // by another moments later. The offset does not accumulate.
+    let earliest = last + (interval.as_secs() / 2) as i64;
+    let Some(fire) = timing.schedule.next_after(earliest - offset - 1) else {
+        return Next::Stopped;
+    };
+    let mut due = fire + offset;
+    due =
+        due.max(last.saturating_add(backoff(interval, times.consecutive_errors).as_secs() as i64));
+    if let Some(retry_after) = times.retry_after {
+        due = due.max(retry_after);
+    }
+    if let Some(fresh_until) = times.fresh_until {
+        due = due.max(fresh_until);
+    }
+    Next::At(due.max(now))
+}
+
+/// Spreads the sources due at or before `now` evenly over `window` from
+/// `now` on, the longest overdue first; later ones keep their time. After a
+/// start (or a long pause) this turns a crowd of overdue sources into a
+/// steady trickle instead of one burst.
+pub fn spread_overdue(due: &mut [(i64, usize)], now: i64, window: Duration) {
+    let mut overdue: Vec<&mut (i64, usize)> = due.iter_mut().filter(|(at, _)| *at <= now).collect();
+    if overdue.len() < 2 {
+        return;
+    }
+    overdue.sort_by_key(|(at, index)| (*at, *index));
+    let step = window.as_secs_f64() / overdue.len() as f64;
+    for (slot, entry) in overdue.into_iter().enumerate() {
+        entry.0 = now + (slot as f64 * step) as i64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(expression: &str) -> Timing {
+        Timing {
+            schedule: CronSchedule::parse(expression).unwrap(),
+            jitter: Jitter::default(),
+        }
+    }
+
+    /// 2025-11-24 16:00 UTC: on a quarter hour in every time zone.
+    const T0: i64 = 1_764_000_000;
+
+    #[test]
+    fn cron_expressions() {
+        let every_15 = CronSchedule::parse("0 */15 * * * *").unwrap();
+        assert_eq!(every_15.next_after(T0), Some(T0 + 900));
+        assert_eq!(every_15.next_after(T0 + 1), Some(T0 + 900));
+        assert_eq!(every_15.interval_after(T0), Duration::from_secs(900));
+        let crontab = CronSchedule::parse("*/5 * * * *").unwrap();
+        assert_eq!(
+            crontab.next_after(T0),
+            Some(T0 + 300),
+            "five fields fire at second 0"
+        );
+        let every_second = CronSchedule::parse("* * * * * *").unwrap();
+        assert_eq!(every_second.next_after(T0), Some(T0 + 1));
+
+        let err = CronSchedule::parse("*/15 * * *").unwrap_err();
+        assert!(
+            err.contains("4 field(s)") && err.contains("0 */15 * * * *"),
+            "{err}"
+        );
+        let err = CronSchedule::parse("0 */15 * * * Mittwoch").unwrap_err();
+        assert!(err.contains("not a valid cron expression"), "{err}");
+        let err = CronSchedule::parse("0 0 0 30 2 * *").unwrap_err();
+        assert!(err.contains("never fires"), "{err}");
+    }
+
+    #[test]
+    fn jitter_stays_within_its_window_and_spreads_sources() {
+        let window = Jitter::default().window(Duration::from_secs(900));
+        assert_eq!(window, Duration::from_secs(90), "10% of 15 minutes");
+        assert_eq!(
+            Jitter::default().window(Duration::from_secs(24 * 3600)),
+            MAX_JITTER,
+            "at most 5 minutes"
+        );
+        assert_eq!(
+            Jitter::Fixed(Duration::from_secs(600)).window(Duration::from_secs(60)),
+            Duration::from_secs(30),
+            "never half an interval or more"
+        );
+        let t = timing("0 */15 * * * *");
+        let mut offsets = Vec::new();
+        for n in 0..200 {
+            let id = format!("quelle-{n}");
+            let times = SourceTimes {
+                last_attempt: Some(T0),
+                ..SourceTimes::default()
+            };
+            let Next::At(due) = next_fetch(&t, &id, &times, T0) else {
+                panic!("a source that is not gone has a next time");
+            };
+            let offset = due - (T0 + 900);
+            assert!((0..90).contains(&offset), "{id}: offset {offset}");
+            assert_eq!(offset, jitter_offset(&id, window), "the offset is stable");
+            offsets.push(offset);
+        }
+        offsets.sort_unstable();
+        offsets.dedup();
+        assert!(
+            offsets.len() > 60,
+            "200 sources use most of the 90 s: {}",
+            offsets.len()
+        );
+        // Attempts made at the offset time do not drift: the next one is a
+        // whole interval later.
+        let id = "kommune21";
+        let offset = jitter_offset(id, window);
+        let times = SourceTimes {
+            last_attempt: Some(T0 + 900 + offset),
+            ..SourceTimes::default()
+        };
+        assert_eq!(
+            next_fetch(&t, id, &times, T0 + 900 + offset),
+            Next::At(T0 + 1800 + offset)
+        );
+    }
+
+    #[test]
+    fn errors_back_off_doubling_up_to_a_day_and_recover() {
+        let interval = Duration::from_secs(900);
+        assert_eq!(backoff(interval, 0), Duration::ZERO);
+        assert_eq!(backoff(interval, 1), Duration::from_secs(1800));
+        assert_eq!(backoff(interval, 2), Duration::from_secs(3600));
+        assert_eq!(backoff(interval, 6), Duration::from_secs(57_600));
+        assert_eq!(backoff(interval, 7), MAX_BACKOFF);
+        assert_eq!(backoff(interval, u32::MAX), MAX_BACKOFF);
+        let weekly = Duration::from_secs(7 * 24 * 3600);
+        assert_eq!(
+            backoff(weekly, 3),
+            weekly,
+            "a long schedule is not shortened"
+        );
+
+        let t = Timing {
+            schedule: CronSchedule::parse("0 */15 * * * *").unwrap(),
+            jitter: Jitter::Fixed(Duration::ZERO),
+        };
+        let failing = |errors| SourceTimes {
+            last_attempt: Some(T0),
+            consecutive_errors: errors,
+            ..SourceTimes::default()
+        };
+        assert_eq!(next_fetch(&t, "a", &failing(1), T0), Next::At(T0 + 1800));
+        assert_eq!(next_fetch(&t, "a", &failing(3), T0), Next::At(T0 + 7200));
+        assert_eq!(next_fetch(&t, "a", &failing(40), T0), Next::At(T0 + 86_400));
+        // Recovery: a success resets the count, and the schedule applies again.
+        assert_eq!(next_fetch(&t, "a", &failing(0), T0), Next::At(T0 + 900));
+    }
+
+    #[test]
+    fn retry_after_fresh_until_and_gone() {
+        let t = Timing {
+            schedule: CronSchedule::parse("0 */15 * * * *").unwrap(),
+            jitter: Jitter::Fixed(Duration::ZERO),
+        };
+        let base = SourceTimes {
+            last_attempt: Some(T0),
+            ..SourceTimes::default()
+        };
+        let later = SourceTimes {
+            retry_after: Some(T0 + 4000),
+            ..base.clone()
+        };
+        assert_eq!(next_fetch(&t, "a", &later, T0), Next::At(T0 + 4000));
+        let sooner = SourceTimes {
+            retry_after: Some(T0 + 60),
+            ..base.clone()
+        };
+        assert_eq!(
+            next_fetch(&t, "a", &sooner, T0),
+            Next::At(T0 + 900),
+            "a Retry-After sooner than the schedule does not make us poll sooner"
+        );
+        let ttl = SourceTimes {
+            fresh_until: Some(T0 + 3600),
+            ..base.clone()
+        };
+        assert_eq!(next_fetch(&t, "a", &ttl, T0), Next::At(T0 + 3600));
+        let short_ttl = SourceTimes {
+            fresh_until: Some(T0 + 300),
+            ..base.clone()
+        };
+        assert_eq!(next_fetch(&t, "a", &short_ttl, T0), Next::At(T0 + 900));
+        let gone = SourceTimes {
+            gone: true,
+            ..base.clone()
+        };
+        assert_eq!(next_fetch(&t, "a", &gone, T0), Next::Stopped);
+        let never = SourceTimes::default();
+        assert_eq!(
+            next_fetch(&t, "a", &never, T0 + 5),
+            Next::At(T0 + 5),
+            "never fetched: now"
+        );
+        assert_eq!(
+            next_fetch(&t, "a", &base, T0 + 10_000),
+            Next::At(T0 + 10_000),
+            "overdue: now, not in the past"
+        );
+    }
+
+    #[test]
+    fn overdue_sources_are_spread_out() {
+        let now = T0;
+        let mut due: Vec<(i64, usize)> = (0..10).map(|i| (now - 1000 + i as i64, i)).collect();
+        due.push((now + 500, 10));
+        spread_overdue(&mut due, now, Duration::from_secs(100));
+        let mut times: Vec<i64> = due[..10].iter().map(|(at, _)| *at).collect();
+        assert_eq!(times[0], now, "the longest overdue goes first");
+        times.sort_unstable();
+        assert_eq!(times, (0..10).map(|i| now + i * 10).collect::<Vec<_>>());
+        assert_eq!(
+            due[10],
+            (now + 500, 10),
+            "a source not yet due keeps its time"
+        );
+        let mut single = vec![(now - 5, 0)];
+        spread_overdue(&mut single, now, Duration::from_secs(100));
+        assert_eq!(
+            single,
+            vec![(now - 5, 0)],
+            "one overdue source goes at once"
+        );
+    }
+}
