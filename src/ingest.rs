@@ -21,6 +21,7 @@ use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
 use crate::parse::ParseError;
 use crate::rules::TopicSet;
+use crate::schedule::SourceTimes;
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
 use crate::tag::Tagger;
 use crate::{decode, normalize, parse};
@@ -95,6 +96,12 @@ impl Ingester {
         }
     }
 
+    /// What the scheduler needs to know of a source, as stored.
+    pub async fn source_times(&self, source_id: &str) -> Result<SourceTimes, StoreError> {
+        let state = self.store.source_state(source_id).await?;
+        Ok(state.map(|s| s.times()).unwrap_or_default())
+    }
+
     /// Polls one source. `force` ignores `Retry-After`, `410 Gone` and the
     /// stored validators, and re-reads the body even if it did not change.
     pub async fn ingest(&self, source: &Source, force: bool) -> Report {
@@ -137,7 +144,8 @@ impl Ingester {
         let fetched = match self.fetcher.fetch(&source.url, &validators).await {
             Ok(fetched) => fetched,
             Err(err) => {
-                tracing::warn!(error = %err, "fetch failed");
+                // The caller reports the outcome; this is for tracing the steps.
+                tracing::debug!(error = %err, "fetch failed");
                 return self.record_failure(source, IngestError::Fetch(err)).await;
             }
         };
@@ -229,7 +237,7 @@ impl Ingester {
         match processed {
             Ok(Ok(items)) => Ok(items),
             Ok(Err(err)) => {
-                tracing::warn!(error = %err, "parse failed");
+                tracing::debug!(error = %err, "parse failed");
                 Err(IngestError::Parse(err))
             }
             Err(join_error) => Err(IngestError::Internal(format!(
@@ -243,7 +251,10 @@ impl Ingester {
             IngestError::Fetch(fetch) => (
                 fetch.status(),
                 match fetch {
-                    FetchError::RateLimited { retry_at, .. } => retry_at.map(system_time_secs),
+                    // Rounded up: a second early would be too early.
+                    FetchError::RateLimited { retry_at, .. } => {
+                        retry_at.map(|at| system_time_secs(at + Duration::from_millis(999)))
+                    }
                     _ => None,
                 },
                 matches!(fetch, FetchError::Gone),

@@ -23,10 +23,12 @@
 //! * [`feeds`]: what each output feed (topic, `all`, search) contains, rendered.
 //! * [`serve`]: the HTTP server: feeds, search, OPML and the front page, cached.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
+//! * [`daemon`]: `kurator run`: the scheduler and the server in one process, and its signals.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod feeds;
 pub mod fetch;

@@ -79,6 +79,8 @@ enum Command {
     },
     /// Serve the topic feeds, search feeds, OPML and a front page over HTTP.
     Serve,
+    /// The daemon: poll every source on its schedule and serve the feeds, until SIGTERM.
+    Run,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -108,7 +110,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server logs what it does; one-shot commands print their own report.
     let level = match cli.command {
-        Command::Serve => "info",
+        Command::Serve | Command::Run => "info",
         _ => "error",
     };
     commands::init_logging(level);
@@ -138,5 +140,6 @@ fn main() -> ExitCode {
         Command::Retag => commands::retag::run(&options),
         Command::Explain { item } => commands::explain::run(&options, &item),
         Command::Serve => commands::serve::run(&options),
+        Command::Run => commands::run::run(&options),
     }
 }

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod query;
 pub mod render;
 pub mod retag;
+pub mod run;
 pub mod serve;
 
 use std::io::IsTerminal;

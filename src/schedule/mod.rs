@@ -159,16 +159,21 @@ impl<P: Poller> Scheduler<P> {
     }
 
     fn spread_overdue(&mut self, now: i64) {
+        // The jitter window, at least a minute, but never longer than the
+        // interval: a source polled every few seconds catches up within it.
         let window = self
             .entries
             .values()
             .map(|e| {
                 let interval = e.timing.schedule.interval_after(now);
-                e.timing.jitter.window(interval)
+                e.timing
+                    .jitter
+                    .window(interval)
+                    .max(plan::MIN_CATCH_UP)
+                    .min(interval)
             })
             .max()
-            .unwrap_or_default()
-            .max(plan::MIN_CATCH_UP);
+            .unwrap_or_default();
         let ids: Vec<&String> = self.entries.keys().collect();
         let mut due: Vec<(i64, usize)> = self
             .entries

@@ -26,6 +26,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::fetch::Validators;
 use crate::identify::Identified;
+use crate::schedule::SourceTimes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -83,6 +84,19 @@ pub struct SourceState {
     pub last_success: Option<i64>,
     pub effective_url: Option<String>,
     pub moved_to: Option<String>,
+}
+
+impl SourceState {
+    /// What the scheduler plans with.
+    pub fn times(&self) -> SourceTimes {
+        SourceTimes {
+            last_attempt: self.last_fetched,
+            consecutive_errors: self.consecutive_errors,
+            retry_after: self.retry_after,
+            fresh_until: None,
+            gone: self.gone_since.is_some(),
+        }
+    }
 }
 
 /// The result of one fetch, as the store records it.

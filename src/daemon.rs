@@ -1,0 +1,294 @@
+//! Daemon: `kurator run`, the scheduler and the HTTP server in one process.
+//!
+//! Rules:
+//! * Start-up order: the database is opened (and migrated), the port bound,
+//!   and only then polling starts; a failure in either ends the start with a
+//!   message and exit code 1, before anything is fetched.
+//! * `SIGTERM`/`SIGINT`: scheduling stops at once, running fetches get
+//!   [`STOP_GRACE`] to finish (each is committed whole or not at all), the
+//!   server finishes its requests, the database is closed, and the process
+//!   exits 0.
+//! * `SIGHUP`: `feeds.toml` is read again. A file that fails validation is
+//!   logged and ignored, and the daemon runs on with the old one; a good one
+//!   replaces the sources and their schedules.
+//! * A source's stored state counts only while its `url` is the one it was
+//!   fetched from: a changed `url` starts it over (a `410 Gone` is forgotten).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::commands::EXIT_FAILED;
+use crate::config::{Config, Source};
+use crate::fetch::Fetcher;
+use crate::ingest::{Ingester, Outcome, Report};
+use crate::schedule::{Clock, Command, Planned, Poller, Scheduler, SourceTimes};
+use crate::serve::Server;
+use crate::store::{Store, StoreError, StoreWriter};
+
+/// How long running fetches may take to finish after a stop signal.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Polls a source through the whole ingest pipeline and logs the outcome.
+pub struct IngestPoller {
+    ingester: Arc<Ingester>,
+    clock: Clock,
+}
+
+impl Poller for IngestPoller {
+    async fn poll(&self, source: Source) -> SourceTimes {
+        let report = self.ingester.ingest(&source, false).await;
+        log_report(&report);
+        match self.ingester.source_times(&source.id).await {
+            Ok(times) => times,
+            Err(err) => {
+                tracing::error!(source = %source.id, "cannot read the source's state back: {err}");
+                // Back off as after an error rather than poll again at once.
+                SourceTimes {
+                    last_attempt: Some(self.clock.now()),
+                    consecutive_errors: 1,
+                    ..SourceTimes::default()
+                }
+            }
+        }
+    }
+}
+
+fn log_report(report: &Report) {
+    let source = report.source_id.as_str();
+    let seconds = report.elapsed.as_secs_f64();
+    match &report.outcome {
+        Outcome::Stored(counts) => tracing::info!(
+            source,
+            new = counts.new,
+            updated = counts.updated,
+            unchanged = counts.unchanged,
+            seconds,
+            "fetched"
+        ),
+        Outcome::NotModified => tracing::info!(source, seconds, "not modified"),
+        Outcome::Unchanged => tracing::info!(source, seconds, "not modified (same content)"),
+        Outcome::Deferred { until } => tracing::info!(
+            source,
+            until = %crate::ingest::format_time(*until),
+            "deferred: the server asked us to wait"
+        ),
+        Outcome::Failed(err) => tracing::warn!(source, seconds, "fetch failed: {err}"),
+    }
+    for hint in &report.hints {
+        tracing::warn!(source, "{hint}");
+    }
+}
+
+/// Every enabled source of `config` with its schedule and stored past.
+fn plan_sources(config: &Config, store: &Store) -> Result<Vec<Planned>, StoreError> {
+    let mut planned = Vec::new();
+    for source in config.sources.iter().filter(|s| s.enabled) {
+        let times = match store.source_state(&source.id)? {
+            Some(state) if state.url == source.url.as_str() => state.times(),
+            _ => SourceTimes::default(),
+        };
+        planned.push(Planned {
+            timing: config.timing(source),
+            source: source.clone(),
+            times,
+        });
+    }
+    Ok(planned)
+}
+
+/// Runs until SIGTERM or SIGINT; the process's exit code.
+pub fn run(config: Config, db_path: PathBuf) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kurator-ingest")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    runtime.block_on(run_async(config, db_path))
+}
+
+async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
+    let store = match Store::open(&db_path) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let planned = match plan_sources(&config, &store) {
+        Ok(planned) => planned,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let fetcher = match Fetcher::new(&config.fetch) {
+        Ok(fetcher) => fetcher,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let server = match Server::bind(config.clone(), db_path.clone()).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let (writer, writer_thread) = match StoreWriter::spawn(store) {
+        Ok(spawned) => spawned,
+        Err(err) => {
+            eprintln!("cannot start the database writer: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let listen = server.local_addr();
+    // Scripts and tests read this line to learn the address.
+    eprintln!(
+        "polling {} source(s); serving {} topic feed(s) on http://{listen}/ (links use {})",
+        planned.len(),
+        config.topics.topics().len(),
+        server.base_url()
+    );
+
+    let (stop_server, server_stopped) = watch::channel(false);
+    let server_thread = match spawn_server(server, server_stopped) {
+        Ok(thread) => thread,
+        Err(err) => {
+            eprintln!("cannot start the server thread: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+
+    let clock = Clock::System;
+    let ingester = Arc::new(Ingester::new(
+        fetcher,
+        writer,
+        Arc::new(config.topics.clone()),
+    ));
+    let poller = Arc::new(IngestPoller { ingester, clock });
+    let scheduler = Scheduler::new(poller, clock, planned);
+    let (commands, receiver) = mpsc::channel(4);
+    let scheduling = tokio::spawn(scheduler.run(receiver));
+
+    let signals = handle_signals(&config.path, &db_path, commands).await;
+    let stopped = scheduling.await;
+    let _ = stop_server.send(true);
+    let mut code = ExitCode::SUCCESS;
+    if let Err(err) = stopped {
+        tracing::error!("internal error: the scheduler failed: {err}");
+        code = ExitCode::from(EXIT_FAILED);
+    }
+    match server_thread.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::error!("{err}");
+            code = ExitCode::from(EXIT_FAILED);
+        }
+        Err(_) => {
+            tracing::error!("internal error: the server thread crashed");
+            code = ExitCode::from(EXIT_FAILED);
+        }
+    }
+    // The scheduler and its polls are gone, and with them every handle to
+    // the writer: it commits what is queued and closes the database.
+    match tokio::task::spawn_blocking(move || writer_thread.join()).await {
+        Ok(Ok(store)) => drop(store),
+        _ => {
+            tracing::error!("internal error: the database writer crashed");
+            code = ExitCode::from(EXIT_FAILED);
+        }
+    }
+    if let Err(err) = signals {
+        tracing::error!("{err}");
+        code = ExitCode::from(EXIT_FAILED);
+    }
+    tracing::info!("stopped");
+    code
+}
+
+/// The server on a thread of its own with a single-threaded runtime, as
+/// `kurator serve` runs it, so fetching and parsing never delay a response.
+fn spawn_server(
+    server: Server,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<Result<(), crate::serve::ServeError>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("kurator-serve".into())
+        .spawn(move || {
+            runtime.block_on(server.run(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        })
+}
+
+/// Turns signals into scheduler commands until a stop signal; returns an
+/// error only if signals cannot be received at all.
+async fn handle_signals(
+    config_path: &Path,
+    db_path: &Path,
+    commands: mpsc::Sender<Command>,
+) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|err| format!("cannot listen for {name}: {err}"))
+    };
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+    let mut hangup = listen(SignalKind::hangup(), "SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(config_path, db_path, &commands).await,
+        }
+    }
+    tracing::info!(
+        "stopping: no new fetches; running ones get {} to finish",
+        humantime::format_duration(STOP_GRACE)
+    );
+    let _ = commands.send(Command::Stop { grace: STOP_GRACE }).await;
+    Ok(())
+}
+
+/// Reads the config again; applies it only if it is valid.
+async fn reload(config_path: &Path, db_path: &Path, commands: &mpsc::Sender<Command>) {
+    tracing::info!(config = %config_path.display(), "reloading the configuration (SIGHUP)");
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(
+                "the new configuration is not valid; still running on the old one:\n{err}"
+            );
+            return;
+        }
+    };
+    let db_path = db_path.to_path_buf();
+    let planned = tokio::task::spawn_blocking(move || {
+        Store::open(&db_path).and_then(|store| plan_sources(&config, &store))
+    })
+    .await;
+    match planned {
+        Ok(Ok(planned)) => {
+            tracing::info!(sources = planned.len(), "configuration reloaded");
+            let _ = commands.send(Command::Replace(planned)).await;
+        }
+        Ok(Err(err)) => {
+            tracing::error!("reload failed, still running on the old configuration: {err}")
+        }
+        Err(err) => tracing::error!("internal error during reload: {err}"),
+    }
+}
