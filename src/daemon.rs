@@ -116,39 +116,46 @@ pub fn run(config: Config, db_path: PathBuf) -> ExitCode {
     runtime.block_on(run_async(config, db_path))
 }
 
+/// What start-up opened, in the order it must be opened.
+struct Started {
+    planned: Vec<Planned>,
+    fetcher: Fetcher,
+    server: Server,
+    writer: StoreWriter,
+    writer_thread: std::thread::JoinHandle<Store>,
+}
+
+/// Opens the database, plans the sources and binds the port; a failure is
+/// the message to print.
+async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
+    let store = Store::open(db_path).map_err(|err| err.to_string())?;
+    let planned = plan_sources(config, &store).map_err(|err| err.to_string())?;
+    let fetcher = Fetcher::new(&config.fetch).map_err(|err| err.to_string())?;
+    let server = Server::bind(config.clone(), db_path.to_path_buf())
+        .await
+        .map_err(|err| err.to_string())?;
+    let (writer, writer_thread) = StoreWriter::spawn(store)
+        .map_err(|err| format!("cannot start the database writer: {err}"))?;
+    Ok(Started {
+        planned,
+        fetcher,
+        server,
+        writer,
+        writer_thread,
+    })
+}
+
 async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
-    let store = match Store::open(&db_path) {
-        Ok(store) => store,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let planned = match plan_sources(&config, &store) {
-        Ok(planned) => planned,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let fetcher = match Fetcher::new(&config.fetch) {
-        Ok(fetcher) => fetcher,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let server = match Server::bind(config.clone(), db_path.clone()).await {
-        Ok(server) => server,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let (writer, writer_thread) = match StoreWriter::spawn(store) {
-        Ok(spawned) => spawned,
-        Err(err) => {
-            eprintln!("cannot start the database writer: {err}");
+    let Started {
+        planned,
+        fetcher,
+        server,
+        writer,
+        writer_thread,
+    } = match start(&config, &db_path).await {
+        Ok(started) => started,
+        Err(message) => {
+            eprintln!("{message}");
             return ExitCode::from(EXIT_FAILED);
         }
     };

@@ -3,14 +3,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::http::get;
+use support::process::Running;
 use support::server::{Behaviour, RecordedRequest, TestServer};
 
 const FEED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -19,94 +16,9 @@ const FEED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <description>Die Stadt wird digital.</description><pubDate>Mon, 13 Apr 2026 10:00:00 +0200</pubDate></item>
 </channel></rss>"#;
 
-/// A running `kurator run`; killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(config: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kurator"))
-            .arg("-c")
-            .arg(config)
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kurator run starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if let Some(tx) = tx.take_if(|_| line.starts_with("polling ")) {
-                    let _ = tx.send(line.clone());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("kurator run reports its address");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line}"));
-        Daemon { child, addr, log }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn log_contains(&self, text: &str) -> bool {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|line| line.contains(text))
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// SIGTERM, as systemd stops it: exit 0 within the grace period.
-    fn stop(mut self) -> String {
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader thread take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
-                let log = self.log_text();
-                assert!(status.success(), "kurator run exited with {status}:\n{log}");
-                return log;
-            }
-            assert!(Instant::now() < deadline, "kurator run ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `kurator run`; it prints its address once the port is bound.
+fn start_daemon(config: &Path) -> Running {
+    Running::start(config, "run", "polling ")
 }
 
 fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
@@ -191,7 +103,7 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
         ],
         "host_delay = \"100ms\"",
     );
-    let daemon = Daemon::start(&config);
+    let daemon = start_daemon(&config);
     let mut timeline = Timeline::new();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(9) {
@@ -256,7 +168,7 @@ fn sighup_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     upstream.route("/b.xml", Behaviour::ok("application/rss+xml", FEED));
     let one = [("stadt-a", upstream.url("/a.xml"))];
     let config = write_config(dir.path(), &one, "host_delay = \"0s\"");
-    let daemon = Daemon::start(&config);
+    let daemon = start_daemon(&config);
     eventually("the first poll", Duration::from_secs(10), || {
         !upstream.requests_for("/a.xml").is_empty()
     });

@@ -3,13 +3,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::http::{Response, get, request};
+use support::process::Running;
 use support::server::{Behaviour, TestServer};
 use support::{feedparser_summary, run_kurator, validate_atom};
 
@@ -71,72 +72,11 @@ fn setup() -> Setup {
 }
 
 /// A running `kurator serve`, stopped when dropped.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-}
+struct Served;
 
 impl Served {
-    fn start(config: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kurator"))
-            .arg("-c")
-            .arg(config)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kurator serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if let Some(tx) = tx.take_if(|_| line.starts_with("serving ")) {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("kurator serve reports its address");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line}"));
-        Served { child, addr }
-    }
-
-    fn get(&self, target: &str) -> Response {
-        get(self.addr, target, &[])
-    }
-
-    /// SIGTERM, as systemd stops it: the server must exit 0 promptly.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "kurator serve exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "kurator serve ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(config: &Path) -> Running {
+        Running::start(config, "serve", "serving ")
     }
 }
 

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod process;
 pub mod server;
 
 use std::path::Path;
