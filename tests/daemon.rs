@@ -217,3 +217,135 @@ fn sighup_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     });
     daemon.stop();
 }
+
+/// Messages the daemon sends to a `NOTIFY_SOCKET` of the test's own.
+struct NotifySocket {
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl NotifySocket {
+    fn bind(path: &Path) -> NotifySocket {
+        let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let received = messages.clone();
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buffer) {
+                let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                received.lock().unwrap().push(text);
+            }
+        });
+        NotifySocket { messages }
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// Messages from index `from` on.
+    fn since(&self, from: usize) -> Vec<String> {
+        self.all().into_iter().skip(from).collect()
+    }
+
+    fn count(&self) -> usize {
+        self.messages.lock().unwrap().len()
+    }
+}
+
+/// The position of the first message at or after `from` with `line` as one
+/// of its lines.
+fn find(messages: &[String], from: usize, line: &str) -> Option<usize> {
+    (from..messages.len()).find(|&i| messages[i].lines().any(|l| l == line))
+}
+
+#[test]
+fn systemd_is_told_ready_reloading_watchdog_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = TestServer::start();
+    upstream.route("/a.xml", Behaviour::ok("application/rss+xml", FEED));
+    upstream.route("/b.xml", Behaviour::ok("application/rss+xml", FEED));
+    let config = write_config(dir.path(), &[("stadt-a", upstream.url("/a.xml"))], "");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = NotifySocket::bind(&socket_path);
+    let daemon = Running::start_with_env(
+        &config,
+        "run",
+        "polling ",
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+
+    // READY once the port is bound (the start line is printed first), with a status.
+    eventually("READY=1", Duration::from_secs(5), || {
+        find(&socket.all(), 0, "READY=1").is_some()
+    });
+    let ready = &socket.all()[find(&socket.all(), 0, "READY=1").unwrap()];
+    assert!(ready.contains("STATUS=1 source(s), 0 failing; "), "{ready}");
+    // The watchdog is pinged at half of WATCHDOG_USEC while healthy.
+    let before = socket.count();
+    std::thread::sleep(Duration::from_millis(2600));
+    let pings = socket
+        .since(before)
+        .iter()
+        .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
+        .count();
+    assert!(
+        (3..=7).contains(&pings),
+        "{pings} pings in 2.6 s: {:?}",
+        socket.all()
+    );
+
+    // A good reload: RELOADING=1 with MONOTONIC_USEC, then READY=1.
+    write_config(
+        dir.path(),
+        &[
+            ("stadt-a", upstream.url("/a.xml")),
+            ("stadt-b", upstream.url("/b.xml")),
+        ],
+        "",
+    );
+    let before = socket.count();
+    daemon.signal("HUP");
+    eventually("READY=1 after the reload", Duration::from_secs(5), || {
+        let all = socket.all();
+        find(&all, before, "RELOADING=1").is_some_and(|r| find(&all, r + 1, "READY=1").is_some())
+    });
+    let all = socket.all();
+    let reloading = &all[find(&all, before, "RELOADING=1").unwrap()];
+    let usec = reloading
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .unwrap_or_else(|| panic!("no MONOTONIC_USEC with RELOADING=1: {reloading:?}"));
+    assert!(usec.parse::<u64>().unwrap() > 0);
+    let ready = &all[find(&all, before, "READY=1").unwrap()];
+    assert!(ready.contains("STATUS=2 source(s)"), "{ready}");
+
+    // A bad reload: the same sequence, and the old configuration stays.
+    std::fs::write(&config, "[fetch\n").unwrap();
+    let before = socket.count();
+    daemon.signal("HUP");
+    eventually(
+        "READY=1 after the bad reload",
+        Duration::from_secs(5),
+        || {
+            let all = socket.all();
+            find(&all, before, "RELOADING=1")
+                .is_some_and(|r| find(&all, r + 1, "READY=1").is_some())
+        },
+    );
+    assert!(daemon.log_contains("still running on the old one"));
+    let all = socket.all();
+    let ready = &all[find(&all, before, "READY=1").unwrap()];
+    assert!(ready.contains("STATUS=2 source(s)"), "{ready}");
+
+    // SIGTERM: STOPPING=1, exit 0.
+    let before = socket.count();
+    daemon.stop();
+    let after = socket.since(before);
+    assert!(
+        after.iter().any(|m| m.lines().any(|l| l == "STOPPING=1")),
+        "{after:?}"
+    );
+}

@@ -29,12 +29,29 @@ pub struct GlobalOptions {
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 
-/// Logs go to stderr, plain (no colour codes) unless stderr is a terminal;
-/// the level comes from `RUST_LOG`, else `default_level`. One-shot commands
-/// default to errors only: their output already reports every source.
+/// Logs go to the systemd journal when the process runs under systemd
+/// (`JOURNAL_STREAM` is set), with each event's fields (such as `source`) as
+/// journal fields; otherwise to stderr, plain (no colour codes) unless stderr
+/// is a terminal. The level comes from `RUST_LOG`, else `default_level`.
+/// One-shot commands default to errors only: their output already reports
+/// every source.
 pub fn init_logging(default_level: &str) {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter)
+                    .with(journal.with_syslog_identifier("kurator".to_owned()))
+                    .try_init();
+                return;
+            }
+            // No journal socket after all (e.g. inside a container): stderr.
+            Err(err) => eprintln!("cannot log to the journal, logging to stderr: {err}"),
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

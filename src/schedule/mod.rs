@@ -102,6 +102,7 @@ impl<P: Poller> Scheduler<P> {
             entries: BTreeMap::new(),
             heartbeat: Arc::new(Heartbeat::default()),
         };
+        scheduler.heartbeat.beat(clock.now());
         scheduler.replace(sources);
         scheduler
     }

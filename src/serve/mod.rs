@@ -27,7 +27,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
@@ -111,7 +111,13 @@ pub struct AppState {
     /// Seconds since the epoch at start: Last-Modified of a feed that has no dates.
     started_unix: i64,
     health: Health,
+    /// Another part of the process `/healthz` answers for (the daemon's
+    /// scheduler): `Err` is the reason it is not healthy.
+    liveness: OnceLock<LivenessCheck>,
 }
+
+/// See [`Server::set_liveness`].
+pub type LivenessCheck = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 impl AppState {
     fn versions(&self) -> Arc<Versions> {
@@ -172,6 +178,7 @@ impl Server {
             started: Instant::now(),
             started_unix: unix_now(),
             health: Health::default(),
+            liveness: OnceLock::new(),
             config: Arc::new(config),
         });
         Ok(Server {
@@ -185,6 +192,12 @@ impl Server {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Makes `/healthz` answer for more than the database: `check` returns
+    /// why the process is unhealthy, if it is. Only the first call counts.
+    pub fn set_liveness(&self, check: LivenessCheck) {
+        let _ = self.state.liveness.set(check);
     }
 
     /// Whether `base_url` came from the config (else it follows the address).

@@ -307,6 +307,9 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             format!("the database has not answered for {} s\n", silent_ms / 1000),
         );
     }
+    if let Some(Err(reason)) = state.liveness.get().map(|check| check()) {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"));
+    }
     plain(StatusCode::OK, "ok\n".to_owned())
 }
 

@@ -126,6 +126,15 @@ pub struct Counts {
     pub unchanged: usize,
 }
 
+/// Counts for status lines and health checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Counted only when asked for: it reads a whole index.
+    pub items: Option<u64>,
+    /// Sources whose last fetch failed.
+    pub failing_sources: u64,
+}
+
 /// Where one output feed stands: see [`Store::feed_versions`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FeedVersion {
@@ -298,6 +307,31 @@ impl Store {
         }
         tx.commit().context("committing fetches")?;
         Ok(results)
+    }
+
+    /// Failing sources, and with `count_items` the number of items.
+    pub fn stats(&self, count_items: bool) -> Result<StoreStats, StoreError> {
+        let items = if count_items {
+            let items: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM items", [], |row| row.get(0))
+                .context("counting items")?;
+            Some(items as u64)
+        } else {
+            None
+        };
+        let failing: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sources WHERE consecutive_errors > 0",
+                [],
+                |row| row.get(0),
+            )
+            .context("counting failing sources")?;
+        Ok(StoreStats {
+            items,
+            failing_sources: failing as u64,
+        })
     }
 
     /// Number of stored items, optionally of one source.

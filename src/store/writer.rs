@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use super::{Counts, PendingFetch, SourceState, Store, StoreError};
+use super::{Counts, PendingFetch, SourceState, Store, StoreError, StoreStats};
 
 /// Fetches recorded in one commit at most; bounds the time a batch holds the
 /// write lock and the memory of queued items.
@@ -26,6 +26,10 @@ enum Request {
     Record {
         fetch: PendingFetch,
         reply: oneshot::Sender<Result<Counts, StoreError>>,
+    },
+    Stats {
+        count_items: bool,
+        reply: oneshot::Sender<Result<StoreStats, StoreError>>,
     },
 }
 
@@ -61,6 +65,16 @@ impl StoreWriter {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Counts for status lines; the round trip also shows that the writer
+    /// thread and the database answer.
+    pub async fn stats(&self, count_items: bool) -> Result<StoreStats, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Stats { count_items, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     pub async fn record(&self, fetch: PendingFetch) -> Result<Counts, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -83,6 +97,9 @@ fn serve(mut store: Store, inbox: mpsc::Receiver<Request>) -> Store {
                 Request::Record { fetch, reply } => {
                     fetches.push(fetch);
                     replies.push(reply);
+                }
+                Request::Stats { count_items, reply } => {
+                    let _ = reply.send(store.stats(count_items));
                 }
             }
             if fetches.len() < MAX_BATCH {

@@ -22,11 +22,22 @@ impl Running {
     /// Starts `kurator -c CONFIG COMMAND` and waits for the line starting
     /// with `ready` that names the address it serves on.
     pub fn start(config: &Path, command: &str, ready: &'static str) -> Running {
+        Running::start_with_env(config, command, ready, &[])
+    }
+
+    /// [`Running::start`] with more environment variables.
+    pub fn start_with_env(
+        config: &Path,
+        command: &str,
+        ready: &'static str,
+        env: &[(&str, &str)],
+    ) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kurator"))
             .arg("-c")
             .arg(config)
             .arg(command)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -11,12 +11,18 @@
 //! * `SIGHUP`: `feeds.toml` is read again. A file that fails validation is
 //!   logged and ignored, and the daemon runs on with the old one; a good one
 //!   replaces the sources and their schedules.
+//! * Under systemd ([`systemd`]): `READY=1` once the database is open and the
+//!   port bound, `RELOADING=1`/`READY=1` around every reload, `STOPPING=1`,
+//!   a `STATUS=` line, and watchdog pings only while healthy.
 //! * A source's stored state counts only while its `url` is the one it was
 //!   fetched from: a changed `url` starts it over (a `410 Gone` is forgotten).
+
+mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -25,7 +31,7 @@ use crate::commands::EXIT_FAILED;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
 use crate::ingest::{Ingester, Outcome, Report};
-use crate::schedule::{Clock, Command, Planned, Poller, Scheduler, SourceTimes};
+use crate::schedule::{Clock, Command, Heartbeat, Planned, Poller, Scheduler, SourceTimes};
 use crate::serve::Server;
 use crate::store::{Store, StoreError, StoreWriter};
 
@@ -159,15 +165,29 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    let clock = Clock::System;
+    let sources = Arc::new(AtomicUsize::new(planned.len()));
+    let ingester = Arc::new(Ingester::new(
+        fetcher,
+        writer.clone(),
+        Arc::new(config.topics.clone()),
+    ));
+    let poller = Arc::new(IngestPoller { ingester, clock });
+    let scheduler = Scheduler::new(poller, clock, planned);
+    let heartbeat = scheduler.heartbeat();
+    {
+        let heartbeat = heartbeat.clone();
+        server.set_liveness(Box::new(move || scheduler_alive(&heartbeat, clock)));
+    }
+
     let listen = server.local_addr();
     // Scripts and tests read this line to learn the address.
     eprintln!(
         "polling {} source(s); serving {} topic feed(s) on http://{listen}/ (links use {})",
-        planned.len(),
+        sources.load(Ordering::Relaxed),
         config.topics.topics().len(),
         server.base_url()
     );
-
     let (stop_server, server_stopped) = watch::channel(false);
     let server_thread = match spawn_server(server, server_stopped) {
         Ok(thread) => thread,
@@ -176,20 +196,21 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-
-    let clock = Clock::System;
-    let ingester = Arc::new(Ingester::new(
-        fetcher,
-        writer,
-        Arc::new(config.topics.clone()),
-    ));
-    let poller = Arc::new(IngestPoller { ingester, clock });
-    let scheduler = Scheduler::new(poller, clock, planned);
     let (commands, receiver) = mpsc::channel(4);
     let scheduling = tokio::spawn(scheduler.run(receiver));
+    let status = Status {
+        sources: sources.clone(),
+        writer,
+    };
+    systemd::ready(&status.line().await);
+    let monitoring = tokio::spawn(monitor(heartbeat, status.clone(), clock));
 
-    let signals = handle_signals(&config.path, &db_path, commands).await;
+    let signals = handle_signals(&config.path, &db_path, commands, &status).await;
     let stopped = scheduling.await;
+    monitoring.abort();
+    let _ = monitoring.await;
+    // The last handle to the writer outside the scheduler.
+    drop(status);
     let _ = stop_server.send(true);
     let mut code = ExitCode::SUCCESS;
     if let Err(err) = stopped {
@@ -224,6 +245,81 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     code
 }
 
+/// The scheduler loop turns at least once a minute; this much silence means
+/// it is stuck.
+const STALE_AFTER: i64 = 150;
+
+/// How often the status line is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+/// The database must answer a health check within this.
+const DATABASE_ANSWER: Duration = Duration::from_secs(10);
+
+fn scheduler_alive(heartbeat: &Heartbeat, clock: Clock) -> Result<(), String> {
+    let silent = clock.now() - heartbeat.last();
+    if silent > STALE_AFTER {
+        Err(format!("the scheduler has not run for {silent} s"))
+    } else {
+        Ok(())
+    }
+}
+
+/// What `STATUS=` says.
+#[derive(Clone)]
+struct Status {
+    sources: Arc<AtomicUsize>,
+    writer: StoreWriter,
+}
+
+impl Status {
+    async fn line(&self) -> String {
+        let sources = self.sources.load(Ordering::Relaxed);
+        match tokio::time::timeout(DATABASE_ANSWER, self.writer.stats(true)).await {
+            Ok(Ok(stats)) => format!(
+                "{sources} source(s), {} failing; {} item(s)",
+                stats.failing_sources,
+                stats.items.unwrap_or_default()
+            ),
+            _ => format!("{sources} source(s); the database does not answer"),
+        }
+    }
+}
+
+/// Pings the watchdog (if systemd asked for it) while the scheduler turns
+/// and the database answers, and refreshes the status line.
+async fn monitor(heartbeat: Arc<Heartbeat>, status: Status, clock: Clock) {
+    let watchdog = systemd::watchdog_period();
+    let tick = watchdog.map_or(STATUS_EVERY, |period| period.min(STATUS_EVERY));
+    let mut status_sent = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let database = tokio::time::timeout(DATABASE_ANSWER, status.writer.stats(false)).await;
+        let health = scheduler_alive(&heartbeat, clock).and(match database {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(format!("the database does not answer: {err}")),
+            Err(_) => Err(format!(
+                "the database did not answer within {}",
+                humantime::format_duration(DATABASE_ANSWER)
+            )),
+        });
+        match health {
+            Ok(()) => {
+                if watchdog.is_some() {
+                    systemd::watchdog();
+                }
+                if status_sent.elapsed() >= STATUS_EVERY {
+                    systemd::status(&status.line().await);
+                    status_sent = tokio::time::Instant::now();
+                }
+            }
+            Err(reason) => {
+                tracing::error!("unhealthy, not pinging the watchdog: {reason}");
+                systemd::status(&format!("unhealthy: {reason}"));
+            }
+        }
+    }
+}
+
 /// The server on a thread of its own with a single-threaded runtime, as
 /// `kurator serve` runs it, so fetching and parsing never delay a response.
 fn spawn_server(
@@ -248,6 +344,7 @@ async fn handle_signals(
     config_path: &Path,
     db_path: &Path,
     commands: mpsc::Sender<Command>,
+    status: &Status,
 ) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
     let listen = |kind: SignalKind, name: &str| {
@@ -260,9 +357,15 @@ async fn handle_signals(
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(config_path, db_path, &commands).await,
+            _ = hangup.recv() => {
+                systemd::reloading();
+                reload(config_path, db_path, &commands, &status.sources).await;
+                // Good or bad, the daemon is running again.
+                systemd::ready(&status.line().await);
+            }
         }
     }
+    systemd::stopping();
     tracing::info!(
         "stopping: no new fetches; running ones get {} to finish",
         humantime::format_duration(STOP_GRACE)
@@ -272,7 +375,12 @@ async fn handle_signals(
 }
 
 /// Reads the config again; applies it only if it is valid.
-async fn reload(config_path: &Path, db_path: &Path, commands: &mpsc::Sender<Command>) {
+async fn reload(
+    config_path: &Path,
+    db_path: &Path,
+    commands: &mpsc::Sender<Command>,
+    sources: &AtomicUsize,
+) {
     tracing::info!(config = %config_path.display(), "reloading the configuration (SIGHUP)");
     let config = match Config::load(config_path) {
         Ok(config) => config,
@@ -291,6 +399,7 @@ async fn reload(config_path: &Path, db_path: &Path, commands: &mpsc::Sender<Comm
     match planned {
         Ok(Ok(planned)) => {
             tracing::info!(sources = planned.len(), "configuration reloaded");
+            sources.store(planned.len(), Ordering::Relaxed);
             let _ = commands.send(Command::Replace(planned)).await;
         }
         Ok(Err(err)) => {
