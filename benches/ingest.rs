@@ -942,6 +942,8 @@ fn db_size(path: &Path) -> u64 {
 
 fn success_record(feed: &Feed) -> FetchRecord {
     FetchRecord::Success {
+        feed_ttl: None,
+        fresh_until: None,
         status: 200,
         validators: Some(Validators::default()),
         body_sha256: None,
@@ -977,6 +979,7 @@ fn process(feed: &Feed, bytes: Vec<u8>, tagged: bool) -> Vec<Identified> {
         source_tags: &[],
     };
     kurator::ingest::process(&tagger, bytes, feed.content_type, &feed.url, NOW)
+        .map(|p| p.items)
         .unwrap_or_else(|err| panic!("{}: {err}", feed.source_id))
 }
 

@@ -84,6 +84,8 @@ fn fill_database(path: &Path) {
             "musterstadt",
             "https://www.musterstadt.de/presse/feed.xml",
             &FetchRecord::Success {
+                feed_ttl: None,
+                fresh_until: None,
                 status: 200,
                 validators: None,
                 body_sha256: None,

@@ -96,6 +96,7 @@ fn parse_items(bytes: Vec<u8>, content_type: Option<&str>, url: &url::Url) -> Ve
         source_tags: &[],
     };
     kurator::ingest::process(&tagger, bytes, content_type, url, ingest::NOW)
+        .map(|p| p.items)
         .expect("the bench corpus parses")
         .into_iter()
         .map(|identified| identified.item)

@@ -158,6 +158,8 @@ impl Ingester {
         }
 
         // What was received decides what is stored; the record is written once.
+        // A feed's `<ttl>` is known again only when its body is parsed.
+        let mut feed_ttl = state.feed_ttl;
         let (status, validators, body_sha256, items, received) = match fetched.response {
             Response::NotModified => (304, None, None, Vec::new(), Received::NotModified),
             Response::Body(body) => {
@@ -180,13 +182,16 @@ impl Ingester {
                         )
                         .await
                     {
-                        Ok(items) => (
-                            200,
-                            Some(body.validators),
-                            Some(body_sha256),
-                            items,
-                            Received::NewBody,
-                        ),
+                        Ok(processed) => {
+                            feed_ttl = processed.ttl.map(|ttl| ttl.as_secs() as i64);
+                            (
+                                200,
+                                Some(body.validators),
+                                Some(body_sha256),
+                                processed.items,
+                                Received::NewBody,
+                            )
+                        }
                         Err(err) => return self.record_failure(source, err).await,
                     }
                 }
@@ -198,6 +203,8 @@ impl Ingester {
             body_sha256,
             effective_url,
             moved_to,
+            feed_ttl,
+            fresh_until: fresh_until(now, feed_ttl, fetched.max_age),
         };
         match self.record(source, record, items).await {
             Ok(counts) => match received {
@@ -217,7 +224,7 @@ impl Ingester {
         bytes: Vec<u8>,
         content_type: Option<String>,
         url: &Url,
-    ) -> Result<Vec<Identified>, IngestError> {
+    ) -> Result<Processed, IngestError> {
         let source_id = source.id.clone();
         let source_tags = source.tags.clone();
         let topics = self.topics.clone();
@@ -235,7 +242,7 @@ impl Ingester {
         })
         .await;
         match processed {
-            Ok(Ok(items)) => Ok(items),
+            Ok(Ok(processed)) => Ok(processed),
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "parse failed");
                 Err(IngestError::Parse(err))
@@ -290,6 +297,14 @@ impl Ingester {
     }
 }
 
+/// What a feed document yields.
+#[derive(Debug)]
+pub struct Processed {
+    pub items: Vec<Identified>,
+    /// The feed's `<ttl>`: how long it says it stays fresh.
+    pub ttl: Option<Duration>,
+}
+
 /// The CPU part of the pipeline: decode, parse, normalize, identify, tag.
 /// `url` is where the document came from; `now` bounds dates.
 pub fn process(
@@ -298,7 +313,7 @@ pub fn process(
     content_type: Option<&str>,
     url: &Url,
     now: i64,
-) -> Result<Vec<Identified>, ParseError> {
+) -> Result<Processed, ParseError> {
     let tld = url.domain().and_then(|d| d.rsplit('.').next());
     let decoded = decode::decode_owned(bytes, content_type, tld);
     let parsed = parse::parse(&decoded.text, url)?;
@@ -310,7 +325,26 @@ pub fn process(
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
     }
-    Ok(identified)
+    Ok(Processed {
+        items: identified,
+        ttl: parsed
+            .feed
+            .ttl
+            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
+    })
+}
+
+/// The longest a feed's `<ttl>` or `max-age` may keep us away: a hostile or
+/// misconfigured feed must not park itself for weeks.
+pub const MAX_FRESHNESS: Duration = Duration::from_secs(24 * 3600);
+
+/// Until when the server said the feed stays fresh: the longer of its `<ttl>`
+/// (seconds) and `max-age`, at most [`MAX_FRESHNESS`], counted from `now`
+/// (whole seconds, so one more: never a fraction of a second too early).
+pub fn fresh_until(now: i64, feed_ttl: Option<i64>, max_age: Option<Duration>) -> Option<i64> {
+    let ttl = feed_ttl.map(|seconds| Duration::from_secs(seconds.max(0) as u64));
+    let fresh = ttl.max(max_age)?.min(MAX_FRESHNESS);
+    (!fresh.is_zero()).then(|| now + fresh.as_secs() as i64 + 1)
 }
 
 pub fn unix_now() -> i64 {
@@ -326,4 +360,26 @@ fn system_time_secs(time: SystemTime) -> i64 {
 pub fn format_time(secs: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_is_the_longer_of_ttl_and_max_age_and_capped() {
+        let now = 1_000_000;
+        assert_eq!(fresh_until(now, None, None), None);
+        assert_eq!(fresh_until(now, Some(0), Some(Duration::ZERO)), None);
+        assert_eq!(fresh_until(now, Some(3600), None), Some(now + 3601));
+        assert_eq!(
+            fresh_until(now, Some(60), Some(Duration::from_secs(600))),
+            Some(now + 601)
+        );
+        assert_eq!(
+            fresh_until(now, Some(10_000_000), None),
+            Some(now + 86_401),
+            "a day at most"
+        );
+    }
 }

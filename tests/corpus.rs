@@ -66,7 +66,9 @@ fn run(relative: &str) -> Result<Vec<Identified>, String> {
         source_id: "corpus",
         source_tags: &[],
     };
-    process(&tagger, bytes, content_type.as_deref(), &url, NOW).map_err(|e| e.to_string())
+    process(&tagger, bytes, content_type.as_deref(), &url, NOW)
+        .map(|p| p.items)
+        .map_err(|e| e.to_string())
 }
 
 fn titles(relative: &str) -> Vec<String> {

@@ -94,12 +94,34 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
         },
     );
     upstream.route("/broken.xml", Behaviour::status(500));
+    upstream.route(
+        "/max-age.xml",
+        Behaviour::Feed {
+            status: 200,
+            content_type: "application/rss+xml".into(),
+            body: FEED.replace("/p/1", "/p/2").into_bytes(),
+            etag: None,
+            last_modified: None,
+            extra_headers: vec![("Cache-Control".into(), "public, max-age=3".into())],
+            gzip: false,
+        },
+    );
+    upstream.route(
+        "/ttl.xml",
+        Behaviour::ok(
+            "application/rss+xml",
+            FEED.replace("<channel>", "<channel><ttl>1</ttl>")
+                .replace("/p/1", "/p/3"),
+        ),
+    );
     let config = write_config(
         dir.path(),
         &[
             ("presse", upstream.url("/presse.xml")),
             ("busy", upstream.url("/busy.xml")),
             ("broken", upstream.url("/broken.xml")),
+            ("max-age", upstream.url("/max-age.xml")),
+            ("ttl", upstream.url("/ttl.xml")),
         ],
         "host_delay = \"100ms\"",
     );
@@ -141,6 +163,16 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
     if let Some(second) = broken_gaps.get(1) {
         assert!(*second >= 3.0, "{broken_gaps:?}");
     }
+    // Cache-Control: max-age=3 and <ttl>1</ttl> (a minute) ask for longer
+    // than the schedule's second: honoured.
+    let max_age = timeline.of("/max-age.xml");
+    assert!(max_age.len() >= 2, "{} requests", max_age.len());
+    for gap in gaps(&max_age) {
+        assert!(gap >= 2.5, "max-age ignored: {:?}", gaps(&max_age));
+    }
+    assert_eq!(timeline.of("/ttl.xml").len(), 1, "<ttl> ignored");
+    assert_eq!(get(daemon.addr, "/healthz", &[]).status, 200);
+
     let log = daemon.stop();
     assert!(log.contains("stopping"), "{log}");
     assert!(

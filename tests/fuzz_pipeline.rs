@@ -163,7 +163,7 @@ fn check_one(input: &[u8], content_type: Option<&str>) -> Result<(), String> {
             source_id: "fuzz",
             source_tags: &[],
         };
-        process(&tagger, input.to_vec(), content_type, &url, 1_900_000_000)
+        process(&tagger, input.to_vec(), content_type, &url, 1_900_000_000).map(|p| p.items)
     }));
     let elapsed = started.elapsed();
     if elapsed > Duration::from_secs(5) {

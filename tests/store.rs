@@ -24,6 +24,8 @@ fn item(guid: &str, title: &str) -> Item {
 
 fn success() -> FetchRecord {
     FetchRecord::Success {
+        feed_ttl: None,
+        fresh_until: None,
         status: 200,
         validators: Some(Validators {
             etag: Some("\"e1\"".into()),

@@ -175,7 +175,7 @@ fn compiled_tagging_agrees_on_the_corpus() {
     let (mut items, mut matched) = (0, 0);
     for path in &files {
         let bytes = std::fs::read(path).unwrap();
-        let Ok(identified) = process(&tagger, bytes, None, &url, NOW) else {
+        let Ok(identified) = process(&tagger, bytes, None, &url, NOW).map(|p| p.items) else {
             continue;
         };
         for Identified { item, .. } in &identified {

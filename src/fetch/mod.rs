@@ -53,6 +53,9 @@ pub struct Fetched {
     pub final_url: Url,
     /// Set when the configured URL redirected permanently (301/308 all the way).
     pub moved_permanently_to: Option<Url>,
+    /// How long the server said the response stays fresh (`Cache-Control:
+    /// max-age`), on a `200` or a `304`.
+    pub max_age: Option<Duration>,
     pub response: Response,
 }
 
@@ -156,6 +159,31 @@ fn retry_text(retry_at: &Option<SystemTime>) -> String {
         ),
         None => String::new(),
     }
+}
+
+/// `Cache-Control: max-age=N` (`s-maxage` is for shared caches; we are the
+/// client). `no-cache`/`no-store` mean no freshness to honour.
+fn cache_max_age(headers: &HeaderMap) -> Option<Duration> {
+    let mut max_age = None;
+    for value in headers.get_all(header::CACHE_CONTROL) {
+        let Ok(text) = value.to_str() else { continue };
+        for directive in text.split(',') {
+            let directive = directive.trim();
+            let (name, argument) = match directive.split_once('=') {
+                Some((name, argument)) => (name.trim(), Some(argument.trim().trim_matches('"'))),
+                None => (directive, None),
+            };
+            if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store") {
+                return None;
+            }
+            if name.eq_ignore_ascii_case("max-age") {
+                max_age = argument
+                    .and_then(|seconds| seconds.parse::<u64>().ok())
+                    .map(Duration::from_secs);
+            }
+        }
+    }
+    max_age
 }
 
 /// The end of the time a fetch may take; moved later by the time spent
@@ -307,6 +335,7 @@ impl Fetcher {
                 continue;
             }
 
+            let max_age = cache_max_age(response.headers());
             let response = match status {
                 StatusCode::NOT_MODIFIED => Response::NotModified,
                 StatusCode::GONE => return Err(FetchError::Gone),
@@ -329,6 +358,7 @@ impl Fetcher {
             return Ok(Fetched {
                 final_url: current,
                 moved_permanently_to,
+                max_age,
                 response,
             });
         }
@@ -449,6 +479,7 @@ impl Fetcher {
         Ok(Fetched {
             final_url: url.clone(),
             moved_permanently_to: None,
+            max_age: None,
             response: Response::Body(Body {
                 bytes,
                 content_type: None,
@@ -556,6 +587,35 @@ pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn cache_control_max_age() {
+        let max_age = |values: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::CACHE_CONTROL, HeaderValue::from_static(value));
+            }
+            cache_max_age(&headers)
+        };
+        assert_eq!(max_age(&[]), None);
+        assert_eq!(
+            max_age(&["public, max-age=600"]),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(max_age(&["Max-Age=\"60\""]), Some(Duration::from_secs(60)));
+        assert_eq!(
+            max_age(&["public", "max-age=30"]),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(max_age(&["max-age=600, no-cache"]), None);
+        assert_eq!(max_age(&["no-store", "max-age=600"]), None);
+        assert_eq!(max_age(&["max-age=soon"]), None);
+        assert_eq!(
+            max_age(&["s-maxage=600"]),
+            None,
+            "for shared caches, not us"
+        );
+    }
 
     #[test]
     fn retry_after_forms() {

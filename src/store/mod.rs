@@ -84,6 +84,10 @@ pub struct SourceState {
     pub last_success: Option<i64>,
     pub effective_url: Option<String>,
     pub moved_to: Option<String>,
+    /// The feed's `<ttl>` in seconds, as last parsed.
+    pub feed_ttl: Option<i64>,
+    /// Until when the feed asked not to be polled (`<ttl>`, `max-age`).
+    pub fresh_until: Option<i64>,
 }
 
 impl SourceState {
@@ -93,7 +97,7 @@ impl SourceState {
             last_attempt: self.last_fetched,
             consecutive_errors: self.consecutive_errors,
             retry_after: self.retry_after,
-            fresh_until: None,
+            fresh_until: self.fresh_until,
             gone: self.gone_since.is_some(),
         }
     }
@@ -109,6 +113,8 @@ pub enum FetchRecord {
         body_sha256: Option<[u8; 32]>,
         effective_url: String,
         moved_to: Option<String>,
+        feed_ttl: Option<i64>,
+        fresh_until: Option<i64>,
     },
     Failure {
         status: Option<u16>,
@@ -231,7 +237,7 @@ impl Store {
             .query_row(
                 "SELECT url, etag, last_modified, body_sha256, last_status, last_error,
                         consecutive_errors, retry_after, gone_since, last_fetched, last_success,
-                        effective_url, moved_to
+                        effective_url, moved_to, feed_ttl, fresh_until
                  FROM sources WHERE id = ?1",
                 [source_id],
                 |row| {
@@ -251,6 +257,8 @@ impl Store {
                         last_success: row.get(10)?,
                         effective_url: row.get(11)?,
                         moved_to: row.get(12)?,
+                        feed_ttl: row.get(13)?,
+                        fresh_until: row.get(14)?,
                     })
                 },
             )
@@ -564,11 +572,14 @@ fn apply_fetch(
             body_sha256,
             effective_url,
             moved_to,
+            feed_ttl,
+            fresh_until,
         } => {
             conn.prepare_cached(
                 "INSERT INTO sources (id, url, etag, last_modified, body_sha256, last_status,
-                                      consecutive_errors, last_fetched, last_success, effective_url, moved_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7, ?8, ?9)
+                                      consecutive_errors, last_fetched, last_success, effective_url, moved_to,
+                                      feed_ttl, fresh_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7, ?8, ?9, ?11, ?12)
                  ON CONFLICT (id) DO UPDATE SET
                     url = excluded.url,
                     etag = CASE WHEN ?10 THEN excluded.etag ELSE etag END,
@@ -582,7 +593,9 @@ fn apply_fetch(
                     last_fetched = excluded.last_fetched,
                     last_success = excluded.last_success,
                     effective_url = excluded.effective_url,
-                    moved_to = excluded.moved_to",
+                    moved_to = excluded.moved_to,
+                    feed_ttl = excluded.feed_ttl,
+                    fresh_until = excluded.fresh_until",
             )
             .and_then(|mut statement| {
                 statement.execute(params![
@@ -596,6 +609,8 @@ fn apply_fetch(
                     effective_url,
                     moved_to,
                     validators.is_some(),
+                    feed_ttl,
+                    fresh_until,
                 ])
             })
             .context("recording a successful fetch")?;
@@ -617,7 +632,8 @@ fn apply_fetch(
                     consecutive_errors = consecutive_errors + 1,
                     retry_after = excluded.retry_after,
                     gone_since = CASE WHEN ?6 THEN COALESCE(gone_since, ?7) END,
-                    last_fetched = excluded.last_fetched",
+                    last_fetched = excluded.last_fetched,
+                    fresh_until = NULL",
             )
             .and_then(|mut statement| {
                 statement.execute(params![

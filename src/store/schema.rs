@@ -73,4 +73,10 @@ pub const MIGRATIONS: &[&str] = &[
         changed_at  INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 5: what a feed says of its own freshness (its `<ttl>`, in seconds, and
+    // until when it or `Cache-Control: max-age` asked not to be polled).
+    "
+    ALTER TABLE sources ADD COLUMN feed_ttl INTEGER;
+    ALTER TABLE sources ADD COLUMN fresh_until INTEGER;
+    ",
 ];

@@ -24,7 +24,7 @@ enum Request {
         reply: oneshot::Sender<Result<Option<SourceState>, StoreError>>,
     },
     Record {
-        fetch: PendingFetch,
+        fetch: Box<PendingFetch>,
         reply: oneshot::Sender<Result<Counts, StoreError>>,
     },
     Stats {
@@ -78,7 +78,10 @@ impl StoreWriter {
     pub async fn record(&self, fetch: PendingFetch) -> Result<Counts, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Record { fetch, reply })
+            .send(Request::Record {
+                fetch: Box::new(fetch),
+                reply,
+            })
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -95,7 +98,7 @@ fn serve(mut store: Store, inbox: mpsc::Receiver<Request>) -> Store {
                     let _ = reply.send(store.source_state(&source_id));
                 }
                 Request::Record { fetch, reply } => {
-                    fetches.push(fetch);
+                    fetches.push(*fetch);
                     replies.push(reply);
                 }
                 Request::Stats { count_items, reply } => {
