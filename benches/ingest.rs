@@ -1126,6 +1126,7 @@ fn pending(corpus: &[Feed], (i, items): (usize, Vec<Identified>)) -> PendingFetc
         record: success_record(feed),
         items,
         now: NOW,
+        oldest_kept: None,
     }
 }
 

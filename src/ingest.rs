@@ -85,6 +85,8 @@ pub struct Ingester {
     fetcher: Fetcher,
     store: StoreWriter,
     topics: Arc<TopicSet>,
+    /// `[storage] keep_days`: new items older than this are not stored.
+    keep: Option<Duration>,
 }
 
 impl Ingester {
@@ -93,7 +95,15 @@ impl Ingester {
             fetcher,
             store,
             topics,
+            keep: None,
         }
+    }
+
+    /// Items published longer ago than `keep` are not stored as new (pruning
+    /// would delete them at once).
+    pub fn keeping(mut self, keep: Option<Duration>) -> Ingester {
+        self.keep = keep;
+        self
     }
 
     /// What the scheduler needs to know of a source, as stored.
@@ -286,12 +296,14 @@ impl Ingester {
         record: FetchRecord,
         items: Vec<Identified>,
     ) -> Result<Counts, IngestError> {
+        let now = unix_now();
         let fetch = PendingFetch {
             source_id: source.id.clone(),
             url: source.url.to_string(),
             record,
             items,
-            now: unix_now(),
+            now,
+            oldest_kept: self.keep.map(|keep| now - keep.as_secs() as i64),
         };
         self.store.record(fetch).await.map_err(IngestError::Store)
     }

@@ -81,6 +81,17 @@ enum Command {
     Serve,
     /// The daemon: poll every source on its schedule and serve the feeds, until SIGTERM.
     Run,
+    /// Delete items older than `[storage] keep_days` (the daemon does this daily).
+    Prune {
+        /// Only say how many items would go.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write a consistent copy of the database to PATH (safe while the daemon runs).
+    Backup {
+        /// The new file; it must not exist yet.
+        path: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -141,5 +152,7 @@ fn main() -> ExitCode {
         Command::Explain { item } => commands::explain::run(&options, &item),
         Command::Serve => commands::serve::run(&options),
         Command::Run => commands::run::run(&options),
+        Command::Prune { dry_run } => commands::prune::run(&options, dry_run),
+        Command::Backup { path } => commands::backup::run(&options, &path),
     }
 }

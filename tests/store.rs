@@ -4,7 +4,7 @@
 use kurator::fetch::Validators;
 use kurator::identify::{Identified, identify};
 use kurator::normalize::Item;
-use kurator::store::{Counts, FetchRecord, Store, schema::MIGRATIONS};
+use kurator::store::{Counts, FetchRecord, PendingFetch, Store, schema::MIGRATIONS};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -259,7 +259,6 @@ fn wal_mode_and_page_size() {
 
 #[test]
 fn group_commit_keeps_each_fetch_atomic() {
-    use kurator::store::PendingFetch;
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("k.db")).unwrap();
     store
@@ -275,6 +274,7 @@ fn group_commit_keeps_each_fetch_atomic() {
         record: success(),
         items: identify(source, items),
         now: NOW,
+        oldest_kept: None,
     };
     let results = store
         .record_fetches(&[
@@ -361,4 +361,96 @@ fn feed_versions_move_only_for_feeds_that_change() {
     assert_eq!(version(&store, "all"), 2, "all shows the same items");
     let versions = store.feed_versions().unwrap();
     assert_eq!(versions["politik"].changed_at, NOW);
+}
+
+fn dated(guid: &str, published: i64) -> Item {
+    Item {
+        published: Some(published),
+        ..item(guid, &format!("Meldung {guid}"))
+    }
+}
+
+#[test]
+fn pruning_deletes_old_items_for_good_and_moves_their_feeds() {
+    const DAY: i64 = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    let items = || {
+        with_topics(
+            identify(
+                "src",
+                vec![
+                    dated("alt-1", NOW - 400 * DAY),
+                    dated("alt-2", NOW - 366 * DAY),
+                    dated("neu", NOW - 10 * DAY),
+                ],
+            ),
+            &[&["politik"], &["smart-city"], &["politik"]],
+        )
+    };
+    assert_eq!(record(&mut store, items()).new, 3);
+    let before = store.feed_versions().unwrap();
+
+    let cutoff = NOW - 365 * DAY;
+    assert_eq!(store.count_older_than(cutoff).unwrap(), 2);
+    let pruned = store.prune(cutoff, NOW).unwrap();
+    assert_eq!(pruned.items, 2);
+    let left: Vec<String> = store
+        .items_of_source("src")
+        .unwrap()
+        .into_iter()
+        .map(|i| i.identity)
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("neu"), "{left:?}");
+    let after = store.feed_versions().unwrap();
+    for feed in ["all", "politik", "smart-city"] {
+        assert!(
+            after[feed].version > before[feed].version,
+            "{feed} shows pruned items: its version must move"
+        );
+    }
+    let orphans: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM item_topics WHERE item_id NOT IN (SELECT id FROM items)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "topic rows go with their items");
+
+    // The feed still carries them: they do not come back as new.
+    let again = record(&mut store, items());
+    assert_eq!(again.new, 0, "{again:?}");
+    assert_eq!(store.item_count(None).unwrap(), 1);
+    assert_eq!(
+        store.prune(cutoff, NOW).unwrap().items,
+        0,
+        "nothing left to prune"
+    );
+}
+
+#[test]
+fn items_older_than_the_horizon_are_not_stored_as_new() {
+    const DAY: i64 = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    let pending = PendingFetch {
+        source_id: "src".into(),
+        url: "https://www.example.de/feed".into(),
+        record: success(),
+        items: identify(
+            "src",
+            vec![
+                dated("archiv", NOW - 1000 * DAY),
+                dated("aktuell", NOW - DAY),
+            ],
+        ),
+        now: NOW,
+        oldest_kept: Some(NOW - 365 * DAY),
+    };
+    let counts = store.record_fetches(&[pending]).unwrap().remove(0).unwrap();
+    assert_eq!((counts.new, counts.unchanged), (1, 1));
+    assert_eq!(store.item_count(None).unwrap(), 1);
 }

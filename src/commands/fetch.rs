@@ -78,11 +78,10 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let ingester = Arc::new(Ingester::new(
-        fetcher,
-        writer,
-        Arc::new(config.topics.clone()),
-    ));
+    let ingester = Arc::new(
+        Ingester::new(fetcher, writer, Arc::new(config.topics.clone()))
+            .keeping(config.storage.keep),
+    );
     let failed = runtime.block_on(fetch_all(ingester, sources, force));
     // Every handle is gone now; the writer finishes its queue and closes the database.
     if writer_thread.join().is_err() {

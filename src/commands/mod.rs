@@ -4,9 +4,11 @@
 //! Exit codes: 0 success, 1 some work failed (the rest was done), 2 bad
 //! configuration or usage.
 
+pub mod backup;
 pub mod check;
 pub mod explain;
 pub mod fetch;
+pub mod prune;
 pub mod query;
 pub mod render;
 pub mod retag;

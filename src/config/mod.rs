@@ -88,6 +88,12 @@ impl ServerConfig {
 pub struct StorageConfig {
     /// The SQLite database file.
     pub path: PathBuf,
+    /// How long items are kept, by their published date; `None`: forever.
+    pub keep: Option<Duration>,
+}
+
+impl StorageConfig {
+    pub const DEFAULT_KEEP_DAYS: i64 = 365;
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +224,7 @@ struct RawTopic {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<Spanned<String>>,
+    keep_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -299,6 +306,23 @@ impl Config {
                 }
                 Some(p) => base_dir.join(p.get_ref()),
                 None => base_dir.join("kurator.db"),
+            },
+            keep: match &raw.storage.keep_days {
+                None => Some(days(StorageConfig::DEFAULT_KEEP_DAYS)),
+                Some(value) => match *value.get_ref() {
+                    0 => None,
+                    n @ 1..=36_500 => Some(days(n)),
+                    n => {
+                        return Err(located.error(
+                            Some(value.span()),
+                            format!("`keep_days` must be from 1 to 36500, or 0 to keep items forever, not {n}"),
+                            Some(format!(
+                                "leave it out to keep items for {} days",
+                                StorageConfig::DEFAULT_KEEP_DAYS
+                            )),
+                        ));
+                    }
+                },
             },
         };
 
@@ -383,6 +407,10 @@ impl Config {
             jitter: self.fetch.jitter,
         }
     }
+}
+
+fn days(n: i64) -> Duration {
+    Duration::from_secs(n as u64 * 86_400)
 }
 
 /// Source ids are `[a-z0-9-]+`: safe in URLs, file names and log lines.

@@ -167,11 +167,10 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     };
     let clock = Clock::System;
     let sources = Arc::new(AtomicUsize::new(planned.len()));
-    let ingester = Arc::new(Ingester::new(
-        fetcher,
-        writer.clone(),
-        Arc::new(config.topics.clone()),
-    ));
+    let ingester = Arc::new(
+        Ingester::new(fetcher, writer.clone(), Arc::new(config.topics.clone()))
+            .keeping(config.storage.keep),
+    );
     let poller = Arc::new(IngestPoller { ingester, clock });
     let scheduler = Scheduler::new(poller, clock, planned);
     let heartbeat = scheduler.heartbeat();
@@ -204,11 +203,19 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     };
     systemd::ready(&status.line().await);
     let monitoring = tokio::spawn(monitor(heartbeat, status.clone(), clock));
+    let pruning = config
+        .storage
+        .keep
+        .map(|keep| tokio::spawn(prune_daily(status.writer.clone(), keep)));
 
     let signals = handle_signals(&config.path, &db_path, commands, &status).await;
     let stopped = scheduling.await;
     monitoring.abort();
     let _ = monitoring.await;
+    if let Some(pruning) = pruning {
+        pruning.abort();
+        let _ = pruning.await;
+    }
     // The last handle to the writer outside the scheduler.
     drop(status);
     let _ = stop_server.send(true);
@@ -319,6 +326,36 @@ async fn monitor(heartbeat: Arc<Heartbeat>, status: Status, clock: Clock) {
         }
     }
 }
+
+/// Deletes items older than `keep` now and then once a day, a batch at a
+/// time, so fetches are recorded in between.
+async fn prune_daily(writer: StoreWriter, keep: Duration) {
+    loop {
+        let now = crate::ingest::unix_now();
+        let cutoff = now - keep.as_secs() as i64;
+        let mut pruned = 0;
+        loop {
+            match writer.prune_batch(cutoff, now).await {
+                Ok(batch) if batch.items == 0 => break,
+                Ok(batch) => pruned += batch.items,
+                Err(err) => {
+                    tracing::error!("pruning old items failed: {err}");
+                    break;
+                }
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(
+                items = pruned,
+                before = %crate::ingest::format_time(cutoff),
+                "pruned items older than keep_days"
+            );
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}
+
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// The server on a thread of its own with a single-threaded runtime, as
 /// `kurator serve` runs it, so fetching and parsing never delay a response.

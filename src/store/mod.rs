@@ -13,9 +13,11 @@
 //!   knows a rendered feed is stale without reading items.
 //! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
 
+mod retention;
 pub mod schema;
 mod writer;
 
+pub use retention::{Backup, Pruned, backup};
 pub use writer::{MAX_BATCH, StoreWriter};
 
 use std::collections::{BTreeSet, HashMap};
@@ -49,6 +51,8 @@ pub enum StoreError {
     Stopped,
     #[error("the database could not commit: {0}")]
     Commit(String),
+    #[error("backup failed: {0}")]
+    Backup(String),
     #[error("database error while {action}: {source}")]
     Sql {
         action: &'static str,
@@ -277,7 +281,7 @@ impl Store {
         now: i64,
     ) -> Result<Counts, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
-        let counts = apply_fetch(&tx, source_id, url, record, items, now)?;
+        let counts = apply_fetch(&tx, source_id, url, record, items, now, None)?;
         tx.commit().context("committing a fetch")?;
         Ok(counts)
     }
@@ -305,6 +309,7 @@ impl Store {
                 &fetch.record,
                 &fetch.items,
                 fetch.now,
+                fetch.oldest_kept,
             );
             match &result {
                 Ok(_) => savepoint.commit().context("releasing a savepoint")?,
@@ -553,6 +558,9 @@ pub struct PendingFetch {
     pub record: FetchRecord,
     pub items: Vec<Identified>,
     pub now: i64,
+    /// New items published before this (seconds since the epoch) are not
+    /// stored: pruning would delete them again (`[storage] keep_days`).
+    pub oldest_kept: Option<i64>,
 }
 
 /// Writes one fetch: the items, then the source's state.
@@ -563,8 +571,9 @@ fn apply_fetch(
     record: &FetchRecord,
     items: &[Identified],
     now: i64,
+    oldest_kept: Option<i64>,
 ) -> Result<Counts, StoreError> {
-    let counts = upsert_items(conn, source_id, items, now)?;
+    let counts = upsert_items(conn, source_id, items, now, oldest_kept)?;
     match record {
         FetchRecord::Success {
             status,
@@ -715,6 +724,7 @@ fn upsert_items(
     source_id: &str,
     items: &[Identified],
     now: i64,
+    oldest_kept: Option<i64>,
 ) -> Result<Counts, StoreError> {
     let mut counts = Counts::default();
     if items.is_empty() {
@@ -723,6 +733,9 @@ fn upsert_items(
     let mut find = tx
         .prepare_cached("SELECT id, content_hash FROM items WHERE uid = ?1")
         .context("preparing item lookup")?;
+    let mut was_pruned = tx
+        .prepare_cached("SELECT 1 FROM pruned WHERE uid = ?1")
+        .context("preparing the pruned lookup")?;
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO items (uid, source_id, identity, guid, link, title, summary, content, author,
@@ -751,6 +764,15 @@ fn upsert_items(
         match existing {
             None => {
                 let published = item.published.or(item.updated).unwrap_or(now);
+                // Pruned once, or old enough to be pruned at once: not new.
+                if oldest_kept.is_some_and(|oldest| published < oldest)
+                    || was_pruned
+                        .exists([&identified.uid])
+                        .context("looking up pruned items")?
+                {
+                    counts.unchanged += 1;
+                    continue;
+                }
                 let updated = item.updated.unwrap_or(published).max(published);
                 insert
                     .execute(params![

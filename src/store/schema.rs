@@ -79,4 +79,12 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN feed_ttl INTEGER;
     ALTER TABLE sources ADD COLUMN fresh_until INTEGER;
     ",
+    // 6: items deleted by retention (`[storage] keep_days`), remembered so a
+    // feed that still carries one never brings it back as new.
+    "
+    CREATE TABLE pruned (
+        uid        TEXT PRIMARY KEY,
+        pruned_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use super::{Counts, PendingFetch, SourceState, Store, StoreError, StoreStats};
+use super::{Counts, PendingFetch, Pruned, SourceState, Store, StoreError, StoreStats};
 
 /// Fetches recorded in one commit at most; bounds the time a batch holds the
 /// write lock and the memory of queued items.
@@ -26,6 +26,11 @@ enum Request {
     Record {
         fetch: Box<PendingFetch>,
         reply: oneshot::Sender<Result<Counts, StoreError>>,
+    },
+    PruneBatch {
+        cutoff: i64,
+        now: i64,
+        reply: oneshot::Sender<Result<Pruned, StoreError>>,
     },
     Stats {
         count_items: bool,
@@ -75,6 +80,16 @@ impl StoreWriter {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// One batch of [`Store::prune`]; fetches recorded in between wait for
+    /// one batch at most.
+    pub async fn prune_batch(&self, cutoff: i64, now: i64) -> Result<Pruned, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::PruneBatch { cutoff, now, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     pub async fn record(&self, fetch: PendingFetch) -> Result<Counts, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -100,6 +115,9 @@ fn serve(mut store: Store, inbox: mpsc::Receiver<Request>) -> Store {
                 Request::Record { fetch, reply } => {
                     fetches.push(*fetch);
                     replies.push(reply);
+                }
+                Request::PruneBatch { cutoff, now, reply } => {
+                    let _ = reply.send(store.prune_batch(cutoff, now));
                 }
                 Request::Stats { count_items, reply } => {
                     let _ = reply.send(store.stats(count_items));

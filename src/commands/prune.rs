@@ -1,0 +1,54 @@
+//! `kurator prune`: deletes items older than `[storage] keep_days` (the
+//! daemon does the same once a day).
+
+use std::process::ExitCode;
+
+use super::{EXIT_FAILED, GlobalOptions, load_config};
+use crate::config::resolve_db_path;
+use crate::ingest::{format_time, unix_now};
+use crate::store::Store;
+
+pub fn run(options: &GlobalOptions, dry_run: bool) -> ExitCode {
+    let config = match load_config(options) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let Some(keep) = config.storage.keep else {
+        println!("keep_days = 0: items are kept forever; nothing to prune");
+        return ExitCode::SUCCESS;
+    };
+    let db_path = resolve_db_path(&config, options.db.as_deref());
+    let mut store = match Store::open(&db_path) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let now = unix_now();
+    let cutoff = now - keep.as_secs() as i64;
+    let days = keep.as_secs() / 86_400;
+    let result = if dry_run {
+        store.count_older_than(cutoff).map(|count| {
+            println!(
+                "would prune {count} item(s) published before {} (keep_days = {days})",
+                format_time(cutoff)
+            )
+        })
+    } else {
+        store.prune(cutoff, now).map(|pruned| {
+            println!(
+                "pruned {} item(s) published before {} (keep_days = {days})",
+                pruned.items,
+                format_time(cutoff)
+            )
+        })
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
