@@ -84,7 +84,8 @@ enum Received {
 pub struct Ingester {
     fetcher: Fetcher,
     store: StoreWriter,
-    topics: Arc<TopicSet>,
+    /// Replaced when a reload changes the topics.
+    topics: std::sync::RwLock<Arc<TopicSet>>,
     /// `[storage] keep_days`: new items older than this are not stored.
     keep: Option<Duration>,
 }
@@ -94,7 +95,7 @@ impl Ingester {
         Ingester {
             fetcher,
             store,
-            topics,
+            topics: std::sync::RwLock::new(topics),
             keep: None,
         }
     }
@@ -104,6 +105,11 @@ impl Ingester {
     pub fn keeping(mut self, keep: Option<Duration>) -> Ingester {
         self.keep = keep;
         self
+    }
+
+    /// Items fetched from now on are tagged with `topics`.
+    pub fn set_topics(&self, topics: Arc<TopicSet>) {
+        *self.topics.write().unwrap_or_else(|e| e.into_inner()) = topics;
     }
 
     /// What the scheduler needs to know of a source, as stored.
@@ -237,7 +243,11 @@ impl Ingester {
     ) -> Result<Processed, IngestError> {
         let source_id = source.id.clone();
         let source_tags = source.tags.clone();
-        let topics = self.topics.clone();
+        let topics = self
+            .topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let url = url.clone();
         // Logs from the blocking pool keep the source id.
         let span = tracing::Span::current();

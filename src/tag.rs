@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::normalize::Item;
 pub use crate::rules::markup::markup_to_text;
 use crate::rules::{Document, DocumentFields, ItemFields, TopicSet};
-use crate::store::StoredItem;
+use crate::store::{Store, StoreError, StoredItem};
 
 /// Where a tag comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -216,4 +216,42 @@ mod tests {
             ]
         );
     }
+}
+
+/// Items per retag transaction.
+const RETAG_PAGE: usize = 1000;
+
+/// One page of a retag.
+#[derive(Debug, Clone, Copy)]
+pub struct RetagPage {
+    /// Where the next page starts (after this item id).
+    pub last_id: i64,
+    pub seen: usize,
+    pub changed: usize,
+}
+
+/// Retags the items after `after` (one transaction); `None` when there are
+/// none left. The daemon runs it page by page on its writer thread.
+pub fn retag_page(
+    store: &mut Store,
+    config: &Config,
+    after: i64,
+) -> Result<Option<RetagPage>, StoreError> {
+    let page = store.items_after(after, RETAG_PAGE)?;
+    let Some(last) = page.last() else {
+        return Ok(None);
+    };
+    let updates: Vec<_> = page
+        .iter()
+        .map(|item| {
+            let tagger = Tagger::for_source(config, &item.source_id);
+            (item.id, tagger.topics(item.into()))
+        })
+        .collect();
+    let changed = store.replace_topics(&updates, crate::ingest::unix_now())?;
+    Ok(Some(RetagPage {
+        last_id: last.id,
+        seen: updates.len(),
+        changed,
+    }))
 }

@@ -29,10 +29,21 @@ fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
+const POLITIK: &str =
+    "[[topic]]\nslug = \"politik\"\ntitle = \"Politik\"\nmatch = 'gemeinderat'\n\n";
+
 fn write_config(dir: &Path, sources: &[(&str, String)], extra_fetch: &str) -> PathBuf {
+    write_config_with_topics(dir, sources, extra_fetch, POLITIK)
+}
+
+fn write_config_with_topics(
+    dir: &Path,
+    sources: &[(&str, String)],
+    extra_fetch: &str,
+    topics: &str,
+) -> PathBuf {
     let mut text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[fetch]\nschedule = \"* * * * * *\"\njitter = \"0s\"\n{extra_fetch}\n\n\
-         [[topic]]\nslug = \"politik\"\ntitle = \"Politik\"\nmatch = 'gemeinderat'\n\n"
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[fetch]\nschedule = \"* * * * * *\"\njitter = \"0s\"\n{extra_fetch}\n\n{topics}"
     );
     for (id, url) in sources {
         text.push_str(&format!("[[source]]\nid = \"{id}\"\nurl = \"{url}\"\n\n"));
@@ -206,11 +217,18 @@ fn sighup_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     });
     assert!(upstream.requests_for("/b.xml").is_empty());
 
-    // A good config: a new source is polled, a removed one no longer.
-    write_config(
+    assert_eq!(daemon.get("/feeds/digital.atom").status, 404);
+
+    // A good config: a new source is polled, a removed one no longer, and a
+    // new topic shows the items already stored.
+    let topics = format!(
+        "{POLITIK}[[topic]]\nslug = \"digital\"\ntitle = \"Digitales\"\nmatch = 'digital*'\n\n"
+    );
+    write_config_with_topics(
         dir.path(),
         &[("stadt-b", upstream.url("/b.xml"))],
         "host_delay = \"0s\"",
+        &topics,
     );
     daemon.signal("HUP");
     eventually("the new source's poll", Duration::from_secs(10), || {
@@ -219,6 +237,17 @@ fn sighup_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     eventually("the reload is logged", Duration::from_secs(5), || {
         daemon.log_contains("configuration reloaded")
     });
+    eventually("the retag", Duration::from_secs(10), || {
+        daemon.log_contains("retagged stored items")
+    });
+    let digital = daemon.get("/feeds/digital.atom");
+    assert_eq!(digital.status, 200);
+    assert!(
+        digital
+            .text()
+            .contains("Gemeinderat beschließt Digitalstrategie")
+    );
+    assert!(daemon.get("/opml").text().contains("Digitales"));
     std::thread::sleep(Duration::from_millis(1500));
     let a_before = upstream.requests_for("/a.xml").len();
     std::thread::sleep(Duration::from_millis(2500));

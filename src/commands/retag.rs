@@ -7,10 +7,7 @@ use std::process::ExitCode;
 use super::{EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
 use crate::store::{Store, StoreError};
-use crate::tag::Tagger;
-
-/// Items per transaction.
-const PAGE: usize = 1000;
+use crate::tag::retag_page;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
     let config = match load_config(options) {
@@ -37,19 +34,10 @@ pub fn retag(
     config: &crate::config::Config,
 ) -> Result<(usize, usize), StoreError> {
     let (mut seen, mut changed, mut after) = (0, 0, 0);
-    loop {
-        let page = store.items_after(after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        let updates: Vec<_> = page
-            .iter()
-            .map(|item| {
-                let tagger = Tagger::for_source(config, &item.source_id);
-                (item.id, tagger.topics(item.into()))
-            })
-            .collect();
-        seen += updates.len();
-        changed += store.replace_topics(&updates, crate::ingest::unix_now())?;
+    while let Some(page) = retag_page(store, config, after)? {
+        after = page.last_id;
+        seen += page.seen;
+        changed += page.changed;
     }
     Ok((seen, changed))
 }

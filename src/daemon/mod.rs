@@ -8,15 +8,17 @@
 //!   [`STOP_GRACE`] to finish (each is committed whole or not at all), the
 //!   server finishes its requests, the database is closed, and the process
 //!   exits 0.
-//! * `SIGHUP`: `feeds.toml` is read again. A file that fails validation is
-//!   logged and ignored, and the daemon runs on with the old one; a good one
-//!   replaces the sources and their schedules.
+//! * `SIGHUP`: `feeds.toml` is read again ([`reload`]). A file that fails
+//!   validation is logged and ignored, and the daemon runs on with the old
+//!   one; a good one replaces the sources, their schedules and the topics
+//!   (stored items are retagged in the background).
 //! * Under systemd ([`systemd`]): `READY=1` once the database is open and the
 //!   port bound, `RELOADING=1`/`READY=1` around every reload, `STOPPING=1`,
 //!   a `STATUS=` line, and watchdog pings only while healthy.
 //! * A source's stored state counts only while its `url` is the one it was
 //!   fetched from: a changed `url` starts it over (a `410 Gone` is forgotten).
 
+mod reload;
 mod systemd;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+
+use reload::Reloader;
 
 use crate::commands::EXIT_FAILED;
 use crate::config::{Config, Source};
@@ -171,7 +175,10 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
         Ingester::new(fetcher, writer.clone(), Arc::new(config.topics.clone()))
             .keeping(config.storage.keep),
     );
-    let poller = Arc::new(IngestPoller { ingester, clock });
+    let poller = Arc::new(IngestPoller {
+        ingester: ingester.clone(),
+        clock,
+    });
     let scheduler = Scheduler::new(poller, clock, planned);
     let heartbeat = scheduler.heartbeat();
     {
@@ -187,6 +194,7 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
         config.topics.topics().len(),
         server.base_url()
     );
+    let server_config = server.config_handle();
     let (stop_server, server_stopped) = watch::channel(false);
     let server_thread = match spawn_server(server, server_stopped) {
         Ok(thread) => thread,
@@ -208,8 +216,20 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
         .keep
         .map(|keep| tokio::spawn(prune_daily(status.writer.clone(), keep)));
 
-    let signals = handle_signals(&config.path, &db_path, commands, &status).await;
+    let mut reloader = Reloader {
+        config,
+        db_path,
+        commands,
+        sources,
+        ingester,
+        server: server_config,
+        writer: status.writer.clone(),
+        retagging: None,
+    };
+    let signals = handle_signals(&mut reloader, &status).await;
     let stopped = scheduling.await;
+    reloader.stop().await;
+    drop(reloader);
     monitoring.abort();
     let _ = monitoring.await;
     if let Some(pruning) = pruning {
@@ -377,12 +397,7 @@ fn spawn_server(
 
 /// Turns signals into scheduler commands until a stop signal; returns an
 /// error only if signals cannot be received at all.
-async fn handle_signals(
-    config_path: &Path,
-    db_path: &Path,
-    commands: mpsc::Sender<Command>,
-    status: &Status,
-) -> Result<(), String> {
+async fn handle_signals(reloader: &mut Reloader, status: &Status) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
     let listen = |kind: SignalKind, name: &str| {
         signal(kind).map_err(|err| format!("cannot listen for {name}: {err}"))
@@ -396,7 +411,7 @@ async fn handle_signals(
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
                 systemd::reloading();
-                reload(config_path, db_path, &commands, &status.sources).await;
+                reloader.reload().await;
                 // Good or bad, the daemon is running again.
                 systemd::ready(&status.line().await);
             }
@@ -407,41 +422,9 @@ async fn handle_signals(
         "stopping: no new fetches; running ones get {} to finish",
         humantime::format_duration(STOP_GRACE)
     );
-    let _ = commands.send(Command::Stop { grace: STOP_GRACE }).await;
+    let _ = reloader
+        .commands
+        .send(Command::Stop { grace: STOP_GRACE })
+        .await;
     Ok(())
-}
-
-/// Reads the config again; applies it only if it is valid.
-async fn reload(
-    config_path: &Path,
-    db_path: &Path,
-    commands: &mpsc::Sender<Command>,
-    sources: &AtomicUsize,
-) {
-    tracing::info!(config = %config_path.display(), "reloading the configuration (SIGHUP)");
-    let config = match Config::load(config_path) {
-        Ok(config) => config,
-        Err(err) => {
-            tracing::error!(
-                "the new configuration is not valid; still running on the old one:\n{err}"
-            );
-            return;
-        }
-    };
-    let db_path = db_path.to_path_buf();
-    let planned = tokio::task::spawn_blocking(move || {
-        Store::open(&db_path).and_then(|store| plan_sources(&config, &store))
-    })
-    .await;
-    match planned {
-        Ok(Ok(planned)) => {
-            tracing::info!(sources = planned.len(), "configuration reloaded");
-            sources.store(planned.len(), Ordering::Relaxed);
-            let _ = commands.send(Command::Replace(planned)).await;
-        }
-        Ok(Err(err)) => {
-            tracing::error!("reload failed, still running on the old configuration: {err}")
-        }
-        Err(err) => tracing::error!("internal error during reload: {err}"),
-    }
 }

@@ -233,6 +233,14 @@ impl ResponseCache {
         }
     }
 
+    /// Forgets every response (the configuration they were rendered with changed).
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Number of cached responses (for tests and status).
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()

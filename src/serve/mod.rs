@@ -99,14 +99,17 @@ struct Health {
 
 /// Everything a request handler needs.
 pub struct AppState {
-    config: Arc<Config>,
+    /// Replaced as a whole on reload: see [`ConfigHandle`].
+    config: RwLock<Arc<Config>>,
     stores: StorePool,
     cache: ResponseCache,
     versions: RwLock<Arc<Versions>>,
     renders: Semaphore,
     searches: Semaphore,
     cache_control: HeaderValue,
-    opml: Arc<Rendered>,
+    opml: RwLock<Arc<Rendered>>,
+    /// The address bound: links follow it when `base_url` is not configured.
+    local: SocketAddr,
     started: Instant,
     /// Seconds since the epoch at start: Last-Modified of a feed that has no dates.
     started_unix: i64,
@@ -120,12 +123,59 @@ pub struct AppState {
 pub type LivenessCheck = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 impl AppState {
+    fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn opml(&self) -> Arc<Rendered> {
+        self.opml.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn versions(&self) -> Arc<Versions> {
         self.versions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// Replaces a running server's configuration (on `SIGHUP`): topics, titles
+/// and sources as shown. Listening, threads and limits stay as started.
+#[derive(Clone)]
+pub struct ConfigHandle {
+    state: Arc<AppState>,
+}
+
+impl ConfigHandle {
+    pub fn replace(&self, mut config: Config) {
+        links_follow(&mut config, self.state.local);
+        let opml = Arc::new(opml_of(&config));
+        *self.state.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        *self.state.opml.write().unwrap_or_else(|e| e.into_inner()) = opml;
+        // Every rendered response may show a title or topic that changed.
+        self.state.cache.clear();
+    }
+}
+
+/// Without a configured `base_url`, links use the address actually bound
+/// (so `listen = "127.0.0.1:0"` works).
+fn links_follow(config: &mut Config, local: SocketAddr) {
+    if !config.server.base_url_configured {
+        config.server.base_url =
+            url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
+    }
+}
+
+fn opml_of(config: &Config) -> Rendered {
+    Rendered::new(
+        "text/x-opml; charset=utf-8",
+        pages::opml(config, unix_now()),
+        unix_now(),
+        0,
+    )
 }
 
 /// A server bound to its address, not yet serving.
@@ -147,18 +197,10 @@ impl Server {
         let bind_error = |source| ServeError::Bind { addr, source };
         let listener = listen(addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        if !config.server.base_url_configured {
-            config.server.base_url =
-                url::Url::parse(&format!("http://{local}/")).expect("a socket address makes a URL");
-        }
+        links_follow(&mut config, local);
         let watcher_store = Store::open(&db_path)?;
         let versions = Versions::new(watcher_store.feed_versions()?);
-        let opml = Rendered::new(
-            "text/x-opml; charset=utf-8",
-            pages::opml(&config, unix_now()),
-            unix_now(),
-            0,
-        );
+        let opml = opml_of(&config);
         let cache_control = HeaderValue::from_str(&format!(
             "public, max-age={}",
             config.server.cache_max_age.as_secs().max(1)
@@ -174,12 +216,13 @@ impl Server {
             renders: Semaphore::new(RENDERS_AT_ONCE),
             searches: Semaphore::new(1),
             cache_control,
-            opml: Arc::new(opml),
+            opml: RwLock::new(Arc::new(opml)),
+            local,
             started: Instant::now(),
             started_unix: unix_now(),
             health: Health::default(),
             liveness: OnceLock::new(),
-            config: Arc::new(config),
+            config: RwLock::new(Arc::new(config)),
         });
         Ok(Server {
             listener,
@@ -202,12 +245,19 @@ impl Server {
 
     /// Whether `base_url` came from the config (else it follows the address).
     pub fn base_url_configured(&self) -> bool {
-        self.state.config.server.base_url_configured
+        self.state.config().server.base_url_configured
     }
 
     /// The base URL links are built from.
-    pub fn base_url(&self) -> &url::Url {
-        &self.state.config.server.base_url
+    pub fn base_url(&self) -> url::Url {
+        self.state.config().server.base_url.clone()
+    }
+
+    /// A handle that replaces the configuration while the server runs.
+    pub fn config_handle(&self) -> ConfigHandle {
+        ConfigHandle {
+            state: self.state.clone(),
+        }
     }
 
     /// Serves until `shutdown` completes, then lets open connections finish
@@ -220,7 +270,8 @@ impl Server {
             state,
             watcher_store,
         } = self;
-        let server = &state.config.server;
+        let config = state.config();
+        let server = &config.server;
         let listener = TcpListener::from_std(listener).map_err(|source| ServeError::Bind {
             addr: server.listen,
             source,

@@ -88,7 +88,7 @@ async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
             "nothing at {}\nfeeds are at /feeds/SLUG.rss, .atom or .json; slugs: {}\n\
              also: /search.atom?q=RULE, /opml, / (the front page)\n",
             uri.path(),
-            valid_feeds(&state.config)
+            valid_feeds(&state.config())
         ),
     )
 }
@@ -144,10 +144,11 @@ async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response 
             ),
         );
     };
-    if !feeds::is_feed(&state.config, slug) {
+    let config = state.config();
+    if !feeds::is_feed(&config, slug) {
         return plain(
             StatusCode::NOT_FOUND,
-            format!("no topic `{slug}`; valid: {}\n", valid_feeds(&state.config)),
+            format!("no topic `{slug}`; valid: {}\n", valid_feeds(&config)),
         );
     }
     let query = match feed_query(uri) {
@@ -220,7 +221,7 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
         format,
         limit: query.limit,
     };
-    let depth = state.config.server.search_depth;
+    let depth = state.config().server.search_depth;
     let gate = Some(&state.searches);
     cached(
         &state,
@@ -280,7 +281,7 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
 }
 
 async fn opml(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    respond(&state, &state.opml, request.headers(), "hit")
+    respond(&state, &state.opml(), request.headers(), "hit")
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
@@ -351,7 +352,8 @@ async fn cached(
     }
     let worker = state.clone();
     let rendered = tokio::task::spawn_blocking(move || {
-        let (bytes, newest) = worker.stores.with(|store| render(store, &worker.config))?;
+        let config = worker.config();
+        let (bytes, newest) = worker.stores.with(|store| render(store, &config))?;
         // Last-Modified never goes back: a feed that loses its newest item
         // still changed when its version did.
         let mut last_modified = newest.unwrap_or(0).max(version.changed_at);

@@ -32,6 +32,8 @@ enum Request {
         now: i64,
         reply: oneshot::Sender<Result<Pruned, StoreError>>,
     },
+    /// Maintenance work that must not race the writes (a retag page).
+    Run(Box<dyn FnOnce(&mut Store) + Send>),
     Stats {
         count_items: bool,
         reply: oneshot::Sender<Result<StoreStats, StoreError>>,
@@ -90,6 +92,22 @@ impl StoreWriter {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Runs `work` on the writer thread, between two batches of fetches.
+    /// Keep it short (a page of items): fetches wait while it runs.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(move |store: &mut Store| {
+            let _ = reply.send(work(store));
+        });
+        self.requests
+            .send(Request::Run(job))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+
     pub async fn record(&self, fetch: PendingFetch) -> Result<Counts, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -119,6 +137,7 @@ fn serve(mut store: Store, inbox: mpsc::Receiver<Request>) -> Store {
                 Request::PruneBatch { cutoff, now, reply } => {
                     let _ = reply.send(store.prune_batch(cutoff, now));
                 }
+                Request::Run(job) => job(&mut store),
                 Request::Stats { count_items, reply } => {
                     let _ = reply.send(store.stats(count_items));
                 }
