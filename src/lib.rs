@@ -24,6 +24,7 @@
 //! * [`serve`]: the HTTP server: feeds, search, OPML and the front page, cached.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
 //! * [`daemon`]: `kurator run`: the scheduler and the server in one process, and its signals.
+//! * [`status`]: what each source is doing (`kurator status`, `/sources`).
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
@@ -40,6 +41,7 @@ pub mod render;
 pub mod rules;
 pub mod schedule;
 pub mod serve;
+pub mod status;
 pub mod store;
 pub mod tag;
 pub mod text;

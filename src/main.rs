@@ -81,6 +81,12 @@ enum Command {
     Serve,
     /// The daemon: poll every source on its schedule and serve the feeds, until SIGTERM.
     Run,
+    /// Per source: the last fetch's outcome and error, the next fetch, the items stored.
+    Status {
+        /// Write JSON (as `/sources.json` serves it) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete items older than `[storage] keep_days` (the daemon does this daily).
     Prune {
         /// Only say how many items would go.
@@ -152,6 +158,7 @@ fn main() -> ExitCode {
         Command::Explain { item } => commands::explain::run(&options, &item),
         Command::Serve => commands::serve::run(&options),
         Command::Run => commands::run::run(&options),
+        Command::Status { json } => commands::status::run(&options, json),
         Command::Prune { dry_run } => commands::prune::run(&options, dry_run),
         Command::Backup { path } => commands::backup::run(&options, &path),
     }

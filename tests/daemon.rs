@@ -184,6 +184,39 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
     assert_eq!(timeline.of("/ttl.xml").len(), 1, "<ttl> ignored");
     assert_eq!(get(daemon.addr, "/healthz", &[]).status, 200);
 
+    // /sources.json and /sources: per source what happened and what is next.
+    let status = daemon.get("/sources.json");
+    assert_eq!(status.status, 200);
+    assert_eq!(status.header("content-type"), Some("application/json"));
+    let document: serde_json::Value = serde_json::from_slice(&status.body).unwrap();
+    let source = |id: &str| {
+        document["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {document}"))
+            .clone()
+    };
+    let presse = source("presse");
+    assert_eq!(presse["outcome"], "not modified", "{presse}");
+    assert_eq!(presse["items"], 1);
+    assert!(presse["next_fetch"].is_string() && presse["last_fetch"].is_string());
+    let broken = source("broken");
+    assert_eq!(broken["outcome"], "error");
+    assert_eq!(broken["http_status"], 500);
+    assert!(broken["consecutive_errors"].as_u64().unwrap() >= 2);
+    assert!(
+        broken["error"].as_str().unwrap().contains("HTTP 500"),
+        "{broken}"
+    );
+    let busy = source("busy");
+    assert_eq!(busy["http_status"], 429);
+    assert!(busy["retry_after"].is_string() || busy["next_fetch"].is_string());
+    let page = daemon.get("/sources");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<code>broken</code>") && page.text().contains("HTTP 500"));
+
     let log = daemon.stop();
     assert!(log.contains("stopping"), "{log}");
     assert!(
@@ -201,6 +234,27 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
     assert_eq!(store.item_count(Some("presse")).unwrap(), 1);
     let state = store.source_state("broken").unwrap().unwrap();
     assert!(state.consecutive_errors >= 2);
+
+    // `kurator status` tells the same from the database.
+    let output = support::run_kurator(&config, &["status"]);
+    assert!(output.status.success());
+    let table = String::from_utf8_lossy(&output.stdout);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("SOURCE") && header.contains("NEXT FETCH"),
+        "{table}"
+    );
+    let row = table.lines().find(|l| l.starts_with("broken ")).unwrap();
+    assert!(row.contains("error (500)"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("broken: HTTP 500")),
+        "{table}"
+    );
+    let row = table.lines().find(|l| l.starts_with("presse ")).unwrap();
+    assert!(
+        row.contains("not modified (304)") && row.trim_end().ends_with(" 1"),
+        "{table}"
+    );
 }
 
 #[test]

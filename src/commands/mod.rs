@@ -14,6 +14,7 @@ pub mod render;
 pub mod retag;
 pub mod run;
 pub mod serve;
+pub mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

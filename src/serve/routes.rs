@@ -50,6 +50,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(index))
         .route("/opml", get(opml))
         .route("/healthz", get(healthz))
+        .route("/sources", get(sources_html))
+        .route("/sources.json", get(sources_json))
         .route("/feeds/{file}", get(feed))
         .route("/search.rss", get(search_rss))
         .route("/search.atom", get(search_atom))
@@ -282,6 +284,54 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
 
 async fn opml(State(state): State<Arc<AppState>>, request: Request) -> Response {
     respond(&state, &state.opml(), request.headers(), "hit")
+}
+
+async fn sources_html(State(state): State<Arc<AppState>>) -> Response {
+    sources(state, "text/html; charset=utf-8", crate::status::html).await
+}
+
+async fn sources_json(State(state): State<Arc<AppState>>) -> Response {
+    sources(state, "application/json", crate::status::json).await
+}
+
+/// The source status: read fresh each time (a few small queries), never
+/// cached, since it is what an operator checks after changing something.
+async fn sources(
+    state: Arc<AppState>,
+    content_type: &'static str,
+    format: fn(&[crate::status::SourceStatus], i64) -> Vec<u8>,
+) -> Response {
+    let worker = state.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        let config = worker.config();
+        let now = crate::ingest::unix_now();
+        worker
+            .stores
+            .with(|store| crate::status::sources(&config, store, now))
+            .map(|rows| format(&rows, now))
+    })
+    .await;
+    match rows {
+        Ok(Ok(body)) => Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, content_type)
+            .header(CACHE_CONTROL, "no-store")
+            .header(&NOSNIFF, "nosniff")
+            .header(&CSP, CSP_VALUE)
+            .body(Body::from(body))
+            .expect("valid static headers"),
+        Ok(Err(err)) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read the database: {err}\n"),
+        ),
+        Err(err) => {
+            error!(error = %err, "reading the source status failed");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reading the source status failed; see the server log\n".to_owned(),
+            )
+        }
+    }
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {

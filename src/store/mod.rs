@@ -107,6 +107,35 @@ impl SourceState {
     }
 }
 
+const SOURCE_STATE_COLUMNS: &str = "id, url, etag, last_modified, body_sha256, last_status, \
+     last_error, consecutive_errors, retry_after, gone_since, last_fetched, last_success, \
+     effective_url, moved_to, feed_ttl, fresh_until";
+
+fn source_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, SourceState)> {
+    Ok((
+        row.get(0)?,
+        SourceState {
+            url: row.get(1)?,
+            validators: Validators {
+                etag: row.get(2)?,
+                last_modified: row.get(3)?,
+            },
+            body_sha256: row.get(4)?,
+            last_status: row.get(5)?,
+            last_error: row.get(6)?,
+            consecutive_errors: row.get(7)?,
+            retry_after: row.get(8)?,
+            gone_since: row.get(9)?,
+            last_fetched: row.get(10)?,
+            last_success: row.get(11)?,
+            effective_url: row.get(12)?,
+            moved_to: row.get(13)?,
+            feed_ttl: row.get(14)?,
+            fresh_until: row.get(15)?,
+        },
+    ))
+}
+
 /// The result of one fetch, as the store records it.
 #[derive(Debug, Clone)]
 pub enum FetchRecord {
@@ -239,35 +268,40 @@ impl Store {
     pub fn source_state(&self, source_id: &str) -> Result<Option<SourceState>, StoreError> {
         self.conn
             .query_row(
-                "SELECT url, etag, last_modified, body_sha256, last_status, last_error,
-                        consecutive_errors, retry_after, gone_since, last_fetched, last_success,
-                        effective_url, moved_to, feed_ttl, fresh_until
-                 FROM sources WHERE id = ?1",
+                &format!("SELECT {SOURCE_STATE_COLUMNS} FROM sources WHERE id = ?1"),
                 [source_id],
-                |row| {
-                    Ok(SourceState {
-                        url: row.get(0)?,
-                        validators: Validators {
-                            etag: row.get(1)?,
-                            last_modified: row.get(2)?,
-                        },
-                        body_sha256: row.get(3)?,
-                        last_status: row.get(4)?,
-                        last_error: row.get(5)?,
-                        consecutive_errors: row.get(6)?,
-                        retry_after: row.get(7)?,
-                        gone_since: row.get(8)?,
-                        last_fetched: row.get(9)?,
-                        last_success: row.get(10)?,
-                        effective_url: row.get(11)?,
-                        moved_to: row.get(12)?,
-                        feed_ttl: row.get(13)?,
-                        fresh_until: row.get(14)?,
-                    })
-                },
+                |row| source_state_row(row).map(|(_, state)| state),
             )
             .optional()
             .context("reading source state")
+    }
+
+    /// The state of every source ever fetched, by id.
+    pub fn source_states(&self) -> Result<HashMap<String, SourceState>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("SELECT {SOURCE_STATE_COLUMNS} FROM sources"))
+            .context("reading source states")?;
+        let rows = statement
+            .query_map([], source_state_row)
+            .context("reading source states")?;
+        rows.collect::<Result<_, _>>()
+            .context("reading source states")
+    }
+
+    /// Stored items per source id.
+    pub fn item_counts_by_source(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT source_id, count(*) FROM items GROUP BY source_id")
+            .context("counting items per source")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })
+            .context("counting items per source")?;
+        rows.collect::<Result<_, _>>()
+            .context("counting items per source")
     }
 
     /// Records one fetch of a source: its items (if any) and its new state, in

@@ -1,0 +1,35 @@
+//! `kurator status`: per source, how its last fetch went and when the next
+//! one is due, read from the database (works while the daemon runs).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::{EXIT_FAILED, GlobalOptions, load_config};
+use crate::config::resolve_db_path;
+use crate::ingest::unix_now;
+use crate::store::Store;
+
+pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
+    let config = match load_config(options) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let now = unix_now();
+    let rows = Store::open(&resolve_db_path(&config, options.db.as_deref()))
+        .and_then(|store| crate::status::sources(&config, &store, now));
+    match rows {
+        Ok(rows) => {
+            let output = if json {
+                crate::status::json(&rows, now)
+            } else {
+                crate::status::text(&rows, now).into_bytes()
+            };
+            let _ = std::io::stdout().lock().write_all(&output);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

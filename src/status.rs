@@ -1,0 +1,298 @@
+//! Status: what each source is doing, for `kurator status`, `/sources` and
+//! `/sources.json`.
+//!
+//! Everything comes from the database and the configuration, so the command
+//! (another process) and the daemon's own pages tell the same story. The
+//! next fetch time is worked out by the scheduler's own rules
+//! ([`crate::schedule::plan`]).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::ingest::format_time;
+use crate::normalize::sanitize::escape_text;
+use crate::schedule::plan::{self, Next};
+use crate::store::{SourceState, Store, StoreError};
+
+/// How the last fetch of a source went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Disabled,
+    NeverFetched,
+    Ok,
+    NotModified,
+    Failing,
+    /// `410 Gone`: not polled again.
+    Gone,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Disabled => "disabled",
+            Outcome::NeverFetched => "never fetched",
+            Outcome::Ok => "ok",
+            Outcome::NotModified => "not modified",
+            Outcome::Failing => "error",
+            Outcome::Gone => "gone",
+        }
+    }
+}
+
+/// One source's line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub outcome: Outcome,
+    /// The HTTP status of the last fetch, if it got one.
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub consecutive_errors: u32,
+    /// Seconds since the epoch.
+    pub last_fetch: Option<i64>,
+    pub last_success: Option<i64>,
+    /// `None`: not polled again (disabled, or gone).
+    pub next_fetch: Option<i64>,
+    /// Set when the server asked us to wait (`Retry-After`).
+    pub retry_after: Option<i64>,
+    pub items: u64,
+}
+
+/// Every configured source's status at `now`, in config order.
+pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceStatus>, StoreError> {
+    let states: HashMap<String, SourceState> = store.source_states()?;
+    let counts = store.item_counts_by_source()?;
+    let mut rows = Vec::with_capacity(config.sources.len());
+    for source in &config.sources {
+        // State recorded for another URL belongs to the source's past.
+        let state = states
+            .get(&source.id)
+            .filter(|state| state.url == source.url.as_str());
+        let outcome = match state {
+            _ if !source.enabled => Outcome::Disabled,
+            None => Outcome::NeverFetched,
+            Some(state) if state.gone_since.is_some() => Outcome::Gone,
+            Some(state) if state.consecutive_errors > 0 => Outcome::Failing,
+            Some(state) if state.last_status == Some(304) => Outcome::NotModified,
+            Some(_) => Outcome::Ok,
+        };
+        let times = state.map(SourceState::times).unwrap_or_default();
+        let next_fetch = if source.enabled {
+            match plan::next_fetch(&config.timing(source), &source.id, &times, now) {
+                Next::At(at) => Some(at),
+                Next::Stopped => None,
+            }
+        } else {
+            None
+        };
+        rows.push(SourceStatus {
+            id: source.id.clone(),
+            title: source.title.clone(),
+            url: source.url.to_string(),
+            outcome,
+            http_status: state.and_then(|s| s.last_status),
+            error: state.and_then(|s| s.last_error.clone()),
+            consecutive_errors: state.map_or(0, |s| s.consecutive_errors),
+            last_fetch: state.and_then(|s| s.last_fetched),
+            last_success: state.and_then(|s| s.last_success),
+            next_fetch,
+            retry_after: state.and_then(|s| s.retry_after).filter(|&at| at > now),
+            items: counts.get(&source.id).copied().unwrap_or(0),
+        });
+    }
+    Ok(rows)
+}
+
+/// `3m ago`, `in 2h`, `now`: for people reading a terminal.
+fn relative(at: i64, now: i64) -> String {
+    let delta = at - now;
+    let span = delta.unsigned_abs();
+    let text = match span {
+        0..=59 => format!("{span}s"),
+        60..=3599 => format!("{}m", span / 60),
+        3600..=86_399 => format!("{}h", span / 3600),
+        _ => format!("{}d", span / 86_400),
+    };
+    match delta {
+        -1..=1 => "now".to_owned(),
+        d if d < 0 => format!("{text} ago"),
+        _ => format!("in {text}"),
+    }
+}
+
+/// The table `kurator status` prints, then the errors, one per line.
+pub fn text(rows: &[SourceStatus], now: i64) -> String {
+    let header = [
+        "SOURCE",
+        "OUTCOME",
+        "LAST FETCH",
+        "NEXT FETCH",
+        "ERRORS",
+        "ITEMS",
+    ];
+    let mut table: Vec<[String; 6]> = vec![header.map(str::to_owned)];
+    for row in rows {
+        let outcome = match row.http_status {
+            Some(status) if row.outcome != Outcome::Disabled => {
+                format!("{} ({status})", row.outcome.as_str())
+            }
+            _ => row.outcome.as_str().to_owned(),
+        };
+        table.push([
+            row.id.clone(),
+            outcome,
+            row.last_fetch
+                .map_or_else(|| "-".to_owned(), |at| relative(at, now)),
+            row.next_fetch
+                .map_or_else(|| "-".to_owned(), |at| relative(at, now)),
+            row.consecutive_errors.to_string(),
+            row.items.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|column| {
+            table
+                .iter()
+                .map(|r| r[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &table {
+        let mut text = String::new();
+        for (column, cell) in line.iter().enumerate() {
+            // Numbers right-aligned, text left-aligned.
+            if column >= 4 {
+                let _ = write!(text, "{cell:>width$}  ", width = widths[column]);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ", width = widths[column]);
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    let failing: Vec<&SourceStatus> = rows.iter().filter(|r| r.error.is_some()).collect();
+    if !failing.is_empty() {
+        out.push('\n');
+        for row in failing {
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                row.id,
+                row.error.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+fn time_json(at: Option<i64>) -> serde_json::Value {
+    at.map_or(serde_json::Value::Null, |at| json!(format_time(at)))
+}
+
+/// `/sources.json`.
+pub fn json(rows: &[SourceStatus], now: i64) -> Vec<u8> {
+    let sources: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "id": row.id,
+                "title": row.title,
+                "url": row.url,
+                "outcome": row.outcome.as_str(),
+                "http_status": row.http_status,
+                "error": row.error,
+                "consecutive_errors": row.consecutive_errors,
+                "last_fetch": time_json(row.last_fetch),
+                "last_success": time_json(row.last_success),
+                "next_fetch": time_json(row.next_fetch),
+                "retry_after": time_json(row.retry_after),
+                "items": row.items,
+            })
+        })
+        .collect();
+    let document = json!({ "generated": format_time(now), "sources": sources });
+    let mut bytes = serde_json::to_vec_pretty(&document).expect("JSON values serialize");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// `/sources`: the same as a page.
+pub fn html(rows: &[SourceStatus], now: i64) -> Vec<u8> {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Kurator: sources</title>\n\
+         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
+         td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
+         .error{color:#a00}.num{text-align:right}</style>\n</head>\n<body>\n\
+         <h1>Sources</h1>\n",
+    );
+    let _ = writeln!(
+        html,
+        "<p>As of {}. <a href=\"sources.json\">JSON</a> · <a href=\"./\">Topic feeds</a></p>",
+        escape_text(&format_time(now))
+    );
+    html.push_str(
+        "<table>\n<tr><th>Source</th><th>Outcome</th><th>Last fetch</th><th>Next fetch</th>\
+         <th class=\"num\">Errors</th><th class=\"num\">Items</th></tr>\n",
+    );
+    for row in rows {
+        let when = |at: Option<i64>| {
+            at.map_or_else(
+                || "–".to_owned(),
+                |at| {
+                    format!(
+                        "<time datetime=\"{0}\">{0}</time>",
+                        escape_text(&format_time(at))
+                    )
+                },
+            )
+        };
+        let mut outcome = escape_text(row.outcome.as_str());
+        if let Some(status) = row.http_status {
+            let _ = write!(outcome, " ({status})");
+        }
+        if let Some(error) = &row.error {
+            let _ = write!(
+                outcome,
+                "<br><span class=\"error\">{}</span>",
+                escape_text(error)
+            );
+        }
+        let _ = writeln!(
+            html,
+            "<tr><td><a href=\"{url}\">{title}</a><br><code>{id}</code></td><td>{outcome}</td>\
+             <td>{last}</td><td>{next}</td><td class=\"num\">{errors}</td><td class=\"num\">{items}</td></tr>",
+            url = escape_text(&row.url),
+            title = escape_text(&row.title),
+            id = escape_text(&row.id),
+            last = when(row.last_fetch),
+            next = when(row.next_fetch),
+            errors = row.consecutive_errors,
+            items = row.items,
+        );
+    }
+    html.push_str("</table>\n</body>\n</html>\n");
+    html.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        let now = 1_000_000;
+        assert_eq!(relative(now, now), "now");
+        assert_eq!(relative(now - 30, now), "30s ago");
+        assert_eq!(relative(now + 900, now), "in 15m");
+        assert_eq!(relative(now - 7200, now), "2h ago");
+        assert_eq!(relative(now + 3 * 86_400, now), "in 3d");
+    }
+}
