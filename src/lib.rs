@@ -24,6 +24,7 @@
 //! * [`serve`]: the HTTP server: feeds, search, OPML and the front page, cached.
 //! * [`ingest`]: one source through the whole pipeline, in one transaction.
 //! * [`daemon`]: `kurator run`: the scheduler and the server in one process, and its signals.
+//! * [`metrics`]: counters for `/metrics` (Prometheus text format).
 //! * [`status`]: what each source is doing (`kurator status`, `/sources`).
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
@@ -35,6 +36,7 @@ pub mod feeds;
 pub mod fetch;
 pub mod identify;
 pub mod ingest;
+pub mod metrics;
 pub mod normalize;
 pub mod parse;
 pub mod render;

@@ -217,6 +217,45 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<code>broken</code>") && page.text().contains("HTTP 500"));
 
+    // /metrics, as Prometheus scrapes it; a 304 round trip is counted.
+    let etag = feed.header("etag").unwrap().to_owned();
+    let again = get(
+        daemon.addr,
+        "/feeds/politik.atom",
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(again.status, 304);
+    let metrics = daemon.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.text();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert_eq!(
+        value("kurator_fetches_total{source=\"presse\",outcome=\"stored\"}"),
+        1.0
+    );
+    assert!(value("kurator_fetches_total{source=\"presse\",outcome=\"not_modified\"}") >= 4.0);
+    assert!(value("kurator_fetches_total{source=\"broken\",outcome=\"failed\"}") >= 2.0);
+    assert_eq!(
+        value("kurator_items_ingested_total{source=\"presse\"}"),
+        1.0
+    );
+    assert!(value("kurator_fetch_duration_seconds_count") >= 10.0);
+    assert!(value("kurator_source_last_success_timestamp_seconds{source=\"presse\"}") > 1.7e9);
+    assert!(value("kurator_source_consecutive_errors{source=\"broken\"}") >= 2.0);
+    assert_eq!(value("kurator_feed_requests_total"), 2.0);
+    assert_eq!(value("kurator_feed_not_modified_total"), 1.0);
+    assert!(value("kurator_database_size_bytes") > 10_000.0);
+
     let log = daemon.stop();
     assert!(log.contains("stopping"), "{log}");
     assert!(

@@ -35,6 +35,7 @@ use crate::commands::EXIT_FAILED;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
 use crate::ingest::{Ingester, Outcome, Report};
+use crate::metrics::Metrics;
 use crate::schedule::{Clock, Command, Heartbeat, Planned, Poller, Scheduler, SourceTimes};
 use crate::serve::Server;
 use crate::store::{Store, StoreError, StoreWriter};
@@ -46,12 +47,22 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct IngestPoller {
     ingester: Arc<Ingester>,
     clock: Clock,
+    metrics: Arc<Metrics>,
 }
 
 impl Poller for IngestPoller {
     async fn poll(&self, source: Source) -> SourceTimes {
         let report = self.ingester.ingest(&source, false).await;
         log_report(&report);
+        let (outcome, new_items) = match &report.outcome {
+            Outcome::Stored(counts) => ("stored", counts.new),
+            Outcome::NotModified => ("not_modified", 0),
+            Outcome::Unchanged => ("unchanged", 0),
+            Outcome::Deferred { .. } => ("deferred", 0),
+            Outcome::Failed(_) => ("failed", 0),
+        };
+        self.metrics
+            .fetched(&source.id, outcome, report.elapsed, new_items);
         match self.ingester.source_times(&source.id).await {
             Ok(times) => times,
             Err(err) => {
@@ -178,6 +189,7 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     let poller = Arc::new(IngestPoller {
         ingester: ingester.clone(),
         clock,
+        metrics: server.metrics(),
     });
     let scheduler = Scheduler::new(poller, clock, planned);
     let heartbeat = scheduler.heartbeat();

@@ -38,6 +38,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::ingest::unix_now;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use cache::{Rendered, ResponseCache, Versions};
 use sendfile::SendfileStream;
@@ -110,6 +111,7 @@ pub struct AppState {
     opml: RwLock<Arc<Rendered>>,
     /// The address bound: links follow it when `base_url` is not configured.
     local: SocketAddr,
+    metrics: Arc<Metrics>,
     started: Instant,
     /// Seconds since the epoch at start: Last-Modified of a feed that has no dates.
     started_unix: i64,
@@ -218,6 +220,7 @@ impl Server {
             cache_control,
             opml: RwLock::new(Arc::new(opml)),
             local,
+            metrics: Arc::new(Metrics::default()),
             started: Instant::now(),
             started_unix: unix_now(),
             health: Health::default(),
@@ -251,6 +254,11 @@ impl Server {
     /// The base URL links are built from.
     pub fn base_url(&self) -> url::Url {
         self.state.config().server.base_url.clone()
+    }
+
+    /// The counters `/metrics` serves; the daemon adds its fetches.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
     }
 
     /// A handle that replaces the configuration while the server runs.

@@ -52,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/sources", get(sources_html))
         .route("/sources.json", get(sources_json))
+        .route("/metrics", get(metrics))
         .route("/feeds/{file}", get(feed))
         .route("/search.rss", get(search_rss))
         .route("/search.atom", get(search_atom))
@@ -163,7 +164,7 @@ async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response 
         limit: query.limit,
     };
     let slug = slug.to_owned();
-    cached(
+    let response = cached(
         &state,
         key,
         headers,
@@ -175,7 +176,15 @@ async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response 
             Ok((bytes, newest))
         },
     )
-    .await
+    .await;
+    count_feed_request(&state, response)
+}
+
+fn count_feed_request(state: &AppState, response: Response) -> Response {
+    state
+        .metrics
+        .feed_request(response.status() == StatusCode::NOT_MODIFIED);
+    response
 }
 
 async fn search_rss(state: State<Arc<AppState>>, request: Request) -> Response {
@@ -225,7 +234,7 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
     };
     let depth = state.config().server.search_depth;
     let gate = Some(&state.searches);
-    cached(
+    let response = cached(
         &state,
         key,
         headers,
@@ -237,7 +246,8 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
             Ok((bytes, newest))
         },
     )
-    .await
+    .await;
+    count_feed_request(&state, response)
 }
 
 async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -329,6 +339,48 @@ async fn sources(
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "reading the source status failed; see the server log\n".to_owned(),
+            )
+        }
+    }
+}
+
+/// Prometheus metrics: the counters, plus per-source facts and the database
+/// size read at scrape time.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let worker = state.clone();
+    let facts = tokio::task::spawn_blocking(move || {
+        let states = worker.stores.with(|store| store.source_states())?;
+        let mut sources: Vec<_> = states
+            .into_iter()
+            .map(|(id, state)| (id, state.last_success, state.consecutive_errors))
+            .collect();
+        sources.sort();
+        let path = &worker.stores.path;
+        let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        Ok::<_, StoreError>(crate::metrics::StoredFacts {
+            sources,
+            database_bytes: size(path) + size(std::path::Path::new(&wal)),
+        })
+    })
+    .await;
+    match facts {
+        Ok(Ok(facts)) => Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+            .header(CACHE_CONTROL, "no-store")
+            .body(Body::from(state.metrics.render(&facts)))
+            .expect("valid static headers"),
+        Ok(Err(err)) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read the database: {err}\n"),
+        ),
+        Err(err) => {
+            error!(error = %err, "collecting metrics failed");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "collecting metrics failed; see the server log\n".to_owned(),
             )
         }
     }
