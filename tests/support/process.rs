@@ -94,6 +94,12 @@ impl Running {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// SIGKILL: the process dies wherever it is, as in a power cut.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, as systemd stops it: the process must exit 0 promptly.
     /// Returns its log.
     pub fn stop(mut self) -> String {
