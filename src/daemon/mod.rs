@@ -78,29 +78,38 @@ impl Poller for IngestPoller {
     }
 }
 
+/// One line per poll. The message says everything on its own (the journal
+/// shows messages, not fields); the `source` field is there for filtering
+/// (`journalctl F_SOURCE=…`) and for the plain-text log.
 fn log_report(report: &Report) {
     let source = report.source_id.as_str();
     let seconds = report.elapsed.as_secs_f64();
     match &report.outcome {
-        Outcome::Stored(counts) => tracing::info!(
+        Outcome::Stored(c) => tracing::info!(
             source,
-            new = counts.new,
-            updated = counts.updated,
-            unchanged = counts.unchanged,
-            seconds,
-            "fetched"
+            "{source}: fetched: {} new, {} updated, {} unchanged ({seconds:.2}s)",
+            c.new,
+            c.updated,
+            c.unchanged
         ),
-        Outcome::NotModified => tracing::info!(source, seconds, "not modified"),
-        Outcome::Unchanged => tracing::info!(source, seconds, "not modified (same content)"),
+        Outcome::NotModified => tracing::info!(source, "{source}: not modified ({seconds:.2}s)"),
+        Outcome::Unchanged => {
+            tracing::info!(
+                source,
+                "{source}: not modified, same content ({seconds:.2}s)"
+            )
+        }
         Outcome::Deferred { until } => tracing::info!(
             source,
-            until = %crate::ingest::format_time(*until),
-            "deferred: the server asked us to wait"
+            "{source}: deferred: the server asked us to wait until {}",
+            crate::ingest::format_time(*until)
         ),
-        Outcome::Failed(err) => tracing::warn!(source, seconds, "fetch failed: {err}"),
+        Outcome::Failed(err) => {
+            tracing::warn!(source, "{source}: fetch failed: {err} ({seconds:.2}s)")
+        }
     }
     for hint in &report.hints {
-        tracing::warn!(source, "{hint}");
+        tracing::warn!(source, "{source}: {hint}");
     }
 }
 
@@ -378,9 +387,8 @@ async fn prune_daily(writer: StoreWriter, keep: Duration) {
         }
         if pruned > 0 {
             tracing::info!(
-                items = pruned,
-                before = %crate::ingest::format_time(cutoff),
-                "pruned items older than keep_days"
+                "pruned {pruned} item(s) published before {} (keep_days)",
+                crate::ingest::format_time(cutoff)
             );
         }
         tokio::time::sleep(PRUNE_EVERY).await;

@@ -42,7 +42,10 @@ pub(super) struct Reloader {
 impl Reloader {
     pub async fn reload(&mut self) {
         let path = self.config.path.clone();
-        tracing::info!(config = %path.display(), "reloading the configuration (SIGHUP)");
+        tracing::info!(
+            "reloading the configuration from {} (SIGHUP)",
+            path.display()
+        );
         let config = match Config::load(&path) {
             Ok(config) => config,
             Err(err) => {
@@ -74,7 +77,7 @@ impl Reloader {
             tracing::warn!("{section} changed: that takes effect at the next restart");
         }
         self.sources.store(planned.len(), Ordering::Relaxed);
-        tracing::info!(sources = planned.len(), "configuration reloaded");
+        tracing::info!("configuration reloaded: {} source(s)", planned.len());
         let _ = self.commands.send(Command::Replace(planned)).await;
         self.server.replace(config.clone());
         if tagging(&self.config) != tagging(&config) {
@@ -170,8 +173,6 @@ async fn retag_all(writer: StoreWriter, config: Arc<Config>) {
         }
     }
     tracing::info!(
-        items = seen,
-        changed,
-        "retagged stored items for the new topics"
+        "retagged stored items for the new topics: {seen} item(s), topics changed on {changed}"
     );
 }
