@@ -56,7 +56,7 @@ const CHANNEL_BOUND: usize = 64;
 // Deterministic randomness
 
 /// splitmix64: tiny, fast, good enough for test data.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -745,7 +745,7 @@ fn rdf_item(item: &ItemData, host: &str) -> String {
     out
 }
 
-fn make_feed(rng: &mut Rng, index: usize) -> Feed {
+pub(crate) fn make_feed(rng: &mut Rng, index: usize) -> Feed {
     let (city, host) = CITIES[index % CITIES.len()];
     let roll = rng.below(100);
     let format = match roll {

@@ -88,11 +88,21 @@ pub struct Ingester {
     topics: std::sync::RwLock<Arc<TopicSet>>,
     /// `[storage] keep_days`: new items older than this are not stored.
     keep: Option<Duration>,
+    /// Sources being polled, fetch to commit: `concurrency`. Holding it
+    /// until the commit bounds the bodies in memory (fetched but not yet
+    /// stored), however many sources fall due at once.
+    in_flight: tokio::sync::Semaphore,
+    /// Bodies being decoded, parsed and tagged at once: one per core.
+    /// More only interleave CPU work and each hold a parse's memory.
+    processing: tokio::sync::Semaphore,
 }
 
 impl Ingester {
     pub fn new(fetcher: Fetcher, store: StoreWriter, topics: Arc<TopicSet>) -> Ingester {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ingester {
+            in_flight: tokio::sync::Semaphore::new(fetcher.concurrency()),
+            processing: tokio::sync::Semaphore::new(cores),
             fetcher,
             store,
             topics: std::sync::RwLock::new(topics),
@@ -123,6 +133,7 @@ impl Ingester {
     pub async fn ingest(&self, source: &Source, force: bool) -> Report {
         // At error level so the source id shows on every log line whatever the filter.
         let span = tracing::error_span!("source", source = %source.id);
+        let _in_flight = self.in_flight.acquire().await.expect("never closed");
         let started = Instant::now();
         let mut hints = Vec::new();
         let outcome = self
@@ -241,6 +252,7 @@ impl Ingester {
         content_type: Option<String>,
         url: &Url,
     ) -> Result<Processed, IngestError> {
+        let _processing = self.processing.acquire().await.expect("never closed");
         let source_id = source.id.clone();
         let source_tags = source.tags.clone();
         let topics = self

@@ -58,7 +58,7 @@ impl Reloader {
         let planned = {
             let (db_path, config) = (self.db_path.clone(), config.clone());
             tokio::task::spawn_blocking(move || {
-                Store::open(&db_path).and_then(|store| plan_sources(&config, &store))
+                Store::open_reader(&db_path).and_then(|store| plan_sources(&config, &store))
             })
             .await
         };

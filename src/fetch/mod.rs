@@ -258,6 +258,11 @@ impl Fetcher {
         })
     }
 
+    /// `[fetch] concurrency`.
+    pub fn concurrency(&self) -> usize {
+        self.config.concurrency.max(1)
+    }
+
     /// Fetches `url`. Waiting for a free slot, or for `host_delay`, does
     /// not count against `timeout`: politeness must not time a fetch out.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {

@@ -79,7 +79,7 @@ impl StorePool {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let store = match idle {
             Some(store) => store,
-            None => Store::open(&self.path)?,
+            None => Store::open_reader(&self.path)?,
         };
         let result = work(&store);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -200,7 +200,7 @@ impl Server {
         let listener = listen(addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
         links_follow(&mut config, local);
-        let watcher_store = Store::open(&db_path)?;
+        let watcher_store = Store::open_reader(&db_path)?;
         let versions = Versions::new(watcher_store.feed_versions()?);
         let opml = opml_of(&config);
         let cache_control = HeaderValue::from_str(&format!(

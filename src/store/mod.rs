@@ -200,6 +200,9 @@ pub struct StoredItem {
     pub first_seen: i64,
 }
 
+/// Page cache of a reading connection, in KiB.
+const READER_CACHE_KIB: u32 = 2048;
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -262,6 +265,19 @@ impl Store {
             tracing::info!(version = index + 1, "database schema migrated");
         }
         Ok(())
+    }
+
+    /// [`Store::open`] for a connection that only reads (the server's):
+    /// a small page cache. The big one pays off for the writer, whose
+    /// inserts probe the whole uid index; a reader would only fill it with
+    /// pages a search once scanned, for every pooled connection.
+    pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
+        let store = Store::open(path)?;
+        store
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};"))
+            .context("setting the page cache size")?;
+        Ok(store)
     }
 
     /// The remembered state of a source, if it was ever fetched.
