@@ -311,17 +311,55 @@ async fn sources(
     content_type: &'static str,
     format: fn(&[crate::status::SourceStatus], i64) -> Vec<u8>,
 ) -> Response {
-    let worker = state.clone();
-    let rows = tokio::task::spawn_blocking(move || {
-        let config = worker.config();
-        let now = crate::ingest::unix_now();
-        worker
-            .stores
-            .with(|store| crate::status::sources(&config, store, now))
-            .map(|rows| format(&rows, now))
+    uncached(
+        state,
+        content_type,
+        "reading the source status",
+        move |state| {
+            let config = state.config();
+            let now = crate::ingest::unix_now();
+            state
+                .stores
+                .with(|store| crate::status::sources(&config, store, now))
+                .map(|rows| format(&rows, now))
+        },
+    )
+    .await
+}
+
+/// Prometheus metrics: the counters, plus per-source facts and the database
+/// size read at scrape time.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    uncached(state, content_type, "collecting metrics", |state| {
+        let states = state.stores.with(|store| store.source_states())?;
+        let mut sources: Vec<_> = states
+            .into_iter()
+            .map(|(id, state)| (id, state.last_success, state.consecutive_errors))
+            .collect();
+        sources.sort();
+        let path = &state.stores.path;
+        let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let facts = crate::metrics::StoredFacts {
+            sources,
+            database_bytes: size(path) + size(std::path::Path::new(&wal)),
+        };
+        Ok(state.metrics.render(&facts).into_bytes())
     })
-    .await;
-    match rows {
+    .await
+}
+
+/// A response read from the database on the blocking pool, never cached.
+/// `what` names the work in error messages.
+async fn uncached(
+    state: Arc<AppState>,
+    content_type: &'static str,
+    what: &'static str,
+    work: impl FnOnce(&AppState) -> Result<Vec<u8>, StoreError> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(move || work(&state)).await {
         Ok(Ok(body)) => Response::builder()
             .status(StatusCode::OK)
             .header(CONTENT_TYPE, content_type)
@@ -335,52 +373,10 @@ async fn sources(
             format!("cannot read the database: {err}\n"),
         ),
         Err(err) => {
-            error!(error = %err, "reading the source status failed");
+            error!(error = %err, "{what} failed");
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "reading the source status failed; see the server log\n".to_owned(),
-            )
-        }
-    }
-}
-
-/// Prometheus metrics: the counters, plus per-source facts and the database
-/// size read at scrape time.
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let worker = state.clone();
-    let facts = tokio::task::spawn_blocking(move || {
-        let states = worker.stores.with(|store| store.source_states())?;
-        let mut sources: Vec<_> = states
-            .into_iter()
-            .map(|(id, state)| (id, state.last_success, state.consecutive_errors))
-            .collect();
-        sources.sort();
-        let path = &worker.stores.path;
-        let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
-        let mut wal = path.clone().into_os_string();
-        wal.push("-wal");
-        Ok::<_, StoreError>(crate::metrics::StoredFacts {
-            sources,
-            database_bytes: size(path) + size(std::path::Path::new(&wal)),
-        })
-    })
-    .await;
-    match facts {
-        Ok(Ok(facts)) => Response::builder()
-            .status(StatusCode::OK)
-            .header(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
-            .header(CACHE_CONTROL, "no-store")
-            .body(Body::from(state.metrics.render(&facts)))
-            .expect("valid static headers"),
-        Ok(Err(err)) => plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("cannot read the database: {err}\n"),
-        ),
-        Err(err) => {
-            error!(error = %err, "collecting metrics failed");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "collecting metrics failed; see the server log\n".to_owned(),
+                format!("{what} failed; see the server log\n"),
             )
         }
     }
