@@ -18,6 +18,7 @@
 //! * A source's stored state counts only while its `url` is the one it was
 //!   fetched from: a changed `url` starts it over (a `410 Gone` is forgotten).
 
+mod memory;
 mod reload;
 mod systemd;
 
@@ -146,6 +147,9 @@ pub fn run(config: Config, db_path: PathBuf) -> ExitCode {
     runtime.block_on(run_async(config, db_path))
 }
 
+/// Page cache of the daemon's writing connection, in KiB.
+const DAEMON_WRITER_CACHE_KIB: u32 = 8 * 1024;
+
 /// What start-up opened, in the order it must be opened.
 struct Started {
     planned: Vec<Planned>,
@@ -158,7 +162,13 @@ struct Started {
 /// Opens the database, plans the sources and binds the port; a failure is
 /// the message to print.
 async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
+    memory::purge_freed_memory_at_once();
     let store = Store::open(db_path).map_err(|err| err.to_string())?;
+    // The daemon ingests a few items per poll, not a bulk import: a smaller
+    // page cache than `kurator fetch` uses keeps it within its memory budget.
+    store
+        .set_cache_kib(DAEMON_WRITER_CACHE_KIB)
+        .map_err(|err| err.to_string())?;
     let planned = plan_sources(config, &store).map_err(|err| err.to_string())?;
     let fetcher = Fetcher::new(&config.fetch).map_err(|err| err.to_string())?;
     let server = Server::bind(config.clone(), db_path.to_path_buf())

@@ -178,10 +178,12 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 }
 
 fn brotli(body: &[u8]) -> Vec<u8> {
-    // Quality 9 compresses feeds nearly as well as 11 at a tenth of the time;
-    // each version of a feed is compressed once.
+    // Quality 6 with a 1 MiB window: on rendered feeds within 2% of quality
+    // 9's size at a quarter of the time, and its hash table is 4 MiB where
+    // quality 9's is 32 MiB, allocated (and touched) per compression, which
+    // a daemon's resident memory would show (see BENCHMARKS.md).
     let mut encoder =
-        brotli::CompressorWriter::new(Vec::with_capacity(body.len() / 4), 4096, 9, 22);
+        brotli::CompressorWriter::new(Vec::with_capacity(body.len() / 4), 4096, 6, 20);
     encoder.write_all(body).expect("writing to a Vec");
     encoder.into_inner()
 }

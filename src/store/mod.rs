@@ -239,6 +239,14 @@ impl Store {
     }
 
     /// The schema version this database is at.
+    /// Bounds this connection's page cache (an upper bound; pages fill it
+    /// only as they are read).
+    pub fn set_cache_kib(&self, kib: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib};"))
+            .context("setting the page cache size")
+    }
+
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         self.conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -273,10 +281,7 @@ impl Store {
     /// pages a search once scanned, for every pooled connection.
     pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
         let store = Store::open(path)?;
-        store
-            .conn
-            .execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};"))
-            .context("setting the page cache size")?;
+        store.set_cache_kib(READER_CACHE_KIB)?;
         Ok(store)
     }
 
