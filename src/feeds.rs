@@ -8,10 +8,10 @@
 use url::Url;
 
 use crate::config::Config;
-use crate::render::{Entry, EntrySource, FeedInfo, Format, render};
+use crate::render::{AlsoReported, Entry, EntrySource, FeedInfo, Format, render};
 use crate::rules::Rule;
 use crate::store::{ALL_FEED, Store, StoreError, StoredItem};
-use crate::tag::Tagger;
+use crate::tag::{Tag, Tagger};
 
 /// A rendered feed.
 #[derive(Debug, Clone)]
@@ -21,7 +21,8 @@ pub struct RenderedFeed {
     pub newest: Option<i64>,
 }
 
-/// Stored items as feed entries, with their tags.
+/// Stored items as feed entries, with their tags. An item of a cluster
+/// becomes the cluster's entry: see [`cluster_entry`].
 pub fn entries(
     store: &Store,
     config: &Config,
@@ -29,27 +30,108 @@ pub fn entries(
 ) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
-        let topics = store.topics_of(item.id)?;
-        let tags = Tagger::for_source(config, &item.source_id).tags((&item).into(), &topics);
-        let source = config.source(&item.source_id);
-        entries.push(Entry {
-            title: item.title,
-            link: item.link,
-            summary: item.summary,
-            content: item.content,
-            author: item.author,
-            published: item.published,
-            updated: item.updated,
-            source: EntrySource {
-                title: source.map_or_else(|| item.source_id.clone(), |s| s.title.clone()),
-                url: source.map_or_else(String::new, |s| s.url.to_string()),
-                id: item.source_id,
-            },
-            uid: item.uid,
-            tags,
-        });
+        if let Some(cluster) = item.cluster_id {
+            let members = store.cluster_members(cluster)?;
+            if members.len() > 1 {
+                entries.push(cluster_entry(store, config, cluster, members)?);
+                continue;
+            }
+        }
+        let tags = item_tags(store, config, &item)?;
+        entries.push(single_entry(config, item, tags));
     }
     Ok(entries)
+}
+
+fn item_tags(store: &Store, config: &Config, item: &StoredItem) -> Result<Vec<Tag>, StoreError> {
+    let topics = store.topics_of(item.id)?;
+    Ok(Tagger::for_source(config, &item.source_id).tags(item.into(), &topics))
+}
+
+fn entry_source(config: &Config, source_id: &str) -> EntrySource {
+    let source = config.source(source_id);
+    EntrySource {
+        title: source.map_or_else(|| source_id.to_owned(), |s| s.title.clone()),
+        url: source.map_or_else(String::new, |s| s.url.to_string()),
+        id: source_id.to_owned(),
+    }
+}
+
+fn single_entry(config: &Config, item: StoredItem, tags: Vec<Tag>) -> Entry {
+    Entry {
+        source: entry_source(config, &item.source_id),
+        title: item.title,
+        link: item.link,
+        summary: item.summary,
+        content: item.content,
+        author: item.author,
+        published: item.published,
+        updated: item.updated,
+        uid: item.uid,
+        tags,
+        also: Vec::new(),
+    }
+}
+
+/// One entry for a story several sources reported.
+///
+/// * Its id is the cluster's first item's uid, whichever report shows: an
+///   entry once emitted keeps its id when later reports join.
+/// * The report shown (the representative) is the one from the source with
+///   the highest `priority`, then the earliest published.
+/// * The other reports are listed ([`Entry::also`]); the entry's tags are
+///   every report's, and it counts as updated when a report joined.
+pub fn cluster_entry(
+    store: &Store,
+    config: &Config,
+    cluster: i64,
+    members: Vec<StoredItem>,
+) -> Result<Entry, StoreError> {
+    let uid = members
+        .iter()
+        .find(|m| m.id == cluster)
+        .or_else(|| members.iter().min_by_key(|m| m.id))
+        .map(|m| m.uid.clone())
+        .unwrap_or_default();
+    let priority = |m: &StoredItem| config.source(&m.source_id).map_or(0, |s| s.priority);
+    let representative = members
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, m)| (std::cmp::Reverse(priority(m)), m.published, m.id))
+        .map(|(at, _)| at)
+        .unwrap_or(0);
+    let mut tags: Vec<Tag> = Vec::new();
+    for member in &members {
+        for tag in item_tags(store, config, member)? {
+            if !tags.iter().any(|t| t.name == tag.name) {
+                tags.push(tag);
+            }
+        }
+    }
+    let joined = members
+        .iter()
+        .enumerate()
+        .filter(|(at, _)| *at != representative)
+        .map(|(_, m)| m.first_seen)
+        .max()
+        .unwrap_or(0);
+    let mut members = members;
+    let shown = members.remove(representative);
+    let also = members
+        .into_iter()
+        .map(|m| AlsoReported {
+            source: entry_source(config, &m.source_id),
+            title: m.title,
+            link: m.link,
+            uid: m.uid,
+            published: m.published,
+        })
+        .collect();
+    let mut entry = single_entry(config, shown, tags);
+    entry.uid = uid;
+    entry.updated = entry.updated.max(joined);
+    entry.also = also;
+    Ok(entry)
 }
 
 /// Whether `slug` names a feed: a configured topic, or `all`.
@@ -109,8 +191,8 @@ pub fn topic_feed(
     Ok(finish(format, &info, &entries))
 }
 
-/// The newest stored items that match `rule`: at most `limit` of them, from
-/// the newest `depth` items. `on_match` sees each match as it is found.
+/// The newest stored items that match `rule`, one per cluster: at most
+/// `limit` of them, from the newest `depth` items. `on_match` sees each match as it is found.
 /// Returns the matches and how many items were looked at.
 pub fn search(
     store: &Store,
@@ -124,13 +206,19 @@ pub fn search(
     if limit == 0 || depth == 0 {
         return Ok((matched, scanned));
     }
+    // One match per story: a cluster shows once, whichever report matched.
+    let mut clusters = std::collections::HashSet::new();
     store.scan_items(None, |item| {
         scanned += 1;
+        if item.cluster_id.is_some() && clusters.contains(&item.cluster()) {
+            return scanned < depth;
+        }
         let tagger = Tagger::for_source(config, &item.source_id);
         // Topics first, so the rule can use their slugs with tag:.
         let mut doc = tagger.document((&item).into());
         config.topics.tag(&mut doc);
         if rule.matches(&doc) {
+            clusters.insert(item.cluster());
             on_match(&item);
             matched.push(item);
         }

@@ -109,6 +109,9 @@ pub struct Identified {
     /// Slugs of the topics the item matches; filled in by the tag stage
     /// ([`crate::tag`]), empty until then.
     pub topics: Vec<String>,
+    /// What dedup compares the item by; computed during ingest, so the
+    /// single database writer does not have to (it does when missing).
+    pub keys: Option<crate::dedup::Keys>,
 }
 
 /// Identifies the items of one fetched document. Links are canonicalized in place.
@@ -152,6 +155,7 @@ pub fn identify(source_id: &str, items: Vec<Item>) -> Vec<Identified> {
             identity,
             item,
             topics: Vec::new(),
+            keys: None,
         })
         .collect()
 }

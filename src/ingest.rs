@@ -339,7 +339,8 @@ pub struct Processed {
     pub ttl: Option<Duration>,
 }
 
-/// The CPU part of the pipeline: decode, parse, normalize, identify, tag.
+/// The CPU part of the pipeline: decode, parse, normalize, identify, tag,
+/// and the keys dedup compares items by.
 /// `url` is where the document came from; `now` bounds dates.
 pub fn process(
     tagger: &Tagger<'_>,
@@ -358,6 +359,7 @@ pub fn process(
     let mut identified = identify(tagger.source_id, items);
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
+        item.keys = Some(crate::store::dedup_keys(&item.item));
     }
     Ok(Processed {
         items: identified,

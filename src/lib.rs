@@ -32,6 +32,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod decode;
+pub mod dedup;
 pub mod feeds;
 pub mod fetch;
 pub mod identify;

@@ -13,6 +13,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::json;
 
 use crate::ingest::format_time;
+use crate::normalize::sanitize::escape_text;
 use crate::normalize::strip_forbidden;
 use crate::tag::Tag;
 
@@ -89,6 +90,63 @@ pub struct Entry {
     pub updated: i64,
     pub source: EntrySource,
     pub tags: Vec<Tag>,
+    /// The other reports of the same story (dedup), oldest first.
+    pub also: Vec<AlsoReported>,
+}
+
+/// Another source's report of an entry's story.
+#[derive(Debug, Clone)]
+pub struct AlsoReported {
+    pub source: EntrySource,
+    pub title: String,
+    pub link: Option<String>,
+    pub uid: String,
+    pub published: i64,
+}
+
+/// The paragraph that lists the other reports: "Auch berichtet von:
+/// Kommune21 („Titel“), …", each title linking to its report.
+fn also_reported_html(also: &[AlsoReported]) -> String {
+    let mut html = String::from("<p>Auch berichtet von: ");
+    for (n, report) in also.iter().enumerate() {
+        if n > 0 {
+            html.push_str(", ");
+        }
+        html.push_str(&escape_text(&report.source.title));
+        html.push_str(" (");
+        let title = format!("„{}“", escape_text(&report.title));
+        match &report.link {
+            Some(link) => {
+                html.push_str("<a href=\"");
+                html.push_str(&escape_text(link));
+                html.push_str("\">");
+                html.push_str(&title);
+                html.push_str("</a>");
+            }
+            None => html.push_str(&title),
+        }
+        html.push(')');
+    }
+    html.push_str("</p>");
+    html
+}
+
+impl Entry {
+    /// Summary and content as rendered: with the list of other reports
+    /// appended when the story has several.
+    fn shown_html(&self) -> (Option<String>, Option<String>) {
+        if self.also.is_empty() {
+            return (self.summary.clone(), self.content.clone());
+        }
+        let list = also_reported_html(&self.also);
+        let append = |html: &Option<String>| html.as_ref().map(|h| format!("{h}\n{list}"));
+        let summary = append(&self.summary);
+        let content = append(&self.content);
+        if summary.is_none() && content.is_none() {
+            return (Some(list), None);
+        }
+        (summary, content)
+    }
 }
 
 impl Entry {
@@ -147,16 +205,11 @@ fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
         .iter()
         .map(|entry| {
             let mut item = ::rss::Item::default();
+            let (summary, content) = entry.shown_html();
             item.set_title(Some(clean(&entry.title)));
             item.set_link(entry.link.clone());
-            item.set_description(
-                entry
-                    .summary
-                    .as_deref()
-                    .or(entry.content.as_deref())
-                    .map(clean),
-            );
-            item.set_content(entry.content.as_deref().map(clean));
+            item.set_description(summary.as_deref().or(content.as_deref()).map(clean));
+            item.set_content(content.as_deref().map(clean));
             item.set_guid(Some(::rss::Guid {
                 value: entry.id(),
                 permalink: false,
@@ -286,10 +339,24 @@ fn atom(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             w.write_event(Event::End(BytesEnd::new("source")))
                 .expect("Vec");
         }
-        if let Some(summary) = &entry.summary {
+        for report in &entry.also {
+            if let Some(href) = &report.link {
+                let mut element = BytesStart::new("link");
+                element.push_attribute(("rel", "related"));
+                element.push_attribute(("type", "text/html"));
+                element.push_attribute(("href", clean(href).as_str()));
+                element.push_attribute((
+                    "title",
+                    clean(&format!("{}: {}", report.source.title, report.title)).as_str(),
+                ));
+                w.write_event(Event::Empty(element)).expect("Vec");
+            }
+        }
+        let (summary, content) = entry.shown_html();
+        if let Some(summary) = &summary {
             text_element(w, "summary", summary, Some("html"));
         }
-        if let Some(content) = &entry.content {
+        if let Some(content) = &content {
             text_element(w, "content", content, Some("html"));
         }
         w.write_event(Event::End(BytesEnd::new("entry")))
@@ -333,7 +400,8 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
                 item.insert("url".into(), json!(url));
             }
             item.insert("title".into(), json!(clean(&entry.title)));
-            if let Some(content) = entry.content.as_deref().or(entry.summary.as_deref()) {
+            let (summary, content) = entry.shown_html();
+            if let Some(content) = content.as_deref().or(summary.as_deref()) {
                 item.insert("content_html".into(), json!(clean(content)));
             } else {
                 item.insert("content_text".into(), json!(""));
@@ -356,6 +424,13 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
                     "about": "https://github.com/kurator-feeds/kurator",
                     "source": { "id": entry.source.id, "title": clean(&entry.source.title), "url": entry.source.url },
                     "uid": entry.uid,
+                    "also_reported_by": entry.also.iter().map(|r| json!({
+                        "source": { "id": r.source.id, "title": clean(&r.source.title), "url": r.source.url },
+                        "title": clean(&r.title),
+                        "url": r.link,
+                        "uid": r.uid,
+                        "date_published": format_time(r.published),
+                    })).collect::<Vec<_>>(),
                 }),
             );
             serde_json::Value::Object(item)
@@ -372,4 +447,30 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(&feed).expect("JSON values always serialize");
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_of_other_reports_escapes_what_sources_wrote() {
+        let also = [AlsoReported {
+            source: EntrySource {
+                id: "echo".into(),
+                title: "Echo <b>&</b>".into(),
+                url: String::new(),
+            },
+            title: "<script>alert(1)</script> „Zitat“".into(),
+            link: Some("https://echo.example/a?x=1&y=\"2\"".into()),
+            uid: "0".repeat(32),
+            published: 0,
+        }];
+        let html = also_reported_html(&also);
+        assert_eq!(
+            html,
+            "<p>Auch berichtet von: Echo &lt;b&gt;&amp;&lt;/b&gt; (<a href=\"https://echo.example/a?x=1&amp;y=&quot;2&quot;\">\
+             „&lt;script&gt;alert(1)&lt;/script&gt; „Zitat““</a>)</p>"
+        );
+    }
 }

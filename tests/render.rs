@@ -238,7 +238,9 @@ fn xss_cases_from_the_corpus_leave_nothing_dangerous() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpus/feedparser/wellformed/sanitize");
-    let mut config = String::new();
+    // Many of these files share a link: grouped, they would show as a few
+    // entries; every item is checked on its own.
+    let mut config = String::from("[dedup]\nmode = \"off\"\n");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
         .unwrap()
         .map(|e| e.unwrap().path())

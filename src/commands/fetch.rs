@@ -47,7 +47,7 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     }
 
     let db_path = resolve_db_path(&config, options.db.as_deref());
-    let store = match Store::open(&db_path) {
+    let mut store = match Store::open(&db_path) {
         Ok(store) => store,
         Err(err) => {
             eprintln!("{err}");
@@ -71,6 +71,7 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    store.set_dedup(config.dedup);
     let (writer, writer_thread) = match StoreWriter::spawn(store) {
         Ok(spawned) => spawned,
         Err(err) => {

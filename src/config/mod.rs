@@ -46,6 +46,8 @@ pub struct Config {
     /// Topics, compiled and in evaluation order.
     pub topics: TopicSet,
     pub server: ServerConfig,
+    /// `[dedup]`: how reports of one story group.
+    pub dedup: crate::dedup::Settings,
 }
 
 /// `[server]`: where topic feeds are served, and the address they are known by.
@@ -151,6 +153,9 @@ pub struct Source {
     pub enabled: bool,
     /// Overrides `[fetch] schedule` for this source.
     pub schedule: Option<CronSchedule>,
+    /// When several sources report one story, the highest priority's report
+    /// represents it (ties: the earliest published). Default 0.
+    pub priority: i64,
 }
 
 /// A configuration problem, located in the file.
@@ -196,6 +201,16 @@ struct RawConfig {
     topics: Vec<Spanned<RawTopic>>,
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    dedup: RawDedup,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDedup {
+    mode: Option<Spanned<String>>,
+    threshold: Option<Spanned<f64>>,
+    window_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -253,6 +268,7 @@ struct RawSource {
     #[serde(default = "default_true")]
     enabled: bool,
     schedule: Option<Spanned<String>>,
+    priority: Option<Spanned<i64>>,
 }
 
 fn default_true() -> bool {
@@ -376,11 +392,26 @@ impl Config {
                     Some(schedule) => Some(located.schedule(schedule)?),
                     None => None,
                 },
+                priority: match &raw_source.priority {
+                    None => 0,
+                    Some(value) if (-1000..=1000).contains(value.get_ref()) => *value.get_ref(),
+                    Some(value) => {
+                        return Err(located.error(
+                            Some(value.span()),
+                            format!(
+                                "`priority` must be from -1000 to 1000, not {}",
+                                value.get_ref()
+                            ),
+                            Some("higher wins; leave it out for 0".into()),
+                        ));
+                    }
+                },
             });
         }
 
         let topics = located.topics(&raw.topics)?;
         let server = located.server(&raw.server)?;
+        let dedup = located.dedup(&raw.dedup)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -389,6 +420,7 @@ impl Config {
             sources,
             topics,
             server,
+            dedup,
         })
     }
 
@@ -506,6 +538,58 @@ impl Locator<'_> {
                 Some(format!("leave `{key}` out to use the default ({default})")),
             )),
         }
+    }
+
+    fn dedup(&self, raw: &RawDedup) -> Result<crate::dedup::Settings, ConfigError> {
+        use crate::dedup::{Mode, Settings};
+        let mut settings = Settings::default();
+        if let Some(mode) = &raw.mode {
+            settings.mode = match mode.get_ref().as_str() {
+                "cluster" => Mode::Cluster,
+                "exact" => Mode::Exact,
+                "off" => Mode::Off,
+                other => {
+                    return Err(self.error(
+                        Some(mode.span()),
+                        format!("`mode` must be \"cluster\", \"exact\" or \"off\", not {other:?}"),
+                        Some(
+                            "\"cluster\" groups by link, links between items and alike text; \"exact\" by link only; \"off\" not at all"
+                                .into(),
+                        ),
+                    ));
+                }
+            };
+        }
+        if let Some(threshold) = &raw.threshold {
+            let value = *threshold.get_ref();
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(self.error(
+                    Some(threshold.span()),
+                    format!("`threshold` must be above 0 and at most 1, not {value}"),
+                    Some(format!(
+                        "higher groups fewer reports; leave it out for {}",
+                        crate::dedup::DEFAULT_THRESHOLD
+                    )),
+                ));
+            }
+            settings.threshold = value;
+        }
+        if let Some(days) = &raw.window_days {
+            match *days.get_ref() {
+                n @ 1..=90 => settings.window_secs = n * 86_400,
+                n => {
+                    return Err(self.error(
+                        Some(days.span()),
+                        format!("`window_days` must be from 1 to 90, not {n}"),
+                        Some(format!(
+                            "reports further apart never group; leave it out for {}",
+                            crate::dedup::DEFAULT_WINDOW_DAYS
+                        )),
+                    ));
+                }
+            }
+        }
+        Ok(settings)
     }
 
     fn fetch(&self, raw: &RawFetch) -> Result<FetchConfig, ConfigError> {

@@ -163,7 +163,8 @@ struct Started {
 /// the message to print.
 async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
     memory::purge_freed_memory_at_once();
-    let store = Store::open(db_path).map_err(|err| err.to_string())?;
+    let mut store = Store::open(db_path).map_err(|err| err.to_string())?;
+    store.set_dedup(config.dedup);
     // The daemon ingests a few items per poll, not a bulk import: a smaller
     // page cache than `kurator fetch` uses keeps it within its memory budget.
     store

@@ -80,6 +80,14 @@ impl Reloader {
         tracing::info!("configuration reloaded: {} source(s)", planned.len());
         let _ = self.commands.send(Command::Replace(planned)).await;
         self.server.replace(config.clone());
+        if self.config.dedup != config.dedup {
+            // Applies to items stored from now on; stored clusters stay.
+            let settings = config.dedup;
+            let _ = self
+                .writer
+                .run(move |store| store.set_dedup(settings))
+                .await;
+        }
         if tagging(&self.config) != tagging(&config) {
             self.ingester.set_topics(Arc::new(config.topics.clone()));
             if let Some(running) = self.retagging.take() {

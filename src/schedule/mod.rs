@@ -401,6 +401,7 @@ mod tests {
                 tags: Vec::new(),
                 enabled: true,
                 schedule: None,
+                priority: 0,
             },
             timing: Timing {
                 schedule: CronSchedule::parse(schedule).unwrap(),

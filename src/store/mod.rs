@@ -13,10 +13,12 @@
 //!   knows a rendered feed is stale without reading items.
 //! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
 
+mod clusters;
 mod retention;
 pub mod schema;
 mod writer;
 
+pub use clusters::dedup_keys;
 pub use retention::{Backup, Pruned, backup};
 pub use writer::{MAX_BATCH, StoreWriter};
 
@@ -198,6 +200,15 @@ pub struct StoredItem {
     pub published: i64,
     pub updated: i64,
     pub first_seen: i64,
+    /// The cluster (the id of its first item) when the story has several reports.
+    pub cluster_id: Option<i64>,
+}
+
+impl StoredItem {
+    /// The cluster this item shows as: its own id when alone.
+    pub fn cluster(&self) -> i64 {
+        self.cluster_id.unwrap_or(self.id)
+    }
 }
 
 /// Page cache of a reading connection, in KiB.
@@ -206,6 +217,8 @@ const READER_CACHE_KIB: u32 = 2048;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Grouping of new items into stories; used by writers only.
+    dedup: clusters::Dedup,
 }
 
 impl Store {
@@ -233,6 +246,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: clusters::Dedup::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -336,9 +350,21 @@ impl Store {
         now: i64,
     ) -> Result<Counts, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
-        let counts = apply_fetch(&tx, source_id, url, record, items, now, None)?;
-        tx.commit().context("committing a fetch")?;
+        self.dedup.prepare(&tx, now)?;
+        let mut changes = Vec::new();
+        let dedup = DedupContext::of(&self.dedup, &mut changes);
+        let counts = apply_fetch(&tx, source_id, url, record, items, now, None, dedup)?;
+        if let Err(err) = tx.commit() {
+            self.dedup.invalidate();
+            return Err(err).context("committing a fetch");
+        }
+        self.dedup.apply(changes);
         Ok(counts)
+    }
+
+    /// Sets how new items group into stories (`[dedup]`).
+    pub fn set_dedup(&mut self, settings: crate::dedup::Settings) {
+        self.dedup.configure(settings);
     }
 
     /// Records several fetches in one commit (group commit). Each fetch runs in
@@ -353,10 +379,14 @@ impl Store {
         &mut self,
         fetches: &[PendingFetch],
     ) -> Result<Vec<Result<Counts, StoreError>>, StoreError> {
-        let mut tx = self.conn.transaction().context("starting a transaction")?;
+        let Store { conn, dedup, .. } = self;
+        let mut tx = conn.transaction().context("starting a transaction")?;
+        let now = fetches.iter().map(|f| f.now).max().unwrap_or_default();
+        dedup.prepare(&tx, now)?;
         let mut results = Vec::with_capacity(fetches.len());
         for fetch in fetches {
             let savepoint = tx.savepoint().context("starting a savepoint")?;
+            let mut changes = Vec::new();
             let result = apply_fetch(
                 &savepoint,
                 &fetch.source_id,
@@ -365,15 +395,22 @@ impl Store {
                 &fetch.items,
                 fetch.now,
                 fetch.oldest_kept,
+                DedupContext::of(dedup, &mut changes),
             );
             match &result {
-                Ok(_) => savepoint.commit().context("releasing a savepoint")?,
+                Ok(_) => {
+                    savepoint.commit().context("releasing a savepoint")?;
+                    dedup.apply(changes);
+                }
                 // Dropping the savepoint rolls it back.
                 Err(_) => drop(savepoint),
             }
             results.push(result);
         }
-        tx.commit().context("committing fetches")?;
+        if let Err(err) = tx.commit() {
+            dedup.invalidate();
+            return Err(err).context("committing fetches");
+        }
         Ok(results)
     }
 
@@ -495,20 +532,58 @@ impl Store {
         topic: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, StoreError> {
+        // Newest first, one item per cluster (its newest in the feed): the
+        // rows are streamed until `limit` clusters are found.
         let sql = match topic {
             Some(_) => format!(
                 "SELECT {ITEM_COLUMNS} FROM item_topics JOIN items ON items.id = item_topics.item_id
-                 WHERE item_topics.topic = ?1 ORDER BY items.published DESC, items.id DESC LIMIT ?2"
+                 WHERE item_topics.topic = ?1 ORDER BY items.published DESC, items.id DESC"
             ),
             None => format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL ORDER BY published DESC, id DESC LIMIT ?2"
+                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL ORDER BY published DESC, id DESC"
             ),
         };
         let mut statement = self.conn.prepare_cached(&sql).context("reading a feed")?;
+        let mut rows = statement.query(params![topic]).context("reading a feed")?;
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::with_capacity(limit.min(512));
+        while items.len() < limit
+            && let Some(row) = rows.next().context("reading a feed")?
+        {
+            let item = stored_item(row).context("reading a feed item")?;
+            if seen.insert(item.cluster()) {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
+    /// The items of a cluster, oldest first.
+    pub fn cluster_members(&self, cluster: i64) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE cluster_id = ?1 ORDER BY published, id"
+            ))
+            .context("reading a cluster")?;
         let rows = statement
-            .query_map(params![topic, limit as i64], stored_item)
-            .context("reading a feed")?;
-        rows.collect::<Result<_, _>>().context("reading a feed")
+            .query_map([cluster], stored_item)
+            .context("reading a cluster")?;
+        rows.collect::<Result<_, _>>().context("reading a cluster")
+    }
+
+    /// Why an item joined its cluster: the reason (`link`, `cites`, `text`)
+    /// and the score, if it joined one.
+    pub fn cluster_reason(&self, item_id: i64) -> Result<Option<(String, f64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT cluster_reason, cluster_score FROM items
+                 WHERE id = ?1 AND cluster_reason IS NOT NULL",
+                [item_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .context("reading a cluster reason")
     }
 
     /// The slugs of the topics one item is stored under, sorted.
@@ -584,7 +659,7 @@ impl Store {
 /// The columns [`stored_item`] reads, in its order.
 const ITEM_COLUMNS: &str = "items.id, items.uid, items.source_id, items.identity, items.link, \
                             items.title, items.summary, items.content, items.author, items.categories, \
-                            items.published, items.updated, items.first_seen";
+                            items.published, items.updated, items.first_seen, items.cluster_id";
 
 fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
     let categories: String = row.get(9)?;
@@ -602,6 +677,7 @@ fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
         published: row.get(10)?,
         updated: row.get(11)?,
         first_seen: row.get(12)?,
+        cluster_id: row.get(13)?,
     })
 }
 
@@ -618,7 +694,29 @@ pub struct PendingFetch {
     pub oldest_kept: Option<i64>,
 }
 
+/// What grouping new items needs: the prepared index (none when it could
+/// not be built; items then stay alone) and where to note index changes.
+struct DedupContext<'a> {
+    index: Option<&'a crate::dedup::Index>,
+    settings: crate::dedup::Settings,
+    changes: &'a mut Vec<clusters::IndexChange>,
+}
+
+impl<'a> DedupContext<'a> {
+    fn of(
+        dedup: &'a clusters::Dedup,
+        changes: &'a mut Vec<clusters::IndexChange>,
+    ) -> DedupContext<'a> {
+        DedupContext {
+            index: dedup.index(),
+            settings: dedup.settings,
+            changes,
+        }
+    }
+}
+
 /// Writes one fetch: the items, then the source's state.
+#[allow(clippy::too_many_arguments)]
 fn apply_fetch(
     conn: &Connection,
     source_id: &str,
@@ -627,8 +725,9 @@ fn apply_fetch(
     items: &[Identified],
     now: i64,
     oldest_kept: Option<i64>,
+    dedup: DedupContext<'_>,
 ) -> Result<Counts, StoreError> {
-    let counts = upsert_items(conn, source_id, items, now, oldest_kept)?;
+    let counts = upsert_items(conn, source_id, items, now, oldest_kept, dedup)?;
     match record {
         FetchRecord::Success {
             status,
@@ -780,6 +879,7 @@ fn upsert_items(
     items: &[Identified],
     now: i64,
     oldest_kept: Option<i64>,
+    dedup: DedupContext<'_>,
 ) -> Result<Counts, StoreError> {
     let mut counts = Counts::default();
     if items.is_empty() {
@@ -809,6 +909,7 @@ fn upsert_items(
     // item enters or leaves.
     let mut touched: BTreeSet<&str> = BTreeSet::new();
     let mut old_topics: Vec<String> = Vec::new();
+    let mut cluster_topics: Vec<String> = Vec::new();
     for identified in items {
         let item = &identified.item;
         let existing: Option<(i64, Vec<u8>)> = find
@@ -847,9 +948,32 @@ fn upsert_items(
                         identified.content_hash.as_slice(),
                     ])
                     .context("inserting an item")?;
-                insert_topics(tx, tx.last_insert_rowid(), &identified.topics)?;
+                let id = tx.last_insert_rowid();
+                insert_topics(tx, id, &identified.topics)?;
                 touched.extend(identified.topics.iter().map(String::as_str));
                 counts.new += 1;
+                if let Some(index) = dedup.index {
+                    let keys = identified
+                        .keys
+                        .clone()
+                        .unwrap_or_else(|| clusters::dedup_keys(item));
+                    let mut cluster = id;
+                    if let Some(decision) =
+                        index.decide(&keys, source_id, published, &dedup.settings)
+                    {
+                        cluster = decision.cluster;
+                        dedup.changes.extend(clusters::join(tx, id, &decision)?);
+                        // The cluster's entry now lists this report too.
+                        cluster_topics.extend(clusters::cluster_topics(tx, cluster)?);
+                    }
+                    dedup.changes.push(clusters::IndexChange::Insert {
+                        id,
+                        cluster,
+                        source: source_id.to_owned(),
+                        published,
+                        keys,
+                    });
+                }
             }
             Some((_, hash)) if hash == identified.content_hash => counts.unchanged += 1,
             Some((id, _)) => {
@@ -877,6 +1001,7 @@ fn upsert_items(
     if counts.new + counts.updated > 0 {
         touched.insert(ALL_FEED);
         touched.extend(old_topics.iter().map(String::as_str));
+        touched.extend(cluster_topics.iter().map(String::as_str));
         bump_feed_versions(tx, touched, now)?;
     }
     Ok(counts)

@@ -38,6 +38,7 @@ pub struct Backup {
 
 impl Store {
     /// Deletes items published before `cutoff` (seconds since the epoch),
+    /// except reports of a story that has a newer report (stories go whole),
     /// remembering their uids. `now` dates the feed version changes.
     pub fn prune(&mut self, cutoff: i64, now: i64) -> Result<Pruned, StoreError> {
         let mut pruned = Pruned::default();
@@ -57,7 +58,12 @@ impl Store {
         let ids: Vec<i64> = {
             let mut select = tx
                 .prepare_cached(
-                    "SELECT id FROM items WHERE published < ?1 ORDER BY published LIMIT ?2",
+                    // A story goes as a whole: not while a report of it is still kept.
+                    "SELECT id FROM items AS old WHERE published < ?1
+                       AND (cluster_id IS NULL OR NOT EXISTS (
+                             SELECT 1 FROM items AS kept
+                             WHERE kept.cluster_id = old.cluster_id AND kept.published >= ?1))
+                     ORDER BY published LIMIT ?2",
                 )
                 .context("finding items to prune")?;
             let rows = select
@@ -110,7 +116,10 @@ impl Store {
         let count: i64 = self
             .conn
             .query_row(
-                "SELECT count(*) FROM items WHERE published < ?1",
+                "SELECT count(*) FROM items AS old WHERE published < ?1
+                   AND (cluster_id IS NULL OR NOT EXISTS (
+                         SELECT 1 FROM items AS kept
+                         WHERE kept.cluster_id = old.cluster_id AND kept.published >= ?1))",
                 [cutoff],
                 |row| row.get(0),
             )

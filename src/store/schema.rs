@@ -87,4 +87,14 @@ pub const MIGRATIONS: &[&str] = &[
         pruned_at  INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 7: one story, one entry. `cluster_id` is NULL for an item alone, else
+    // the id of the cluster's first item, whose uid is the cluster entry's id;
+    // `cluster_reason` (`link`, `cites`, `text`) and `cluster_score` say why
+    // an item joined. Items stored before this version stay alone.
+    "
+    ALTER TABLE items ADD COLUMN cluster_id INTEGER;
+    ALTER TABLE items ADD COLUMN cluster_reason TEXT;
+    ALTER TABLE items ADD COLUMN cluster_score REAL;
+    CREATE INDEX items_by_cluster ON items (cluster_id) WHERE cluster_id IS NOT NULL;
+    ",
 ];

@@ -1,0 +1,272 @@
+//! The window index: recent items by LSH band, canonical link and cited link.
+//!
+//! Only items published within the window can group, so only they are
+//! indexed, in memory: finding a new item's candidates is a handful of hash
+//! lookups whatever the size of the database, and the index holds a few
+//! hundred bytes per recent item.
+//!
+//! The MinHash sketch is taken over an item's *telling* terms: those found in
+//! few indexed items. Terms such as "Stadt" or "Digitalisierung" appear in a
+//! good share of any municipal window; left in, they would make unrelated
+//! items share band keys (every one a candidate to score) and dilute the
+//! similarity of true rewrites, which share the rare terms (names, places,
+//! amounts). It is rebuilt from the database when the
+//! writer starts and once a day (dropping items that left the window), and
+//! catches up on items other processes stored before each write.
+
+use std::collections::HashMap;
+
+use super::Keys;
+use super::score::TermSet;
+use super::sketch::{self, BANDS, BandKeys};
+
+/// No entry (end of a band chain).
+const NONE: u32 = u32::MAX;
+
+/// A term in more than this many indexed items, and in more than one in
+/// [`COMMON_SHARE`] of them, is too common to sketch.
+const COMMON_AT_LEAST: usize = 8;
+const COMMON_SHARE: usize = 50;
+
+/// One indexed item.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: i64,
+    /// The cluster's id: the id of its first item (the item's own id when alone).
+    pub cluster: i64,
+    pub source: u32,
+    pub published: i64,
+    pub terms: TermSet,
+}
+
+/// Why a candidate was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// The same canonical link.
+    SameLink,
+    /// One links to the other's canonical link.
+    Cites,
+    /// Title and lead alike.
+    Text,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SameLink => "link",
+            Reason::Cites => "cites",
+            Reason::Text => "text",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Reason> {
+        match text {
+            "link" => Some(Reason::SameLink),
+            "cites" => Some(Reason::Cites),
+            "text" => Some(Reason::Text),
+            _ => None,
+        }
+    }
+}
+
+/// The in-memory index of the items in the window.
+#[derive(Debug, Default)]
+pub struct Index {
+    members: Vec<Member>,
+    /// Band key (mixed with the band number) → the newest entry of its chain.
+    /// 32 bits: a collision between bands only adds a candidate to score.
+    band_heads: HashMap<u32, u32>,
+    /// Entry `slot * BANDS + band` → the next older entry with the same key.
+    band_next: Vec<u32>,
+    /// Canonical link hash → slots with that link.
+    by_link: HashMap<u64, Vec<u32>>,
+    /// Cited link hash → slots whose content links there.
+    citing: HashMap<u64, Vec<u32>>,
+    /// Term → how many members have it.
+    document_frequency: HashMap<u64, u32>,
+    sources: HashMap<String, u32>,
+    /// The highest item id indexed.
+    pub last_id: i64,
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn member(&self, slot: u32) -> &Member {
+        &self.members[slot as usize]
+    }
+
+    /// The number of a source id, if it has indexed items.
+    pub fn source_id(&self, source: &str) -> Option<u32> {
+        self.sources.get(source).copied()
+    }
+
+    /// The interned number of a source id.
+    pub fn source_number(&mut self, source: &str) -> u32 {
+        let next = self.sources.len() as u32;
+        *self.sources.entry(source.to_owned()).or_insert(next)
+    }
+
+    /// Adds an item; `cluster` is its cluster id (its own id when alone).
+    pub fn insert(&mut self, id: i64, cluster: i64, source: &str, published: i64, keys: &Keys) {
+        self.insert_many(vec![(
+            id,
+            cluster,
+            source.to_owned(),
+            published,
+            keys.clone(),
+        )]);
+    }
+
+    /// Adds items (in id order): first their terms are counted, then their
+    /// sketches are taken, so a bulk load sketches every item against the
+    /// same term counts.
+    pub fn insert_many(&mut self, items: Vec<(i64, i64, String, i64, Keys)>) {
+        let items: Vec<_> = items
+            .into_iter()
+            .filter(|(id, ..)| {
+                // Not indexed already (stored by this writer, then caught up).
+                *id > self.last_id
+            })
+            .collect();
+        for (id, .., keys) in &items {
+            self.last_id = self.last_id.max(*id);
+            for &term in keys.terms.terms() {
+                *self.document_frequency.entry(term).or_default() += 1;
+            }
+        }
+        for (id, cluster, source, published, keys) in items {
+            let bands = self.bands_for(&keys.terms, 0);
+            self.add_member(id, cluster, &source, published, keys, bands);
+        }
+    }
+
+    fn add_member(
+        &mut self,
+        id: i64,
+        cluster: i64,
+        source: &str,
+        published: i64,
+        keys: Keys,
+        bands: Option<BandKeys>,
+    ) {
+        let source = self.source_number(source);
+        let slot = self.members.len() as u32;
+        for band in 0..BANDS {
+            let entry = slot * BANDS as u32 + band as u32;
+            let next = match &bands {
+                Some(keys) => self
+                    .band_heads
+                    .insert(band_key(band, keys[band]), entry)
+                    .unwrap_or(NONE),
+                None => NONE,
+            };
+            self.band_next.push(next);
+        }
+        if let Some(link) = keys.link {
+            self.by_link.entry(link).or_default().push(slot);
+        }
+        for &cited in &keys.cites {
+            self.citing.entry(cited).or_default().push(slot);
+        }
+        self.members.push(Member {
+            id,
+            cluster,
+            source,
+            published,
+            terms: keys.terms,
+        });
+    }
+
+    /// Whether a term found in `df` indexed items is too common to sketch.
+    fn is_common(&self, df: u32) -> bool {
+        df as usize > COMMON_AT_LEAST.max(self.members.len() / COMMON_SHARE)
+    }
+
+    /// The LSH band keys of a term set: the sketch of its telling terms (all
+    /// of them when fewer than three are telling). `pending` counts items
+    /// not indexed yet that have these terms (the one being decided).
+    pub fn bands_for(&self, terms: &TermSet, pending: u32) -> Option<BandKeys> {
+        let telling: Vec<u64> = terms
+            .terms()
+            .iter()
+            .copied()
+            .filter(|term| {
+                let df = self.document_frequency.get(term).copied().unwrap_or(0);
+                !self.is_common(df + pending)
+            })
+            .collect();
+        let sketched = if telling.len() >= 3 {
+            &telling[..]
+        } else {
+            terms.terms()
+        };
+        sketch::signature(sketched).map(|signature| sketch::band_keys(&signature))
+    }
+
+    /// Records that item `id` now belongs to `cluster`. Members are indexed
+    /// in id order (the load reads by id, later items have higher ids).
+    pub fn set_cluster(&mut self, id: i64, cluster: i64) {
+        if let Ok(slot) = self.members.binary_search_by_key(&id, |m| m.id) {
+            self.members[slot].cluster = cluster;
+        }
+    }
+
+    /// The weight of a term: rare among indexed items means telling.
+    pub fn weight(&self, term: u64) -> f64 {
+        let df = self.document_frequency.get(&term).copied().unwrap_or(0);
+        // The item being compared counts too (it is not indexed yet).
+        super::score::idf(df + 1, self.members.len() as u32 + 1)
+    }
+
+    /// Slots of items that may be the same story as `keys`, each with the
+    /// strongest reason it was found for. Text candidates still need scoring.
+    pub fn candidates(&self, keys: &Keys, bands: Option<&BandKeys>) -> Vec<(u32, Reason)> {
+        let mut found: HashMap<u32, Reason> = HashMap::new();
+        let mut note = |slot: u32, reason: Reason| {
+            found
+                .entry(slot)
+                .and_modify(|r| *r = (*r).min(reason))
+                .or_insert(reason);
+        };
+        if let Some(link) = keys.link {
+            for &slot in self.by_link.get(&link).into_iter().flatten() {
+                note(slot, Reason::SameLink);
+            }
+            for &slot in self.citing.get(&link).into_iter().flatten() {
+                note(slot, Reason::Cites);
+            }
+        }
+        for cited in &keys.cites {
+            for &slot in self.by_link.get(cited).into_iter().flatten() {
+                note(slot, Reason::Cites);
+            }
+        }
+        if let Some(bands) = bands {
+            for (band, key) in bands.iter().enumerate() {
+                let mut entry = self
+                    .band_heads
+                    .get(&band_key(band, *key))
+                    .copied()
+                    .unwrap_or(NONE);
+                while entry != NONE {
+                    note(entry / BANDS as u32, Reason::Text);
+                    entry = self.band_next[entry as usize];
+                }
+            }
+        }
+        let mut found: Vec<(u32, Reason)> = found.into_iter().collect();
+        found.sort_unstable();
+        found
+    }
+}
+
+fn band_key(band: usize, key: u32) -> u32 {
+    (super::text::mix(((band as u64) << 32) | u64::from(key)) >> 32) as u32
+}

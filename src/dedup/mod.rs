@@ -1,0 +1,326 @@
+//! Dedup: which stored story a new item is another report of.
+//!
+//! The city publishes a press release; trade press and the regional paper
+//! report it the same day under other titles. Kurator groups such reports
+//! into one cluster and shows the cluster once. Two items belong together
+//! when, within [`crate::config::Dedup::window_days`] of each other,
+//! 1. they have the same canonical link (identify's normalization), or
+//! 2. one's content links to the other's canonical link, or
+//! 3. their title and lead are near-duplicates ([`score::similarity`] at or
+//!    above the threshold); candidates come from a MinHash LSH index
+//!    ([`sketch`]), so finding them costs a few lookups however many items
+//!    are stored.
+//!
+//! Clusters only grow: an item joins at most one existing cluster and
+//! clusters never merge or split, so the entry a cluster was first shown as
+//! keeps its id for good.
+
+pub mod index;
+pub mod score;
+pub mod sketch;
+pub mod text;
+
+pub use index::{Index, Reason};
+pub use score::{TermSet, similarity};
+
+use crate::identify::canonical_link;
+
+/// How items group (`[dedup] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Same link, links between items, and near-duplicate text.
+    Cluster,
+    /// Only the same canonical link.
+    Exact,
+    /// No grouping: every item is an entry of its own.
+    Off,
+}
+
+/// The `[dedup]` settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub mode: Mode,
+    /// Text similarity at and above which two items are one story.
+    pub threshold: f64,
+    /// Items further apart than this (seconds, by publication) never group.
+    pub window_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            mode: Mode::Cluster,
+            threshold: DEFAULT_THRESHOLD,
+            window_secs: DEFAULT_WINDOW_DAYS * 86_400,
+        }
+    }
+}
+
+/// `[dedup] window_days` when not set.
+pub const DEFAULT_WINDOW_DAYS: i64 = 7;
+
+/// Most links read from one item's content.
+const MAX_CITED_LINKS: usize = 32;
+
+/// What an item is compared by, computed once per item (off the writer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keys {
+    pub terms: TermSet,
+    /// Hash of the canonical link.
+    pub link: Option<u64>,
+    /// Hashes of the canonical links the summary and content point to.
+    pub cites: Vec<u64>,
+}
+
+impl Keys {
+    /// `link` is the item's canonical link (as stored).
+    pub fn of(
+        link: Option<&str>,
+        title: &str,
+        summary: Option<&str>,
+        content: Option<&str>,
+    ) -> Keys {
+        let terms = item_terms(title, summary, content);
+        let own = link.map(text::hash_term);
+        let mut cites: Vec<u64> = [summary, content]
+            .into_iter()
+            .flatten()
+            .flat_map(hrefs)
+            .map(|href| text::hash_term(&canonical_link(href)))
+            .filter(|&hash| Some(hash) != own)
+            .take(MAX_CITED_LINKS)
+            .collect();
+        cites.sort_unstable();
+        cites.dedup();
+        Keys {
+            terms,
+            link: own,
+            cites,
+        }
+    }
+}
+
+/// The absolute http(s) links in an HTML fragment (sanitized HTML quotes
+/// attributes with `"`).
+fn hrefs(html: &str) -> impl Iterator<Item = &str> {
+    html.split("href=\"").skip(1).filter_map(|rest| {
+        let link = &rest[..rest.find('"')?];
+        (link.starts_with("http://") || link.starts_with("https://")).then_some(link)
+    })
+}
+
+/// The cluster a new item joins, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The cluster id (the id of its first item).
+    pub cluster: i64,
+    /// The indexed item it matched.
+    pub partner: i64,
+    pub reason: Reason,
+    /// 1 for links; the text similarity otherwise.
+    pub score: f64,
+}
+
+impl Index {
+    /// Which cluster an item from `source` published at `published` joins,
+    /// if any. Same-source items group only by link: a source does not
+    /// report one event twice, but it does repeat headlines ("Sperrung der
+    /// …"), and a source linking its own earlier article is a follow-up.
+    pub fn decide(
+        &self,
+        keys: &Keys,
+        source: &str,
+        published: i64,
+        settings: &Settings,
+    ) -> Option<Decision> {
+        let source = self.source_id(source);
+        let mut best: Option<Decision> = None;
+        let bands = match settings.mode {
+            Mode::Cluster => self.bands_for(&keys.terms, 1),
+            Mode::Exact => None,
+            Mode::Off => return None,
+        };
+        for (slot, reason) in self.candidates(keys, bands.as_ref()) {
+            let member = self.member(slot);
+            if (member.published - published).abs() > settings.window_secs {
+                continue;
+            }
+            let same_source = Some(member.source) == source;
+            let (reason, score) = match (settings.mode, reason) {
+                (_, Reason::SameLink) => (reason, 1.0),
+                (Mode::Exact | Mode::Off, _) => continue,
+                (Mode::Cluster, _) if same_source => continue,
+                (Mode::Cluster, Reason::Cites) => (reason, 1.0),
+                (Mode::Cluster, Reason::Text) => {
+                    let score = similarity(&keys.terms, &member.terms, |t| self.weight(t));
+                    if score < settings.threshold {
+                        continue;
+                    }
+                    (reason, score)
+                }
+            };
+            let better = best
+                .as_ref()
+                .is_none_or(|b| (reason, -score, member.cluster) < (b.reason, -b.score, b.cluster));
+            if better {
+                best = Some(Decision {
+                    cluster: member.cluster,
+                    partner: member.id,
+                    reason,
+                    score,
+                });
+            }
+        }
+        best
+    }
+}
+
+/// Words of the lead (the summary's or content's start) that count besides
+/// the title: enough to carry the facts, before the texts go separate ways.
+pub const LEAD_WORDS: usize = 60;
+
+/// Similarity at and above which two texts are one story (`[dedup] threshold`).
+pub const DEFAULT_THRESHOLD: f64 = 0.45;
+
+/// The terms an item is compared by: its title and the start of its
+/// summary (or, without one, of its content).
+pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> TermSet {
+    let mut terms = Vec::with_capacity(64);
+    text::terms(title, &mut terms);
+    if let Some(lead) = summary.filter(|s| !s.trim().is_empty()).or(content) {
+        text::terms(lead_of(lead), &mut terms);
+    }
+    TermSet::new(terms)
+}
+
+/// The first [`LEAD_WORDS`] words of `text` (markup counted as text).
+fn lead_of(text: &str) -> &str {
+    let mut words = 0;
+    let mut in_word = false;
+    for (at, c) in text.char_indices() {
+        let word_char = c.is_alphanumeric();
+        if word_char && !in_word {
+            words += 1;
+            if words > LEAD_WORDS {
+                return &text[..at];
+            }
+        }
+        in_word = word_char;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lead_is_cut_after_its_word_budget() {
+        let long = "Wort ".repeat(LEAD_WORDS + 20);
+        assert_eq!(lead_of(&long).split_whitespace().count(), LEAD_WORDS);
+        assert_eq!(lead_of("kurz und gut"), "kurz und gut");
+    }
+
+    #[test]
+    fn summary_is_preferred_to_content() {
+        let with_summary = item_terms("Titel", Some("Glasfaser Eberstadt"), Some("Haushalt"));
+        let expected = item_terms("Titel Glasfaser Eberstadt", None, None);
+        assert_eq!(with_summary, expected);
+        let content_only = item_terms("Titel", Some("  "), Some("Haushalt"));
+        assert_eq!(content_only, item_terms("Titel Haushalt", None, None));
+    }
+}
+
+#[cfg(test)]
+mod decide_tests {
+    use super::*;
+
+    const CITY: (&str, &str) = (
+        "Glasfaserausbau in Eberstadt startet",
+        "Die Wissenschaftsstadt Darmstadt und die Entega starten im März den Glasfaserausbau \
+         in Eberstadt. Rund 4.200 Haushalte erhalten bis Ende 2026 einen Anschluss; die Stadt \
+         investiert 2,5 Millionen Euro. Oberbürgermeister Hanno Benz: „Schnelles Internet ist \
+         Daseinsvorsorge.“",
+    );
+    const REWRITE: (&str, &str) = (
+        "Darmstadt: Eberstadt bekommt Glasfaser",
+        "In Eberstadt beginnt der Glasfaserausbau: Rund 4.200 Haushalte des Darmstädter \
+         Stadtteils sollen bis Ende 2026 angeschlossen werden. Die Stadt stellt dafür \
+         2,5 Mio. Euro bereit, gebaut wird gemeinsam mit Entega.",
+    );
+    const OTHER_EVENT: (&str, &str) = (
+        "Sperrung der Heinrichstraße wegen Kanalarbeiten",
+        "Die Heinrichstraße wird zwischen Karlstraße und Hermannstraße vom 3. bis 14. März \
+         wegen Kanalarbeiten voll gesperrt. Eine Umleitung ist ausgeschildert.",
+    );
+
+    fn keys(link: &str, (title, summary): (&str, &str)) -> Keys {
+        Keys::of(Some(link), title, Some(summary), None)
+    }
+
+    #[test]
+    fn a_rewrite_from_another_source_joins_and_another_event_does_not() {
+        let mut index = Index::default();
+        index.insert(1, 1, "stadt", 1000, &keys("https://a.example/1", CITY));
+        index.insert(
+            2,
+            2,
+            "stadt",
+            1000,
+            &keys("https://a.example/2", OTHER_EVENT),
+        );
+        let settings = Settings::default();
+        let rewrite = keys("https://b.example/1", REWRITE);
+        let decision = index
+            .decide(&rewrite, "kommune21", 5000, &settings)
+            .unwrap();
+        assert_eq!((decision.cluster, decision.reason), (1, Reason::Text));
+        assert!(decision.score >= settings.threshold, "{decision:?}");
+        // The same text from the same source is a repeated headline, not a report.
+        assert!(index.decide(&rewrite, "stadt", 5000, &settings).is_none());
+        // Outside the window nothing groups.
+        let late = 1000 + settings.window_secs + 1;
+        assert!(
+            index
+                .decide(&rewrite, "kommune21", late, &settings)
+                .is_none()
+        );
+        // Exact mode groups links only.
+        let exact = Settings {
+            mode: Mode::Exact,
+            ..settings
+        };
+        assert!(index.decide(&rewrite, "kommune21", 5000, &exact).is_none());
+        let same_link = keys("https://a.example/1", REWRITE);
+        assert_eq!(
+            index
+                .decide(&same_link, "kommune21", 5000, &exact)
+                .map(|d| d.reason),
+            Some(Reason::SameLink)
+        );
+    }
+
+    #[test]
+    fn a_link_to_a_stored_item_joins_its_cluster_both_ways() {
+        let mut index = Index::default();
+        index.insert(1, 1, "stadt", 1000, &keys("https://a.example/1", CITY));
+        let citing = Keys::of(
+            Some("https://b.example/9"),
+            "Kurz gemeldet",
+            Some(r#"Wie die Stadt <a href="https://a.example/1?utm_source=x">mitteilt</a>."#),
+            None,
+        );
+        let decision = index
+            .decide(&citing, "echo", 2000, &Settings::default())
+            .unwrap();
+        assert_eq!((decision.cluster, decision.reason), (1, Reason::Cites));
+        // The other way round: the cited item arrives after the citing one.
+        let mut index = Index::default();
+        index.insert(5, 5, "echo", 1000, &citing);
+        let cited = keys("https://a.example/1", CITY);
+        let decision = index
+            .decide(&cited, "stadt", 2000, &Settings::default())
+            .unwrap();
+        assert_eq!((decision.cluster, decision.reason), (5, Reason::Cites));
+    }
+}

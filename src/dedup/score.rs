@@ -1,0 +1,109 @@
+//! How alike two items' texts are, from 0 (nothing shared) to 1.
+//!
+//! Terms are weighted by how rare they are among recent items (inverse
+//! document frequency): sharing "Eberstadt", "Glasfaser" and "2,5 Millionen"
+//! says much more than sharing "Stadt" and "Digitalisierung". The score is
+//! the weighted share of the smaller text's terms that the other text also
+//! has, damped by how much the larger one adds: a short teaser contained in
+//! a long press release still scores high, while two texts on one topic that
+//! share only the topic's vocabulary score low.
+
+/// The fewest items term weights assume (see [`idf`]).
+pub const IDF_MIN_ITEMS: u32 = 1000;
+
+/// Distinct terms of one item, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TermSet(Vec<u64>);
+
+impl TermSet {
+    pub fn new(mut terms: Vec<u64>) -> TermSet {
+        terms.sort_unstable();
+        terms.dedup();
+        TermSet(terms)
+    }
+
+    pub fn terms(&self) -> &[u64] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The weight of a term found in `df` of `n` recent items (counting the
+/// items compared): rare terms weigh up to about `ln(n)`, a term in every
+/// item next to nothing. Fewer than [`IDF_MIN_ITEMS`] items say little about
+/// how common a term is, so `n` counts at least that many: otherwise, in a
+/// young database, the terms two reports share (in two of three items) would
+/// weigh less than the words only one of them uses.
+pub fn idf(df: u32, n: u32) -> f64 {
+    let n = f64::from(n.max(IDF_MIN_ITEMS));
+    ((n + 1.0) / (f64::from(df) + 0.5)).ln().max(0.05)
+}
+
+/// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
+pub fn similarity(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut shared, mut only_a, mut only_b) = (0.0, 0.0, 0.0);
+    let (mut i, mut j) = (0, 0);
+    let (x, y) = (a.terms(), b.terms());
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            std::cmp::Ordering::Equal => {
+                shared += weight(x[i]);
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => {
+                only_a += weight(x[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                only_b += weight(y[j]);
+                j += 1;
+            }
+        }
+    }
+    only_a += x[i..].iter().map(|&t| weight(t)).sum::<f64>();
+    only_b += y[j..].iter().map(|&t| weight(t)).sum::<f64>();
+    let (smaller, larger) = if only_a <= only_b {
+        (only_a, only_b)
+    } else {
+        (only_b, only_a)
+    };
+    let containment = shared / (shared + smaller);
+    let jaccard = shared / (shared + smaller + larger);
+    // Containment carries most of the score; Jaccard damps pairs where one
+    // text is a small part of a much longer one.
+    (2.0 * containment + jaccard) / 3.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_sets_score_one_and_disjoint_zero() {
+        let a = TermSet::new(vec![3, 1, 2, 2]);
+        assert_eq!(a.terms(), &[1, 2, 3]);
+        assert!((similarity(&a, &a, |_| 1.0) - 1.0).abs() < 1e-9);
+        let b = TermSet::new(vec![4, 5]);
+        assert_eq!(similarity(&a, &b, |_| 1.0), 0.0);
+        assert_eq!(similarity(&a, &TermSet::default(), |_| 1.0), 0.0);
+    }
+
+    #[test]
+    fn rare_shared_terms_count_more_than_common_ones() {
+        let a = TermSet::new(vec![1, 2, 3, 4]);
+        let b = TermSet::new(vec![1, 2, 7, 8]);
+        let common_shared = similarity(&a, &b, |t| if t <= 2 { 0.1 } else { 1.0 });
+        let rare_shared = similarity(&a, &b, |t| if t <= 2 { 1.0 } else { 0.1 });
+        assert!(
+            rare_shared > 0.8 && common_shared < 0.2,
+            "{rare_shared} {common_shared}"
+        );
+    }
+}

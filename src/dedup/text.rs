@@ -1,0 +1,197 @@
+//! German text to comparable terms.
+//!
+//! Two reports of one story rarely share a sentence; they share names,
+//! places, numbers and key nouns, inflected differently ("Glasfaserausbau in
+//! Eberstadt startet" / "Eberstädter Glasfaser: Ausbau beginnt"). A term is a
+//! word folded like the topic rules fold it (case, `ä → ae`, `ß → ss`),
+//! with the common inflection endings cut off, unless it is a stop word.
+//! Numbers are terms too ("2,5 Millionen Euro" and "2.5 Mio. €" give the same
+//! terms), because dates and amounts are what set recurring headlines apart.
+//!
+//! Terms are kept as 64-bit hashes: that is all the comparison needs.
+
+use crate::rules::fold::fold_char;
+
+/// Words too common to say anything about a story (already folded).
+const STOP_WORDS: &[&str] = &[
+    "aber", "alle", "allem", "allen", "aller", "alles", "als", "also", "am", "an", "ans", "auch",
+    "auf", "aus", "bei", "beim", "bereits", "bis", "bisher", "bzw", "da", "dabei", "damit", "dann",
+    "darf", "das", "dass", "dem", "den", "denen", "der", "deren", "des", "dessen", "die", "dies",
+    "diese", "diesem", "diesen", "dieser", "dieses", "doch", "dort", "durch", "ein", "eine",
+    "einem", "einen", "einer", "eines", "er", "es", "etwa", "fuer", "gegen", "hat", "hatte",
+    "hier", "ihr", "ihre", "ihrem", "ihren", "ihrer", "im", "in", "ins", "ist", "ja", "jetzt",
+    "kann", "kein", "keine", "mehr", "mit", "muss", "nach", "neben", "nicht", "noch", "nun", "nur",
+    "ob", "oder", "ohne", "rund", "sei", "seien", "sein", "seine", "seinem", "seinen", "seiner",
+    "seit", "sich", "sie", "sind", "so", "soll", "sollen", "sowie", "ueber", "um", "und", "uns",
+    "unter", "vom", "von", "vor", "wann", "war", "waren", "was", "weiter", "weitere", "weiteren",
+    "wenn", "wer", "werde", "werden", "wie", "wieder", "will", "wir", "wird", "wo", "wurde",
+    "wurden", "zu", "zum", "zur", "zwischen", "sagte", "sagt", "heute", "gestern", "morgen",
+    "neue", "neuen", "neuer", "neues", "erste", "ersten", "sowohl", "ab", "mal", "man", "viele",
+    "vielen", "einen", "haben", "habe", "hatten", "worden", "the", "of", "and", "to", "for", "uhr",
+];
+
+/// Words written in several ways, mapped to one (already folded).
+const SYNONYMS: &[(&str, &str)] = &[
+    ("mio", "millionen"),
+    ("million", "millionen"),
+    ("mrd", "milliarden"),
+    ("milliarde", "milliarden"),
+    ("eur", "euro"),
+    ("proz", "prozent"),
+];
+
+/// Appends the term hashes of `text` to `out` (duplicates included).
+pub fn terms(text: &str, out: &mut Vec<u64>) {
+    let mut word = String::with_capacity(32);
+    let mut in_tag = false;
+    let mut in_entity = false;
+    for c in text.chars() {
+        // Summaries are sanitized HTML: skip markup; an entity only splits words.
+        if in_tag {
+            in_tag = c != '>';
+            continue;
+        }
+        if in_entity {
+            in_entity = c != ';' && c.is_ascii_alphanumeric() || c == '#';
+            if in_entity {
+                continue;
+            }
+        }
+        match c {
+            '<' => {
+                finish_word(&mut word, out);
+                in_tag = true;
+            }
+            '&' => {
+                finish_word(&mut word, out);
+                in_entity = true;
+            }
+            '€' => {
+                finish_word(&mut word, out);
+                out.push(hash_term("euro"));
+            }
+            '%' => {
+                finish_word(&mut word, out);
+                out.push(hash_term("prozent"));
+            }
+            c if c.is_alphanumeric() => {
+                // Digits and letters do not mix in one term ("2025er" → 2025).
+                if word
+                    .chars()
+                    .last()
+                    .is_some_and(|last| last.is_ascii_digit() != c.is_ascii_digit())
+                {
+                    finish_word(&mut word, out);
+                }
+                fold_char(c, |folded| word.push(folded));
+            }
+            _ => finish_word(&mut word, out),
+        }
+    }
+    finish_word(&mut word, out);
+}
+
+fn finish_word(word: &mut String, out: &mut Vec<u64>) {
+    if word.is_empty() {
+        return;
+    }
+    if let Some(term) = term_of(word) {
+        out.push(hash_term(term));
+    }
+    word.clear();
+}
+
+/// The term a folded word stands for, if any.
+fn term_of(word: &str) -> Option<&str> {
+    let numeric = word.as_bytes()[0].is_ascii_digit();
+    if numeric {
+        // Leading zeros differ between writers ("05.03." / "5.3.").
+        let trimmed = word.trim_start_matches('0');
+        return Some(if trimmed.is_empty() { "0" } else { trimmed });
+    }
+    if word.len() < 2 || STOP_WORDS.contains(&word) {
+        return None;
+    }
+    let word = SYNONYMS
+        .iter()
+        .find(|(from, _)| *from == word)
+        .map_or(word, |(_, to)| *to);
+    Some(stem(word))
+}
+
+/// Cuts one common German inflection ending, keeping at least four letters:
+/// "Sperrungen" → "sperrung", "digitalen" → "digital", "Straße" → "strass".
+fn stem(word: &str) -> &str {
+    const ENDINGS: &[&str] = &["ern", "en", "er", "em", "es", "e", "s", "n"];
+    for ending in ENDINGS {
+        if let Some(stem) = word.strip_suffix(ending)
+            && stem.len() >= 4
+        {
+            return stem;
+        }
+    }
+    word
+}
+
+/// FNV-1a with a final mix: stable across builds and machines, so stored
+/// sketches stay comparable.
+pub fn hash_term(term: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in term.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix(hash)
+}
+
+/// The 64-bit finalizer of MurmurHash3: spreads every input bit over the output.
+pub fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^= x >> 33;
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(text: &str) -> Vec<u64> {
+        let mut out = Vec::new();
+        terms(text, &mut out);
+        out
+    }
+
+    fn words(list: &[&str]) -> Vec<u64> {
+        list.iter().map(|w| hash_term(w)).collect()
+    }
+
+    #[test]
+    fn folds_stems_and_drops_stop_words() {
+        assert_eq!(
+            of("Die Sperrungen der Straße"),
+            words(&["sperrung", "strass"])
+        );
+        assert_eq!(of("Bürgerämter"), of("BUERGERAEMTER"));
+        assert_eq!(of("digitalen Bauakte"), of("digitale Bauakten"));
+    }
+
+    #[test]
+    fn numbers_and_amounts_compare_across_spellings() {
+        assert_eq!(of("2,5 Mio. €"), of("2.5 Millionen Euro"));
+        assert_eq!(of("am 05.03.2025"), of("am 5.3.2025"));
+        assert_eq!(of("2025er"), words(&["2025"]));
+        assert_eq!(of("10 %"), of("10 Prozent"));
+    }
+
+    #[test]
+    fn markup_and_entities_only_separate_words() {
+        assert_eq!(
+            of("<p>Stadt<b>rat</b> &amp; Magistrat</p>"),
+            words(&["stadt", "rat", "magistrat"])
+        );
+        assert_eq!(of("Rat&nbsp;Haus"), of("Rat Haus"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Clusters in the database: which stored items are one story.
+//!
+//! `items.cluster_id` is `NULL` for an item alone, else the id of the
+//! cluster's first item (whose `uid` is the id of the cluster's feed entry,
+//! forever). `cluster_reason` and `cluster_score` record why an item joined.
+//! Decisions are made by [`crate::dedup`] against its window index, which
+//! this module builds from the database and keeps in step with the
+//! transactions: index changes of a fetch are applied only once its
+//! savepoint is released, and a failed commit drops the index (it is rebuilt
+//! on the next write).
+
+use rusqlite::{Connection, params};
+
+use super::{Context, StoreError};
+use crate::dedup::{self, Decision, Index, Keys, Settings};
+
+/// Longest stretch of content read to compare an item without a summary.
+const CONTENT_CHARS: i64 = 4000;
+
+/// How often the index is rebuilt, dropping items that left the window.
+const REBUILD_EVERY: i64 = 86_400;
+
+/// The writer's dedup state.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    pub settings: Settings,
+    index: Option<Index>,
+    built_at: i64,
+}
+
+/// A change to the index, applied when the fetch that made it is kept.
+#[derive(Debug)]
+pub enum IndexChange {
+    Insert {
+        id: i64,
+        cluster: i64,
+        source: String,
+        published: i64,
+        keys: Keys,
+    },
+    SetCluster {
+        id: i64,
+        cluster: i64,
+    },
+}
+
+impl Dedup {
+    /// Changes the settings; a new window needs a new index.
+    pub fn configure(&mut self, settings: Settings) {
+        if settings.window_secs != self.settings.window_secs {
+            self.index = None;
+        }
+        self.settings = settings;
+    }
+
+    /// Drops the index (after a failed commit: it may hold rolled-back items).
+    pub fn invalidate(&mut self) {
+        self.index = None;
+    }
+
+    /// The index, if prepared.
+    pub fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
+    }
+
+    /// Builds the index, or catches it up with items other writers stored.
+    pub fn prepare(&mut self, conn: &Connection, now: i64) -> Result<(), StoreError> {
+        if self.settings.mode == crate::dedup::Mode::Off {
+            self.index = None;
+            return Ok(());
+        }
+        let horizon = now - self.settings.window_secs - REBUILD_EVERY;
+        if self.index.is_none() || now - self.built_at >= REBUILD_EVERY {
+            self.index = Some(Index::default());
+            self.built_at = now;
+        }
+        let index = self.index.as_mut().expect("set above");
+        if let Err(err) = load_after(conn, index, horizon) {
+            self.index = None;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    pub fn apply(&mut self, changes: Vec<IndexChange>) {
+        let Some(index) = self.index.as_mut() else {
+            return;
+        };
+        for change in changes {
+            match change {
+                IndexChange::Insert {
+                    id,
+                    cluster,
+                    source,
+                    published,
+                    keys,
+                } => index.insert(id, cluster, &source, published, &keys),
+                IndexChange::SetCluster { id, cluster } => index.set_cluster(id, cluster),
+            }
+        }
+    }
+}
+
+/// Indexes the items with ids above the index's last, published after `horizon`.
+fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT id, COALESCE(cluster_id, id), source_id, published, link, title, summary,
+                    substr(content, 1, ?3)
+             FROM items WHERE id > ?1 AND published >= ?2 ORDER BY id",
+        )
+        .context("preparing the dedup index load")?;
+    let mut rows = statement
+        .query(params![index.last_id, horizon, CONTENT_CHARS])
+        .context("loading the dedup index")?;
+    let mut batch = Vec::new();
+    while let Some(row) = rows.next().context("loading the dedup index")? {
+        let read = || -> rusqlite::Result<_> {
+            let id: i64 = row.get(0)?;
+            let cluster: i64 = row.get(1)?;
+            let source: String = row.get(2)?;
+            let published: i64 = row.get(3)?;
+            let link: Option<String> = row.get(4)?;
+            let title: String = row.get(5)?;
+            let summary: Option<String> = row.get(6)?;
+            let content: Option<String> = row.get(7)?;
+            let keys = Keys::of(
+                link.as_deref(),
+                &title,
+                summary.as_deref(),
+                content.as_deref(),
+            );
+            Ok((id, cluster, source, published, keys))
+        };
+        batch.push(read().context("reading an item for the dedup index")?);
+    }
+    index.insert_many(batch);
+    // Items published before the horizon are not indexed, but must not be
+    // read again on every catch-up.
+    let newest: Option<i64> = conn
+        .query_row("SELECT max(id) FROM items", [], |row| row.get(0))
+        .context("reading the newest item id")?;
+    index.last_id = index.last_id.max(newest.unwrap_or(0));
+    Ok(())
+}
+
+/// Records that the new item `id` joins the cluster `decision` chose,
+/// making its partner's cluster explicit if it was alone. Returns the index
+/// changes to apply once the fetch is kept.
+pub fn join(
+    conn: &Connection,
+    id: i64,
+    decision: &Decision,
+) -> Result<Vec<IndexChange>, StoreError> {
+    let mut changes = Vec::new();
+    conn.prepare_cached("UPDATE items SET cluster_id = ?1 WHERE id = ?1 AND cluster_id IS NULL")
+        .and_then(|mut statement| statement.execute([decision.cluster]))
+        .context("founding a cluster")?;
+    changes.push(IndexChange::SetCluster {
+        id: decision.cluster,
+        cluster: decision.cluster,
+    });
+    conn.prepare_cached(
+        "UPDATE items SET cluster_id = ?2, cluster_reason = ?3, cluster_score = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            id,
+            decision.cluster,
+            decision.reason.as_str(),
+            decision.score
+        ])
+    })
+    .context("joining a cluster")?;
+    Ok(changes)
+}
+
+/// The topics of every item of a cluster: the feeds its entry shows in.
+pub fn cluster_topics(conn: &Connection, cluster: i64) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT DISTINCT item_topics.topic FROM items
+             JOIN item_topics ON item_topics.item_id = items.id
+             WHERE items.cluster_id = ?1",
+        )
+        .context("reading a cluster's topics")?;
+    let rows = statement
+        .query_map([cluster], |row| row.get(0))
+        .context("reading a cluster's topics")?;
+    rows.collect::<Result<_, _>>()
+        .context("reading a cluster's topics")
+}
+
+/// What dedup compares an item by (its link must be canonical already).
+pub fn dedup_keys(item: &crate::normalize::Item) -> Keys {
+    dedup::Keys::of(
+        item.link.as_deref(),
+        &item.title,
+        item.summary.as_deref(),
+        item.content.as_deref(),
+    )
+}

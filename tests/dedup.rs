@@ -1,0 +1,337 @@
+//! One story, one entry: sources on loopback report the same stories under
+//! other titles, with tracking parameters on shared links and with links to
+//! each other; same-topic items about different events stay apart; and a
+//! source that reports a story later joins its entry without changing ids.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use support::run_kurator;
+use support::server::{Behaviour, TestServer};
+
+fn rfc822_hours_ago(hours: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(now - hours * 3600))
+        .replace("GMT", "+0000")
+}
+
+struct Report<'a> {
+    guid: &'a str,
+    title: &'a str,
+    link: &'a str,
+    summary: &'a str,
+    hours_ago: u64,
+}
+
+fn rss(title: &str, reports: &[Report<'_>]) -> String {
+    let mut items = String::new();
+    for r in reports {
+        items.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">{}</guid><title>{}</title><link>{}</link>\
+             <description><![CDATA[{}]]></description><pubDate>{}</pubDate></item>",
+            r.guid,
+            r.title,
+            r.link.replace('&', "&amp;"),
+            r.summary,
+            rfc822_hours_ago(r.hours_ago)
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>{title}</title>\
+         <link>https://example.org/</link><description>d</description>{items}</channel></rss>"
+    )
+}
+
+const STADT: &[Report<'static>] = &[
+    Report {
+        guid: "stadt-1",
+        title: "Glasfaserausbau in Eberstadt startet",
+        link: "https://www.darmstadt.de/nachrichten/glasfaser-eberstadt?utm_source=rss&utm_medium=feed",
+        summary: "Die Wissenschaftsstadt Darmstadt und die Entega starten im März den Glasfaserausbau \
+                  in Eberstadt. Rund 4.200 Haushalte erhalten bis Ende 2026 einen Anschluss; die Stadt \
+                  investiert 2,5 Millionen Euro. Oberbürgermeister Hanno Benz: „Schnelles Internet ist \
+                  Daseinsvorsorge.“",
+        hours_ago: 30,
+    },
+    Report {
+        guid: "stadt-2",
+        title: "Digitale Bauakte: Bauanträge ab sofort online",
+        link: "https://www.darmstadt.de/nachrichten/digitale-bauakte",
+        summary: "Bauanträge können in Darmstadt ab sofort vollständig digital über das Bürgerportal \
+                  eingereicht werden. Die Bauaufsicht führt dazu die digitale Bauakte ein.",
+        hours_ago: 28,
+    },
+    Report {
+        guid: "stadt-3",
+        title: "Sperrung der Heinrichstraße wegen Kanalarbeiten",
+        link: "https://www.darmstadt.de/nachrichten/sperrung-heinrichstrasse",
+        summary: "Die Heinrichstraße wird zwischen Karlstraße und Hermannstraße vom 3. bis 14. März \
+                  wegen Kanalarbeiten voll gesperrt. Eine Umleitung ist ausgeschildert.",
+        hours_ago: 26,
+    },
+];
+
+const KOMMUNE21: &[Report<'static>] = &[
+    Report {
+        guid: "k21-1",
+        title: "Darmstadt: Eberstadt bekommt Glasfaser",
+        link: "https://www.kommune21.de/meldung_41234_eberstadt-glasfaser.html",
+        summary: "In Eberstadt beginnt der Glasfaserausbau: Rund 4.200 Haushalte des Darmstädter \
+                  Stadtteils sollen bis Ende 2026 angeschlossen werden. Die Stadt stellt dafür \
+                  2,5 Mio. Euro bereit, gebaut wird gemeinsam mit Entega.",
+        hours_ago: 20,
+    },
+    // The same article as the city's, reached through a tracking link.
+    Report {
+        guid: "k21-2",
+        title: "Bauanträge in Darmstadt jetzt digital",
+        link: "https://www.darmstadt.de/nachrichten/digitale-bauakte?utm_campaign=k21&fbclid=abc",
+        summary: "Kurz gemeldet: Die Stadt Darmstadt nimmt Bauanträge jetzt digital entgegen.",
+        hours_ago: 19,
+    },
+];
+
+const ECHO: &[Report<'static>] = &[
+    Report {
+        guid: "echo-1",
+        title: "Schnelles Netz für Eberstadt",
+        link: "https://www.echo-online.de/lokales/darmstadt/schnelles-netz-fuer-eberstadt-1234",
+        summary: "Die Bagger rollen: Entega verlegt in Eberstadt Glasfaser für rund 4.200 Haushalte, \
+                  die Stadt Darmstadt gibt 2,5 Millionen Euro dazu. Fertig sein soll der Ausbau Ende 2026.",
+        hours_ago: 10,
+    },
+    // Links to the city's press release: the same story, in other words.
+    Report {
+        guid: "echo-2",
+        title: "Kanalbau: Vollsperrung in der Innenstadt",
+        link: "https://www.echo-online.de/lokales/darmstadt/kanalbau-vollsperrung-5678",
+        summary: "Autofahrer müssen ab Montag umplanen, wie die Stadt <a href=\"https://www.darmstadt.de/nachrichten/sperrung-heinrichstrasse\">mitteilt</a>.",
+        hours_ago: 9,
+    },
+    // Same topic and headline pattern, a different street and time: another event.
+    Report {
+        guid: "echo-3",
+        title: "Sperrung der Frankfurter Straße wegen Kanalarbeiten",
+        link: "https://www.echo-online.de/lokales/darmstadt/sperrung-frankfurter-strasse-9012",
+        summary: "Die Frankfurter Straße wird zwischen Pallaswiesenstraße und Kasinostraße vom \
+                  21. April bis 9. Mai wegen Kanalarbeiten gesperrt. Busse fahren eine Umleitung.",
+        hours_ago: 8,
+    },
+];
+
+/// The three sources' feeds on one loopback server.
+fn serve_sources() -> TestServer {
+    let server = TestServer::start();
+    for (path, title, reports) in [
+        ("/stadt.xml", "Stadt", STADT),
+        ("/kommune21.xml", "Kommune21", KOMMUNE21),
+        ("/echo.xml", "Echo", ECHO),
+    ] {
+        server.route(
+            path,
+            Behaviour::ok("application/rss+xml", rss(title, reports)),
+        );
+    }
+    server
+}
+
+fn write_config(dir: &Path, server: &TestServer, with_echo: bool) -> PathBuf {
+    let mut text = format!(
+        "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
+         [[topic]]\nslug = \"digitalisierung\"\ntitle = \"Digitalisierung\"\nmatch = 'glasfaser* OR bauakte OR digital*'\n\
+         [[topic]]\nslug = \"verkehr\"\ntitle = \"Verkehr\"\nmatch = 'sperrung* OR kanal*'\n\
+         [[source]]\nid = \"stadt\"\ntitle = \"Stadt Darmstadt\"\nurl = \"{}\"\npriority = 10\n\
+         [[source]]\nid = \"kommune21\"\ntitle = \"Kommune21\"\nurl = \"{}\"\n",
+        server.url("/stadt.xml"),
+        server.url("/kommune21.xml"),
+    );
+    if with_echo {
+        text.push_str(&format!(
+            "[[source]]\nid = \"echo\"\ntitle = \"Darmstädter Echo\"\nurl = \"{}\"\n",
+            server.url("/echo.xml")
+        ));
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn render(config: &Path, topic: &str, format: &str) -> String {
+    let output = run_kurator(config, &["render", topic, "--format", format]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// (id, title, related links) of each Atom entry.
+fn atom_entries(atom: &str) -> Vec<(String, String, Vec<String>)> {
+    atom.split("<entry>")
+        .skip(1)
+        .map(|entry| {
+            let between = |open: &str, close: &str| {
+                let start = entry.find(open).unwrap() + open.len();
+                let end = start + entry[start..].find(close).unwrap();
+                entry[start..end].to_owned()
+            };
+            let related = entry
+                .split("<link rel=\"related\"")
+                .skip(1)
+                .map(|link| {
+                    let start = link.find("href=\"").unwrap() + 6;
+                    let end = start + link[start..].find('"').unwrap();
+                    link[start..end].to_owned()
+                })
+                .collect();
+            (
+                between("<id>", "</id>"),
+                between("<title type=\"text\">", "</title>"),
+                related,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_story_appears_once_with_its_other_sources_and_ids_never_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_sources();
+
+    // First the city and Kommune21.
+    let config = write_config(dir.path(), &server, false);
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let before = atom_entries(&render(&config, "digitalisierung", "atom"));
+    assert_eq!(
+        before.len(),
+        2,
+        "glasfaser and bauakte, each once: {before:#?}"
+    );
+    // The city has the higher priority: its titles represent the stories.
+    let titles: Vec<&str> = before.iter().map(|e| e.1.as_str()).collect();
+    assert!(
+        titles.contains(&"Glasfaserausbau in Eberstadt startet"),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&"Digitale Bauakte: Bauanträge ab sofort online"),
+        "{titles:?}"
+    );
+    for (_, title, related) in &before {
+        assert_eq!(
+            related.len(),
+            1,
+            "{title}: the other source is listed: {related:?}"
+        );
+    }
+
+    // The Echo reports later.
+    let config = write_config(dir.path(), &server, true);
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let digital = render(&config, "digitalisierung", "atom");
+    let after = atom_entries(&digital);
+    assert_eq!(
+        after.len(),
+        2,
+        "no new entry for the Echo's report: {after:#?}"
+    );
+    for (id, title, _) in &before {
+        assert!(
+            after.iter().any(|(i, t, _)| i == id && t == title),
+            "{title} kept its id {id}: {after:#?}"
+        );
+    }
+    let glasfaser = after
+        .iter()
+        .find(|e| e.1 == "Glasfaserausbau in Eberstadt startet")
+        .unwrap();
+    assert_eq!(
+        glasfaser.2.len(),
+        2,
+        "Kommune21 and the Echo: {:?}",
+        glasfaser.2
+    );
+    assert!(
+        digital.contains("Auch berichtet von: Kommune21"),
+        "{digital}"
+    );
+    assert!(digital.contains("Darmstädter Echo"), "{digital}");
+
+    // Traffic: the Echo's report that links to the city's release joins it;
+    // the other street closure is another event.
+    let verkehr = atom_entries(&render(&config, "verkehr", "atom"));
+    assert_eq!(verkehr.len(), 2, "{verkehr:#?}");
+    let heinrich = verkehr
+        .iter()
+        .find(|e| e.1 == "Sperrung der Heinrichstraße wegen Kanalarbeiten")
+        .unwrap();
+    assert_eq!(
+        heinrich.2,
+        vec!["https://www.echo-online.de/lokales/darmstadt/kanalbau-vollsperrung-5678"]
+    );
+    let frankfurter = verkehr
+        .iter()
+        .find(|e| e.1 == "Sperrung der Frankfurter Straße wegen Kanalarbeiten")
+        .unwrap();
+    assert!(frankfurter.2.is_empty(), "{frankfurter:?}");
+
+    // `all` shows every story once: glasfaser, bauakte, two closures.
+    let all = atom_entries(&render(&config, "all", "atom"));
+    assert_eq!(all.len(), 4, "{all:#?}");
+
+    // JSON Feed lists the members in the extension.
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&config, "digitalisierung", "json")).unwrap();
+    let item = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Glasfaserausbau in Eberstadt startet")
+        .unwrap();
+    let members = item["_kurator"]["also_reported_by"].as_array().unwrap();
+    let sources: Vec<&str> = members
+        .iter()
+        .map(|m| m["source"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, vec!["kommune21", "echo"]);
+
+    // The Atom with related links is still valid RFC 4287.
+    let atom_path = dir.path().join("digitalisierung.atom");
+    std::fs::write(&atom_path, &digital).unwrap();
+    support::validate_atom(&atom_path).unwrap();
+}
+
+#[test]
+fn exact_mode_groups_only_the_same_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_sources();
+    let config = write_config(dir.path(), &server, false);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[dedup]\nmode = \"exact\"\n");
+    std::fs::write(&config, text).unwrap();
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let entries = atom_entries(&render(&config, "digitalisierung", "atom"));
+    // Bauakte shares a link (once tracking is stripped); Glasfaser only text.
+    assert_eq!(entries.len(), 3, "{entries:#?}");
+}
