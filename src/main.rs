@@ -72,10 +72,16 @@ enum Command {
     },
     /// Recompute every stored item's tags after topics or source tags changed.
     Retag,
-    /// Show which topics an item matches, and which terms hit in which field.
+    /// Show which topics an item matches (which terms hit in which field) and its story's other reports.
     Explain {
         /// The item's number (as `kurator query` and `explain` show it) or its link.
         item: String,
+    },
+    /// List recent stories that several sources reported, with their reports.
+    Clusters {
+        /// How far back, by each story's newest report.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
     },
     /// Serve the topic feeds, search feeds, OPML and a front page over HTTP.
     Serve,
@@ -156,6 +162,7 @@ fn main() -> ExitCode {
         } => commands::render::run(&options, &topic, format.into(), limit as usize),
         Command::Retag => commands::retag::run(&options),
         Command::Explain { item } => commands::explain::run(&options, &item),
+        Command::Clusters { days } => commands::clusters::run(&options, days),
         Command::Serve => commands::serve::run(&options),
         Command::Run => commands::run::run(&options),
         Command::Status { json } => commands::status::run(&options, json),

@@ -311,6 +311,33 @@ fn each_story_appears_once_with_its_other_sources_and_ids_never_change() {
         .collect();
     assert_eq!(sources, vec!["kommune21", "echo"]);
 
+    // The operator's view: the clusters, and one report's story.
+    let output = run_kurator(&config, &["clusters"]);
+    let listing = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{listing}");
+    assert!(listing.contains("3 reports"), "{listing}");
+    assert!(listing.contains("cites"), "{listing}");
+    assert!(listing.contains("text 0."), "{listing}");
+    assert!(
+        listing.contains("3 stories with several reports"),
+        "{listing}"
+    );
+    let output = run_kurator(&config, &["explain", ECHO[0].link]);
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{explained}");
+    assert!(explained.contains("story: cluster"), "{explained}");
+    assert!(
+        explained.contains("this item: joined by text, 0."),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("Glasfaserausbau in Eberstadt startet"),
+        "{explained}"
+    );
+    let output = run_kurator(&config, &["explain", ECHO[2].link]);
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(explained.contains("story: alone"), "{explained}");
+
     // The Atom with related links is still valid RFC 4287.
     let atom_path = dir.path().join("digitalisierung.atom");
     std::fs::write(&atom_path, &digital).unwrap();

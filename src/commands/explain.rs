@@ -1,13 +1,14 @@
-//! `kurator explain`: why an item is (or is not) in each topic.
+//! `kurator explain`: why an item is (or is not) in each topic, and which
+//! story it belongs to (the other reports and how alike they are).
 
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Config, resolve_db_path};
 use crate::identify::canonical_link;
-use crate::ingest::format_time;
+use crate::ingest::{format_time, unix_now};
 use crate::rules::Hit;
-use crate::store::{Store, StoredItem};
+use crate::store::{Related, Store, StoredItem, StoryExplanation};
 use crate::tag::{TagKind, Tagger};
 
 pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
@@ -15,7 +16,7 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match Store::open(&resolve_db_path(&config, options.db.as_deref())) {
+    let mut store = match Store::open(&resolve_db_path(&config, options.db.as_deref())) {
         Ok(store) => store,
         Err(err) => {
             eprintln!("{err}");
@@ -44,8 +45,64 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
     for item in &items {
         let stored_topics = store.topics_of(item.id).unwrap_or_default();
         print!("{}", explain(item, &config, &stored_topics));
+        match store.explain_story(item, config.dedup, unix_now()) {
+            Ok(story) => print!("{}", explain_story(&story, &config)),
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// The story part of an explanation: the cluster and its reports, or the
+/// nearest items that did not group.
+pub fn explain_story(story: &StoryExplanation, config: &Config) -> String {
+    let mut out = String::new();
+    let threshold = config.dedup.threshold;
+    let how = |joined: &Option<(String, f64)>| match joined {
+        Some((reason, score)) if reason == "text" => format!("joined by text, {score:.2}"),
+        Some((reason, _)) => format!("joined by {reason}"),
+        None => "first report".to_owned(),
+    };
+    let describe = |related: &Related| {
+        let other = &related.item;
+        format!(
+            "    item {:<6} {:<16} {}  similarity {:.2}  ({})\n      „{}“\n",
+            other.id,
+            other.source_id,
+            format_time(other.published),
+            related.similarity,
+            how(&related.joined),
+            other.title
+        )
+    };
+    match story.cluster {
+        Some(cluster) if !story.members.is_empty() => {
+            out.push_str(&format!(
+                "  story: cluster {cluster}, {} reports; this item: {}; the others, with their similarity to it (threshold {threshold:.2}):\n",
+                story.members.len() + 1,
+                how(&story.joined)
+            ));
+            for member in &story.members {
+                out.push_str(&describe(member));
+            }
+        }
+        _ if story.nearest.is_empty() => {
+            out.push_str("  story: alone; no recent item shares its telling terms or links\n");
+        }
+        _ => {
+            out.push_str(&format!(
+                "  story: alone; the most similar recent items (grouping needs {threshold:.2} from another source within {} days, or a shared link):\n",
+                config.dedup.window_secs / 86_400
+            ));
+            for near in &story.nearest {
+                out.push_str(&describe(near));
+            }
+        }
+    }
+    out
 }
 
 /// The explanation of one item, as printed.

@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod clusters;
 pub mod explain;
 pub mod fetch;
 pub mod prune;

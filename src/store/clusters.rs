@@ -200,3 +200,128 @@ pub fn dedup_keys(item: &crate::normalize::Item) -> Keys {
         item.content.as_deref(),
     )
 }
+
+/// Another item as `kurator explain` shows it next to the explained one.
+#[derive(Debug, Clone)]
+pub struct Related {
+    pub item: super::StoredItem,
+    /// Text similarity to the explained item, weighted as dedup weighs it.
+    pub similarity: f64,
+    /// Why it joined its cluster (`link`, `cites`, `text`) and the score then.
+    pub joined: Option<(String, f64)>,
+}
+
+/// An item's story, for `kurator explain`.
+#[derive(Debug, Clone)]
+pub struct StoryExplanation {
+    /// The cluster, when the story has several reports.
+    pub cluster: Option<i64>,
+    /// How the explained item joined it (reason and score), unless it was first.
+    pub joined: Option<(String, f64)>,
+    /// The other reports of the story, oldest first.
+    pub members: Vec<Related>,
+    /// For an item alone: the most similar recent items from other
+    /// sources, most similar first (why they did not group shows in the score).
+    pub nearest: Vec<Related>,
+}
+
+/// How many near items an explanation of a lone item lists.
+const NEAREST_SHOWN: usize = 5;
+
+impl super::Store {
+    /// The story of `item`: its cluster's other reports with their
+    /// similarity to it, or, if it is alone, the nearest recent items.
+    pub fn explain_story(
+        &mut self,
+        item: &super::StoredItem,
+        settings: Settings,
+        now: i64,
+    ) -> Result<StoryExplanation, StoreError> {
+        let mut dedup = Dedup::default();
+        dedup.configure(Settings {
+            mode: crate::dedup::Mode::Cluster,
+            ..settings
+        });
+        dedup.prepare(&self.conn, now.max(item.published))?;
+        let index = dedup.index().expect("prepared in cluster mode");
+        let keys = dedup_keys_of_stored(item);
+        let similarity = |other: &super::StoredItem| {
+            dedup::similarity(&keys.terms, &dedup_keys_of_stored(other).terms, |t| {
+                index.weight(t)
+            })
+        };
+        let related = |store: &super::Store, other: super::StoredItem| {
+            Ok::<_, StoreError>(Related {
+                similarity: similarity(&other),
+                joined: store.cluster_reason(other.id)?,
+                item: other,
+            })
+        };
+        let mut explanation = StoryExplanation {
+            cluster: item.cluster_id,
+            joined: self.cluster_reason(item.id)?,
+            members: Vec::new(),
+            nearest: Vec::new(),
+        };
+        if let Some(cluster) = item.cluster_id {
+            for member in self.cluster_members(cluster)? {
+                if member.id != item.id {
+                    explanation.members.push(related(self, member)?);
+                }
+            }
+            return Ok(explanation);
+        }
+        let bands = index.bands_for(&keys.terms, 0);
+        let mut near: Vec<(f64, i64)> = index
+            .candidates(&keys, bands.as_ref())
+            .into_iter()
+            .map(|(slot, _)| index.member(slot))
+            .filter(|m| m.id != item.id)
+            .map(|m| {
+                let score = dedup::similarity(&keys.terms, &m.terms, |t| index.weight(t));
+                (score, m.id)
+            })
+            .collect();
+        near.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, id) in near.into_iter().take(NEAREST_SHOWN) {
+            if let Some(other) = self.item_by_id(id)? {
+                explanation.nearest.push(related(self, other)?);
+            }
+        }
+        Ok(explanation)
+    }
+
+    /// Stories with several reports whose newest report was published at or
+    /// after `since`, newest first: (cluster id, reports oldest first).
+    pub fn recent_clusters(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(i64, Vec<super::StoredItem>)>, StoreError> {
+        let ids: Vec<i64> = {
+            let mut statement = self
+                .conn
+                .prepare_cached(
+                    "SELECT cluster_id FROM items WHERE cluster_id IS NOT NULL
+                     GROUP BY cluster_id HAVING max(published) >= ?1 AND count(*) > 1
+                     ORDER BY max(published) DESC",
+                )
+                .context("listing clusters")?;
+            let rows = statement
+                .query_map([since], |row| row.get(0))
+                .context("listing clusters")?;
+            rows.collect::<Result<_, _>>().context("listing clusters")?
+        };
+        ids.into_iter()
+            .map(|id| Ok((id, self.cluster_members(id)?)))
+            .collect()
+    }
+}
+
+fn dedup_keys_of_stored(item: &super::StoredItem) -> Keys {
+    Keys::of(
+        item.link.as_deref(),
+        &item.title,
+        item.summary.as_deref(),
+        item.content.as_deref(),
+    )
+}

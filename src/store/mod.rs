@@ -18,7 +18,7 @@ mod retention;
 pub mod schema;
 mod writer;
 
-pub use clusters::dedup_keys;
+pub use clusters::{Related, StoryExplanation, dedup_keys};
 pub use retention::{Backup, Pruned, backup};
 pub use writer::{MAX_BATCH, StoreWriter};
 
