@@ -925,6 +925,38 @@ mod tests {
     }
 
     #[test]
+    fn dedup_settings_and_source_priority() {
+        use crate::dedup::{Mode, Settings};
+        let config = parse("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\n").unwrap();
+        assert_eq!(config.dedup, Settings::default());
+        assert_eq!(config.sources[0].priority, 0);
+        let config = parse(
+            "[dedup]\nmode = \"exact\"\nthreshold = 0.6\nwindow_days = 3\n\
+             [[source]]\nid = \"a\"\nurl = \"https://x.org/\"\npriority = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.dedup.mode, Mode::Exact);
+        assert_eq!(config.dedup.threshold, 0.6);
+        assert_eq!(config.dedup.window_secs, 3 * 86_400);
+        assert_eq!(config.sources[0].priority, 10);
+        let err = parse("[dedup]\nmode = \"fuzzy\"\n").unwrap_err();
+        assert_eq!(err.position, Some((2, 8)), "{err}");
+        assert!(
+            err.message.contains("\"cluster\", \"exact\" or \"off\""),
+            "{err}"
+        );
+        let err = parse("[dedup]\nthreshold = 0.0\n").unwrap_err();
+        assert!(err.message.contains("above 0 and at most 1"), "{err}");
+        let err = parse("[dedup]\nwindow_days = 0\n").unwrap_err();
+        assert!(err.message.contains("from 1 to 90"), "{err}");
+        let err = parse("[dedup]\nwindow = 3\n").unwrap_err();
+        assert!(err.message.contains("window"), "{err}");
+        let err = parse("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\npriority = 5000\n")
+            .unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(4), "{err}");
+    }
+
+    #[test]
     fn defaults_and_relative_db_path() {
         let config =
             parse("[[source]]\nid = \"k21\"\nurl = \"https://example.org/feed\"\n").unwrap();
