@@ -19,7 +19,8 @@
 //! * `KURATOR_BENCH_FEEDS`: number of feeds (default 2000);
 //! * `KURATOR_BENCH_RUNS`: repetitions of each measurement (default 3);
 //! * `KURATOR_BENCH_ONLY`: run one measurement only, for profilers:
-//!   `bare`, `single`, `reingest`, `pipe1`, `pipe2`, `shared2`, `pipe2tag` or `stages`;
+//!   `bare`, `single`, `reingest`, `pipe1`, `pipe2`, `shared2`, `pipe2tag`,
+//!   `pipe2dedup` or `stages`;
 //! * `KURATOR_BENCH_PAGE_SIZE`, `KURATOR_BENCH_PRAGMAS`: for storage
 //!   experiments only: the page size the database file is created with
 //!   (before `Store::open` asks for its own), and SQL run on the connection
@@ -910,7 +911,12 @@ fn fresh_db(dir: &Path, name: &str) -> (Store, PathBuf) {
         ))
         .expect("set the page size");
     }
-    let store = Store::open(&path).expect("open the store");
+    let mut store = Store::open(&path).expect("open the store");
+    // Clustering is measured in a series of its own (`pipe2dedup`).
+    store.set_dedup(kurator::dedup::Settings {
+        mode: kurator::dedup::Mode::Off,
+        ..Default::default()
+    });
     if let Ok(sql) = std::env::var("KURATOR_BENCH_PRAGMAS") {
         store
             .connection()
@@ -967,6 +973,12 @@ fn store_items(store: &mut Store, feed: &Feed, items: &[Identified]) -> Counts {
 /// `tagged`: also match the shipped topics (the tag stage of issue 3); the
 /// ingest targets of issue 2 are measured without it.
 fn process(feed: &Feed, bytes: Vec<u8>, tagged: bool) -> Vec<Identified> {
+    process_dedup(feed, bytes, tagged, false)
+}
+
+/// [`process`], with `dedup` also the keys clustering compares items by
+/// (as `kurator fetch` computes them).
+fn process_dedup(feed: &Feed, bytes: Vec<u8>, tagged: bool, dedup: bool) -> Vec<Identified> {
     static NO_TOPICS: std::sync::OnceLock<kurator::rules::TopicSet> = std::sync::OnceLock::new();
     let topics = if tagged {
         shipped_topics()
@@ -978,9 +990,13 @@ fn process(feed: &Feed, bytes: Vec<u8>, tagged: bool) -> Vec<Identified> {
         source_id: &feed.source_id,
         source_tags: &[],
     };
-    kurator::ingest::process(&tagger, bytes, feed.content_type, &feed.url, NOW)
+    let mut items = kurator::ingest::process(&tagger, bytes, feed.content_type, &feed.url, NOW)
         .map(|p| p.items)
-        .unwrap_or_else(|err| panic!("{}: {err}", feed.source_id))
+        .unwrap_or_else(|err| panic!("{}: {err}", feed.source_id));
+    if dedup {
+        kurator::dedup::add_keys(&mut items);
+    }
+    items
 }
 
 /// The topics of the shipped `feeds.toml`: ingest includes tagging.
@@ -1076,6 +1092,7 @@ fn pipelined(
     store: &mut Store,
     workers: usize,
     tagged: bool,
+    dedup: bool,
 ) -> (Duration, Counts) {
     // Round-robin partition, prepared before the clock starts.
     let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..workers).map(|_| Vec::new()).collect();
@@ -1090,7 +1107,7 @@ fn pipelined(
             let tx = tx.clone();
             scope.spawn(move || {
                 for (i, bytes) in share {
-                    let items = process(&corpus[i], bytes, tagged);
+                    let items = process_dedup(&corpus[i], bytes, tagged, dedup);
                     if tx.send((i, items)).is_err() {
                         return;
                     }
@@ -1359,12 +1376,13 @@ fn main() {
     const SINGLE: usize = 2;
     const REINGEST: usize = 3;
     const PIPELINES: usize = 4;
-    // (name, label, threads, shared store, tagged)
-    let pipelines: [(&str, &str, usize, bool, bool); 4] = [
+    // (name, label, threads, shared store, tagged, clustered)
+    let pipelines: [(&str, &str, usize, bool, bool, bool); 5] = [
         (
             "pipe1",
             "pipelined: 1 process thread → writer thread, group commit",
             1,
+            false,
             false,
             false,
         ),
@@ -1374,6 +1392,7 @@ fn main() {
             2,
             false,
             false,
+            false,
         ),
         (
             "shared2",
@@ -1381,11 +1400,21 @@ fn main() {
             2,
             true,
             false,
+            false,
         ),
         (
             "pipe2tag",
             "pipe2 plus tagging against the 3 shipped topics",
             2,
+            false,
+            true,
+            false,
+        ),
+        (
+            "pipe2dedup",
+            "pipe2 plus clustering ([dedup] mode = \"cluster\", all items in the window)",
+            2,
+            false,
             false,
             true,
         ),
@@ -1399,7 +1428,7 @@ fn main() {
         Series::new("end-to-end, 1 thread (first ingest)", items),
         Series::new("end-to-end, 1 thread (re-ingest, unchanged)", items),
     ];
-    for (_, label, _, _, _) in pipelines {
+    for (_, label, _, _, _, _) in pipelines {
         series.push(Series::new(label, items));
         series.push(Series::new(&format!("{label} (re-ingest)"), items));
     }
@@ -1458,16 +1487,21 @@ fn main() {
             remove_db(&path);
         }
 
-        for (index, (name, _, threads, is_shared, tagged)) in pipelines.into_iter().enumerate() {
+        for (index, (name, _, threads, is_shared, tagged, clustered)) in
+            pipelines.into_iter().enumerate()
+        {
             if !wants(name) {
                 continue;
             }
             let (mut store, path) = fresh_db(dir.path(), &format!("{name}-{run}"));
+            if clustered {
+                store.set_dedup(kurator::dedup::Settings::default());
+            }
             let mode = |store: &mut Store| {
                 if is_shared {
                     shared(&corpus, store, threads)
                 } else {
-                    pipelined(&corpus, store, threads, tagged)
+                    pipelined(&corpus, store, threads, tagged, clustered)
                 }
             };
             let (time, counts) = mode(&mut store);

@@ -270,7 +270,11 @@ impl Ingester {
                 source_id: &source_id,
                 source_tags: &source_tags,
             };
-            process(&tagger, bytes, content_type.as_deref(), &url, unix_now())
+            let mut processed = process(&tagger, bytes, content_type.as_deref(), &url, unix_now())?;
+            // What dedup compares items by, here rather than on the single
+            // database writer.
+            crate::dedup::add_keys(&mut processed.items);
+            Ok(processed)
         })
         .await;
         match processed {
@@ -339,8 +343,7 @@ pub struct Processed {
     pub ttl: Option<Duration>,
 }
 
-/// The CPU part of the pipeline: decode, parse, normalize, identify, tag,
-/// and the keys dedup compares items by.
+/// The CPU part of the pipeline: decode, parse, normalize, identify, tag.
 /// `url` is where the document came from; `now` bounds dates.
 pub fn process(
     tagger: &Tagger<'_>,
@@ -359,7 +362,6 @@ pub fn process(
     let mut identified = identify(tagger.source_id, items);
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
-        item.keys = Some(crate::store::dedup_keys(&item.item));
     }
     Ok(Processed {
         items: identified,

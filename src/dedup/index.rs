@@ -15,6 +15,7 @@
 //! catches up on items other processes stored before each write.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Keys;
 use super::score::TermSet;
@@ -27,6 +28,43 @@ const NONE: u32 = u32::MAX;
 /// [`COMMON_SHARE`] of them, is too common to sketch.
 const COMMON_AT_LEAST: usize = 8;
 const COMMON_SHARE: usize = 50;
+
+/// Fewest telling terms an item needs to group by text.
+const MIN_TELLING_TERMS: usize = 3;
+
+/// Most items read from one band's chain.
+const MAX_CHAIN_WALK: usize = 16;
+
+/// Most text candidates scored for one item: those sharing the most bands.
+const MAX_SCORED: usize = 32;
+
+/// A hasher for keys that are hashes already (terms, links, band keys):
+/// hashing them again would only cost time.
+#[derive(Default)]
+pub struct AlreadyHashed(u64);
+
+impl Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        // Spread 32-bit keys over the high bits the table also uses.
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashedMap<K, V> = HashMap<K, V, BuildHasherDefault<AlreadyHashed>>;
 
 /// One indexed item.
 #[derive(Debug, Clone)]
@@ -75,15 +113,15 @@ pub struct Index {
     members: Vec<Member>,
     /// Band key (mixed with the band number) → the newest entry of its chain.
     /// 32 bits: a collision between bands only adds a candidate to score.
-    band_heads: HashMap<u32, u32>,
+    band_heads: HashedMap<u32, u32>,
     /// Entry `slot * BANDS + band` → the next older entry with the same key.
     band_next: Vec<u32>,
     /// Canonical link hash → slots with that link.
-    by_link: HashMap<u64, Vec<u32>>,
+    by_link: HashedMap<u64, Vec<u32>>,
     /// Cited link hash → slots whose content links there.
-    citing: HashMap<u64, Vec<u32>>,
+    citing: HashedMap<u64, Vec<u32>>,
     /// Term → how many members have it.
-    document_frequency: HashMap<u64, u32>,
+    document_frequency: HashedMap<u64, u32>,
     sources: HashMap<String, u32>,
     /// The highest item id indexed.
     pub last_id: i64,
@@ -122,6 +160,28 @@ impl Index {
             published,
             keys.clone(),
         )]);
+    }
+
+    /// Adds the item [`Index::decide`] was just asked about, with the band
+    /// keys it computed then (the term counts it assumed are the counts once
+    /// the item is added, so they are the same).
+    pub fn insert_decided(
+        &mut self,
+        id: i64,
+        cluster: i64,
+        source: &str,
+        published: i64,
+        keys: Keys,
+        bands: Option<BandKeys>,
+    ) {
+        if id <= self.last_id {
+            return;
+        }
+        self.last_id = id;
+        for &term in keys.terms.terms() {
+            *self.document_frequency.entry(term).or_default() += 1;
+        }
+        self.add_member(id, cluster, source, published, keys, bands);
     }
 
     /// Adds items (in id order): first their terms are counted, then their
@@ -189,9 +249,12 @@ impl Index {
         df as usize > COMMON_AT_LEAST.max(self.members.len() / COMMON_SHARE)
     }
 
-    /// The LSH band keys of a term set: the sketch of its telling terms (all
-    /// of them when fewer than three are telling). `pending` counts items
-    /// not indexed yet that have these terms (the one being decided).
+    /// The LSH band keys of a term set: the sketch of its telling terms.
+    /// `pending` counts items not indexed yet that have these terms (the one
+    /// being decided). An item with fewer than [`MIN_TELLING_TERMS`] telling
+    /// terms gets none: what it says, many items say (a recurring notice,
+    /// boilerplate), so its text cannot tell one story from another; it can
+    /// still group by link.
     pub fn bands_for(&self, terms: &TermSet, pending: u32) -> Option<BandKeys> {
         let telling: Vec<u64> = terms
             .terms()
@@ -202,12 +265,10 @@ impl Index {
                 !self.is_common(df + pending)
             })
             .collect();
-        let sketched = if telling.len() >= 3 {
-            &telling[..]
-        } else {
-            terms.terms()
-        };
-        sketch::signature(sketched).map(|signature| sketch::band_keys(&signature))
+        if telling.len() < MIN_TELLING_TERMS {
+            return None;
+        }
+        sketch::signature(&telling).map(|signature| sketch::band_keys(&signature))
     }
 
     /// Records that item `id` now belongs to `cluster`. Members are indexed
@@ -228,41 +289,56 @@ impl Index {
     /// Slots of items that may be the same story as `keys`, each with the
     /// strongest reason it was found for. Text candidates still need scoring.
     pub fn candidates(&self, keys: &Keys, bands: Option<&BandKeys>) -> Vec<(u32, Reason)> {
-        let mut found: HashMap<u32, Reason> = HashMap::new();
-        let mut note = |slot: u32, reason: Reason| {
-            found
-                .entry(slot)
-                .and_modify(|r| *r = (*r).min(reason))
-                .or_insert(reason);
-        };
+        let mut found: Vec<(u32, Reason)> = Vec::new();
         if let Some(link) = keys.link {
             for &slot in self.by_link.get(&link).into_iter().flatten() {
-                note(slot, Reason::SameLink);
+                found.push((slot, Reason::SameLink));
             }
             for &slot in self.citing.get(&link).into_iter().flatten() {
-                note(slot, Reason::Cites);
+                found.push((slot, Reason::Cites));
             }
         }
         for cited in &keys.cites {
             for &slot in self.by_link.get(cited).into_iter().flatten() {
-                note(slot, Reason::Cites);
+                found.push((slot, Reason::Cites));
             }
         }
         if let Some(bands) = bands {
+            // Every slot once per band it shares; the most shared are the
+            // most alike, and only the first MAX_SCORED of them are scored.
+            let mut shared: Vec<u32> = Vec::with_capacity(64);
             for (band, key) in bands.iter().enumerate() {
                 let mut entry = self
                     .band_heads
                     .get(&band_key(band, *key))
                     .copied()
                     .unwrap_or(NONE);
-                while entry != NONE {
-                    note(entry / BANDS as u32, Reason::Text);
+                // Newest first, and only so many: a band key shared by very
+                // many items marks text they all repeat, not a story.
+                let mut walked = 0;
+                while entry != NONE && walked < MAX_CHAIN_WALK {
+                    shared.push(entry / BANDS as u32);
                     entry = self.band_next[entry as usize];
+                    walked += 1;
                 }
             }
+            shared.sort_unstable();
+            let mut counted: Vec<(usize, u32)> = shared
+                .chunk_by(|a, b| a == b)
+                .map(|run| (run.len(), run[0]))
+                .collect();
+            // Most bands shared first, then the newest.
+            counted.sort_unstable_by(|a, b| b.cmp(a));
+            found.extend(
+                counted
+                    .into_iter()
+                    .take(MAX_SCORED)
+                    .map(|(_, slot)| (slot, Reason::Text)),
+            );
         }
-        let mut found: Vec<(u32, Reason)> = found.into_iter().collect();
+        // One entry per slot, with its strongest reason.
         found.sort_unstable();
+        found.dedup_by_key(|(slot, _)| *slot);
         found
     }
 }

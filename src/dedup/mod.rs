@@ -100,6 +100,28 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// The keys of a normalized, identified item (its link is canonical).
+    pub fn of_item(item: &crate::normalize::Item) -> Keys {
+        Keys::of(
+            item.link.as_deref(),
+            &item.title,
+            item.summary.as_deref(),
+            item.content.as_deref(),
+        )
+    }
+}
+
+/// Computes the keys of items that lack them (ingest does this off the
+/// database writer, which otherwise computes them itself).
+pub fn add_keys(items: &mut [crate::identify::Identified]) {
+    for identified in items {
+        if identified.keys.is_none() {
+            identified.keys = Some(Keys::of_item(&identified.item));
+        }
+    }
+}
+
 /// The absolute http(s) links in an HTML fragment (sanitized HTML quotes
 /// attributes with `"`).
 fn hrefs(html: &str) -> impl Iterator<Item = &str> {
@@ -121,6 +143,14 @@ pub struct Decision {
     pub score: f64,
 }
 
+/// What [`Index::decide`] found: the cluster to join, if any, and the band
+/// keys it computed (for [`Index::insert_decided`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    pub decision: Option<Decision>,
+    pub bands: Option<sketch::BandKeys>,
+}
+
 impl Index {
     /// Which cluster an item from `source` published at `published` joins,
     /// if any. Same-source items group only by link: a source does not
@@ -133,12 +163,30 @@ impl Index {
         published: i64,
         settings: &Settings,
     ) -> Option<Decision> {
+        self.decide_with_bands(keys, source, published, settings)
+            .decision
+    }
+
+    /// [`Index::decide`], also handing out the band keys it computed.
+    pub fn decide_with_bands(
+        &self,
+        keys: &Keys,
+        source: &str,
+        published: i64,
+        settings: &Settings,
+    ) -> Decided {
         let source = self.source_id(source);
         let mut best: Option<Decision> = None;
+        let weights: Vec<f64> = keys.terms.terms().iter().map(|&t| self.weight(t)).collect();
         let bands = match settings.mode {
             Mode::Cluster => self.bands_for(&keys.terms, 1),
             Mode::Exact => None,
-            Mode::Off => return None,
+            Mode::Off => {
+                return Decided {
+                    decision: None,
+                    bands: None,
+                };
+            }
         };
         for (slot, reason) in self.candidates(keys, bands.as_ref()) {
             let member = self.member(slot);
@@ -152,7 +200,10 @@ impl Index {
                 (Mode::Cluster, _) if same_source => continue,
                 (Mode::Cluster, Reason::Cites) => (reason, 1.0),
                 (Mode::Cluster, Reason::Text) => {
-                    let score = similarity(&keys.terms, &member.terms, |t| self.weight(t));
+                    let score =
+                        score::similarity_weighted(&keys.terms, &weights, &member.terms, |t| {
+                            self.weight(t)
+                        });
                     if score < settings.threshold {
                         continue;
                     }
@@ -171,7 +222,10 @@ impl Index {
                 });
             }
         }
-        best
+        Decided {
+            decision: best,
+            bands,
+        }
     }
 }
 
@@ -180,7 +234,7 @@ impl Index {
 pub const LEAD_WORDS: usize = 60;
 
 /// Similarity at and above which two texts are one story (`[dedup] threshold`).
-pub const DEFAULT_THRESHOLD: f64 = 0.45;
+pub const DEFAULT_THRESHOLD: f64 = 0.25;
 
 /// The terms an item is compared by: its title and the start of its
 /// summary (or, without one, of its content).

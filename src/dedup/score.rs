@@ -9,7 +9,7 @@
 //! share only the topic's vocabulary score low.
 
 /// The fewest items term weights assume (see [`idf`]).
-pub const IDF_MIN_ITEMS: u32 = 1000;
+pub const IDF_MIN_ITEMS: u32 = 100;
 
 /// Distinct terms of one item, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,11 +39,53 @@ impl TermSet {
 /// weigh less than the words only one of them uses.
 pub fn idf(df: u32, n: u32) -> f64 {
     let n = f64::from(n.max(IDF_MIN_ITEMS));
-    ((n + 1.0) / (f64::from(df) + 0.5)).ln().max(0.05)
+    ((n + 1.0).ln() - ln_df(df)).max(0.05)
+}
+
+/// `ln(df + 0.5)`; the common small counts come from a table (the weight
+/// of every term of every candidate is asked for, on the single writer).
+fn ln_df(df: u32) -> f64 {
+    const TABLE: usize = 512;
+    static LOGS: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let logs = LOGS.get_or_init(|| (0..TABLE).map(|d| (d as f64 + 0.5).ln()).collect());
+    match logs.get(df as usize) {
+        Some(&ln) => ln,
+        None => (f64::from(df) + 0.5).ln(),
+    }
+}
+
+/// Whether both texts give numbers (dates, amounts, house numbers) and
+/// share none of them: then they report different events, however alike the
+/// words ("Sperrung der Heinrichstraße vom 3. bis 14. März" and "Sperrung
+/// der Frankfurter Straße vom 21. April bis 9. Mai"). Reports of one event
+/// repeat at least one of its numbers.
+pub fn numbers_disagree(a: &[u64], b: &[u64]) -> bool {
+    let numbers = |terms: &[u64]| {
+        terms
+            .iter()
+            .copied()
+            .filter(|&t| super::text::is_number(t))
+            .collect::<Vec<u64>>()
+    };
+    let (x, y) = (numbers(a), numbers(b));
+    !x.is_empty() && !y.is_empty() && !x.iter().any(|n| y.binary_search(n).is_ok())
 }
 
 /// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
 pub fn similarity(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 {
+    let weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
+    similarity_weighted(a, &weights, b, weight)
+}
+
+/// [`similarity`] with the weights of `a`'s terms computed once
+/// (`a_weights[i]` is the weight of `a.terms()[i]`): one new item is
+/// compared with several candidates.
+pub fn similarity_weighted(
+    a: &TermSet,
+    a_weights: &[f64],
+    b: &TermSet,
+    weight: impl Fn(u64) -> f64,
+) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
@@ -53,12 +95,12 @@ pub fn similarity(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 
     while i < x.len() && j < y.len() {
         match x[i].cmp(&y[j]) {
             std::cmp::Ordering::Equal => {
-                shared += weight(x[i]);
+                shared += a_weights[i];
                 i += 1;
                 j += 1;
             }
             std::cmp::Ordering::Less => {
-                only_a += weight(x[i]);
+                only_a += a_weights[i];
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
@@ -67,13 +109,16 @@ pub fn similarity(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 
             }
         }
     }
-    only_a += x[i..].iter().map(|&t| weight(t)).sum::<f64>();
+    only_a += a_weights[i..].iter().sum::<f64>();
     only_b += y[j..].iter().map(|&t| weight(t)).sum::<f64>();
     let (smaller, larger) = if only_a <= only_b {
         (only_a, only_b)
     } else {
         (only_b, only_a)
     };
+    if numbers_disagree(x, y) {
+        return 0.0;
+    }
     let containment = shared / (shared + smaller);
     let jaccard = shared / (shared + smaller + larger);
     // Containment carries most of the score; Jaccard damps pairs where one

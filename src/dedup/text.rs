@@ -30,6 +30,16 @@ const STOP_WORDS: &[&str] = &[
     "vielen", "einen", "haben", "habe", "hatten", "worden", "the", "of", "and", "to", "for", "uhr",
 ];
 
+fn is_stop_word(word: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    // Stop words are short: longer words need no lookup.
+    word.len() <= 8
+        && SET
+            .get_or_init(|| STOP_WORDS.iter().copied().collect())
+            .contains(word)
+}
+
 /// Words written in several ways, mapped to one (already folded).
 const SYNONYMS: &[(&str, &str)] = &[
     ("mio", "millionen"),
@@ -68,11 +78,11 @@ pub fn terms(text: &str, out: &mut Vec<u64>) {
             }
             '€' => {
                 finish_word(&mut word, out);
-                out.push(hash_term("euro"));
+                out.push(term_hash("euro"));
             }
             '%' => {
                 finish_word(&mut word, out);
-                out.push(hash_term("prozent"));
+                out.push(term_hash("prozent"));
             }
             c if c.is_alphanumeric() => {
                 // Digits and letters do not mix in one term ("2025er" → 2025).
@@ -96,7 +106,7 @@ fn finish_word(word: &mut String, out: &mut Vec<u64>) {
         return;
     }
     if let Some(term) = term_of(word) {
-        out.push(hash_term(term));
+        out.push(term_hash(term));
     }
     word.clear();
 }
@@ -109,7 +119,7 @@ fn term_of(word: &str) -> Option<&str> {
         let trimmed = word.trim_start_matches('0');
         return Some(if trimmed.is_empty() { "0" } else { trimmed });
     }
-    if word.len() < 2 || STOP_WORDS.contains(&word) {
+    if word.len() < 2 || is_stop_word(word) {
         return None;
     }
     let word = SYNONYMS
@@ -131,6 +141,26 @@ fn stem(word: &str) -> &str {
         }
     }
     word
+}
+
+/// Set in the hash of a number term, clear in a word's: numbers are told
+/// apart without a second list. MinHash reads other bits (the low six and
+/// the high 32), so the flag does not bias sketches.
+const NUMBER_FLAG: u64 = 1 << 20;
+
+/// The hash of a term, flagged when it is a number.
+pub fn term_hash(term: &str) -> u64 {
+    let hash = hash_term(term);
+    if term.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        hash | NUMBER_FLAG
+    } else {
+        hash & !NUMBER_FLAG
+    }
+}
+
+/// Whether a term hash is a number's (see [`term_hash`]).
+pub fn is_number(term: u64) -> bool {
+    term & NUMBER_FLAG != 0
 }
 
 /// FNV-1a with a final mix: stable across builds and machines, so stored
@@ -165,7 +195,7 @@ mod tests {
     }
 
     fn words(list: &[&str]) -> Vec<u64> {
-        list.iter().map(|w| hash_term(w)).collect()
+        list.iter().map(|w| term_hash(w)).collect()
     }
 
     #[test]
@@ -184,6 +214,13 @@ mod tests {
         assert_eq!(of("am 05.03.2025"), of("am 5.3.2025"));
         assert_eq!(of("2025er"), words(&["2025"]));
         assert_eq!(of("10 %"), of("10 Prozent"));
+    }
+
+    #[test]
+    fn number_terms_are_flagged() {
+        let found = of("Am 14. April 2025 in Eberstadt");
+        let numbers: Vec<bool> = found.iter().map(|&t| is_number(t)).collect();
+        assert_eq!(numbers, [true, false, true, false]);
     }
 
     #[test]

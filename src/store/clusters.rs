@@ -37,6 +37,7 @@ pub enum IndexChange {
         source: String,
         published: i64,
         keys: Keys,
+        bands: Option<Box<crate::dedup::sketch::BandKeys>>,
     },
     SetCluster {
         id: i64,
@@ -94,7 +95,8 @@ impl Dedup {
                     source,
                     published,
                     keys,
-                } => index.insert(id, cluster, &source, published, &keys),
+                    bands,
+                } => index.insert_decided(id, cluster, &source, published, keys, bands.map(|b| *b)),
                 IndexChange::SetCluster { id, cluster } => index.set_cluster(id, cluster),
             }
         }
@@ -189,16 +191,6 @@ pub fn cluster_topics(conn: &Connection, cluster: i64) -> Result<Vec<String>, St
         .context("reading a cluster's topics")?;
     rows.collect::<Result<_, _>>()
         .context("reading a cluster's topics")
-}
-
-/// What dedup compares an item by (its link must be canonical already).
-pub fn dedup_keys(item: &crate::normalize::Item) -> Keys {
-    dedup::Keys::of(
-        item.link.as_deref(),
-        &item.title,
-        item.summary.as_deref(),
-        item.content.as_deref(),
-    )
 }
 
 /// Another item as `kurator explain` shows it next to the explained one.
@@ -318,6 +310,7 @@ impl super::Store {
 }
 
 fn dedup_keys_of_stored(item: &super::StoredItem) -> Keys {
+    // The same fields as `Keys::of_item` reads of a new item.
     Keys::of(
         item.link.as_deref(),
         &item.title,

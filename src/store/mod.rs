@@ -18,7 +18,7 @@ mod retention;
 pub mod schema;
 mod writer;
 
-pub use clusters::{Related, StoryExplanation, dedup_keys};
+pub use clusters::{Related, StoryExplanation};
 pub use retention::{Backup, Pruned, backup};
 pub use writer::{MAX_BATCH, StoreWriter};
 
@@ -956,11 +956,11 @@ fn upsert_items(
                     let keys = identified
                         .keys
                         .clone()
-                        .unwrap_or_else(|| clusters::dedup_keys(item));
+                        .unwrap_or_else(|| crate::dedup::Keys::of_item(item));
                     let mut cluster = id;
-                    if let Some(decision) =
-                        index.decide(&keys, source_id, published, &dedup.settings)
-                    {
+                    let decided =
+                        index.decide_with_bands(&keys, source_id, published, &dedup.settings);
+                    if let Some(decision) = decided.decision {
                         cluster = decision.cluster;
                         dedup.changes.extend(clusters::join(tx, id, &decision)?);
                         // The cluster's entry now lists this report too.
@@ -972,6 +972,7 @@ fn upsert_items(
                         source: source_id.to_owned(),
                         published,
                         keys,
+                        bands: decided.bands.map(Box::new),
                     });
                 }
             }

@@ -1,0 +1,266 @@
+//! Precision and recall of story grouping on the labelled German story sets
+//! in `tests/dedup/` (see the README there): every pair of reports in a file
+//! is judged, as the ingest path judges it: reports from different sources
+//! within the window, an LSH band in common, then the weighted similarity
+//! at the threshold. `dev.toml` is for tuning,
+//! `holdout.toml` for checking that the tuning generalizes.
+//!
+//! `cargo test --release --test dedup_quality -- --nocapture` prints the
+//! figures BENCHMARKS.md reports, with a threshold sweep.
+
+use std::path::Path;
+
+use kurator::dedup::{self, Index, Keys, TermSet, sketch};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct StorySet {
+    story: Vec<Story>,
+}
+
+#[derive(Deserialize)]
+struct Story {
+    id: String,
+    group: Option<String>,
+    report: Vec<Report>,
+}
+
+#[derive(Deserialize)]
+struct Report {
+    source: String,
+    title: String,
+    summary: String,
+    published: String,
+}
+
+struct Prepared {
+    story: usize,
+    source: String,
+    published: i64,
+    group: Option<String>,
+    terms: TermSet,
+    label: String,
+}
+
+fn load(name: &str) -> Vec<Prepared> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/dedup")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let set: StorySet = toml::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for (index, story) in set.story.iter().enumerate() {
+        for report in &story.report {
+            let terms = dedup::item_terms(&report.title, Some(&report.summary), None);
+            let published = chrono::DateTime::parse_from_rfc3339(&report.published)
+                .unwrap_or_else(|err| panic!("{}: {err}", report.published))
+                .timestamp();
+            out.push(Prepared {
+                story: index,
+                source: report.source.clone(),
+                published,
+                group: story.group.clone(),
+                terms,
+                label: format!("{} / {}: {}", story.id, report.source, report.title),
+            });
+        }
+    }
+    out
+}
+
+#[derive(Default, Debug)]
+struct Outcome {
+    true_pos: usize,
+    false_pos: usize,
+    false_neg: usize,
+    hard_neg: usize,
+    hard_false_pos: usize,
+    candidates: usize,
+    pairs: usize,
+    /// Same-story pairs that were LSH candidates.
+    found: usize,
+    positive_scores: Vec<f64>,
+    hard_negative_scores: Vec<f64>,
+}
+
+impl Outcome {
+    fn precision(&self) -> f64 {
+        self.true_pos as f64 / (self.true_pos + self.false_pos).max(1) as f64
+    }
+    fn recall(&self) -> f64 {
+        self.true_pos as f64 / (self.true_pos + self.false_neg).max(1) as f64
+    }
+}
+
+/// Judges every pair; `verbose` prints the mistakes.
+/// `windowed`: apply the time window as ingest does; without it, every
+/// hard negative is compared too (a stricter test of the text measure).
+fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) -> Outcome {
+    // Every report in the window index, as when the later of each pair
+    // arrives: term weights and sketches as ingest computes them.
+    let mut index = Index::default();
+    index.insert_many(
+        reports
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let keys = Keys {
+                    terms: r.terms.clone(),
+                    ..Keys::default()
+                };
+                (
+                    n as i64 + 1,
+                    n as i64 + 1,
+                    r.source.clone(),
+                    r.published,
+                    keys,
+                )
+            })
+            .collect(),
+    );
+    let bands: Vec<Option<sketch::BandKeys>> = reports
+        .iter()
+        .map(|r| index.bands_for(&r.terms, 0))
+        .collect();
+    let weight = |term: u64| index.weight(term);
+    let settings = dedup::Settings::default();
+    let mut outcome = Outcome::default();
+    for (i, a) in reports.iter().enumerate() {
+        for (j, b) in reports.iter().enumerate().skip(i + 1) {
+            outcome.pairs += 1;
+            let same = a.story == b.story;
+            let hard = !same && a.group.is_some() && a.group == b.group;
+            outcome.hard_neg += usize::from(hard);
+            let candidate = match (&bands[i], &bands[j]) {
+                (Some(x), Some(y)) => x.iter().zip(y).any(|(x, y)| x == y),
+                _ => false,
+            };
+            outcome.candidates += usize::from(candidate);
+            outcome.found += usize::from(candidate && same);
+            let score = dedup::similarity(&a.terms, &b.terms, weight);
+            // As ingest decides: other sources only, within the window.
+            let eligible = a.source != b.source
+                && (!windowed || (a.published - b.published).abs() <= settings.window_secs);
+            let grouped = eligible
+                && (candidate || std::env::var_os("KURATOR_DEDUP_NO_LSH").is_some())
+                && score >= threshold;
+            if same {
+                outcome.positive_scores.push(score);
+            } else if hard && eligible {
+                outcome.hard_negative_scores.push(score);
+            }
+            match (same, grouped) {
+                (true, true) => outcome.true_pos += 1,
+                (true, false) => {
+                    outcome.false_neg += 1;
+                    if verbose {
+                        println!(
+                            "  missed ({score:.2}, band {candidate}):\n    {}\n    {}",
+                            a.label, b.label
+                        );
+                    }
+                }
+                (false, true) => {
+                    outcome.false_pos += 1;
+                    outcome.hard_false_pos += usize::from(hard);
+                    if verbose {
+                        println!(
+                            "  wrongly grouped ({score:.2}):\n    {}\n    {}",
+                            a.label, b.label
+                        );
+                    }
+                }
+                (false, false) => {}
+            }
+        }
+    }
+    outcome
+}
+
+fn report(name: &str, verbose: bool) -> Outcome {
+    let reports = load(name);
+    println!("{name}: {} reports", reports.len());
+    for (threshold, windowed) in [0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45]
+        .into_iter()
+        .flat_map(|t| [(t, true), (t, false)])
+    {
+        let o = judge(&reports, threshold, windowed, false);
+        println!(
+            "  threshold {threshold:.2}, {}: precision {:.3}, recall {:.3} ({} same-story pairs, {} hard negatives, {} wrongly grouped of them; {} of {} pairs were LSH candidates)",
+            if windowed {
+                "as ingest decides"
+            } else {
+                "ignoring the time window"
+            },
+            o.precision(),
+            o.recall(),
+            o.true_pos + o.false_neg,
+            o.hard_neg,
+            o.hard_false_pos,
+            o.candidates,
+            o.pairs
+        );
+    }
+    let outcome = judge(&reports, dedup::DEFAULT_THRESHOLD, true, verbose);
+    let quantiles = |scores: &[f64]| {
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        [0.1, 0.25, 0.5, 0.75, 0.9]
+            .map(|q| {
+                format!(
+                    "{:.2}",
+                    sorted
+                        .get((q * sorted.len() as f64) as usize)
+                        .copied()
+                        .unwrap_or(0.0)
+                )
+            })
+            .join(" ")
+    };
+    println!(
+        "  LSH candidates: {} of {} same-story pairs; similarity (p10 p25 p50 p75 p90): same story {}, hard negatives within the window {}",
+        outcome.found,
+        outcome.true_pos + outcome.false_neg,
+        quantiles(&outcome.positive_scores),
+        quantiles(&outcome.hard_negative_scores)
+    );
+    println!(
+        "  at the default threshold {}: precision {:.3}, recall {:.3}",
+        dedup::DEFAULT_THRESHOLD,
+        outcome.precision(),
+        outcome.recall()
+    );
+    outcome
+}
+
+/// Issue 5's targets are precision ≥ 0.95 and recall ≥ 0.80 on pairs. The
+/// precision target is met; recall is not yet (BENCHMARKS.md has the
+/// figures). Until it is, this guards what has been reached: a change to
+/// the text measure must not make either worse.
+const PRECISION_TARGET: f64 = 0.95;
+const RECALL_REACHED: f64 = 0.25;
+
+#[test]
+fn grouping_keeps_its_precision_and_recall_on_the_labelled_sets() {
+    let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
+    let outcomes: Vec<(&str, Outcome)> = ["dev.toml", "holdout.toml"]
+        .into_iter()
+        .map(|name| (name, report(name, verbose)))
+        .collect();
+    for (name, outcome) in outcomes {
+        assert!(
+            outcome.true_pos + outcome.false_neg >= 50,
+            "{name}: too few positive pairs"
+        );
+        assert!(
+            outcome.precision() >= PRECISION_TARGET,
+            "{name}: precision {:.3}",
+            outcome.precision()
+        );
+        assert!(
+            outcome.recall() >= RECALL_REACHED,
+            "{name}: recall {:.3}",
+            outcome.recall()
+        );
+    }
+}
