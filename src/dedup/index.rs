@@ -178,10 +178,14 @@ impl Index {
             return;
         }
         self.last_id = id;
+        self.count_terms(&keys);
+        self.add_member(id, cluster, source, published, keys, bands);
+    }
+
+    fn count_terms(&mut self, keys: &Keys) {
         for &term in keys.terms.terms() {
             *self.document_frequency.entry(term).or_default() += 1;
         }
-        self.add_member(id, cluster, source, published, keys, bands);
     }
 
     /// Adds items (in id order): first their terms are counted, then their
@@ -197,9 +201,7 @@ impl Index {
             .collect();
         for (id, .., keys) in &items {
             self.last_id = self.last_id.max(*id);
-            for &term in keys.terms.terms() {
-                *self.document_frequency.entry(term).or_default() += 1;
-            }
+            self.count_terms(keys);
         }
         for (id, cluster, source, published, keys) in items {
             let bands = self.bands_for(&keys.terms, 0);
