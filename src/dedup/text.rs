@@ -32,13 +32,30 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 fn is_stop_word(word: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
-        std::sync::OnceLock::new();
-    // Stop words are short: longer words need no lookup.
-    word.len() <= 8
-        && SET
-            .get_or_init(|| STOP_WORDS.iter().copied().collect())
-            .contains(word)
+    // Stop words are at most 8 bytes: packed into a u64 each, sorted once,
+    // a lookup is a binary search over integers.
+    static SORTED: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let Some(packed) = pack(word) else {
+        return false;
+    };
+    SORTED
+        .get_or_init(|| {
+            let mut sorted: Vec<u64> = STOP_WORDS.iter().filter_map(|w| pack(w)).collect();
+            sorted.sort_unstable();
+            sorted
+        })
+        .binary_search(&packed)
+        .is_ok()
+}
+
+/// A word of at most 8 bytes as one integer.
+fn pack(word: &str) -> Option<u64> {
+    let bytes = word.as_bytes();
+    (bytes.len() <= 8).then(|| {
+        let mut buffer = [0u8; 8];
+        buffer[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(buffer)
+    })
 }
 
 /// Words written in several ways, mapped to one (already folded).
@@ -237,6 +254,15 @@ mod tests {
         assert_eq!(of("am 05.03.2025"), of("am 5.3.2025"));
         assert_eq!(of("2025er"), words(&["2025"]));
         assert_eq!(of("10 %"), of("10 Prozent"));
+    }
+
+    #[test]
+    fn every_stop_word_is_found() {
+        for word in STOP_WORDS {
+            assert!(pack(word).is_some(), "{word} is longer than 8 bytes");
+            assert!(is_stop_word(word), "{word}");
+        }
+        assert!(!is_stop_word("rathaus"));
     }
 
     #[test]
