@@ -108,7 +108,7 @@ impl Reason {
 }
 
 /// The in-memory index of the items in the window.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Index {
     members: Vec<Member>,
     /// Band key (mixed with the band number) → the newest entry of its chain.
@@ -123,8 +123,27 @@ pub struct Index {
     /// Term → how many members have it.
     document_frequency: HashedMap<u64, u32>,
     sources: HashMap<String, u32>,
+    /// `ln` of the item count [`Index::weight`] assumes (members and the
+    /// item being compared), kept current on insert.
+    ln_items: f64,
     /// The highest item id indexed.
     pub last_id: i64,
+}
+
+impl Default for Index {
+    fn default() -> Index {
+        Index {
+            members: Vec::new(),
+            band_heads: HashedMap::default(),
+            band_next: Vec::new(),
+            by_link: HashedMap::default(),
+            citing: HashedMap::default(),
+            document_frequency: HashedMap::default(),
+            sources: HashMap::new(),
+            ln_items: super::score::ln_items(1),
+            last_id: 0,
+        }
+    }
 }
 
 impl Index {
@@ -237,6 +256,7 @@ impl Index {
         for &cited in &keys.cites {
             self.citing.entry(cited).or_default().push(slot);
         }
+        self.ln_items = super::score::ln_items(self.members.len() as u32 + 2);
         self.members.push(Member {
             id,
             cluster,
@@ -285,7 +305,7 @@ impl Index {
     pub fn weight(&self, term: u64) -> f64 {
         let df = self.document_frequency.get(&term).copied().unwrap_or(0);
         // The item being compared counts too (it is not indexed yet).
-        super::score::idf(df + 1, self.members.len() as u32 + 1)
+        super::score::idf_with(df + 1, self.ln_items)
     }
 
     /// Slots of items that may be the same story as `keys`, each with the

@@ -59,6 +59,9 @@ impl Default for Settings {
 /// `[dedup] window_days` when not set.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;
 
+/// Fewest terms two texts must share to be scored at all.
+const MIN_SHARED_TERMS: usize = 2;
+
 /// Most links read from one item's content.
 const MAX_CITED_LINKS: usize = 32;
 
@@ -200,6 +203,12 @@ impl Index {
                 (Mode::Cluster, _) if same_source => continue,
                 (Mode::Cluster, Reason::Cites) => (reason, 1.0),
                 (Mode::Cluster, Reason::Text) => {
+                    // Most band collisions share a term or two by chance:
+                    // counting shared terms is cheap, weighing them is not,
+                    // and one shared term never reaches a threshold.
+                    if score::shared_terms(&keys.terms, &member.terms) < MIN_SHARED_TERMS {
+                        continue;
+                    }
                     let score =
                         score::similarity_weighted(&keys.terms, &weights, &member.terms, |t| {
                             self.weight(t)

@@ -38,8 +38,17 @@ impl TermSet {
 /// young database, the terms two reports share (in two of three items) would
 /// weigh less than the words only one of them uses.
 pub fn idf(df: u32, n: u32) -> f64 {
-    let n = f64::from(n.max(IDF_MIN_ITEMS));
-    ((n + 1.0).ln() - ln_df(df)).max(0.05)
+    idf_with(df, ln_items(n))
+}
+
+/// The `ln` of `n` items as [`idf`] counts them, for [`idf_with`].
+pub fn ln_items(n: u32) -> f64 {
+    (f64::from(n.max(IDF_MIN_ITEMS)) + 1.0).ln()
+}
+
+/// [`idf`] with the item count's logarithm computed once.
+pub fn idf_with(df: u32, ln_items: f64) -> f64 {
+    (ln_items - ln_df(df)).max(0.05)
 }
 
 /// `ln(df + 0.5)`; the common small counts come from a table (the weight
@@ -52,6 +61,24 @@ fn ln_df(df: u32) -> f64 {
         Some(&ln) => ln,
         None => (f64::from(df) + 0.5).ln(),
     }
+}
+
+/// How many terms two sets share.
+pub fn shared_terms(a: &TermSet, b: &TermSet) -> usize {
+    let (x, y) = (a.terms(), b.terms());
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    shared
 }
 
 /// Whether both texts give numbers (dates, amounts, house numbers) and
