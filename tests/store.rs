@@ -454,3 +454,37 @@ fn items_older_than_the_horizon_are_not_stored_as_new() {
     assert_eq!((counts.new, counts.unchanged), (1, 1));
     assert_eq!(store.item_count(None).unwrap(), 1);
 }
+
+#[test]
+fn a_feed_page_shows_each_story_once_however_many_reports_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+    // An older story alone, then one story that 100 sources carry under the
+    // same link (more reports than a page's first read of rows).
+    let mut older = item("alone", "Ältere Meldung");
+    older.published = Some(NOW - 7200);
+    store
+        .record_fetch(
+            "first",
+            "https://a.example/feed",
+            &success(),
+            &identify("first", vec![older]),
+            NOW,
+        )
+        .unwrap();
+    for n in 0..100 {
+        let source = format!("s{n}");
+        let mut report = item(&format!("r{n}"), &format!("Bericht {n}"));
+        report.link = Some(format!("https://www.example.de/story?utm_source=s{n}"));
+        let items = identify(&source, vec![report]);
+        store
+            .record_fetch(&source, "https://b.example/feed", &success(), &items, NOW)
+            .unwrap();
+    }
+    let page = store.feed_items(None, 2).unwrap();
+    let titles: Vec<&str> = page.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(page.len(), 2, "{titles:?}");
+    assert_eq!(titles[1], "Ältere Meldung");
+    assert!(page[0].cluster_id.is_some());
+    assert_eq!(store.cluster_members(page[0].cluster()).unwrap().len(), 100);
+}

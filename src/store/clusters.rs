@@ -64,6 +64,15 @@ impl Dedup {
         self.index.as_ref()
     }
 
+    /// [`Dedup::prepare`] for a write: if the index cannot be built, the
+    /// write goes on and its new items stay alone (grouping is never worth
+    /// losing items over).
+    pub fn prepare_or_skip(&mut self, conn: &Connection, now: i64) {
+        if let Err(err) = self.prepare(conn, now) {
+            tracing::warn!("story grouping is skipped for this write: {err}");
+        }
+    }
+
     /// Builds the index, or catches it up with items other writers stored.
     pub fn prepare(&mut self, conn: &Connection, now: i64) -> Result<(), StoreError> {
         if self.settings.mode == crate::dedup::Mode::Off {

@@ -252,7 +252,6 @@ impl Store {
         Ok(store)
     }
 
-    /// The schema version this database is at.
     /// Bounds this connection's page cache (an upper bound; pages fill it
     /// only as they are read).
     pub fn set_cache_kib(&self, kib: u32) -> Result<(), StoreError> {
@@ -261,6 +260,7 @@ impl Store {
             .context("setting the page cache size")
     }
 
+    /// The schema version this database is at.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         self.conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -350,7 +350,7 @@ impl Store {
         now: i64,
     ) -> Result<Counts, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
-        self.dedup.prepare(&tx, now)?;
+        self.dedup.prepare_or_skip(&tx, now);
         let mut changes = Vec::new();
         let dedup = DedupContext::of(&self.dedup, &mut changes);
         let counts = apply_fetch(&tx, source_id, url, record, items, now, None, dedup)?;
@@ -382,7 +382,7 @@ impl Store {
         let Store { conn, dedup, .. } = self;
         let mut tx = conn.transaction().context("starting a transaction")?;
         let now = fetches.iter().map(|f| f.now).max().unwrap_or_default();
-        dedup.prepare(&tx, now)?;
+        dedup.prepare_or_skip(&tx, now);
         let mut results = Vec::with_capacity(fetches.len());
         for fetch in fetches {
             let savepoint = tx.savepoint().context("starting a savepoint")?;
@@ -532,30 +532,42 @@ impl Store {
         topic: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, StoreError> {
-        // Newest first, one item per cluster (its newest in the feed): the
-        // rows are streamed until `limit` clusters are found.
+        // Newest first, one item per cluster (its newest in the feed). A
+        // LIMIT lets SQLite keep only the newest rows while sorting; clusters
+        // make some rows repeats, so it reads a few times `limit` rows and
+        // only reads on when that was not enough.
         let sql = match topic {
             Some(_) => format!(
                 "SELECT {ITEM_COLUMNS} FROM item_topics JOIN items ON items.id = item_topics.item_id
-                 WHERE item_topics.topic = ?1 ORDER BY items.published DESC, items.id DESC"
+                 WHERE item_topics.topic = ?1 ORDER BY items.published DESC, items.id DESC LIMIT ?2"
             ),
             None => format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL ORDER BY published DESC, id DESC"
+                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL ORDER BY published DESC, id DESC LIMIT ?2"
             ),
         };
         let mut statement = self.conn.prepare_cached(&sql).context("reading a feed")?;
-        let mut rows = statement.query(params![topic]).context("reading a feed")?;
-        let mut seen = std::collections::HashSet::new();
-        let mut items = Vec::with_capacity(limit.min(512));
-        while items.len() < limit
-            && let Some(row) = rows.next().context("reading a feed")?
-        {
-            let item = stored_item(row).context("reading a feed item")?;
-            if seen.insert(item.cluster()) {
-                items.push(item);
+        let mut rows_wanted = limit.saturating_mul(4).max(64);
+        loop {
+            let mut rows = statement
+                .query(params![topic, rows_wanted as i64])
+                .context("reading a feed")?;
+            let mut seen = std::collections::HashSet::new();
+            let mut items = Vec::with_capacity(limit.min(512));
+            let mut rows_read = 0;
+            while items.len() < limit
+                && let Some(row) = rows.next().context("reading a feed")?
+            {
+                rows_read += 1;
+                let item = stored_item(row).context("reading a feed item")?;
+                if seen.insert(item.cluster()) {
+                    items.push(item);
+                }
             }
+            if items.len() >= limit || rows_read < rows_wanted || rows_wanted >= i64::MAX as usize {
+                return Ok(items);
+            }
+            rows_wanted = rows_wanted.saturating_mul(8);
         }
-        Ok(items)
     }
 
     /// The items of a cluster, oldest first.
