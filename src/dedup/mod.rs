@@ -3,7 +3,7 @@
 //! The city publishes a press release; trade press and the regional paper
 //! report it the same day under other titles. Kurator groups such reports
 //! into one cluster and shows the cluster once. Two items belong together
-//! when, within [`crate::config::Dedup::window_days`] of each other,
+//! when, published within `[dedup] window_days` of each other,
 //! 1. they have the same canonical link (identify's normalization), or
 //! 2. one's content links to the other's canonical link, or
 //! 3. their title and lead are near-duplicates ([`score::similarity`] at or
@@ -180,7 +180,8 @@ impl Index {
     ) -> Decided {
         let source = self.source_id(source);
         let mut best: Option<Decision> = None;
-        let weights: Vec<f64> = keys.terms.terms().iter().map(|&t| self.weight(t)).collect();
+        // The new item's term weights, once a candidate needs scoring.
+        let mut weights: Option<Vec<f64>> = None;
         let bands = match settings.mode {
             Mode::Cluster => self.bands_for(&keys.terms, 1),
             Mode::Exact => None,
@@ -209,8 +210,11 @@ impl Index {
                     if score::shared_terms(&keys.terms, &member.terms) < MIN_SHARED_TERMS {
                         continue;
                     }
+                    let weights = weights.get_or_insert_with(|| {
+                        keys.terms.terms().iter().map(|&t| self.weight(t)).collect()
+                    });
                     let score =
-                        score::similarity_weighted(&keys.terms, &weights, &member.terms, |t| {
+                        score::similarity_weighted(&keys.terms, weights, &member.terms, |t| {
                             self.weight(t)
                         });
                     if score < settings.threshold {
