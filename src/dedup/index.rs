@@ -96,15 +96,6 @@ impl Reason {
             Reason::Text => "text",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Reason> {
-        match text {
-            "link" => Some(Reason::SameLink),
-            "cites" => Some(Reason::Cites),
-            "text" => Some(Reason::Text),
-            _ => None,
-        }
-    }
 }
 
 /// The in-memory index of the items in the window.
@@ -147,14 +138,6 @@ impl Default for Index {
 }
 
 impl Index {
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-
     pub fn member(&self, slot: u32) -> &Member {
         &self.members[slot as usize]
     }
@@ -165,7 +148,7 @@ impl Index {
     }
 
     /// The interned number of a source id.
-    pub fn source_number(&mut self, source: &str) -> u32 {
+    fn source_number(&mut self, source: &str) -> u32 {
         let next = self.sources.len() as u32;
         *self.sources.entry(source.to_owned()).or_insert(next)
     }

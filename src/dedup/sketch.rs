@@ -73,8 +73,10 @@ pub fn band_keys(signature: &[u32; SIGNATURE_LEN]) -> BandKeys {
     keys
 }
 
-/// The estimated Jaccard similarity of the sets behind two signatures.
-pub fn estimated_jaccard(a: &[u32; SIGNATURE_LEN], b: &[u32; SIGNATURE_LEN]) -> f64 {
+/// The estimated Jaccard similarity of the sets behind two signatures
+/// (what the band probabilities above assume; checked by the tests).
+#[cfg(test)]
+fn estimated_jaccard(a: &[u32; SIGNATURE_LEN], b: &[u32; SIGNATURE_LEN]) -> f64 {
     let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
     equal as f64 / SIGNATURE_LEN as f64
 }

@@ -12,7 +12,7 @@
 use rusqlite::{Connection, params};
 
 use super::{Context, StoreError};
-use crate::dedup::{self, Decision, Index, Keys, Settings};
+use crate::dedup::{self, Index, Keys, Settings};
 
 /// Longest stretch of content read to compare an item without a summary.
 const CONTENT_CHARS: i64 = 4000;
@@ -155,35 +155,17 @@ fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), 
     Ok(())
 }
 
-/// Records that the new item `id` joins the cluster `decision` chose,
-/// making its partner's cluster explicit if it was alone. Returns the index
-/// changes to apply once the fetch is kept.
-pub fn join(
-    conn: &Connection,
-    id: i64,
-    decision: &Decision,
-) -> Result<Vec<IndexChange>, StoreError> {
-    let mut changes = Vec::new();
+/// Makes `cluster` explicit on its first item, in case that item was alone
+/// until now (a new item joining it stores the cluster with itself).
+/// Returns the index change to apply once the fetch is kept.
+pub fn found(conn: &Connection, cluster: i64) -> Result<IndexChange, StoreError> {
     conn.prepare_cached("UPDATE items SET cluster_id = ?1 WHERE id = ?1 AND cluster_id IS NULL")
-        .and_then(|mut statement| statement.execute([decision.cluster]))
+        .and_then(|mut statement| statement.execute([cluster]))
         .context("founding a cluster")?;
-    changes.push(IndexChange::SetCluster {
-        id: decision.cluster,
-        cluster: decision.cluster,
-    });
-    conn.prepare_cached(
-        "UPDATE items SET cluster_id = ?2, cluster_reason = ?3, cluster_score = ?4 WHERE id = ?1",
-    )
-    .and_then(|mut statement| {
-        statement.execute(params![
-            id,
-            decision.cluster,
-            decision.reason.as_str(),
-            decision.score
-        ])
+    Ok(IndexChange::SetCluster {
+        id: cluster,
+        cluster,
     })
-    .context("joining a cluster")?;
-    Ok(changes)
 }
 
 /// The topics of every item of a cluster: the feeds its entry shows in.

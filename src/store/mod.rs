@@ -563,10 +563,11 @@ impl Store {
                     items.push(item);
                 }
             }
-            if items.len() >= limit || rows_read < rows_wanted || rows_wanted >= i64::MAX as usize {
+            // Enough clusters, or every row read.
+            if items.len() >= limit || rows_read < rows_wanted {
                 return Ok(items);
             }
-            rows_wanted = rows_wanted.saturating_mul(8);
+            rows_wanted = rows_wanted.saturating_mul(8).min(i64::MAX as usize);
         }
     }
 
@@ -906,8 +907,9 @@ fn upsert_items(
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO items (uid, source_id, identity, guid, link, title, summary, content, author,
-                                categories, published, updated, first_seen, content_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                categories, published, updated, first_seen, content_hash,
+                                cluster_id, cluster_reason, cluster_score)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .context("preparing item insert")?;
     let mut update = tx
@@ -942,6 +944,18 @@ fn upsert_items(
                     continue;
                 }
                 let updated = item.updated.unwrap_or(published).max(published);
+                // The story it joins, decided before the row is written so
+                // the row is written once.
+                let grouping = dedup.index.map(|index| {
+                    let keys = identified
+                        .keys
+                        .clone()
+                        .unwrap_or_else(|| crate::dedup::Keys::of_item(item));
+                    let decided =
+                        index.decide_with_bands(&keys, source_id, published, &dedup.settings);
+                    (keys, decided)
+                });
+                let decision = grouping.as_ref().and_then(|(_, d)| d.decision.as_ref());
                 insert
                     .execute(params![
                         identified.uid,
@@ -958,23 +972,20 @@ fn upsert_items(
                         updated,
                         now,
                         identified.content_hash.as_slice(),
+                        decision.map(|d| d.cluster),
+                        decision.map(|d| d.reason.as_str()),
+                        decision.map(|d| d.score),
                     ])
                     .context("inserting an item")?;
                 let id = tx.last_insert_rowid();
                 insert_topics(tx, id, &identified.topics)?;
                 touched.extend(identified.topics.iter().map(String::as_str));
                 counts.new += 1;
-                if let Some(index) = dedup.index {
-                    let keys = identified
-                        .keys
-                        .clone()
-                        .unwrap_or_else(|| crate::dedup::Keys::of_item(item));
+                if let Some((keys, decided)) = grouping {
                     let mut cluster = id;
-                    let decided =
-                        index.decide_with_bands(&keys, source_id, published, &dedup.settings);
                     if let Some(decision) = decided.decision {
                         cluster = decision.cluster;
-                        dedup.changes.extend(clusters::join(tx, id, &decision)?);
+                        dedup.changes.push(clusters::found(tx, cluster)?);
                         // The cluster's entry now lists this report too.
                         cluster_topics.extend(clusters::cluster_topics(tx, cluster)?);
                     }
