@@ -15,6 +15,7 @@
 //! clusters never merge or split, so the entry a cluster was first shown as
 //! keeps its id for good.
 
+pub mod entities;
 pub mod index;
 pub mod score;
 pub mod sketch;
@@ -247,29 +248,43 @@ impl Index {
 pub const LEAD_WORDS: usize = 60;
 
 /// Similarity at and above which two texts are one story (`[dedup] threshold`).
-pub const DEFAULT_THRESHOLD: f64 = 0.25;
+pub const DEFAULT_THRESHOLD: f64 = 0.14;
 
 /// The terms an item is compared by: its title and the start of its
 /// summary (or, without one, of its content).
 pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> TermSet {
     let mut terms = Vec::with_capacity(64);
-    text::terms(title, &mut terms);
+    let mut entities = Vec::new();
+    text::terms_and_entities(title, &mut terms, &mut entities);
     if let Some(lead) = summary.filter(|s| !s.trim().is_empty()).or(content) {
-        text::terms(lead_of(lead), &mut terms);
+        text::terms_and_entities(lead_of(lead), &mut terms, &mut entities);
     }
-    TermSet::new(terms)
+    TermSet::with_entities(terms, entities)
 }
 
 /// The first [`LEAD_WORDS`] words of `text` (markup counted as text).
 fn lead_of(text: &str) -> &str {
+    let bytes = text.as_bytes();
     let mut words = 0;
     let mut in_word = false;
-    for (at, c) in text.char_indices() {
-        let word_char = c.is_alphanumeric();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        let word_char = if bytes[at].is_ascii() {
+            at += 1;
+            bytes[start].is_ascii_alphanumeric()
+        } else {
+            let c = text[at..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
+            at += c.len_utf8();
+            text::is_word_char(c)
+        };
         if word_char && !in_word {
             words += 1;
             if words > LEAD_WORDS {
-                return &text[..at];
+                return &text[..start];
             }
         }
         in_word = word_char;

@@ -11,23 +11,37 @@
 /// The fewest items term weights assume (see [`idf`]).
 pub const IDF_MIN_ITEMS: u32 = 100;
 
-/// Distinct terms of one item, sorted.
+/// Distinct terms of one item, sorted, and the places and streets it
+/// names ([`super::entities`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TermSet(Vec<u64>);
+pub struct TermSet {
+    terms: Vec<u64>,
+    entities: Vec<u64>,
+}
 
 impl TermSet {
-    pub fn new(mut terms: Vec<u64>) -> TermSet {
+    pub fn new(terms: Vec<u64>) -> TermSet {
+        TermSet::with_entities(terms, Vec::new())
+    }
+
+    pub fn with_entities(mut terms: Vec<u64>, mut entities: Vec<u64>) -> TermSet {
         terms.sort_unstable();
         terms.dedup();
-        TermSet(terms)
+        entities.sort_unstable();
+        entities.dedup();
+        TermSet { terms, entities }
     }
 
     pub fn terms(&self) -> &[u64] {
-        &self.0
+        &self.terms
+    }
+
+    pub fn entities(&self) -> &[u64] {
+        &self.entities
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.terms.is_empty()
     }
 }
 
@@ -81,11 +95,10 @@ pub fn shared_terms(a: &TermSet, b: &TermSet) -> usize {
     shared
 }
 
-/// Whether both texts give numbers (dates, amounts, house numbers) and
-/// share none of them: then they report different events, however alike the
-/// words ("Sperrung der Heinrichstraße vom 3. bis 14. März" and "Sperrung
-/// der Frankfurter Straße vom 21. April bis 9. Mai"). Reports of one event
-/// repeat at least one of its numbers.
+/// Whether both texts give numbers (dates, amounts, house numbers; not
+/// years) and share none of them: a sign of different events ("Sperrung der
+/// Heinrichstraße vom 3. bis 14. März" and "… vom 21. April bis 9. Mai"),
+/// though rewrites of one event sometimes quote different figures.
 pub fn numbers_disagree(a: &[u64], b: &[u64]) -> bool {
     let numbers = |terms: &[u64]| {
         terms
@@ -143,15 +156,45 @@ pub fn similarity_weighted(
     } else {
         (only_b, only_a)
     };
-    if numbers_disagree(x, y) {
-        return 0.0;
-    }
     let containment = shared / (shared + smaller);
     let jaccard = shared / (shared + smaller + larger);
     // Containment carries most of the score; Jaccard damps pairs where one
     // text is a small part of a much longer one.
-    (2.0 * containment + jaccard) / 3.0
+    ((2.0 * containment + jaccard) / 3.0 * disagreement_factor(a, b)).min(1.0)
 }
+
+/// What the score keeps when two texts name different places or streets,
+/// or give different numbers: the same words about another place are
+/// another event ("Bürgerbüro geschlossen" in Kassel and in Offenbach).
+pub fn disagreement_factor(a: &TermSet, b: &TermSet) -> f64 {
+    use super::entities::{Kind, disagree};
+    let mut factor = 1.0;
+    if numbers_disagree(a.terms(), b.terms()) {
+        factor *= NUMBERS_DISAGREE;
+    }
+    for kind in [Kind::Place, Kind::Street] {
+        if disagree(a.entities(), b.entities(), kind) {
+            factor *= PLACES_DISAGREE;
+        }
+    }
+    // Naming the same place or street, and no other, is a sign of one
+    // event: rewrites share few words but keep the where.
+    if factor == 1.0
+        && a.entities()
+            .iter()
+            .any(|e| b.entities().binary_search(e).is_ok())
+    {
+        factor *= PLACES_AGREE;
+    }
+    factor
+}
+
+/// The share of the score kept when the numbers disagree.
+const NUMBERS_DISAGREE: f64 = 0.5;
+/// The share kept when the places (or the streets) disagree.
+const PLACES_DISAGREE: f64 = 0.3;
+/// The factor when they share a place or street and nothing disagrees.
+const PLACES_AGREE: f64 = 1.4;
 
 #[cfg(test)]
 mod tests {

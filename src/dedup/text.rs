@@ -11,6 +11,7 @@
 //!
 //! Terms are kept as 64-bit hashes: that is all the comparison needs.
 
+use super::entities;
 use crate::rules::fold::fold_char;
 
 /// Words too common to say anything about a story (already folded).
@@ -31,21 +32,40 @@ const STOP_WORDS: &[&str] = &[
     "vielen", "einen", "haben", "habe", "hatten", "worden", "the", "of", "and", "to", "for", "uhr",
 ];
 
-fn is_stop_word(word: &str) -> bool {
-    // Stop words are at most 8 bytes: packed into a u64 each, sorted once,
-    // a lookup is a binary search over integers.
-    static SORTED: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+pub(crate) fn is_stop_word(word: &str) -> bool {
+    // Stop words are at most 8 bytes: each is packed into a u64 and kept in
+    // a small open-addressing table, so a lookup is a multiply and a probe
+    // or two (every word of every item's title and lead is looked up).
+    static TABLE: std::sync::OnceLock<[u64; STOP_TABLE]> = std::sync::OnceLock::new();
     let Some(packed) = pack(word) else {
         return false;
     };
-    SORTED
-        .get_or_init(|| {
-            let mut sorted: Vec<u64> = STOP_WORDS.iter().filter_map(|w| pack(w)).collect();
-            sorted.sort_unstable();
-            sorted
-        })
-        .binary_search(&packed)
-        .is_ok()
+    let table = TABLE.get_or_init(|| {
+        let mut table = [0; STOP_TABLE];
+        for packed in STOP_WORDS.iter().filter_map(|w| pack(w)) {
+            let mut slot = stop_slot(packed);
+            while table[slot] != 0 && table[slot] != packed {
+                slot = (slot + 1) % STOP_TABLE;
+            }
+            table[slot] = packed;
+        }
+        table
+    });
+    let mut slot = stop_slot(packed);
+    loop {
+        match table[slot] {
+            0 => return false,
+            found if found == packed => return true,
+            _ => slot = (slot + 1) % STOP_TABLE,
+        }
+    }
+}
+
+/// Slots of the stop-word table: a power of two, at most a third full.
+const STOP_TABLE: usize = 512;
+
+fn stop_slot(packed: u64) -> usize {
+    (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STOP_TABLE.trailing_zeros())) as usize
 }
 
 /// A word of at most 8 bytes as one integer.
@@ -70,47 +90,69 @@ const SYNONYMS: &[(&str, &str)] = &[
 
 /// Appends the term hashes of `text` to `out` (duplicates included).
 pub fn terms(text: &str, out: &mut Vec<u64>) {
+    terms_and_entities(text, out, &mut Vec::new());
+}
+
+/// [`terms`], also appending the [`entities`] the text names to `entities`.
+pub fn terms_and_entities(text: &str, out: &mut Vec<u64>, entities: &mut Vec<u64>) {
+    let mut sink = Sink {
+        terms: out,
+        entities,
+        previous: String::with_capacity(32),
+    };
+    let out = &mut sink;
+    // Byte by byte: most of the text is ASCII, and every item's title and
+    // lead pass through here (on re-ingest too). Other characters are
+    // decoded and folded one by one.
+    let bytes = text.as_bytes();
     let mut word = String::with_capacity(32);
-    let mut in_tag = false;
-    let mut in_entity = false;
-    for c in text.chars() {
-        // Summaries are sanitized HTML: skip markup; an entity only splits words.
-        if in_tag {
-            in_tag = c != '>';
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte.is_ascii() {
+            at += 1;
+            match byte {
+                // Summaries are sanitized HTML: skip markup.
+                b'<' => {
+                    finish_word(&mut word, out);
+                    at = bytes[at..]
+                        .iter()
+                        .position(|&b| b == b'>')
+                        .map_or(bytes.len(), |end| at + end + 1);
+                }
+                // An entity only splits words.
+                b'&' => {
+                    finish_word(&mut word, out);
+                    while at < bytes.len()
+                        && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'#')
+                    {
+                        at += 1;
+                    }
+                }
+                b'%' => {
+                    finish_word(&mut word, out);
+                    push_term("prozent", out);
+                }
+                b if b.is_ascii_alphanumeric() => {
+                    split_at_digits(&mut word, b.is_ascii_digit(), out);
+                    word.push(char::from(b.to_ascii_lowercase()));
+                }
+                _ => finish_word(&mut word, out),
+            }
             continue;
         }
-        if in_entity {
-            in_entity = c != ';' && c.is_ascii_alphanumeric() || c == '#';
-            if in_entity {
-                continue;
-            }
-        }
+        let c = text[at..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        at += c.len_utf8();
         match c {
-            '<' => {
-                finish_word(&mut word, out);
-                in_tag = true;
-            }
-            '&' => {
-                finish_word(&mut word, out);
-                in_entity = true;
-            }
             '€' => {
                 finish_word(&mut word, out);
                 push_term("euro", out);
             }
-            '%' => {
-                finish_word(&mut word, out);
-                push_term("prozent", out);
-            }
-            c if c.is_alphanumeric() => {
-                // Digits and letters do not mix in one term ("2025er" → 2025).
-                if word
-                    .chars()
-                    .last()
-                    .is_some_and(|last| last.is_ascii_digit() != c.is_ascii_digit())
-                {
-                    finish_word(&mut word, out);
-                }
+            c if is_word_char(c) => {
+                split_at_digits(&mut word, c.is_ascii_digit(), out);
                 fold_char(c, |folded| word.push(folded));
             }
             _ => finish_word(&mut word, out),
@@ -119,18 +161,59 @@ pub fn terms(text: &str, out: &mut Vec<u64>) {
     finish_word(&mut word, out);
 }
 
-fn finish_word(word: &mut String, out: &mut Vec<u64>) {
+/// Where finished words go.
+struct Sink<'a> {
+    terms: &'a mut Vec<u64>,
+    entities: &'a mut Vec<u64>,
+    /// The word before (for two-word street names: "Frankfurter Straße").
+    previous: String,
+}
+
+/// Whether a non-ASCII character belongs to a word. German letters
+/// (`ä`, `ß`, `é` …, the Latin-1 letters) are answered without the Unicode
+/// tables, which are slow and asked about every umlaut.
+pub(crate) fn is_word_char(c: char) -> bool {
+    match c {
+        '\u{c0}'..='\u{ff}' => c != '×' && c != '÷',
+        c => c.is_alphanumeric(),
+    }
+}
+
+/// Digits and letters do not mix in one term ("2025er" → 2025): ends the
+/// word when the next character is of the other kind.
+fn split_at_digits(word: &mut String, digit: bool, out: &mut Sink) {
+    if word
+        .as_bytes()
+        .last()
+        .is_some_and(|last| last.is_ascii_digit() != digit)
+    {
+        finish_word(word, out);
+    }
+}
+
+fn finish_word(word: &mut String, out: &mut Sink) {
     if word.is_empty() {
         return;
     }
+    match entities::named(&out.previous, word) {
+        Some(entities::Named::New(entity)) => out.entities.push(entity),
+        Some(entities::Named::Replace(entity)) => {
+            if out.entities.last().copied() == entities::place_entity(&out.previous) {
+                out.entities.pop();
+            }
+            out.entities.push(entity);
+        }
+        None => {}
+    }
     push_term(word, out);
+    std::mem::swap(&mut out.previous, word);
     word.clear();
 }
 
 /// Appends the term a folded word stands for, if any.
-fn push_term(word: &str, out: &mut Vec<u64>) {
+fn push_term(word: &str, out: &mut Sink) {
     if let Some(term) = term_of(word) {
-        out.push(term_hash(term));
+        out.terms.push(term_hash(term));
     }
 }
 
@@ -185,14 +268,21 @@ fn stem(word: &str) -> &str {
 /// the high 32), so the flag does not bias sketches.
 const NUMBER_FLAG: u64 = 1 << 20;
 
-/// The hash of a term, flagged when it is a number.
+/// The hash of a term, flagged when it is a number that can tell events
+/// apart. Years are not flagged: "2025" is in half of this year's news, and
+/// two reports of one event need not both give it.
 pub fn term_hash(term: &str) -> u64 {
     let hash = hash_term(term);
-    if term.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+    if term.as_bytes().first().is_some_and(u8::is_ascii_digit) && !is_year(term) {
         hash | NUMBER_FLAG
     } else {
         hash & !NUMBER_FLAG
     }
+}
+
+/// A year from 1900 to 2099, as a term.
+fn is_year(term: &str) -> bool {
+    term.len() == 4 && (term.starts_with("19") || term.starts_with("20"))
 }
 
 /// Whether a term hash is a number's (see [`term_hash`]).
@@ -269,7 +359,11 @@ mod tests {
     fn number_terms_are_flagged() {
         let found = of("Am 14. April 2025 in Eberstadt");
         let numbers: Vec<bool> = found.iter().map(|&t| is_number(t)).collect();
-        assert_eq!(numbers, [true, false, true, false]);
+        assert_eq!(
+            numbers,
+            [true, false, false, false],
+            "years are not flagged"
+        );
     }
 
     #[test]

@@ -1,0 +1,225 @@
+//! Named places and streets in German news text.
+//!
+//! Reports of different events on one topic share the topic's words:
+//! "Bürgerbüro am Freitag geschlossen" in Kassel and in Offenbach, the
+//! Wochenmarkt moved in Gießen and in Hanau, a street closed for sewer work
+//! on two streets of one city. What tells them apart is *where*. An entity is
+//! a place from a short gazetteer (German cities, Hessian towns, districts
+//! and counties) or a street (`…straße`, `…str.`, `…allee`, `…gasse`,
+//! "Frankfurter Straße"). Two texts that both name places (or both name
+//! streets) but share none of them are about different places, whatever
+//! else they share ([`super::score`] weighs that).
+//!
+//! Entities are kept as hashes with their kind in the low bits.
+
+use super::text::hash_term;
+
+/// The kind of a named thing (the low two bits of its hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Place = 1,
+    Street = 2,
+}
+
+/// The hash of an entity of `kind` called `name`.
+fn entity(kind: Kind, name: &str) -> u64 {
+    (hash_term(name) & !3) | kind as u64
+}
+
+/// The kind of an entity hash.
+pub fn kind_of(entity: u64) -> Option<Kind> {
+    match entity & 3 {
+        1 => Some(Kind::Place),
+        2 => Some(Kind::Street),
+        _ => None,
+    }
+}
+
+/// Cities and towns, districts and counties (as written; folded when
+/// loaded). Names that are also common words ("Essen", "Halle", "Siegen",
+/// "Langen", "Linden") are left out, and so are the states: a report on
+/// Darmstadt and one on "Hessen" are not about different places. Of a
+/// name in several words, the telling one is listed ("Homburg").
+const PLACES: &str = "
+Aachen Augsburg Bamberg Bayreuth Berlin Bielefeld Bochum Bonn Bottrop Braunschweig Bremen
+Bremerhaven Chemnitz Cottbus Darmstadt Dessau Dortmund Dresden Duisburg Düren Düsseldorf Erfurt
+Erlangen Esslingen Flensburg Frankfurt Freiburg Fulda Fürth Gelsenkirchen Gera Gießen Göttingen
+Gütersloh Hamburg Hamm Hanau Hannover Heidelberg Heilbronn Herne Hildesheim Ingolstadt Iserlohn
+Jena Kaiserslautern Karlsruhe Kassel Kiel Koblenz Köln Krefeld Leipzig Leverkusen Lübeck
+Ludwigsburg Ludwigshafen Lüneburg Magdeburg Mainz Mannheim Marburg Moers Mönchengladbach Mülheim
+München Münster Neuss Nürnberg Oberhausen Offenbach Oldenburg Osnabrück Paderborn Pforzheim Potsdam
+Recklinghausen Regensburg Remscheid Reutlingen Rostock Saarbrücken Salzgitter Schwerin Solingen
+Stuttgart Trier Tübingen Ulm Wiesbaden Wolfsburg Worms Wuppertal Würzburg Zwickau
+Bensheim Heppenheim Viernheim Lampertheim Weiterstadt Griesheim Pfungstadt Dieburg Babenhausen
+Umstadt Ramstadt Mühltal Jugenheim Seeheim Erbach Michelstadt Reinheim Rüsselsheim Raunheim
+Kelsterbach Walldorf Homburg Oberursel Friedrichsdorf Königstein Kronberg Vilbel Friedberg Nauheim
+Butzbach Büdingen Wetzlar Limburg Weilburg Herborn Dillenburg Alsfeld Lauterbach Hersfeld
+Rotenburg Eschwege Witzenhausen Korbach Frankenberg Homberg Melsungen Baunatal Vellmar Hofgeismar
+Wolfhagen Gelnhausen Schlüchtern Maintal Bruchköbel Dreieich Isenburg Rodgau Dietzenbach
+Seligenstadt Obertshausen Heusenstamm Eschborn Hofheim Hattersheim Flörsheim Idstein Taunusstein
+Schwalbach Eltville Rüdesheim Geisenheim Biedenkopf Allendorf Kirchhain Gladenbach Hungen Grünberg
+Laubach Pohlheim Hohenstein Bad-Homburg
+Eberstadt Arheilgen Kranichstein Bessungen Wixhausen Biebrich Schierstein Dotzheim Kastel
+Sachsenhausen Bornheim Höchst Bockenheim Cappel Wehrda Bürgel Bieber Lauterborn
+Odenwald Odenwaldkreis Vogelsberg Vogelsbergkreis Wetterau Wetteraukreis Kinzig Rheingau
+Hochtaunus Hochtaunuskreis Schwalm Waldeck Werra Bergstraße Gerau Gersprenztal Dill
+";
+
+/// The folded gazetteer, as term hashes.
+fn places() -> &'static std::collections::HashSet<u64> {
+    static PLACE_HASHES: std::sync::OnceLock<std::collections::HashSet<u64>> =
+        std::sync::OnceLock::new();
+    PLACE_HASHES.get_or_init(|| {
+        PLACES
+            .split(|c: char| c.is_whitespace() || c == '-')
+            .filter(|name| !name.is_empty())
+            .map(|name| hash_term(&crate::rules::fold::fold(name)))
+            .collect()
+    })
+}
+
+/// Endings of inhabitants and adjectives made from a place name
+/// ("Kasseler", "Offenbacherin", "Wiesbadens"), longest first.
+const PLACE_ENDINGS: &[&str] = &["erinnen", "erin", "ern", "er", "s"];
+
+/// The place a folded word names, if any.
+fn place(word: &str) -> Option<u64> {
+    if word.len() < 3 || !word.as_bytes()[0].is_ascii_alphabetic() {
+        return None;
+    }
+    let known = places();
+    let hash = hash_term(word);
+    if known.contains(&hash) {
+        return Some(hash);
+    }
+    for ending in PLACE_ENDINGS {
+        let Some(base) = word.strip_suffix(ending).filter(|base| base.len() >= 3) else {
+            continue;
+        };
+        let hash = hash_term(base);
+        if known.contains(&hash) {
+            return Some(hash);
+        }
+        // "Darmstädter" → "darmstaedt" → "darmstadt".
+        if let Some(stem) = base.strip_suffix("staedt") {
+            let hash = hash_term(&format!("{stem}stadt"));
+            if known.contains(&hash) {
+                return Some(hash);
+            }
+        }
+    }
+    None
+}
+
+/// Words for a street, as the end of a name ("Heinrichstraße") or after
+/// it ("Frankfurter Straße").
+const STREET_WORDS: &[&str] = &["strasse", "str", "allee", "gasse"];
+
+/// Starts of "…straße" words that are kinds of roads, not names.
+const NOT_STREET_NAMES: &[&str] = &[
+    "bundes",
+    "landes",
+    "kreis",
+    "neben",
+    "einbahn",
+    "umgehungs",
+    "zufahrts",
+    "durchgangs",
+    "haupt",
+    "wohn",
+    "spiel",
+    "anlieger",
+    "fahrrad",
+    "gemeinde",
+    "stadt",
+    "innenstadt",
+    "quer",
+    "seiten",
+    "ausfall",
+];
+
+/// The entity a folded word names, if any; `previous` is the word before.
+/// `Replace` means the previous word's entity was part of this one (the
+/// "Frankfurter" of "Frankfurter Straße" is a street, not Frankfurt).
+pub fn named(previous: &str, word: &str) -> Option<Named> {
+    for suffix in STREET_WORDS {
+        if word == *suffix {
+            // "Frankfurter Straße", "Berliner Allee": the name is the word
+            // before, an adjective made from a place or a person.
+            let named = previous.len() >= 5
+                && previous.ends_with("er")
+                && previous.as_bytes()[0].is_ascii_alphabetic()
+                && !super::text::is_stop_word(previous);
+            return named.then(|| Named::Replace(entity(Kind::Street, previous)));
+        }
+        if let Some(name) = word.strip_suffix(suffix) {
+            // "str" is only an abbreviation at the end of a long word.
+            let shortest = if *suffix == "str" { 5 } else { 3 };
+            if name.len() >= shortest && !NOT_STREET_NAMES.contains(&name) {
+                return Some(Named::New(entity(Kind::Street, name)));
+            }
+        }
+    }
+    place_entity(word).map(Named::New)
+}
+
+/// What [`named`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    New(u64),
+    /// Replaces the entity of the word before, if it had one.
+    Replace(u64),
+}
+
+/// The place a word names, as an entity, if any.
+pub fn place_entity(word: &str) -> Option<u64> {
+    place(word).map(|hash| (hash & !3) | Kind::Place as u64)
+}
+
+/// Whether `a` and `b` (sorted entity hashes) both name things of `kind` but
+/// share none.
+pub fn disagree(a: &[u64], b: &[u64], kind: Kind) -> bool {
+    let of_kind = |entities: &[u64]| -> Vec<u64> {
+        entities
+            .iter()
+            .copied()
+            .filter(|&e| kind_of(e) == Some(kind))
+            .collect()
+    };
+    let (x, y) = (of_kind(a), of_kind(b));
+    !x.is_empty() && !y.is_empty() && !x.iter().any(|e| y.binary_search(e).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(text: &str) -> Vec<u64> {
+        let (mut terms, mut entities) = (Vec::new(), Vec::new());
+        super::super::text::terms_and_entities(text, &mut terms, &mut entities);
+        entities.sort_unstable();
+        entities.dedup();
+        entities
+    }
+
+    #[test]
+    fn places_are_found_with_their_endings() {
+        assert_eq!(of("in Darmstadt"), of("die Darmstädter Verwaltung"));
+        assert_eq!(of("Kassel"), of("Kasseler Bürgerbüro"));
+        assert_eq!(of("Köln"), of("den Kölnern"));
+        assert_eq!(of("Landkreis Hohenstein").len(), 1);
+        assert!(of("Essen auf Rädern und eine Halle in Hessen").is_empty());
+    }
+
+    #[test]
+    fn streets_are_found_in_one_or_two_words() {
+        assert_eq!(of("Heinrichstraße"), of("Heinrichstr. 5"));
+        assert_eq!(of("Frankfurter Straße").len(), 1, "a street, not Frankfurt");
+        assert!(of("eine gesperrte Straße, die Bundesstraße").is_empty());
+        let closure_a = of("Sperrung der Heinrichstraße");
+        let closure_b = of("Sperrung der Hügelstraße");
+        assert!(disagree(&closure_a, &closure_b, Kind::Street));
+        assert!(!disagree(&closure_a, &closure_a, Kind::Street));
+        assert!(!disagree(&closure_a, &of("in Darmstadt"), Kind::Street));
+    }
+}
