@@ -12,7 +12,10 @@
 //!
 //! Entities are kept as hashes with their kind in the low bits.
 
-use super::text::hash_term;
+use std::hash::BuildHasherDefault;
+
+use super::index::AlreadyHashed;
+use super::text::{FNV_OFFSET, fnv_step, hash_term, mix};
 
 /// The kind of a named thing (the low two bits of its hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,16 +68,44 @@ Odenwald Odenwaldkreis Vogelsberg Vogelsbergkreis Wetterau Wetteraukreis Kinzig 
 Hochtaunus Hochtaunuskreis Schwalm Waldeck Werra Bergstraße Gerau Gersprenztal Dill
 ";
 
-/// The folded gazetteer, as term hashes.
-fn places() -> &'static std::collections::HashSet<u64> {
-    static PLACE_HASHES: std::sync::OnceLock<std::collections::HashSet<u64>> =
-        std::sync::OnceLock::new();
-    PLACE_HASHES.get_or_init(|| {
-        PLACES
+/// The folded gazetteer: the term hashes of the names, and which
+/// three-letter starts they have (most words are rejected by their start,
+/// without hashing).
+struct Gazetteer {
+    names: std::collections::HashSet<u64, BuildHasherDefault<AlreadyHashed>>,
+    starts: Vec<bool>,
+}
+
+/// The index of a word's first three letters, if they are ASCII letters.
+fn start_of(word: &str) -> Option<usize> {
+    let bytes = word.as_bytes();
+    let letter = |at: usize| {
+        bytes
+            .get(at)
+            .filter(|b| b.is_ascii_lowercase())
+            .map(|b| usize::from(b - b'a'))
+    };
+    Some((letter(0)? * 26 + letter(1)?) * 26 + letter(2)?)
+}
+
+fn gazetteer() -> &'static Gazetteer {
+    static GAZETTEER: std::sync::OnceLock<Gazetteer> = std::sync::OnceLock::new();
+    GAZETTEER.get_or_init(|| {
+        let mut gazetteer = Gazetteer {
+            names: Default::default(),
+            starts: vec![false; 26 * 26 * 26],
+        };
+        for name in PLACES
             .split(|c: char| c.is_whitespace() || c == '-')
             .filter(|name| !name.is_empty())
-            .map(|name| hash_term(&crate::rules::fold::fold(name)))
-            .collect()
+        {
+            let folded = crate::rules::fold::fold(name);
+            gazetteer.names.insert(hash_term(&folded));
+            if let Some(start) = start_of(&folded) {
+                gazetteer.starts[start] = true;
+            }
+        }
+        gazetteer
     })
 }
 
@@ -84,11 +115,24 @@ const PLACE_ENDINGS: &[&str] = &["erinnen", "erin", "ern", "er", "s"];
 
 /// The place a folded word names, if any.
 fn place(word: &str) -> Option<u64> {
-    if word.len() < 3 || !word.as_bytes()[0].is_ascii_alphabetic() {
+    let gazetteer = gazetteer();
+    if !start_of(word).is_some_and(|start| gazetteer.starts[start]) {
         return None;
     }
-    let known = places();
-    let hash = hash_term(word);
+    let known = &gazetteer.names;
+    // The word and the bases below are starts of the word: hash every start
+    // in one pass.
+    let bytes = word.as_bytes();
+    let mut starts = [0u64; 48];
+    if bytes.len() >= starts.len() {
+        return None;
+    }
+    let mut state = FNV_OFFSET;
+    for (at, &byte) in bytes.iter().enumerate() {
+        state = fnv_step(state, byte);
+        starts[at + 1] = state;
+    }
+    let hash = mix(starts[bytes.len()]);
     if known.contains(&hash) {
         return Some(hash);
     }
@@ -96,7 +140,7 @@ fn place(word: &str) -> Option<u64> {
         let Some(base) = word.strip_suffix(ending).filter(|base| base.len() >= 3) else {
             continue;
         };
-        let hash = hash_term(base);
+        let hash = mix(starts[base.len()]);
         if known.contains(&hash) {
             return Some(hash);
         }

@@ -293,12 +293,15 @@ pub fn is_number(term: u64) -> bool {
 /// FNV-1a with a final mix: stable across builds and machines, so stored
 /// sketches stay comparable.
 pub fn hash_term(term: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in term.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    mix(hash)
+    mix(term.bytes().fold(FNV_OFFSET, fnv_step))
+}
+
+/// FNV-1a's start; [`hash_term`] is `mix` of the folded [`fnv_step`]s, so
+/// the hashes of all starts of a word come from one pass.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+pub(crate) fn fnv_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
 /// The 64-bit finalizer of MurmurHash3: spreads every input bit over the output.
