@@ -121,7 +121,7 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
     );
     let bands: Vec<Option<sketch::BandKeys>> = reports
         .iter()
-        .map(|r| index.bands_for(&r.terms, 0))
+        .map(|r| index.bands_for(&r.terms, 0).map(|bands| bands.keys))
         .collect();
     let weight = |term: u64| index.weight(term);
     let settings = dedup::Settings::default();

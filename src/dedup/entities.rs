@@ -223,15 +223,10 @@ pub fn place_entity(word: &str) -> Option<u64> {
 /// Whether `a` and `b` (sorted entity hashes) both name things of `kind` but
 /// share none.
 pub fn disagree(a: &[u64], b: &[u64], kind: Kind) -> bool {
-    let of_kind = |entities: &[u64]| -> Vec<u64> {
-        entities
-            .iter()
-            .copied()
-            .filter(|&e| kind_of(e) == Some(kind))
-            .collect()
-    };
-    let (x, y) = (of_kind(a), of_kind(b));
-    !x.is_empty() && !y.is_empty() && !x.iter().any(|e| y.binary_search(e).is_ok())
+    let of_kind = |entity: &&u64| kind_of(**entity) == Some(kind);
+    a.iter().any(|e| of_kind(&e))
+        && b.iter().any(|e| of_kind(&e))
+        && !a.iter().filter(of_kind).any(|e| b.binary_search(e).is_ok())
 }
 
 #[cfg(test)]

@@ -19,7 +19,23 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Keys;
 use super::score::TermSet;
-use super::sketch::{self, BANDS, BandKeys};
+use super::sketch::{self, BANDS, BandKeys, ROWS};
+
+/// What the index keeps of an item besides its keys: its LSH band keys (if
+/// it has enough telling terms) and the sum of its term weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sketch {
+    pub bands: Option<BandKeys>,
+    pub weight_sum: f64,
+}
+
+/// An item's LSH band keys, and for each band how many indexed items have
+/// the term its key comes from (about how long the band's chain is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bands {
+    pub keys: BandKeys,
+    pub sharing: [u32; BANDS],
+}
 
 /// No entry (end of a band chain).
 const NONE: u32 = u32::MAX;
@@ -35,8 +51,14 @@ const MIN_TELLING_TERMS: usize = 3;
 /// Most items read from one band's chain.
 const MAX_CHAIN_WALK: usize = 16;
 
+/// Most chain entries read for one item, over all its bands.
+const MAX_WALK: usize = 64;
+
 /// Most text candidates scored for one item: those sharing the most bands.
-const MAX_SCORED: usize = 32;
+const MAX_SCORED: usize = 16;
+
+/// Most text candidates scored from one cluster.
+const MAX_SCORED_PER_CLUSTER: usize = 3;
 
 /// A hasher for keys that are hashes already (terms, links, band keys):
 /// hashing them again would only cost time.
@@ -75,6 +97,11 @@ pub struct Member {
     pub source: u32,
     pub published: i64,
     pub terms: TermSet,
+    /// The sum of its terms' weights when it was indexed: scoring a
+    /// candidate then needs the weights of the shared terms only (the new
+    /// item's), not a term-count lookup per candidate term. Term counts
+    /// drift slowly; the daily rebuild recomputes it.
+    pub weight_sum: f64,
 }
 
 /// Why a candidate was found.
@@ -174,14 +201,16 @@ impl Index {
         source: &str,
         published: i64,
         keys: Keys,
-        bands: Option<BandKeys>,
+        sketch: Sketch,
     ) {
         if id <= self.last_id {
             return;
         }
         self.last_id = id;
         self.count_terms(&keys);
-        self.add_member(id, cluster, source, published, keys, bands);
+        // Counting this item and the next one compared.
+        self.ln_items = super::score::ln_items(self.members.len() as u32 + 2);
+        self.add_member(id, cluster, source, published, keys, sketch);
     }
 
     fn count_terms(&mut self, keys: &Keys) {
@@ -205,9 +234,14 @@ impl Index {
             self.last_id = self.last_id.max(*id);
             self.count_terms(keys);
         }
+        // Every item is weighed against the counts of the whole load.
+        self.ln_items = super::score::ln_items((self.members.len() + items.len()) as u32 + 1);
         for (id, cluster, source, published, keys) in items {
-            let bands = self.bands_for(&keys.terms, 0);
-            self.add_member(id, cluster, &source, published, keys, bands);
+            let sketch = Sketch {
+                bands: self.bands_for(&keys.terms, 0).map(|bands| bands.keys),
+                weight_sum: keys.terms.terms().iter().map(|&t| self.weight(t)).sum(),
+            };
+            self.add_member(id, cluster, &source, published, keys, sketch);
         }
     }
 
@@ -218,8 +252,9 @@ impl Index {
         source: &str,
         published: i64,
         keys: Keys,
-        bands: Option<BandKeys>,
+        sketch: Sketch,
     ) {
+        let Sketch { bands, weight_sum } = sketch;
         let source = self.source_number(source);
         let slot = self.members.len() as u32;
         for band in 0..BANDS {
@@ -239,13 +274,13 @@ impl Index {
         for &cited in &keys.cites {
             self.citing.entry(cited).or_default().push(slot);
         }
-        self.ln_items = super::score::ln_items(self.members.len() as u32 + 2);
         self.members.push(Member {
             id,
             cluster,
             source,
             published,
             terms: keys.terms,
+            weight_sum,
         });
     }
 
@@ -260,20 +295,57 @@ impl Index {
     /// terms gets none: what it says, many items say (a recurring notice,
     /// boilerplate), so its text cannot tell one story from another; it can
     /// still group by link.
-    pub fn bands_for(&self, terms: &TermSet, pending: u32) -> Option<BandKeys> {
-        let telling: Vec<u64> = terms
+    pub fn bands_for(&self, terms: &TermSet, pending: u32) -> Option<Bands> {
+        self.bands_from_counts(terms, &self.term_counts(terms), pending)
+    }
+
+    /// How many indexed items have each of `terms` (one lookup each).
+    pub fn term_counts(&self, terms: &TermSet) -> Vec<u32> {
+        terms
             .terms()
             .iter()
-            .copied()
-            .filter(|term| {
-                let df = self.document_frequency.get(term).copied().unwrap_or(0);
-                !self.is_common(df + pending)
-            })
-            .collect();
+            .map(|term| self.document_frequency.get(term).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// The weight of a term found in `df` indexed items ([`Index::weight`]).
+    pub fn weight_of_count(&self, df: u32) -> f64 {
+        // The item being compared counts too (it is not indexed yet).
+        super::score::idf_with(df + 1, self.ln_items)
+    }
+
+    /// [`Index::bands_for`] with the term counts looked up already.
+    pub fn bands_from_counts(
+        &self,
+        terms: &TermSet,
+        counts: &[u32],
+        pending: u32,
+    ) -> Option<Bands> {
+        let mut telling: Vec<u64> = Vec::with_capacity(counts.len());
+        let mut telling_counts: Vec<u32> = Vec::with_capacity(counts.len());
+        for (&term, &df) in terms.terms().iter().zip(counts) {
+            if !self.is_common(df + pending) {
+                telling.push(term);
+                telling_counts.push(df);
+            }
+        }
+        let counts = telling_counts;
         if telling.len() < MIN_TELLING_TERMS {
             return None;
         }
-        sketch::signature(&telling).map(|signature| sketch::band_keys(&signature))
+        let (signature, sources) = sketch::signature_with_sources(&telling)?;
+        let mut sharing = [0; BANDS];
+        for (band, shared) in sharing.iter_mut().enumerate() {
+            *shared = sources[band * ROWS..(band + 1) * ROWS]
+                .iter()
+                .map(|&at| counts[usize::from(at)])
+                .min()
+                .unwrap_or(0);
+        }
+        Some(Bands {
+            keys: sketch::band_keys(&signature),
+            sharing,
+        })
     }
 
     /// Records that item `id` now belongs to `cluster`. Members are indexed
@@ -286,14 +358,12 @@ impl Index {
 
     /// The weight of a term: rare among indexed items means telling.
     pub fn weight(&self, term: u64) -> f64 {
-        let df = self.document_frequency.get(&term).copied().unwrap_or(0);
-        // The item being compared counts too (it is not indexed yet).
-        super::score::idf_with(df + 1, self.ln_items)
+        self.weight_of_count(self.document_frequency.get(&term).copied().unwrap_or(0))
     }
 
     /// Slots of items that may be the same story as `keys`, each with the
     /// strongest reason it was found for. Text candidates still need scoring.
-    pub fn candidates(&self, keys: &Keys, bands: Option<&BandKeys>) -> Vec<(u32, Reason)> {
+    pub fn candidates(&self, keys: &Keys, bands: Option<&Bands>) -> Vec<(u32, Reason)> {
         let mut found: Vec<(u32, Reason)> = Vec::new();
         if let Some(link) = keys.link {
             for &slot in self.by_link.get(&link).into_iter().flatten() {
@@ -311,20 +381,33 @@ impl Index {
         if let Some(bands) = bands {
             // Every slot once per band it shares; the most shared are the
             // most alike, and only the first MAX_SCORED of them are scored.
-            let mut shared: Vec<u32> = Vec::with_capacity(64);
-            for (band, key) in bands.iter().enumerate() {
+            // The bands of the rarest terms are read first: their few items
+            // are the likeliest reports of the same story, while a band of a
+            // term in hundreds of items is read only for its newest.
+            let mut order: Vec<(u32, usize)> = bands
+                .sharing
+                .iter()
+                .enumerate()
+                .map(|(band, &sharing)| (sharing, band))
+                .collect();
+            order.sort_unstable();
+            let mut shared: Vec<u32> = Vec::with_capacity(MAX_WALK);
+            for (_, band) in order {
                 let mut entry = self
                     .band_heads
-                    .get(&band_key(band, *key))
+                    .get(&band_key(band, bands.keys[band]))
                     .copied()
                     .unwrap_or(NONE);
                 // Newest first, and only so many: a band key shared by very
                 // many items marks text they all repeat, not a story.
                 let mut walked = 0;
-                while entry != NONE && walked < MAX_CHAIN_WALK {
+                while entry != NONE && walked < MAX_CHAIN_WALK && shared.len() < MAX_WALK {
                     shared.push(entry / BANDS as u32);
                     entry = self.band_next[entry as usize];
                     walked += 1;
+                }
+                if shared.len() == MAX_WALK {
+                    break;
                 }
             }
             shared.sort_unstable();
@@ -332,14 +415,25 @@ impl Index {
                 .chunk_by(|a, b| a == b)
                 .map(|run| (run.len(), run[0]))
                 .collect();
-            // Most bands shared first, then the newest.
+            // Most bands shared first, then the newest; a few reports of
+            // each story are enough to judge it, so a big story does not
+            // crowd out the others.
             counted.sort_unstable_by(|a, b| b.cmp(a));
-            found.extend(
-                counted
-                    .into_iter()
-                    .take(MAX_SCORED)
-                    .map(|(_, slot)| (slot, Reason::Text)),
-            );
+            let mut per_cluster: Vec<(i64, usize)> = Vec::new();
+            let mut scored = 0;
+            for (_, slot) in counted {
+                if scored == MAX_SCORED {
+                    break;
+                }
+                let cluster = self.members[slot as usize].cluster;
+                match per_cluster.iter_mut().find(|(c, _)| *c == cluster) {
+                    Some((_, seen)) if *seen >= MAX_SCORED_PER_CLUSTER => continue,
+                    Some((_, seen)) => *seen += 1,
+                    None => per_cluster.push((cluster, 1)),
+                }
+                found.push((slot, Reason::Text));
+                scored += 1;
+            }
         }
         // One entry per slot, with its strongest reason.
         found.sort_unstable();

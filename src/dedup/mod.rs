@@ -152,7 +152,8 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
     pub decision: Option<Decision>,
-    pub bands: Option<sketch::BandKeys>,
+    /// What the index keeps of the item, as the decision computed it.
+    pub sketch: index::Sketch,
 }
 
 impl Index {
@@ -181,17 +182,22 @@ impl Index {
     ) -> Decided {
         let source = self.source_id(source);
         let mut best: Option<Decision> = None;
-        // The new item's term weights, once a candidate needs scoring.
-        let mut weights: Option<Vec<f64>> = None;
-        let bands = match settings.mode {
-            Mode::Cluster => self.bands_for(&keys.terms, 1),
-            Mode::Exact => None,
-            Mode::Off => {
-                return Decided {
-                    decision: None,
+        if settings.mode == Mode::Off {
+            return Decided {
+                decision: None,
+                sketch: index::Sketch {
                     bands: None,
-                };
-            }
+                    weight_sum: 0.0,
+                },
+            };
+        }
+        // Each term's count is looked up once, for the sketch and the weights.
+        let counts = self.term_counts(&keys.terms);
+        let weights: Vec<f64> = counts.iter().map(|&df| self.weight_of_count(df)).collect();
+        let weight_sum: f64 = weights.iter().sum();
+        let bands = match settings.mode {
+            Mode::Cluster => self.bands_from_counts(&keys.terms, &counts, 1),
+            Mode::Exact | Mode::Off => None,
         };
         for (slot, reason) in self.candidates(keys, bands.as_ref()) {
             let member = self.member(slot);
@@ -211,13 +217,13 @@ impl Index {
                     if score::shared_terms(&keys.terms, &member.terms) < MIN_SHARED_TERMS {
                         continue;
                     }
-                    let weights = weights.get_or_insert_with(|| {
-                        keys.terms.terms().iter().map(|&t| self.weight(t)).collect()
-                    });
-                    let score =
-                        score::similarity_weighted(&keys.terms, weights, &member.terms, |t| {
-                            self.weight(t)
-                        });
+                    let score = score::similarity_with_sums(
+                        &keys.terms,
+                        &weights,
+                        weight_sum,
+                        &member.terms,
+                        member.weight_sum,
+                    );
                     if score < settings.threshold {
                         continue;
                     }
@@ -238,7 +244,10 @@ impl Index {
         }
         Decided {
             decision: best,
-            bands,
+            sketch: index::Sketch {
+                bands: bands.map(|bands| bands.keys),
+                weight_sum,
+            },
         }
     }
 }

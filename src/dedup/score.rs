@@ -100,15 +100,33 @@ pub fn shared_terms(a: &TermSet, b: &TermSet) -> usize {
 /// Heinrichstraße vom 3. bis 14. März" and "… vom 21. April bis 9. Mai"),
 /// though rewrites of one event sometimes quote different figures.
 pub fn numbers_disagree(a: &[u64], b: &[u64]) -> bool {
-    let numbers = |terms: &[u64]| {
-        terms
-            .iter()
-            .copied()
-            .filter(|&t| super::text::is_number(t))
-            .collect::<Vec<u64>>()
-    };
-    let (x, y) = (numbers(a), numbers(b));
-    !x.is_empty() && !y.is_empty() && !x.iter().any(|n| y.binary_search(n).is_ok())
+    use super::text::is_number;
+    // One merge of the sorted terms, without collecting the numbers: this
+    // runs for every candidate scored, on the database writer.
+    let (mut i, mut j) = (0, 0);
+    let (mut a_has, mut b_has) = (false, false);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => {
+                if is_number(a[i]) {
+                    return false;
+                }
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => {
+                a_has |= is_number(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                b_has |= is_number(b[j]);
+                j += 1;
+            }
+        }
+    }
+    a_has |= a[i..].iter().any(|&t| is_number(t));
+    b_has |= b[j..].iter().any(|&t| is_number(t));
+    a_has && b_has
 }
 
 /// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
@@ -126,10 +144,23 @@ pub fn similarity_weighted(
     b: &TermSet,
     weight: impl Fn(u64) -> f64,
 ) -> f64 {
+    let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
+    similarity_with_sums(a, a_weights, a_weights.iter().sum(), b, b_sum)
+}
+
+/// [`similarity_weighted`] with the sums of both items' term weights given:
+/// only the shared terms are weighed (with `a`'s weights).
+pub fn similarity_with_sums(
+    a: &TermSet,
+    a_weights: &[f64],
+    a_sum: f64,
+    b: &TermSet,
+    b_sum: f64,
+) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let (mut shared, mut only_a, mut only_b) = (0.0, 0.0, 0.0);
+    let mut shared = 0.0;
     let (mut i, mut j) = (0, 0);
     let (x, y) = (a.terms(), b.terms());
     while i < x.len() && j < y.len() {
@@ -139,23 +170,20 @@ pub fn similarity_weighted(
                 i += 1;
                 j += 1;
             }
-            std::cmp::Ordering::Less => {
-                only_a += a_weights[i];
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                only_b += weight(y[j]);
-                j += 1;
-            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
         }
     }
-    only_a += a_weights[i..].iter().sum::<f64>();
-    only_b += y[j..].iter().map(|&t| weight(t)).sum::<f64>();
+    let only_a = (a_sum - shared).max(0.0);
+    let only_b = (b_sum - shared).max(0.0);
     let (smaller, larger) = if only_a <= only_b {
         (only_a, only_b)
     } else {
         (only_b, only_a)
     };
+    if shared <= 0.0 {
+        return 0.0;
+    }
     let containment = shared / (shared + smaller);
     let jaccard = shared / (shared + smaller + larger);
     // Containment carries most of the score; Jaccard damps pairs where one

@@ -32,22 +32,34 @@ pub type BandKeys = [u32; BANDS];
 
 /// The MinHash signature of a set of term hashes, or `None` for no terms.
 pub fn signature(terms: &[u64]) -> Option<[u32; SIGNATURE_LEN]> {
+    signature_with_sources(terms).map(|(signature, _)| signature)
+}
+
+/// [`signature`], and for each position the index in `terms` of the term
+/// its value comes from (how common that term is says how many items
+/// share the position's value).
+pub fn signature_with_sources(
+    terms: &[u64],
+) -> Option<([u32; SIGNATURE_LEN], [u16; SIGNATURE_LEN])> {
     if terms.is_empty() {
         return None;
     }
     let mut bins = [u32::MAX; SIGNATURE_LEN];
+    let mut sources = [0u16; SIGNATURE_LEN];
     let mut filled = [false; SIGNATURE_LEN];
-    for &term in terms {
+    for (at, &term) in terms.iter().enumerate() {
         let bin = (term % SIGNATURE_LEN as u64) as usize;
         let value = (term >> 32) as u32;
         if !filled[bin] || value < bins[bin] {
             bins[bin] = value;
+            sources[bin] = at.min(usize::from(u16::MAX)) as u16;
             filled[bin] = true;
         }
     }
     // Densify: an empty bin borrows the nearest filled bin to its right,
     // mixed with the distance so borrowed values differ from the original.
     let mut signature = bins;
+    let borrowed_from = sources;
     for bin in 0..SIGNATURE_LEN {
         if filled[bin] {
             continue;
@@ -56,10 +68,11 @@ pub fn signature(terms: &[u64]) -> Option<[u32; SIGNATURE_LEN]> {
         while !filled[(bin + distance) % SIGNATURE_LEN] {
             distance += 1;
         }
-        let source = bins[(bin + distance) % SIGNATURE_LEN];
-        signature[bin] = (mix(u64::from(source) ^ ((distance as u64) << 40)) >> 32) as u32;
+        let source = (bin + distance) % SIGNATURE_LEN;
+        signature[bin] = (mix(u64::from(bins[source]) ^ ((distance as u64) << 40)) >> 32) as u32;
+        sources[bin] = borrowed_from[source];
     }
-    Some(signature)
+    Some((signature, sources))
 }
 
 /// The key of each band of a signature.

@@ -37,7 +37,7 @@ pub enum IndexChange {
         source: String,
         published: i64,
         keys: Keys,
-        bands: Option<Box<crate::dedup::sketch::BandKeys>>,
+        sketch: Box<crate::dedup::index::Sketch>,
     },
     SetCluster {
         id: i64,
@@ -104,8 +104,8 @@ impl Dedup {
                     source,
                     published,
                     keys,
-                    bands,
-                } => index.insert_decided(id, cluster, &source, published, keys, bands.map(|b| *b)),
+                    sketch,
+                } => index.insert_decided(id, cluster, &source, published, keys, *sketch),
                 IndexChange::SetCluster { id, cluster } => index.set_cluster(id, cluster),
             }
         }

@@ -995,7 +995,7 @@ fn upsert_items(
                         source: source_id.to_owned(),
                         published,
                         keys,
-                        bands: decided.bands.map(Box::new),
+                        sketch: Box::new(decided.sketch),
                     });
                 }
             }
