@@ -362,3 +362,85 @@ fn exact_mode_groups_only_the_same_link() {
     // Bauakte shares a link (once tracking is stripped); Glasfaser only text.
     assert_eq!(entries.len(), 3, "{entries:#?}");
 }
+
+#[test]
+fn the_same_notice_from_two_places_stays_two_stories() {
+    // Two cities close their citizen offices on the same Friday: the notices
+    // read alike, the places differ. A local paper rewrites one of them.
+    let kassel = Report {
+        guid: "ks-1",
+        title: "Bürgerbüros am Freitag wegen Softwareumstellung geschlossen",
+        link: "https://www.kassel.de/aktuelles/buergerbueros-geschlossen",
+        summary: "Wegen der Umstellung auf ein neues Fachverfahren bleiben die Bürgerbüros der \
+                  Stadt Kassel am Freitag, 23. Januar, ganztägig geschlossen. Bereits vereinbarte \
+                  Termine werden verlegt.",
+        hours_ago: 30,
+    };
+    let offenbach = Report {
+        guid: "of-1",
+        title: "Bürgerbüro am Freitag wegen Softwareumstellung geschlossen",
+        link: "https://www.offenbach.de/aktuelles/buergerbuero-geschlossen",
+        summary: "Wegen der Umstellung auf ein neues Fachverfahren bleibt das Bürgerbüro der \
+                  Stadt Offenbach am Freitag, 23. Januar, ganztägig geschlossen. Bereits vereinbarte \
+                  Termine werden verlegt.",
+        hours_ago: 29,
+    };
+    let rewrite = Report {
+        guid: "hna-1",
+        title: "Neue Software: Kasseler Bürgerbüros einen Tag dicht",
+        link: "https://www.hna.de/kassel/buergerbueros-dicht-123",
+        summary: "Wer am Freitag einen Reisepass beantragen will, steht in Kassel vor verschlossenen \
+                  Türen: Die Stadt stellt ihr Fachverfahren um, die Bürgerbüros bleiben zu. \
+                  Gebuchte Termine werden verlegt.",
+        hours_ago: 20,
+    };
+    let server = TestServer::start();
+    for (path, title, report) in [
+        ("/kassel.xml", "Kassel", kassel),
+        ("/offenbach.xml", "Offenbach", offenbach),
+        ("/hna.xml", "HNA", rewrite),
+    ] {
+        server.route(
+            path,
+            Behaviour::ok("application/rss+xml", rss(title, &[report])),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
+             [[topic]]\nslug = \"buergerservice\"\ntitle = \"Bürgerservice\"\nmatch = 'bürgerbüro*'\n\
+             [[source]]\nid = \"kassel\"\ntitle = \"Stadt Kassel\"\nurl = \"{}\"\npriority = 10\n\
+             [[source]]\nid = \"offenbach\"\ntitle = \"Stadt Offenbach\"\nurl = \"{}\"\npriority = 10\n\
+             [[source]]\nid = \"hna\"\ntitle = \"HNA\"\nurl = \"{}\"\n",
+            server.url("/kassel.xml"),
+            server.url("/offenbach.xml"),
+            server.url("/hna.xml"),
+        ),
+    )
+    .unwrap();
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let entries = atom_entries(&render(&config, "buergerservice", "atom"));
+    assert_eq!(entries.len(), 2, "Kassel and Offenbach: {entries:#?}");
+    let kassel_entry = entries
+        .iter()
+        .find(|e| e.1.starts_with("Bürgerbüros"))
+        .unwrap();
+    assert_eq!(
+        kassel_entry.2,
+        vec!["https://www.hna.de/kassel/buergerbueros-dicht-123"],
+        "the HNA's rewrite joins Kassel's notice"
+    );
+    let offenbach_entry = entries
+        .iter()
+        .find(|e| e.1.starts_with("Bürgerbüro am"))
+        .unwrap();
+    assert!(offenbach_entry.2.is_empty(), "{offenbach_entry:?}");
+}

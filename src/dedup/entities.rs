@@ -39,7 +39,9 @@ pub fn kind_of(entity: u64) -> Option<Kind> {
 }
 
 /// Cities and towns, districts and counties (as written; folded when
-/// loaded). Names that are also common words ("Essen", "Halle", "Siegen",
+/// loaded). `District=City` names a city's district: it stands for the city,
+/// so a press release on Darmstadt and a report on Eberstadt do not disagree
+/// (streets still tell two districts' closures apart). Names that are also common words ("Essen", "Halle", "Siegen",
 /// "Langen", "Linden") are left out, and so are the states: a report on
 /// Darmstadt and one on "Hessen" are not about different places. Of a
 /// name in several words, the telling one is listed ("Homburg").
@@ -62,17 +64,20 @@ Wolfhagen Gelnhausen Schlüchtern Maintal Bruchköbel Dreieich Isenburg Rodgau D
 Seligenstadt Obertshausen Heusenstamm Eschborn Hofheim Hattersheim Flörsheim Idstein Taunusstein
 Schwalbach Eltville Rüdesheim Geisenheim Biedenkopf Allendorf Kirchhain Gladenbach Hungen Grünberg
 Laubach Pohlheim Hohenstein Bad-Homburg
-Eberstadt Arheilgen Kranichstein Bessungen Wixhausen Biebrich Schierstein Dotzheim Kastel
-Sachsenhausen Bornheim Höchst Bockenheim Cappel Wehrda Bürgel Bieber Lauterborn
+Eberstadt=Darmstadt Arheilgen=Darmstadt Kranichstein=Darmstadt Bessungen=Darmstadt
+Wixhausen=Darmstadt Biebrich=Wiesbaden Schierstein=Wiesbaden Dotzheim=Wiesbaden Kastel=Wiesbaden
+Sachsenhausen=Frankfurt Bornheim=Frankfurt Höchst=Frankfurt Bockenheim=Frankfurt Cappel=Marburg
+Wehrda=Marburg Bürgel=Offenbach Bieber=Offenbach Lauterborn=Offenbach Bettenhausen=Kassel
+Oberzwehren=Kassel Wilhelmshöhe=Kassel
 Odenwald Odenwaldkreis Vogelsberg Vogelsbergkreis Wetterau Wetteraukreis Kinzig Rheingau
 Hochtaunus Hochtaunuskreis Schwalm Waldeck Werra Bergstraße Gerau Gersprenztal Dill
 ";
 
-/// The folded gazetteer: the term hashes of the names, and which
-/// three-letter starts they have (most words are rejected by their start,
-/// without hashing).
+/// The folded gazetteer: the term hash of each name with the place it
+/// stands for, and which three-letter starts the names have (most words
+/// are rejected by their start, without hashing).
 struct Gazetteer {
-    names: std::collections::HashSet<u64, BuildHasherDefault<AlreadyHashed>>,
+    names: std::collections::HashMap<u64, u64, BuildHasherDefault<AlreadyHashed>>,
     starts: Vec<bool>,
 }
 
@@ -95,12 +100,14 @@ fn gazetteer() -> &'static Gazetteer {
             names: Default::default(),
             starts: vec![false; 26 * 26 * 26],
         };
-        for name in PLACES
+        for entry in PLACES
             .split(|c: char| c.is_whitespace() || c == '-')
-            .filter(|name| !name.is_empty())
+            .filter(|entry| !entry.is_empty())
         {
+            let (name, stands_for) = entry.split_once('=').unwrap_or((entry, entry));
             let folded = crate::rules::fold::fold(name);
-            gazetteer.names.insert(hash_term(&folded));
+            let place = hash_term(&crate::rules::fold::fold(stands_for));
+            gazetteer.names.insert(hash_term(&folded), place);
             if let Some(start) = start_of(&folded) {
                 gazetteer.starts[start] = true;
             }
@@ -132,24 +139,21 @@ fn place(word: &str) -> Option<u64> {
         state = fnv_step(state, byte);
         starts[at + 1] = state;
     }
-    let hash = mix(starts[bytes.len()]);
-    if known.contains(&hash) {
-        return Some(hash);
+    if let Some(&place) = known.get(&mix(starts[bytes.len()])) {
+        return Some(place);
     }
     for ending in PLACE_ENDINGS {
         let Some(base) = word.strip_suffix(ending).filter(|base| base.len() >= 3) else {
             continue;
         };
-        let hash = mix(starts[base.len()]);
-        if known.contains(&hash) {
-            return Some(hash);
+        if let Some(&place) = known.get(&mix(starts[base.len()])) {
+            return Some(place);
         }
         // "Darmstädter" → "darmstaedt" → "darmstadt".
-        if let Some(stem) = base.strip_suffix("staedt") {
-            let hash = hash_term(&format!("{stem}stadt"));
-            if known.contains(&hash) {
-                return Some(hash);
-            }
+        if let Some(stem) = base.strip_suffix("staedt")
+            && let Some(&place) = known.get(&hash_term(&format!("{stem}stadt")))
+        {
+            return Some(place);
         }
     }
     None
@@ -248,6 +252,8 @@ mod tests {
         assert_eq!(of("Köln"), of("den Kölnern"));
         assert_eq!(of("Landkreis Hohenstein").len(), 1);
         assert!(of("Essen auf Rädern und eine Halle in Hessen").is_empty());
+        // A district stands for its city.
+        assert_eq!(of("in Eberstadt"), of("in Darmstadt"));
     }
 
     #[test]

@@ -219,8 +219,10 @@ pub fn disagreement_factor(a: &TermSet, b: &TermSet) -> f64 {
 
 /// The share of the score kept when the numbers disagree.
 const NUMBERS_DISAGREE: f64 = 0.5;
-/// The share kept when the places (or the streets) disagree.
-const PLACES_DISAGREE: f64 = 0.3;
+/// The share kept when the places (or the streets) disagree: below the
+/// default threshold even for texts alike in every other word (two cities'
+/// identical notices are two events).
+const PLACES_DISAGREE: f64 = 0.1;
 /// The factor when they share a place or street and nothing disagrees.
 const PLACES_AGREE: f64 = 1.4;
 
