@@ -443,4 +443,16 @@ fn the_same_notice_from_two_places_stays_two_stories() {
         .find(|e| e.1.starts_with("Bürgerbüro am"))
         .unwrap();
     assert!(offenbach_entry.2.is_empty(), "{offenbach_entry:?}");
+    // The operator sees why: the nearest item names another place.
+    let output = run_kurator(
+        &config,
+        &[
+            "explain",
+            "https://www.offenbach.de/aktuelles/buergerbuero-geschlossen",
+        ],
+    );
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{explained}");
+    assert!(explained.contains("story: alone"), "{explained}");
+    assert!(explained.contains("places differ"), "{explained}");
 }

@@ -68,8 +68,13 @@ pub fn explain_story(story: &StoryExplanation, config: &Config) -> String {
     };
     let describe = |related: &Related| {
         let other = &related.item;
+        let findings = if related.findings.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", related.findings.join(", "))
+        };
         format!(
-            "    item {:<6} {:<16} {}  similarity {:.2}  ({})\n      „{}“\n",
+            "    item {:<6} {:<16} {}  similarity {:.2}{findings}  ({})\n      „{}“\n",
             other.id,
             other.source_id,
             format_time(other.published),

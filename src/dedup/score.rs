@@ -195,26 +195,33 @@ pub fn similarity_with_sums(
 /// or give different numbers: the same words about another place are
 /// another event ("Bürgerbüro geschlossen" in Kassel and in Offenbach).
 pub fn disagreement_factor(a: &TermSet, b: &TermSet) -> f64 {
+    factors(a, b).iter().map(|(_, factor)| factor).product()
+}
+
+/// What [`disagreement_factor`] is made of, for `kurator explain`: each
+/// finding with the factor it contributes.
+pub fn factors(a: &TermSet, b: &TermSet) -> Vec<(&'static str, f64)> {
     use super::entities::{Kind, disagree};
-    let mut factor = 1.0;
+    let mut found = Vec::new();
     if numbers_disagree(a.terms(), b.terms()) {
-        factor *= NUMBERS_DISAGREE;
+        found.push(("numbers differ", NUMBERS_DISAGREE));
     }
-    for kind in [Kind::Place, Kind::Street] {
-        if disagree(a.entities(), b.entities(), kind) {
-            factor *= PLACES_DISAGREE;
-        }
+    if disagree(a.entities(), b.entities(), Kind::Place) {
+        found.push(("places differ", PLACES_DISAGREE));
+    }
+    if disagree(a.entities(), b.entities(), Kind::Street) {
+        found.push(("streets differ", PLACES_DISAGREE));
     }
     // Naming the same place or street, and no other, is a sign of one
     // event: rewrites share few words but keep the where.
-    if factor == 1.0
+    if found.is_empty()
         && a.entities()
             .iter()
             .any(|e| b.entities().binary_search(e).is_ok())
     {
-        factor *= PLACES_AGREE;
+        found.push(("same place", PLACES_AGREE));
     }
-    factor
+    found
 }
 
 /// The share of the score kept when the numbers disagree.

@@ -190,6 +190,8 @@ pub struct Related {
     pub item: super::StoredItem,
     /// Text similarity to the explained item, weighted as dedup weighs it.
     pub similarity: f64,
+    /// What raised or lowered it ("places differ", "same place", …).
+    pub findings: Vec<&'static str>,
     /// Why it joined its cluster (`link`, `cites`, `text`) and the score then.
     pub joined: Option<(String, f64)>,
 }
@@ -228,14 +230,14 @@ impl super::Store {
         dedup.prepare(&self.conn, now.max(item.published))?;
         let index = dedup.index().expect("prepared in cluster mode");
         let keys = dedup_keys_of_stored(item);
-        let similarity = |other: &super::StoredItem| {
-            dedup::similarity(&keys.terms, &dedup_keys_of_stored(other).terms, |t| {
-                index.weight(t)
-            })
-        };
         let related = |store: &super::Store, other: super::StoredItem| {
+            let other_terms = dedup_keys_of_stored(&other).terms;
             Ok::<_, StoreError>(Related {
-                similarity: similarity(&other),
+                similarity: dedup::similarity(&keys.terms, &other_terms, |t| index.weight(t)),
+                findings: dedup::score::factors(&keys.terms, &other_terms)
+                    .into_iter()
+                    .map(|(finding, _)| finding)
+                    .collect(),
                 joined: store.cluster_reason(other.id)?,
                 item: other,
             })
