@@ -22,7 +22,7 @@ pub use clusters::{Related, StoryExplanation};
 pub use retention::{Backup, Pruned, backup};
 pub use writer::{MAX_BATCH, StoreWriter};
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -352,7 +352,8 @@ impl Store {
         let tx = self.conn.transaction().context("starting a transaction")?;
         self.dedup.prepare_or_skip(&tx, now);
         let mut changes = Vec::new();
-        let dedup = DedupContext::of(&self.dedup, &mut changes);
+        let (bumped, mut bumping) = (HashSet::new(), Vec::new());
+        let dedup = DedupContext::of(&self.dedup, &mut changes, &bumped, &mut bumping);
         let counts = apply_fetch(&tx, source_id, url, record, items, now, None, dedup)?;
         if let Err(err) = tx.commit() {
             self.dedup.invalidate();
@@ -384,9 +385,11 @@ impl Store {
         let now = fetches.iter().map(|f| f.now).max().unwrap_or_default();
         dedup.prepare_or_skip(&tx, now);
         let mut results = Vec::with_capacity(fetches.len());
+        let mut bumped = HashSet::new();
         for fetch in fetches {
             let savepoint = tx.savepoint().context("starting a savepoint")?;
             let mut changes = Vec::new();
+            let mut bumping = Vec::new();
             let result = apply_fetch(
                 &savepoint,
                 &fetch.source_id,
@@ -395,12 +398,13 @@ impl Store {
                 &fetch.items,
                 fetch.now,
                 fetch.oldest_kept,
-                DedupContext::of(dedup, &mut changes),
+                DedupContext::of(dedup, &mut changes, &bumped, &mut bumping),
             );
             match &result {
                 Ok(_) => {
                     savepoint.commit().context("releasing a savepoint")?;
                     dedup.apply(changes);
+                    bumped.extend(bumping);
                 }
                 // Dropping the savepoint rolls it back.
                 Err(_) => drop(savepoint),
@@ -713,17 +717,26 @@ struct DedupContext<'a> {
     index: Option<&'a crate::dedup::Index>,
     settings: crate::dedup::Settings,
     changes: &'a mut Vec<clusters::IndexChange>,
+    /// Stories whose topics' feeds this transaction already bumped (in
+    /// fetches that were kept): a join to them needs no topic lookup.
+    bumped: &'a HashSet<i64>,
+    /// Stories whose topics' feeds this fetch bumps.
+    bumping: &'a mut Vec<i64>,
 }
 
 impl<'a> DedupContext<'a> {
     fn of(
         dedup: &'a clusters::Dedup,
         changes: &'a mut Vec<clusters::IndexChange>,
+        bumped: &'a HashSet<i64>,
+        bumping: &'a mut Vec<i64>,
     ) -> DedupContext<'a> {
         DedupContext {
             index: dedup.index(),
             settings: dedup.settings,
             changes,
+            bumped,
+            bumping,
         }
     }
 }
@@ -986,8 +999,12 @@ fn upsert_items(
                     if let Some(decision) = decided.decision {
                         cluster = decision.cluster;
                         dedup.changes.push(clusters::found(tx, cluster)?);
-                        // The cluster's entry now lists this report too.
-                        cluster_topics.extend(clusters::cluster_topics(tx, cluster)?);
+                        // The cluster's entry now lists this report too:
+                        // its topics' feeds change (read once per commit).
+                        if !dedup.bumped.contains(&cluster) && !dedup.bumping.contains(&cluster) {
+                            cluster_topics.extend(clusters::cluster_topics(tx, cluster)?);
+                            dedup.bumping.push(cluster);
+                        }
                     }
                     dedup.changes.push(clusters::IndexChange::Insert {
                         id,
