@@ -127,30 +127,35 @@ fn place(word: &str) -> Option<u64> {
         return None;
     }
     let known = &gazetteer.names;
-    // The word and the bases below are starts of the word: hash every start
-    // in one pass.
+    // The word and its bases without an ending, in that order of
+    // preference. All are starts of the word: one pass hashes them all.
     let bytes = word.as_bytes();
-    let mut starts = [0u64; 48];
-    if bytes.len() >= starts.len() {
-        return None;
+    let mut lengths = [0usize; 1 + PLACE_ENDINGS.len()];
+    lengths[0] = bytes.len();
+    let mut wanted = 1;
+    for ending in PLACE_ENDINGS {
+        if word.ends_with(ending) && bytes.len() >= ending.len() + 3 {
+            lengths[wanted] = bytes.len() - ending.len();
+            wanted += 1;
+        }
     }
+    let lengths = &lengths[..wanted];
+    let mut hashes = [0u64; 1 + PLACE_ENDINGS.len()];
     let mut state = FNV_OFFSET;
     for (at, &byte) in bytes.iter().enumerate() {
         state = fnv_step(state, byte);
-        starts[at + 1] = state;
+        for (slot, &length) in lengths.iter().enumerate() {
+            if length == at + 1 {
+                hashes[slot] = mix(state);
+            }
+        }
     }
-    if let Some(&place) = known.get(&mix(starts[bytes.len()])) {
-        return Some(place);
-    }
-    for ending in PLACE_ENDINGS {
-        let Some(base) = word.strip_suffix(ending).filter(|base| base.len() >= 3) else {
-            continue;
-        };
-        if let Some(&place) = known.get(&mix(starts[base.len()])) {
+    for (&length, hash) in lengths.iter().zip(hashes) {
+        if let Some(&place) = known.get(&hash) {
             return Some(place);
         }
         // "Darmstädter" → "darmstaedt" → "darmstadt".
-        if let Some(stem) = base.strip_suffix("staedt")
+        if let Some(stem) = word[..length].strip_suffix("staedt")
             && let Some(&place) = known.get(&hash_term(&format!("{stem}stadt")))
         {
             return Some(place);
@@ -239,7 +244,7 @@ mod tests {
 
     fn of(text: &str) -> Vec<u64> {
         let (mut terms, mut entities) = (Vec::new(), Vec::new());
-        super::super::text::terms_and_entities(text, &mut terms, &mut entities);
+        super::super::text::terms_and_entities(text, usize::MAX, &mut terms, &mut entities);
         entities.sort_unstable();
         entities.dedup();
         entities

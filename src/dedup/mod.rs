@@ -264,41 +264,11 @@ pub const DEFAULT_THRESHOLD: f64 = 0.14;
 pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> TermSet {
     let mut terms = Vec::with_capacity(64);
     let mut entities = Vec::new();
-    text::terms_and_entities(title, &mut terms, &mut entities);
+    text::terms_and_entities(title, usize::MAX, &mut terms, &mut entities);
     if let Some(lead) = summary.filter(|s| !s.trim().is_empty()).or(content) {
-        text::terms_and_entities(lead_of(lead), &mut terms, &mut entities);
+        text::terms_and_entities(lead, LEAD_WORDS, &mut terms, &mut entities);
     }
     TermSet::with_entities(terms, entities)
-}
-
-/// The first [`LEAD_WORDS`] words of `text` (markup counted as text).
-fn lead_of(text: &str) -> &str {
-    let bytes = text.as_bytes();
-    let mut words = 0;
-    let mut in_word = false;
-    let mut at = 0;
-    while at < bytes.len() {
-        let start = at;
-        let word_char = if bytes[at].is_ascii() {
-            at += 1;
-            bytes[start].is_ascii_alphanumeric()
-        } else {
-            let c = text[at..]
-                .chars()
-                .next()
-                .unwrap_or(char::REPLACEMENT_CHARACTER);
-            at += c.len_utf8();
-            text::is_word_char(c)
-        };
-        if word_char && !in_word {
-            words += 1;
-            if words > LEAD_WORDS {
-                return &text[..start];
-            }
-        }
-        in_word = word_char;
-    }
-    text
 }
 
 #[cfg(test)]
@@ -307,9 +277,19 @@ mod tests {
 
     #[test]
     fn the_lead_is_cut_after_its_word_budget() {
-        let long = "Wort ".repeat(LEAD_WORDS + 20);
-        assert_eq!(lead_of(&long).split_whitespace().count(), LEAD_WORDS);
-        assert_eq!(lead_of("kurz und gut"), "kurz und gut");
+        let filler = "Wort ".repeat(LEAD_WORDS - 1);
+        let cut = item_terms("", Some(&format!("{filler}Eberstadt Glasfaser")), None);
+        let whole = item_terms("", Some(&format!("{filler}Eberstadt")), None);
+        assert_eq!(cut, whole, "the word after the budget is not read");
+        // Markup does not use up the budget.
+        let marked = item_terms(
+            "",
+            Some(&format!(
+                "<a href=\"https://x.example/a/b\">{filler}</a>Eberstadt"
+            )),
+            None,
+        );
+        assert_eq!(marked, whole);
     }
 
     #[test]

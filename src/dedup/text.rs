@@ -90,15 +90,18 @@ const SYNONYMS: &[(&str, &str)] = &[
 
 /// Appends the term hashes of `text` to `out` (duplicates included).
 pub fn terms(text: &str, out: &mut Vec<u64>) {
-    terms_and_entities(text, out, &mut Vec::new());
+    terms_and_entities(text, usize::MAX, out, &mut Vec::new());
 }
 
-/// [`terms`], also appending the [`entities`] the text names to `entities`.
-pub fn terms_and_entities(text: &str, out: &mut Vec<u64>, entities: &mut Vec<u64>) {
+/// [`terms`] of the first `words` words of `text` (markup does not count;
+/// stop words and numbers do), also appending the [`entities`] the text
+/// names to `entities`.
+pub fn terms_and_entities(text: &str, words: usize, out: &mut Vec<u64>, entities: &mut Vec<u64>) {
     let mut sink = Sink {
         terms: out,
         entities,
         previous: String::with_capacity(32),
+        words_left: words,
     };
     let out = &mut sink;
     // Byte by byte: most of the text is ASCII, and every item's title and
@@ -107,7 +110,7 @@ pub fn terms_and_entities(text: &str, out: &mut Vec<u64>, entities: &mut Vec<u64
     let bytes = text.as_bytes();
     let mut word = String::with_capacity(32);
     let mut at = 0;
-    while at < bytes.len() {
+    while at < bytes.len() && out.words_left > 0 {
         let byte = bytes[at];
         if byte.is_ascii() {
             at += 1;
@@ -167,6 +170,8 @@ struct Sink<'a> {
     entities: &'a mut Vec<u64>,
     /// The word before (for two-word street names: "Frankfurter Straße").
     previous: String,
+    /// Words still to read.
+    words_left: usize,
 }
 
 /// Whether a non-ASCII character belongs to a word. German letters
@@ -192,9 +197,11 @@ fn split_at_digits(word: &mut String, digit: bool, out: &mut Sink) {
 }
 
 fn finish_word(word: &mut String, out: &mut Sink) {
-    if word.is_empty() {
+    if word.is_empty() || out.words_left == 0 {
+        word.clear();
         return;
     }
+    out.words_left -= 1;
     match entities::named(&out.previous, word) {
         Some(entities::Named::New(entity)) => out.entities.push(entity),
         Some(entities::Named::Replace(entity)) => {
