@@ -39,12 +39,14 @@ pub fn kind_of(entity: u64) -> Option<Kind> {
 }
 
 /// Cities and towns, districts and counties (as written; folded when
-/// loaded). `District=City` names a city's district: it stands for the city,
-/// so a press release on Darmstadt and a report on Eberstadt do not disagree
-/// (streets still tell two districts' closures apart). Names that are also common words ("Essen", "Halle", "Siegen",
-/// "Langen", "Linden") are left out, and so are the states: a report on
-/// Darmstadt and one on "Hessen" are not about different places. Of a
-/// name in several words, the telling one is listed ("Homburg").
+/// loaded). `District=City` names a city's district: it stands for the
+/// city, so a press release on Darmstadt and a report on Eberstadt do not
+/// disagree (streets still tell two districts' closures apart). Names that
+/// are also common words ("Essen", "Halle", "Siegen", "Langen", "Linden")
+/// are left out, and so are the states: a report on Darmstadt and one on
+/// "Hessen" are not about different places. Of a name in several words,
+/// the telling one is listed ("Homburg" for Bad Homburg); parts of a
+/// hyphenated name are names each ("Darmstadt-Dieburg").
 const PLACES: &str = "
 Aachen Augsburg Bamberg Bayreuth Berlin Bielefeld Bochum Bonn Bottrop Braunschweig Bremen
 Bremerhaven Chemnitz Cottbus Darmstadt Dessau Dortmund Dresden Duisburg Düren Düsseldorf Erfurt
@@ -63,7 +65,7 @@ Rotenburg Eschwege Witzenhausen Korbach Frankenberg Homberg Melsungen Baunatal V
 Wolfhagen Gelnhausen Schlüchtern Maintal Bruchköbel Dreieich Isenburg Rodgau Dietzenbach
 Seligenstadt Obertshausen Heusenstamm Eschborn Hofheim Hattersheim Flörsheim Idstein Taunusstein
 Schwalbach Eltville Rüdesheim Geisenheim Biedenkopf Allendorf Kirchhain Gladenbach Hungen Grünberg
-Laubach Pohlheim Hohenstein Bad-Homburg
+Laubach Pohlheim Hohenstein
 Eberstadt=Darmstadt Arheilgen=Darmstadt Kranichstein=Darmstadt Bessungen=Darmstadt
 Wixhausen=Darmstadt Biebrich=Wiesbaden Schierstein=Wiesbaden Dotzheim=Wiesbaden Kastel=Wiesbaden
 Sachsenhausen=Frankfurt Bornheim=Frankfurt Höchst=Frankfurt Bockenheim=Frankfurt Cappel=Marburg
@@ -256,7 +258,7 @@ mod tests {
         assert_eq!(of("Kassel"), of("Kasseler Bürgerbüro"));
         assert_eq!(of("Köln"), of("den Kölnern"));
         assert_eq!(of("Landkreis Hohenstein").len(), 1);
-        assert!(of("Essen auf Rädern und eine Halle in Hessen").is_empty());
+        assert!(of("Essen auf Rädern, ein Bad und eine Halle in Hessen").is_empty());
         // A district stands for its city.
         assert_eq!(of("in Eberstadt"), of("in Darmstadt"));
     }
