@@ -7,9 +7,9 @@
 //! 1. they have the same canonical link (identify's normalization), or
 //! 2. one's content links to the other's canonical link, or
 //! 3. their title and lead are near-duplicates ([`score::similarity`] at or
-//!    above the threshold); candidates come from a MinHash LSH index
-//!    ([`sketch`]), so finding them costs a few lookups however many items
-//!    are stored.
+//!    above the threshold), unless they name different places or streets
+//!    ([`entities`]); candidates come from a MinHash LSH index ([`sketch`]),
+//!    so finding them costs a few lookups however many items are stored.
 //!
 //! Clusters only grow: an item joins at most one existing cluster and
 //! clusters never merge or split, so the entry a cluster was first shown as
