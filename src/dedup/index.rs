@@ -60,6 +60,19 @@ const MAX_SCORED: usize = 16;
 /// Most text candidates scored from one cluster.
 const MAX_SCORED_PER_CLUSTER: usize = 3;
 
+/// Fewest indexed items of a source before its home place is trusted.
+const HOME_MIN_ITEMS: u32 = 5;
+
+/// Most distinct places counted per source (a press office names few).
+const MAX_PLACES_COUNTED: usize = 16;
+
+/// How often a source's indexed items name each place.
+#[derive(Debug, Default)]
+struct SourcePlaces {
+    items: u32,
+    places: Vec<(u64, u32)>,
+}
+
 /// A hasher for keys that are hashes already (terms, links, band keys):
 /// hashing them again would only cost time.
 #[derive(Default)]
@@ -141,6 +154,8 @@ pub struct Index {
     /// Term → how many members have it.
     document_frequency: HashedMap<u64, u32>,
     sources: HashMap<String, u32>,
+    /// By source number: the places its indexed items name.
+    source_places: Vec<SourcePlaces>,
     /// `ln` of the item count [`Index::weight`] assumes (members and the
     /// item being compared), kept current on insert.
     ln_items: f64,
@@ -158,6 +173,7 @@ impl Default for Index {
             citing: HashedMap::default(),
             document_frequency: HashedMap::default(),
             sources: HashMap::new(),
+            source_places: Vec::new(),
             ln_items: super::score::ln_items(1),
             last_id: 0,
         }
@@ -178,6 +194,41 @@ impl Index {
     fn source_number(&mut self, source: &str) -> u32 {
         let next = self.sources.len() as u32;
         *self.sources.entry(source.to_owned()).or_insert(next)
+    }
+
+    /// Counts the places an indexed item of `source` names.
+    fn count_places(&mut self, source: u32, keys: &Keys) {
+        let source = source as usize;
+        if self.source_places.len() <= source {
+            self.source_places
+                .resize_with(source + 1, SourcePlaces::default);
+        }
+        let counts = &mut self.source_places[source];
+        counts.items += 1;
+        for &place in keys.terms.entities() {
+            if super::entities::kind_of(place) != Some(super::entities::Kind::Place) {
+                continue;
+            }
+            if let Some((_, count)) = counts.places.iter_mut().find(|(p, _)| *p == place) {
+                *count += 1;
+            } else if counts.places.len() < MAX_PLACES_COUNTED {
+                counts.places.push((place, 1));
+            }
+        }
+    }
+
+    /// The place a source reports on, learned from its indexed items: the
+    /// place at least half of them name, once it has [`HOME_MIN_ITEMS`]. A
+    /// city's press office rarely names its own city ("Das Bürgerbüro bleibt
+    /// am Freitag geschlossen"); its items that name no place are taken to
+    /// be about it.
+    pub fn home_place(&self, source: u32) -> Option<u64> {
+        let counts = self.source_places.get(source as usize)?;
+        if counts.items < HOME_MIN_ITEMS {
+            return None;
+        }
+        let &(place, count) = counts.places.iter().max_by_key(|(_, count)| *count)?;
+        (count * 2 >= counts.items).then_some(place)
     }
 
     /// Adds an item; `cluster` is its cluster id (its own id when alone).
@@ -256,6 +307,7 @@ impl Index {
     ) {
         let Sketch { bands, weight_sum } = sketch;
         let source = self.source_number(source);
+        self.count_places(source, &keys);
         let slot = self.members.len() as u32;
         for band in 0..BANDS {
             let entry = slot * BANDS as u32 + band as u32;

@@ -217,12 +217,17 @@ impl Index {
                     if score::shared_terms(&keys.terms, &member.terms) < MIN_SHARED_TERMS {
                         continue;
                     }
-                    let score = score::similarity_with_sums(
+                    let homes = [
+                        source.and_then(|source| self.home_place(source)),
+                        self.home_place(member.source),
+                    ];
+                    let score = score::similarity_with_homes(
                         &keys.terms,
                         &weights,
                         weight_sum,
                         &member.terms,
                         member.weight_sum,
+                        homes,
                     );
                     if score < settings.threshold {
                         continue;
@@ -369,6 +374,46 @@ mod decide_tests {
                 .map(|d| d.reason),
             Some(Reason::SameLink)
         );
+    }
+
+    #[test]
+    fn a_press_office_that_never_names_its_city_is_taken_to_be_about_it() {
+        let mut index = Index::default();
+        // Two cities' press offices: most of their items name the city.
+        let mut id = 0;
+        for (source, city) in [("stadt-ks", "Kassel"), ("stadt-of", "Offenbach")] {
+            for n in 0..5 {
+                id += 1;
+                let title = format!("{city}: Meldung{id} zu Vorgang{id}");
+                let link = format!("https://{source}.example/{n}");
+                index.insert(
+                    id,
+                    id,
+                    source,
+                    1000,
+                    &Keys::of(Some(&link), &title, None, None),
+                );
+            }
+        }
+        let notice = (
+            "Bürgerbüro am Freitag geschlossen",
+            "Wegen einer Softwareumstellung bleibt das Bürgerbüro am Freitag ganztägig \
+             geschlossen. Bereits vereinbarte Termine werden verlegt.",
+        );
+        id += 1;
+        index.insert(
+            id,
+            id,
+            "stadt-ks",
+            2000,
+            &keys("https://stadt-ks.example/n", notice),
+        );
+        // The other city's notice in the same words is another event.
+        let other = keys("https://stadt-of.example/n", notice);
+        let settings = Settings::default();
+        assert!(index.decide(&other, "stadt-of", 2100, &settings).is_none());
+        // From a source with no home place (trade press) it is a report of it.
+        assert!(index.decide(&other, "kommune21", 2100, &settings).is_some());
     }
 
     #[test]

@@ -131,31 +131,34 @@ pub fn numbers_disagree(a: &[u64], b: &[u64]) -> bool {
 
 /// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
 pub fn similarity(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 {
-    let weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
-    similarity_weighted(a, &weights, b, weight)
+    similarity_at_home(a, b, weight, [None, None])
 }
 
-/// [`similarity`] with the weights of `a`'s terms computed once
-/// (`a_weights[i]` is the weight of `a.terms()[i]`): one new item is
-/// compared with several candidates.
-pub fn similarity_weighted(
+/// [`similarity`] where a text that names no place is taken to be about its
+/// source's home place (`homes`, for `a` and `b`; see
+/// [`super::Index::home_place`]).
+pub fn similarity_at_home(
     a: &TermSet,
-    a_weights: &[f64],
     b: &TermSet,
     weight: impl Fn(u64) -> f64,
+    homes: [Option<u64>; 2],
 ) -> f64 {
+    let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
+    let a_sum = a_weights.iter().sum();
     let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
-    similarity_with_sums(a, a_weights, a_weights.iter().sum(), b, b_sum)
+    similarity_with_homes(a, &a_weights, a_sum, b, b_sum, homes)
 }
 
-/// [`similarity_weighted`] with the sums of both items' term weights given:
-/// only the shared terms are weighed (with `a`'s weights).
-pub fn similarity_with_sums(
+/// [`similarity_at_home`] with `a`'s term weights and the sums of both
+/// items' term weights given (one new item is compared with several
+/// candidates): only the shared terms are weighed, with `a`'s weights.
+pub fn similarity_with_homes(
     a: &TermSet,
     a_weights: &[f64],
     a_sum: f64,
     b: &TermSet,
     b_sum: f64,
+    homes: [Option<u64>; 2],
 ) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
@@ -188,40 +191,71 @@ pub fn similarity_with_sums(
     let jaccard = shared / (shared + smaller + larger);
     // Containment carries most of the score; Jaccard damps pairs where one
     // text is a small part of a much longer one.
-    ((2.0 * containment + jaccard) / 3.0 * disagreement_factor(a, b)).min(1.0)
+    ((2.0 * containment + jaccard) / 3.0 * factor_with_homes(a, b, homes)).min(1.0)
 }
 
 /// What the score keeps when two texts name different places or streets,
 /// or give different numbers: the same words about another place are
 /// another event ("Bürgerbüro geschlossen" in Kassel and in Offenbach).
-pub fn disagreement_factor(a: &TermSet, b: &TermSet) -> f64 {
-    factors(a, b).iter().map(|(_, factor)| factor).product()
+/// `homes` stand in for a text that names no place (see
+/// [`super::Index::home_place`]).
+fn factor_with_homes(a: &TermSet, b: &TermSet, homes: [Option<u64>; 2]) -> f64 {
+    let mut product = 1.0;
+    each_factor(a, b, homes, |_, factor| product *= factor);
+    product
 }
 
-/// What [`disagreement_factor`] is made of, for `kurator explain`: each
+/// What [`factor_with_homes`] is made of, for `kurator explain`: each
 /// finding with the factor it contributes.
-pub fn factors(a: &TermSet, b: &TermSet) -> Vec<(&'static str, f64)> {
-    use super::entities::{Kind, disagree};
+pub fn factors_with_homes(
+    a: &TermSet,
+    b: &TermSet,
+    homes: [Option<u64>; 2],
+) -> Vec<(&'static str, f64)> {
     let mut found = Vec::new();
+    each_factor(a, b, homes, |finding, factor| found.push((finding, factor)));
+    found
+}
+
+/// Calls `visit` with each finding and its factor (without allocating: this
+/// runs for every candidate scored, on the database writer).
+fn each_factor(
+    a: &TermSet,
+    b: &TermSet,
+    [a_home, b_home]: [Option<u64>; 2],
+    mut visit: impl FnMut(&'static str, f64),
+) {
+    use super::entities::{Kind, disagree, kind_of};
+    let mut any = false;
     if numbers_disagree(a.terms(), b.terms()) {
-        found.push(("numbers differ", NUMBERS_DISAGREE));
+        visit("numbers differ", NUMBERS_DISAGREE);
+        any = true;
     }
-    if disagree(a.entities(), b.entities(), Kind::Place) {
-        found.push(("places differ", PLACES_DISAGREE));
+    let is_place = |e: &&u64| kind_of(**e) == Some(Kind::Place);
+    let names_place = |t: &TermSet| t.entities().iter().any(|e| is_place(&e));
+    let places_differ = match (names_place(a), names_place(b)) {
+        (true, true) => disagree(a.entities(), b.entities(), Kind::Place),
+        (true, false) => b_home.is_some_and(|home| !a.entities().contains(&home)),
+        (false, true) => a_home.is_some_and(|home| !b.entities().contains(&home)),
+        (false, false) => matches!((a_home, b_home), (Some(x), Some(y)) if x != y),
+    };
+    if places_differ {
+        visit("places differ", PLACES_DISAGREE);
+        any = true;
     }
     if disagree(a.entities(), b.entities(), Kind::Street) {
-        found.push(("streets differ", PLACES_DISAGREE));
+        visit("streets differ", PLACES_DISAGREE);
+        any = true;
     }
     // Naming the same place or street, and no other, is a sign of one
     // event: rewrites share few words but keep the where.
-    if found.is_empty()
+    if !any
         && a.entities()
             .iter()
             .any(|e| b.entities().binary_search(e).is_ok())
     {
-        found.push(("same place", PLACES_AGREE));
+        visit("same place", PLACES_AGREE);
     }
-    found
 }
 
 /// The share of the score kept when the numbers disagree.

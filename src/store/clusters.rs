@@ -230,11 +230,20 @@ impl super::Store {
         dedup.prepare(&self.conn, now.max(item.published))?;
         let index = dedup.index().expect("prepared in cluster mode");
         let keys = dedup_keys_of_stored(item);
+        // As the decision weighs them: a text that names no place is about
+        // its source's home place.
+        let home = |source: &str| index.source_id(source).and_then(|s| index.home_place(s));
         let related = |store: &super::Store, other: super::StoredItem| {
             let other_terms = dedup_keys_of_stored(&other).terms;
+            let homes = [home(&item.source_id), home(&other.source_id)];
             Ok::<_, StoreError>(Related {
-                similarity: dedup::similarity(&keys.terms, &other_terms, |t| index.weight(t)),
-                findings: dedup::score::factors(&keys.terms, &other_terms)
+                similarity: dedup::score::similarity_at_home(
+                    &keys.terms,
+                    &other_terms,
+                    |t| index.weight(t),
+                    homes,
+                ),
+                findings: dedup::score::factors_with_homes(&keys.terms, &other_terms, homes)
                     .into_iter()
                     .map(|(finding, _)| finding)
                     .collect(),
@@ -263,7 +272,13 @@ impl super::Store {
             .map(|(slot, _)| index.member(slot))
             .filter(|m| m.id != item.id)
             .map(|m| {
-                let score = dedup::similarity(&keys.terms, &m.terms, |t| index.weight(t));
+                let homes = [home(&item.source_id), index.home_place(m.source)];
+                let score = dedup::score::similarity_at_home(
+                    &keys.terms,
+                    &m.terms,
+                    |t| index.weight(t),
+                    homes,
+                );
                 (score, m.id)
             })
             .collect();
