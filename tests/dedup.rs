@@ -456,3 +456,79 @@ fn the_same_notice_from_two_places_stays_two_stories() {
     assert!(explained.contains("story: alone"), "{explained}");
     assert!(explained.contains("places differ"), "{explained}");
 }
+
+#[test]
+fn a_press_office_that_never_names_its_city_keeps_its_notices_apart() {
+    // Two cities' press offices: earlier releases name the city; the next
+    // day's notices do not, and read alike.
+    let notice_title = "Bürgerbüro am Freitag geschlossen";
+    let notice = "Wegen einer Softwareumstellung bleibt das Bürgerbüro am Freitag ganztägig \
+                  geschlossen. Bereits vereinbarte Termine werden verlegt.";
+    let server = TestServer::start();
+    let serve = |with_notice: bool| {
+        for (source, city) in [("kassel", "Kassel"), ("offenbach", "Offenbach")] {
+            let earlier: Vec<(String, String, String)> = (0..5)
+                .map(|n| {
+                    (
+                        format!("{source}-{n}"),
+                        format!("{city}: Meldung {n} aus dem Rathaus, Vorgang {source}{n}"),
+                        format!("https://www.{source}.de/aktuelles/meldung-{n}"),
+                    )
+                })
+                .collect();
+            let notice_link = format!("https://www.{source}.de/aktuelles/buergerbuero");
+            let mut reports: Vec<Report<'_>> = earlier
+                .iter()
+                .map(|(guid, title, link)| Report {
+                    guid,
+                    title,
+                    link,
+                    summary: "Die Stadt informiert.",
+                    hours_ago: 48,
+                })
+                .collect();
+            if with_notice {
+                reports.push(Report {
+                    guid: "notice",
+                    title: notice_title,
+                    link: &notice_link,
+                    summary: notice,
+                    hours_ago: 5,
+                });
+            }
+            server.route(
+                &format!("/{source}.xml"),
+                Behaviour::ok("application/rss+xml", rss(city, &reports)),
+            );
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
+             [[topic]]\nslug = \"buergerservice\"\ntitle = \"Bürgerservice\"\nmatch = 'bürgerbüro*'\n\
+             [[source]]\nid = \"kassel\"\ntitle = \"Stadt Kassel\"\nurl = \"{}\"\n\
+             [[source]]\nid = \"offenbach\"\ntitle = \"Stadt Offenbach\"\nurl = \"{}\"\n",
+            server.url("/kassel.xml"),
+            server.url("/offenbach.xml"),
+        ),
+    )
+    .unwrap();
+    let fetch = |args: &[&str]| {
+        let output = run_kurator(&config, args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    serve(false);
+    fetch(&["fetch"]);
+    serve(true);
+    fetch(&["fetch"]);
+    let entries = atom_entries(&render(&config, "buergerservice", "atom"));
+    assert_eq!(entries.len(), 2, "one notice per city: {entries:#?}");
+    assert!(entries.iter().all(|e| e.2.is_empty()), "{entries:#?}");
+}
