@@ -363,6 +363,22 @@ fn exact_mode_groups_only_the_same_link() {
     assert_eq!(entries.len(), 3, "{entries:#?}");
 }
 
+/// A config with a citizen-services topic and `sources` (id, title, url).
+fn citizen_services_config(dir: &Path, sources: &[(&str, &str, String)]) -> PathBuf {
+    let mut text = String::from(
+        "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
+         [[topic]]\nslug = \"buergerservice\"\ntitle = \"Bürgerservice\"\nmatch = 'bürgerbüro*'\n",
+    );
+    for (id, title, url) in sources {
+        text.push_str(&format!(
+            "[[source]]\nid = \"{id}\"\ntitle = \"{title}\"\nurl = \"{url}\"\n"
+        ));
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[test]
 fn the_same_notice_from_two_places_stays_two_stories() {
     // Two cities close their citizen offices on the same Friday: the notices
@@ -406,21 +422,14 @@ fn the_same_notice_from_two_places_stays_two_stories() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("feeds.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
-             [[topic]]\nslug = \"buergerservice\"\ntitle = \"Bürgerservice\"\nmatch = 'bürgerbüro*'\n\
-             [[source]]\nid = \"kassel\"\ntitle = \"Stadt Kassel\"\nurl = \"{}\"\npriority = 10\n\
-             [[source]]\nid = \"offenbach\"\ntitle = \"Stadt Offenbach\"\nurl = \"{}\"\npriority = 10\n\
-             [[source]]\nid = \"hna\"\ntitle = \"HNA\"\nurl = \"{}\"\n",
-            server.url("/kassel.xml"),
-            server.url("/offenbach.xml"),
-            server.url("/hna.xml"),
-        ),
-    )
-    .unwrap();
+    let config = citizen_services_config(
+        dir.path(),
+        &[
+            ("kassel", "Stadt Kassel", server.url("/kassel.xml")),
+            ("offenbach", "Stadt Offenbach", server.url("/offenbach.xml")),
+            ("hna", "HNA", server.url("/hna.xml")),
+        ],
+    );
     let output = run_kurator(&config, &["fetch"]);
     assert!(
         output.status.success(),
@@ -503,19 +512,13 @@ fn a_press_office_that_never_names_its_city_keeps_its_notices_apart() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("feeds.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
-             [[topic]]\nslug = \"buergerservice\"\ntitle = \"Bürgerservice\"\nmatch = 'bürgerbüro*'\n\
-             [[source]]\nid = \"kassel\"\ntitle = \"Stadt Kassel\"\nurl = \"{}\"\n\
-             [[source]]\nid = \"offenbach\"\ntitle = \"Stadt Offenbach\"\nurl = \"{}\"\n",
-            server.url("/kassel.xml"),
-            server.url("/offenbach.xml"),
-        ),
-    )
-    .unwrap();
+    let config = citizen_services_config(
+        dir.path(),
+        &[
+            ("kassel", "Stadt Kassel", server.url("/kassel.xml")),
+            ("offenbach", "Stadt Offenbach", server.url("/offenbach.xml")),
+        ],
+    );
     let fetch = |args: &[&str]| {
         let output = run_kurator(&config, args);
         assert!(
