@@ -181,6 +181,7 @@ impl Index {
         settings: &Settings,
     ) -> Decided {
         let source = self.source_id(source);
+        let home = source.and_then(|source| self.home_place(source));
         let mut best: Option<Decision> = None;
         if settings.mode == Mode::Off {
             return Decided {
@@ -217,10 +218,7 @@ impl Index {
                     if score::shared_terms(&keys.terms, &member.terms) < MIN_SHARED_TERMS {
                         continue;
                     }
-                    let homes = [
-                        source.and_then(|source| self.home_place(source)),
-                        self.home_place(member.source),
-                    ];
+                    let homes = [home, self.home_place(member.source)];
                     let score = score::similarity_with_homes(
                         &keys.terms,
                         &weights,
