@@ -381,7 +381,6 @@ impl Index {
                 telling_counts.push(df);
             }
         }
-        let counts = telling_counts;
         if telling.len() < MIN_TELLING_TERMS {
             return None;
         }
@@ -390,7 +389,7 @@ impl Index {
         for (band, shared) in sharing.iter_mut().enumerate() {
             *shared = sources[band * ROWS..(band + 1) * ROWS]
                 .iter()
-                .map(|&at| counts[usize::from(at)])
+                .map(|&at| telling_counts[usize::from(at)])
                 .min()
                 .unwrap_or(0);
         }

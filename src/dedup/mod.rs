@@ -180,9 +180,6 @@ impl Index {
         published: i64,
         settings: &Settings,
     ) -> Decided {
-        let source = self.source_id(source);
-        let home = source.and_then(|source| self.home_place(source));
-        let mut best: Option<Decision> = None;
         if settings.mode == Mode::Off {
             return Decided {
                 decision: None,
@@ -192,14 +189,16 @@ impl Index {
                 },
             };
         }
+        let source = self.source_id(source);
+        let home = source.and_then(|source| self.home_place(source));
+        let mut best: Option<Decision> = None;
         // Each term's count is looked up once, for the sketch and the weights.
         let counts = self.term_counts(&keys.terms);
         let weights: Vec<f64> = counts.iter().map(|&df| self.weight_of_count(df)).collect();
         let weight_sum: f64 = weights.iter().sum();
-        let bands = match settings.mode {
-            Mode::Cluster => self.bands_from_counts(&keys.terms, &counts, 1),
-            Mode::Exact | Mode::Off => None,
-        };
+        let bands = (settings.mode == Mode::Cluster)
+            .then(|| self.bands_from_counts(&keys.terms, &counts, 1))
+            .flatten();
         for (slot, reason) in self.candidates(keys, bands.as_ref()) {
             let member = self.member(slot);
             if (member.published - published).abs() > settings.window_secs {
