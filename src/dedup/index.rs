@@ -435,14 +435,14 @@ impl Index {
             // The bands of the rarest terms are read first: their few items
             // are the likeliest reports of the same story, while a band of a
             // term in hundreds of items is read only for its newest.
-            let mut order: Vec<(u32, usize)> = bands
-                .sharing
-                .iter()
-                .enumerate()
-                .map(|(band, &sharing)| (sharing, band))
-                .collect();
+            let mut order = [(0u32, 0usize); BANDS];
+            for (band, (at, &sharing)) in order.iter_mut().zip(&bands.sharing).enumerate() {
+                *at = (sharing, band);
+            }
             order.sort_unstable();
-            let mut shared: Vec<u32> = Vec::with_capacity(MAX_WALK);
+            // Fixed arrays: this runs for every new item, on the writer.
+            let mut shared = [0u32; MAX_WALK];
+            let mut walked_in_all = 0;
             for (_, band) in order {
                 let mut entry = self
                     .band_heads
@@ -452,35 +452,47 @@ impl Index {
                 // Newest first, and only so many: a band key shared by very
                 // many items marks text they all repeat, not a story.
                 let mut walked = 0;
-                while entry != NONE && walked < MAX_CHAIN_WALK && shared.len() < MAX_WALK {
-                    shared.push(entry / BANDS as u32);
+                while entry != NONE && walked < MAX_CHAIN_WALK && walked_in_all < MAX_WALK {
+                    shared[walked_in_all] = entry / BANDS as u32;
                     entry = self.band_next[entry as usize];
                     walked += 1;
+                    walked_in_all += 1;
                 }
-                if shared.len() == MAX_WALK {
+                if walked_in_all == MAX_WALK {
                     break;
                 }
             }
+            let shared = &mut shared[..walked_in_all];
             shared.sort_unstable();
-            let mut counted: Vec<(usize, u32)> = shared
-                .chunk_by(|a, b| a == b)
-                .map(|run| (run.len(), run[0]))
-                .collect();
+            let mut counted = [(0usize, 0u32); MAX_WALK];
+            let mut distinct = 0;
+            for run in shared.chunk_by(|a, b| a == b) {
+                counted[distinct] = (run.len(), run[0]);
+                distinct += 1;
+            }
+            let counted = &mut counted[..distinct];
             // Most bands shared first, then the newest; a few reports of
             // each story are enough to judge it, so a big story does not
             // crowd out the others.
             counted.sort_unstable_by(|a, b| b.cmp(a));
-            let mut per_cluster: Vec<(i64, usize)> = Vec::new();
+            let mut per_cluster = [(0i64, 0usize); MAX_SCORED];
+            let mut clusters = 0;
             let mut scored = 0;
-            for (_, slot) in counted {
+            for &(_, slot) in counted.iter() {
                 if scored == MAX_SCORED {
                     break;
                 }
                 let cluster = self.members[slot as usize].cluster;
-                match per_cluster.iter_mut().find(|(c, _)| *c == cluster) {
+                match per_cluster[..clusters]
+                    .iter_mut()
+                    .find(|(c, _)| *c == cluster)
+                {
                     Some((_, seen)) if *seen >= MAX_SCORED_PER_CLUSTER => continue,
                     Some((_, seen)) => *seen += 1,
-                    None => per_cluster.push((cluster, 1)),
+                    None => {
+                        per_cluster[clusters] = (cluster, 1);
+                        clusters += 1;
+                    }
                 }
                 found.push((slot, Reason::Text));
                 scored += 1;

@@ -211,16 +211,17 @@ impl Index {
                 (Mode::Cluster, _) if same_source => continue,
                 (Mode::Cluster, Reason::Cites) => (reason, 1.0),
                 (Mode::Cluster, Reason::Text) => {
-                    // Most band collisions share a term or two by chance:
-                    // counting shared terms is cheap, weighing them is not,
+                    let overlap =
+                        score::overlap(keys.terms.terms(), &weights, member.terms.terms());
+                    // Many band collisions share a term or two by chance,
                     // and one shared term never reaches a threshold.
-                    if score::shared_terms(&keys.terms, &member.terms) < MIN_SHARED_TERMS {
+                    if overlap.shared < MIN_SHARED_TERMS {
                         continue;
                     }
                     let homes = [home, self.home_place(member.source)];
-                    let score = score::similarity_with_homes(
+                    let score = score::score(
+                        &overlap,
                         &keys.terms,
-                        &weights,
                         weight_sum,
                         &member.terms,
                         member.weight_sum,

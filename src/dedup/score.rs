@@ -77,56 +77,49 @@ fn ln_df(df: u32) -> f64 {
     }
 }
 
-/// How many terms two sets share.
-pub fn shared_terms(a: &TermSet, b: &TermSet) -> usize {
-    let (x, y) = (a.terms(), b.terms());
-    let (mut i, mut j, mut shared) = (0, 0, 0);
-    while i < x.len() && j < y.len() {
-        match x[i].cmp(&y[j]) {
-            std::cmp::Ordering::Equal => {
-                shared += 1;
-                i += 1;
-                j += 1;
-            }
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-        }
-    }
-    shared
+/// What one merge of two sorted term lists finds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overlap {
+    /// How many terms both have.
+    pub shared: usize,
+    /// The weight of the shared terms (by the first list's weights).
+    pub shared_weight: f64,
+    /// Both give numbers (dates, amounts, house numbers; not years) and
+    /// share none of them: a sign of different events ("Sperrung der
+    /// Heinrichstraße vom 3. bis 14. März" and "… vom 21. April bis 9. Mai"),
+    /// though rewrites of one event sometimes quote different figures.
+    pub numbers_differ: bool,
 }
 
-/// Whether both texts give numbers (dates, amounts, house numbers; not
-/// years) and share none of them: a sign of different events ("Sperrung der
-/// Heinrichstraße vom 3. bis 14. März" and "… vom 21. April bis 9. Mai"),
-/// though rewrites of one event sometimes quote different figures.
-pub fn numbers_disagree(a: &[u64], b: &[u64]) -> bool {
+/// Compares two sorted term lists in one merge; `a_weights` are the
+/// weights of `a`'s terms. This runs for every candidate scored, on the
+/// database writer, so it is one pass without branches on the terms' order
+/// (which a processor cannot predict): each step advances one list or both.
+pub fn overlap(a: &[u64], a_weights: &[f64], b: &[u64]) -> Overlap {
     use super::text::is_number;
-    // One merge of the sorted terms, without collecting the numbers: this
-    // runs for every candidate scored, on the database writer.
+    assert_eq!(a.len(), a_weights.len(), "one weight per term");
     let (mut i, mut j) = (0, 0);
-    let (mut a_has, mut b_has) = (false, false);
+    let mut shared = 0;
+    let mut shared_weight = 0.0;
+    let (mut a_number, mut b_number, mut shared_number) = (false, false, false);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Equal => {
-                if is_number(a[i]) {
-                    return false;
-                }
-                i += 1;
-                j += 1;
-            }
-            std::cmp::Ordering::Less => {
-                a_has |= is_number(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                b_has |= is_number(b[j]);
-                j += 1;
-            }
-        }
+        let (x, y) = (a[i], b[j]);
+        let equal = x == y;
+        shared += usize::from(equal);
+        shared_weight += a_weights[i] * f64::from(u8::from(equal));
+        a_number |= is_number(x);
+        b_number |= is_number(y);
+        shared_number |= equal & is_number(x);
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
     }
-    a_has |= a[i..].iter().any(|&t| is_number(t));
-    b_has |= b[j..].iter().any(|&t| is_number(t));
-    a_has && b_has
+    a_number |= a[i..].iter().any(|&t| is_number(t));
+    b_number |= b[j..].iter().any(|&t| is_number(t));
+    Overlap {
+        shared,
+        shared_weight,
+        numbers_differ: a_number && b_number && !shared_number,
+    }
 }
 
 /// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
@@ -160,22 +153,23 @@ pub fn similarity_with_homes(
     b_sum: f64,
     homes: [Option<u64>; 2],
 ) -> f64 {
-    if a.is_empty() || b.is_empty() {
+    let found = overlap(a.terms(), a_weights, b.terms());
+    score(&found, a, a_sum, b, b_sum, homes)
+}
+
+/// The similarity of `a` and `b` from their [`Overlap`] and the sums of
+/// their term weights.
+pub fn score(
+    overlap: &Overlap,
+    a: &TermSet,
+    a_sum: f64,
+    b: &TermSet,
+    b_sum: f64,
+    homes: [Option<u64>; 2],
+) -> f64 {
+    let shared = overlap.shared_weight;
+    if a.is_empty() || b.is_empty() || shared <= 0.0 {
         return 0.0;
-    }
-    let mut shared = 0.0;
-    let (mut i, mut j) = (0, 0);
-    let (x, y) = (a.terms(), b.terms());
-    while i < x.len() && j < y.len() {
-        match x[i].cmp(&y[j]) {
-            std::cmp::Ordering::Equal => {
-                shared += a_weights[i];
-                i += 1;
-                j += 1;
-            }
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-        }
     }
     let only_a = (a_sum - shared).max(0.0);
     let only_b = (b_sum - shared).max(0.0);
@@ -184,50 +178,47 @@ pub fn similarity_with_homes(
     } else {
         (only_b, only_a)
     };
-    if shared <= 0.0 {
-        return 0.0;
-    }
     let containment = shared / (shared + smaller);
     let jaccard = shared / (shared + smaller + larger);
+    let mut factor = 1.0;
+    each_factor(a, b, overlap.numbers_differ, homes, |_, f| factor *= f);
     // Containment carries most of the score; Jaccard damps pairs where one
     // text is a small part of a much longer one.
-    ((2.0 * containment + jaccard) / 3.0 * factor_with_homes(a, b, homes)).min(1.0)
+    ((2.0 * containment + jaccard) / 3.0 * factor).min(1.0)
 }
 
-/// What the score keeps when two texts name different places or streets,
-/// or give different numbers: the same words about another place are
-/// another event ("Bürgerbüro geschlossen" in Kassel and in Offenbach).
-/// `homes` stand in for a text that names no place (see
-/// [`super::Index::home_place`]).
-fn factor_with_homes(a: &TermSet, b: &TermSet, homes: [Option<u64>; 2]) -> f64 {
-    let mut product = 1.0;
-    each_factor(a, b, homes, |_, factor| product *= factor);
-    product
-}
-
-/// What [`factor_with_homes`] is made of, for `kurator explain`: each
-/// finding with the factor it contributes.
+/// What raises or lowers the similarity of `a` and `b`, for `kurator
+/// explain`: each finding with the factor it contributes.
 pub fn factors_with_homes(
     a: &TermSet,
     b: &TermSet,
     homes: [Option<u64>; 2],
 ) -> Vec<(&'static str, f64)> {
+    let unweighted = vec![0.0; a.terms().len()];
+    let numbers_differ = overlap(a.terms(), &unweighted, b.terms()).numbers_differ;
     let mut found = Vec::new();
-    each_factor(a, b, homes, |finding, factor| found.push((finding, factor)));
+    each_factor(a, b, numbers_differ, homes, |finding, factor| {
+        found.push((finding, factor))
+    });
     found
 }
 
 /// Calls `visit` with each finding and its factor (without allocating: this
-/// runs for every candidate scored, on the database writer).
+/// runs for every candidate scored, on the database writer). Different
+/// places, streets or numbers are another event: the same words about
+/// another place ("Bürgerbüro geschlossen" in Kassel and in Offenbach).
+/// `homes` stand in for a text that names no place (see
+/// [`super::Index::home_place`]).
 fn each_factor(
     a: &TermSet,
     b: &TermSet,
+    numbers_differ: bool,
     [a_home, b_home]: [Option<u64>; 2],
     mut visit: impl FnMut(&'static str, f64),
 ) {
     use super::entities::{Kind, disagree, kind_of};
     let mut any = false;
-    if numbers_disagree(a.terms(), b.terms()) {
+    if numbers_differ {
         visit("numbers differ", NUMBERS_DISAGREE);
         any = true;
     }
@@ -291,5 +282,36 @@ mod tests {
             rare_shared > 0.8 && common_shared < 0.2,
             "{rare_shared} {common_shared}"
         );
+    }
+
+    #[test]
+    fn one_merge_counts_weighs_and_compares_numbers() {
+        use crate::dedup::text::term_hash;
+        let set = |words: &[&str]| {
+            let mut terms: Vec<u64> = words.iter().map(|w| term_hash(w)).collect();
+            terms.sort_unstable();
+            terms
+        };
+        let a = set(&["sperrung", "heinrichstrasse", "3", "14", "maerz"]);
+        let weights: Vec<f64> = (1..=a.len()).map(|w| w as f64).collect();
+        let other_dates = set(&["sperrung", "heinrichstrasse", "21", "9", "mai"]);
+        let found = overlap(&a, &weights, &other_dates);
+        assert_eq!(found.shared, 2);
+        let expected: f64 = a
+            .iter()
+            .zip(&weights)
+            .filter(|(t, _)| other_dates.contains(t))
+            .map(|(_, w)| w)
+            .sum();
+        assert_eq!(found.shared_weight, expected);
+        assert!(found.numbers_differ, "no number in common");
+
+        let one_date_shared = set(&["sperrung", "14", "april"]);
+        assert!(!overlap(&a, &weights, &one_date_shared).numbers_differ);
+        let no_numbers = set(&["sperrung", "heinrichstrasse", "2025"]);
+        let found = overlap(&a, &weights, &no_numbers);
+        assert!(!found.numbers_differ, "a year is not a number");
+        assert_eq!(found.shared, 2);
+        assert_eq!(overlap(&[], &[], &a).shared, 0);
     }
 }
