@@ -18,9 +18,13 @@
 //! Environment:
 //! * `KURATOR_BENCH_FEEDS`: number of feeds (default 2000);
 //! * `KURATOR_BENCH_RUNS`: repetitions of each measurement (default 3);
-//! * `KURATOR_BENCH_ONLY`: run one measurement only, for profilers:
-//!   `bare`, `single`, `reingest`, `pipe1`, `pipe2`, `shared2`, `pipe2tag`,
-//!   `pipe2dedup` or `stages`;
+//! * `KURATOR_BENCH_ONLY`: run only these measurements (comma-separated),
+//!   for profilers and comparisons: `bare`, `single`, `reingest`, `pipe1`,
+//!   `pipe2`, `shared2`, `pipe2tag`, `pipe2dedup` or `stages`.
+//!   `pipe2,pipe2dedup` measures what clustering costs: the two run one
+//!   after the other in every round, and the cost is the median of the
+//!   rounds' ratios, so a machine that drifts slower during the run skews
+//!   neither;
 //! * `KURATOR_BENCH_PAGE_SIZE`, `KURATOR_BENCH_PRAGMAS`: for storage
 //!   experiments only: the page size the database file is created with
 //!   (before `Store::open` asks for its own), and SQL run on the connection
@@ -1187,6 +1191,8 @@ struct Stages {
     normalize: Duration,
     identify: Duration,
     tag: Duration,
+    /// Dedup keys (terms, places, cited links): extra, as `sha256`.
+    dedup_keys: Duration,
     store: Duration,
     published: usize,
     html_summaries: usize,
@@ -1229,6 +1235,15 @@ fn stages(corpus: &[Feed], store: &mut Store) -> Stages {
             item.topics = tagger.topics((&item.item).into());
         }
         s.tag += t.elapsed();
+
+        // Not part of this store's work (it does not cluster), so extra.
+        let t = Instant::now();
+        let keys: Vec<kurator::dedup::Keys> = identified
+            .iter()
+            .map(|i| kurator::dedup::Keys::of_item(&i.item))
+            .collect();
+        std::hint::black_box(keys);
+        s.dedup_keys += t.elapsed();
 
         let t = Instant::now();
         let counts = store_items(store, feed, &identified);
@@ -1324,7 +1339,10 @@ fn main() {
     let feeds = env_usize("KURATOR_BENCH_FEEDS", DEFAULT_FEEDS).max(1);
     let runs = env_usize("KURATOR_BENCH_RUNS", DEFAULT_RUNS).max(1);
     let only = std::env::var("KURATOR_BENCH_ONLY").ok();
-    let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let wants = |name: &str| {
+        only.as_deref()
+            .is_none_or(|only| only.split(',').any(|o| o.trim() == name))
+    };
 
     let t = Instant::now();
     let corpus = make_corpus(feeds);
@@ -1563,7 +1581,7 @@ fn main() {
         let total = s.decode + s.parse + s.normalize + s.identify + s.tag + s.store;
         println!();
         println!(
-            "stages, 1 thread, first ingest (sha256 is extra: ingest.rs hashes the body before `process`):"
+            "stages, 1 thread, first ingest (sha256 is extra: ingest.rs hashes the body before `process`; dedup keys are extra: computed only with `[dedup] mode = \"cluster\"`):"
         );
         println!("| stage | s | share | µs/item |");
         println!("|---|---:|---:|---:|");
@@ -1576,6 +1594,7 @@ fn main() {
             ("store (SQLite)", s.store),
             ("total", total),
             ("body sha256 (extra)", s.sha256),
+            ("dedup keys (extra)", s.dedup_keys),
         ] {
             println!(
                 "| {name} | {:.3} | {:.0}% | {:.1} |",
@@ -1589,6 +1608,8 @@ fn main() {
             s.published, s.items, s.html_summaries
         );
     }
+
+    report_clustering_cost(&series);
 
     // First-ingest modes only: a re-ingest stores nothing.
     let first_ingest: Vec<&Series> = series
@@ -1625,5 +1646,36 @@ fn main() {
                 rate / bare_rate
             );
         }
+    }
+}
+
+/// What clustering costs: pipe2 plus clustering against pipe2, round by
+/// round (each round runs both, one after the other), as the share of
+/// throughput lost.
+fn report_clustering_cost(series: &[Series]) {
+    let find = |label: &str| series.iter().find(|s| s.label == label);
+    for (what, suffix) in [("first ingest", ""), ("re-ingest", " (re-ingest)")] {
+        let plain = find(&format!(
+            "pipelined: 2 process threads → writer thread, group commit (as kurator fetch){suffix}"
+        ));
+        let clustered = find(&format!(
+            "pipe2 plus clustering ([dedup] mode = \"cluster\", all items in the window){suffix}"
+        ));
+        let (Some(plain), Some(clustered)) = (plain, clustered) else {
+            return;
+        };
+        let mut costs: Vec<f64> = plain
+            .times
+            .iter()
+            .zip(&clustered.times)
+            .map(|(plain, clustered)| 1.0 - plain.as_secs_f64() / clustered.as_secs_f64())
+            .collect();
+        let rounds: Vec<String> = costs.iter().map(|c| format!("{:.0}%", c * 100.0)).collect();
+        costs.sort_by(f64::total_cmp);
+        println!(
+            "clustering costs {:.0}% of {what} throughput (median of rounds: {})",
+            costs[costs.len() / 2] * 100.0,
+            rounds.join(", ")
+        );
     }
 }
