@@ -15,6 +15,7 @@
 //! catches up on items other processes stored before each write.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Keys;
@@ -37,8 +38,8 @@ pub struct Bands {
     pub sharing: [u32; BANDS],
 }
 
-/// No entry (end of a band chain).
-const NONE: u32 = u32::MAX;
+/// Marks a band key's head as a [`Chain`] number rather than a slot.
+const CHAIN_TAG: u32 = 1 << 31;
 
 /// A term in more than this many indexed items, and in more than one in
 /// [`COMMON_SHARE`] of them, is too common to sketch.
@@ -48,8 +49,49 @@ const COMMON_SHARE: usize = 50;
 /// Fewest telling terms an item needs to group by text.
 const MIN_TELLING_TERMS: usize = 3;
 
-/// Most items read from one band's chain.
-const MAX_CHAIN_WALK: usize = 16;
+/// Most items read from one band's chain: a chain keeps only so many.
+const MAX_CHAIN_WALK: usize = CHAIN_KEPT;
+
+/// The items a [`Chain`] keeps: the newest, as many as fill a cache line.
+const CHAIN_KEPT: usize = 15;
+
+/// The newest items (slots, oldest first) with one band key, once it has
+/// more than one. Only the newest [`MAX_CHAIN_WALK`] of a key are ever read,
+/// so older ones are dropped; and all of them lie in one cache line, so
+/// reading a key's items costs one memory access, not one per item (a
+/// linked list through the items scatters them over the whole index, and
+/// following it waited for a cache miss at every step).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Chain {
+    len: u32,
+    slots: [u32; CHAIN_KEPT],
+}
+
+impl Chain {
+    fn of(older: u32, newer: u32) -> Chain {
+        let mut slots = [0; CHAIN_KEPT];
+        slots[0] = older;
+        slots[1] = newer;
+        Chain { len: 2, slots }
+    }
+
+    fn push(&mut self, slot: u32) {
+        let len = self.len as usize;
+        if len < CHAIN_KEPT {
+            self.slots[len] = slot;
+            self.len += 1;
+        } else {
+            self.slots.copy_within(1.., 0);
+            self.slots[CHAIN_KEPT - 1] = slot;
+        }
+    }
+
+    /// Newest first.
+    fn newest_first(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots[..self.len as usize].iter().rev().copied()
+    }
+}
 
 /// Most chain entries read for one item, over all its bands.
 const MAX_WALK: usize = 64;
@@ -142,11 +184,11 @@ impl Reason {
 #[derive(Debug)]
 pub struct Index {
     members: Vec<Member>,
-    /// Band key (mixed with the band number) → the newest entry of its chain.
-    /// 32 bits: a collision between bands only adds a candidate to score.
+    /// Band key (mixed with the band number) → the one slot with that key,
+    /// or (with [`CHAIN_TAG`]) the number of its [`Chain`]. 32 bits: a
+    /// collision between bands only adds a candidate to score.
     band_heads: HashedMap<u32, u32>,
-    /// Entry `slot * BANDS + band` → the next older entry with the same key.
-    band_next: Vec<u32>,
+    chains: Vec<Chain>,
     /// Canonical link hash → slots with that link.
     by_link: HashedMap<u64, Vec<u32>>,
     /// Cited link hash → slots whose content links there.
@@ -168,7 +210,7 @@ impl Default for Index {
         Index {
             members: Vec::new(),
             band_heads: HashedMap::default(),
-            band_next: Vec::new(),
+            chains: Vec::new(),
             by_link: HashedMap::default(),
             citing: HashedMap::default(),
             document_frequency: HashedMap::default(),
@@ -309,16 +351,24 @@ impl Index {
         let source = self.source_number(source);
         self.count_places(source, &keys);
         let slot = self.members.len() as u32;
-        for band in 0..BANDS {
-            let entry = slot * BANDS as u32 + band as u32;
-            let next = match &bands {
-                Some(keys) => self
-                    .band_heads
-                    .insert(band_key(band, keys[band]), entry)
-                    .unwrap_or(NONE),
-                None => NONE,
-            };
-            self.band_next.push(next);
+        // Slots below the tag: two billion items are far beyond any window.
+        assert!(slot < CHAIN_TAG, "the window index is full");
+        for (band, &key) in bands.iter().flatten().enumerate() {
+            match self.band_heads.entry(band_key(band, key)) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(slot);
+                }
+                Entry::Occupied(mut occupied) => {
+                    let head = *occupied.get();
+                    if head & CHAIN_TAG == 0 {
+                        let chain = self.chains.len() as u32;
+                        self.chains.push(Chain::of(head, slot));
+                        *occupied.get_mut() = chain | CHAIN_TAG;
+                    } else {
+                        self.chains[(head & !CHAIN_TAG) as usize].push(slot);
+                    }
+                }
+            }
         }
         if let Some(link) = keys.link {
             self.by_link.entry(link).or_default().push(slot);
@@ -444,19 +494,21 @@ impl Index {
             let mut shared = [0u32; MAX_WALK];
             let mut walked_in_all = 0;
             for (_, band) in order {
-                let mut entry = self
-                    .band_heads
-                    .get(&band_key(band, bands.keys[band]))
-                    .copied()
-                    .unwrap_or(NONE);
+                let Some(&head) = self.band_heads.get(&band_key(band, bands.keys[band])) else {
+                    continue;
+                };
                 // Newest first, and only so many: a band key shared by very
                 // many items marks text they all repeat, not a story.
-                let mut walked = 0;
-                while entry != NONE && walked < MAX_CHAIN_WALK && walked_in_all < MAX_WALK {
-                    shared[walked_in_all] = entry / BANDS as u32;
-                    entry = self.band_next[entry as usize];
-                    walked += 1;
+                let room = MAX_WALK - walked_in_all;
+                if head & CHAIN_TAG == 0 {
+                    shared[walked_in_all] = head;
                     walked_in_all += 1;
+                } else {
+                    let chain = &self.chains[(head & !CHAIN_TAG) as usize];
+                    for slot in chain.newest_first().take(MAX_CHAIN_WALK.min(room)) {
+                        shared[walked_in_all] = slot;
+                        walked_in_all += 1;
+                    }
                 }
                 if walked_in_all == MAX_WALK {
                     break;
@@ -507,4 +559,50 @@ impl Index {
 
 fn band_key(band: usize, key: u32) -> u32 {
     (super::text::mix(((band as u64) << 32) | u64::from(key)) >> 32) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_keeps_the_newest_items_newest_first() {
+        let mut chain = Chain::of(0, 1);
+        assert_eq!(chain.newest_first().collect::<Vec<_>>(), [1, 0]);
+        for slot in 2..40 {
+            chain.push(slot);
+        }
+        let kept: Vec<u32> = chain.newest_first().collect();
+        assert_eq!(kept, (40 - CHAIN_KEPT as u32..40).rev().collect::<Vec<_>>());
+        assert_eq!(std::mem::size_of::<Chain>(), 64, "one cache line");
+    }
+
+    #[test]
+    fn a_band_key_offers_its_newest_items() {
+        let keys_of = |terms: Vec<u64>| Keys {
+            terms: TermSet::new(terms.into_iter().map(super::super::text::mix).collect()),
+            ..Keys::default()
+        };
+        // A thousand unrelated items, then twenty with one text: its terms
+        // are in 2% of the window, still telling.
+        let mut items: Vec<_> = (1..=1000u64)
+            .map(|id| {
+                let terms = (0..3).map(|k| 10_000 + 3 * id + k).collect();
+                (id as i64, id as i64, format!("s{id}"), 0, keys_of(terms))
+            })
+            .collect();
+        let alike = keys_of((1..=12).collect());
+        items.extend((1001..=1020).map(|id| (id, id, format!("s{id}"), 0, alike.clone())));
+        let mut index = Index::default();
+        index.insert_many(items);
+        let bands = index.bands_for(&alike.terms, 0).expect("telling terms");
+        let found = index.candidates(&alike, Some(&bands));
+        let mut ids: Vec<i64> = found
+            .iter()
+            .map(|&(slot, _)| index.member(slot).id)
+            .collect();
+        ids.sort_unstable();
+        // Each band's chain keeps the newest fifteen of the twenty.
+        assert_eq!(ids, (1006..=1020).collect::<Vec<_>>());
+    }
 }
