@@ -493,10 +493,24 @@ impl Index {
             // Fixed arrays: this runs for every new item, on the writer.
             let mut shared = [0u32; MAX_WALK];
             let mut walked_in_all = 0;
-            for (_, band) in order {
-                let Some(&head) = self.band_heads.get(&band_key(band, bands.keys[band])) else {
-                    continue;
-                };
+            // The bands' heads first, in one pass of independent lookups,
+            // and the first slot of each chain touched: their cache misses
+            // overlap instead of coming one after another.
+            let mut heads = [None; BANDS];
+            let mut touched = 0;
+            for (head, &(_, band)) in heads.iter_mut().zip(&order) {
+                *head = self
+                    .band_heads
+                    .get(&band_key(band, bands.keys[band]))
+                    .copied();
+            }
+            for &head in heads.iter().flatten() {
+                if head & CHAIN_TAG != 0 {
+                    touched ^= self.chains[(head & !CHAIN_TAG) as usize].len;
+                }
+            }
+            std::hint::black_box(touched);
+            for head in heads.into_iter().flatten() {
                 // Newest first, and only so many: a band key shared by very
                 // many items marks text they all repeat, not a story.
                 let room = MAX_WALK - walked_in_all;
