@@ -488,3 +488,46 @@ fn a_feed_page_shows_each_story_once_however_many_reports_it_has() {
     assert!(page[0].cluster_id.is_some());
     assert_eq!(store.cluster_members(page[0].cluster()).unwrap().len(), 100);
 }
+
+#[test]
+fn a_story_stores_its_cluster_with_its_first_report_also_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    // Reports of one story under one link, each from another source; the
+    // store is reopened (its window index rebuilt from the database)
+    // between some of them.
+    let report = |source: &str| {
+        let mut report = item(source, &format!("Bericht von {source}"));
+        report.link = Some(format!("https://www.example.de/story?utm_source={source}"));
+        identify(source, vec![report])
+    };
+    let record = |store: &mut Store, source: &str| {
+        store
+            .record_fetch(
+                source,
+                "https://x.example/feed",
+                &success(),
+                &report(source),
+                NOW,
+            )
+            .unwrap()
+    };
+    let mut store = Store::open(&path).unwrap();
+    record(&mut store, "first");
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    record(&mut store, "second");
+    record(&mut store, "third");
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    record(&mut store, "fourth");
+    let page = store.feed_items(None, 10).unwrap();
+    assert_eq!(page.len(), 1, "one entry for the story");
+    let members = store.cluster_members(page[0].cluster()).unwrap();
+    let sources: Vec<&str> = members.iter().map(|m| m.source_id.as_str()).collect();
+    assert_eq!(sources, ["first", "second", "third", "fourth"]);
+    let first = members[0].id;
+    for member in &members {
+        assert_eq!(member.cluster_id, Some(first), "{}", member.source_id);
+    }
+}

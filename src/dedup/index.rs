@@ -143,6 +143,43 @@ impl Hasher for AlreadyHashed {
 
 type HashedMap<K, V> = HashMap<K, V, BuildHasherDefault<AlreadyHashed>>;
 
+/// Slots by a key that most items have alone (a link): the one slot in
+/// the map itself, a list only for keys that several items share, so
+/// indexing an item costs no allocation.
+#[derive(Debug, Default)]
+struct SlotsByKey {
+    /// Key → its one slot, or (with [`CHAIN_TAG`]) the number of its list.
+    heads: HashedMap<u64, u32>,
+    shared: Vec<Vec<u32>>,
+}
+
+impl SlotsByKey {
+    fn insert(&mut self, key: u64, slot: u32) {
+        match self.heads.entry(key) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(slot);
+            }
+            Entry::Occupied(mut occupied) => {
+                let head = *occupied.get();
+                if head & CHAIN_TAG == 0 {
+                    *occupied.get_mut() = self.shared.len() as u32 | CHAIN_TAG;
+                    self.shared.push(vec![head, slot]);
+                } else {
+                    self.shared[(head & !CHAIN_TAG) as usize].push(slot);
+                }
+            }
+        }
+    }
+
+    fn get(&self, key: u64) -> &[u32] {
+        match self.heads.get(&key) {
+            None => &[],
+            Some(head) if head & CHAIN_TAG == 0 => std::slice::from_ref(head),
+            Some(head) => &self.shared[(head & !CHAIN_TAG) as usize],
+        }
+    }
+}
+
 /// One indexed item.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -150,6 +187,11 @@ pub struct Member {
     /// The cluster's id: the id of its first item (the item's own id when alone).
     pub cluster: i64,
     pub source: u32,
+    /// Whether its cluster has several reports, so the cluster id is
+    /// stored with the cluster's first item too. Only ever true when
+    /// known: a load cannot tell an alone item from the first of a cluster
+    /// unless the database says so.
+    pub in_story: bool,
     pub published: i64,
     pub terms: TermSet,
     /// The sum of its terms' weights when it was indexed: scoring a
@@ -190,9 +232,9 @@ pub struct Index {
     band_heads: HashedMap<u32, u32>,
     chains: Vec<Chain>,
     /// Canonical link hash → slots with that link.
-    by_link: HashedMap<u64, Vec<u32>>,
+    by_link: SlotsByKey,
     /// Cited link hash → slots whose content links there.
-    citing: HashedMap<u64, Vec<u32>>,
+    citing: SlotsByKey,
     /// Term → how many members have it.
     document_frequency: HashedMap<u64, u32>,
     sources: HashMap<String, u32>,
@@ -211,8 +253,8 @@ impl Default for Index {
             members: Vec::new(),
             band_heads: HashedMap::default(),
             chains: Vec::new(),
-            by_link: HashedMap::default(),
-            citing: HashedMap::default(),
+            by_link: SlotsByKey::default(),
+            citing: SlotsByKey::default(),
             document_frequency: HashedMap::default(),
             sources: HashMap::new(),
             source_places: Vec::new(),
@@ -371,15 +413,16 @@ impl Index {
             }
         }
         if let Some(link) = keys.link {
-            self.by_link.entry(link).or_default().push(slot);
+            self.by_link.insert(link, slot);
         }
         for &cited in &keys.cites {
-            self.citing.entry(cited).or_default().push(slot);
+            self.citing.insert(cited, slot);
         }
         self.members.push(Member {
             id,
             cluster,
             source,
+            in_story: cluster != id,
             published,
             terms: keys.terms,
             weight_sum,
@@ -453,7 +496,9 @@ impl Index {
     /// in id order (the load reads by id, later items have higher ids).
     pub fn set_cluster(&mut self, id: i64, cluster: i64) {
         if let Ok(slot) = self.members.binary_search_by_key(&id, |m| m.id) {
-            self.members[slot].cluster = cluster;
+            let member = &mut self.members[slot];
+            member.cluster = cluster;
+            member.in_story = true;
         }
     }
 
@@ -467,15 +512,15 @@ impl Index {
     pub fn candidates(&self, keys: &Keys, bands: Option<&Bands>) -> Vec<(u32, Reason)> {
         let mut found: Vec<(u32, Reason)> = Vec::new();
         if let Some(link) = keys.link {
-            for &slot in self.by_link.get(&link).into_iter().flatten() {
+            for &slot in self.by_link.get(link) {
                 found.push((slot, Reason::SameLink));
             }
-            for &slot in self.citing.get(&link).into_iter().flatten() {
+            for &slot in self.citing.get(link) {
                 found.push((slot, Reason::Cites));
             }
         }
         for cited in &keys.cites {
-            for &slot in self.by_link.get(cited).into_iter().flatten() {
+            for &slot in self.by_link.get(*cited) {
                 found.push((slot, Reason::Cites));
             }
         }
@@ -618,5 +663,18 @@ mod tests {
         ids.sort_unstable();
         // Each band's chain keeps the newest fifteen of the twenty.
         assert_eq!(ids, (1006..=1020).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn slots_by_key_keep_every_slot_of_a_key() {
+        let mut slots = SlotsByKey::default();
+        slots.insert(7, 1);
+        slots.insert(9, 2);
+        assert_eq!(slots.get(7), [1]);
+        slots.insert(7, 3);
+        slots.insert(7, 4);
+        assert_eq!(slots.get(7), [1, 3, 4]);
+        assert_eq!(slots.get(9), [2]);
+        assert!(slots.get(8).is_empty());
     }
 }

@@ -142,6 +142,9 @@ pub struct Decision {
     pub cluster: i64,
     /// The indexed item it matched.
     pub partner: i64,
+    /// Whether the cluster already has several reports (its first item
+    /// stores the cluster id already): the partner is in a story.
+    pub founded: bool,
     pub reason: Reason,
     /// 1 for links; the text similarity otherwise.
     pub score: f64,
@@ -254,6 +257,7 @@ impl Index {
                 best = Some(Decision {
                     cluster: member.cluster,
                     partner: member.id,
+                    founded: member.in_story,
                     reason,
                     score,
                 });

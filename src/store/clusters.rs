@@ -31,13 +31,13 @@ pub struct Dedup {
 /// A change to the index, applied when the fetch that made it is kept.
 #[derive(Debug)]
 pub enum IndexChange {
+    /// A new item of the fetch's source.
     Insert {
         id: i64,
         cluster: i64,
-        source: String,
         published: i64,
         keys: Keys,
-        sketch: Box<crate::dedup::index::Sketch>,
+        sketch: crate::dedup::index::Sketch,
     },
     SetCluster {
         id: i64,
@@ -92,7 +92,8 @@ impl Dedup {
         Ok(())
     }
 
-    pub fn apply(&mut self, changes: Vec<IndexChange>) {
+    /// Applies the changes a fetch of `source` made, once it is kept.
+    pub fn apply(&mut self, source: &str, changes: Vec<IndexChange>) {
         let Some(index) = self.index.as_mut() else {
             return;
         };
@@ -101,11 +102,10 @@ impl Dedup {
                 IndexChange::Insert {
                     id,
                     cluster,
-                    source,
                     published,
                     keys,
                     sketch,
-                } => index.insert_decided(id, cluster, &source, published, keys, *sketch),
+                } => index.insert_decided(id, cluster, source, published, keys, sketch),
                 IndexChange::SetCluster { id, cluster } => index.set_cluster(id, cluster),
             }
         }
@@ -116,7 +116,7 @@ impl Dedup {
 fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), StoreError> {
     let mut statement = conn
         .prepare_cached(
-            "SELECT id, COALESCE(cluster_id, id), source_id, published, link, title, summary,
+            "SELECT id, cluster_id, source_id, published, link, title, summary,
                     substr(content, 1, ?3)
              FROM items WHERE id > ?1 AND published >= ?2 ORDER BY id",
         )
@@ -125,10 +125,17 @@ fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), 
         .query(params![index.last_id, horizon, CONTENT_CHARS])
         .context("loading the dedup index")?;
     let mut batch = Vec::new();
+    // The first items of clusters: their stored cluster id says they are
+    // in a story (an alone item stores none).
+    let mut founders = Vec::new();
     while let Some(row) = rows.next().context("loading the dedup index")? {
-        let read = || -> rusqlite::Result<_> {
+        let mut read = || -> rusqlite::Result<_> {
             let id: i64 = row.get(0)?;
-            let cluster: i64 = row.get(1)?;
+            let cluster: Option<i64> = row.get(1)?;
+            if cluster == Some(id) {
+                founders.push(id);
+            }
+            let cluster = cluster.unwrap_or(id);
             let source: String = row.get(2)?;
             let published: i64 = row.get(3)?;
             let link: Option<String> = row.get(4)?;
@@ -146,6 +153,9 @@ fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), 
         batch.push(read().context("reading an item for the dedup index")?);
     }
     index.insert_many(batch);
+    for founder in founders {
+        index.set_cluster(founder, founder);
+    }
     // Items published before the horizon are not indexed, but must not be
     // read again on every catch-up.
     let newest: Option<i64> = conn

@@ -359,7 +359,7 @@ impl Store {
             self.dedup.invalidate();
             return Err(err).context("committing a fetch");
         }
-        self.dedup.apply(changes);
+        self.dedup.apply(source_id, changes);
         Ok(counts)
     }
 
@@ -403,7 +403,7 @@ impl Store {
             match &result {
                 Ok(_) => {
                     savepoint.commit().context("releasing a savepoint")?;
-                    dedup.apply(changes);
+                    dedup.apply(&fetch.source_id, changes);
                     bumped.extend(bumping);
                 }
                 // Dropping the savepoint rolls it back.
@@ -998,7 +998,9 @@ fn upsert_items(
                     let mut cluster = id;
                     if let Some(decision) = decided.decision {
                         cluster = decision.cluster;
-                        dedup.changes.push(clusters::found(tx, cluster)?);
+                        if !decision.founded {
+                            dedup.changes.push(clusters::found(tx, cluster)?);
+                        }
                         // The cluster's entry now lists this report too:
                         // its topics' feeds change (read once per commit).
                         if !dedup.bumped.contains(&cluster) && !dedup.bumping.contains(&cluster) {
@@ -1009,10 +1011,9 @@ fn upsert_items(
                     dedup.changes.push(clusters::IndexChange::Insert {
                         id,
                         cluster,
-                        source: source_id.to_owned(),
                         published,
                         keys,
-                        sketch: Box::new(decided.sketch),
+                        sketch: decided.sketch,
                     });
                 }
             }
