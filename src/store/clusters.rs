@@ -29,6 +29,9 @@ pub struct Dedup {
 }
 
 /// A change to the index, applied when the fetch that made it is kept.
+// Nearly every change is an insert, and boxing it would cost an allocation
+// per new item on the single writer.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum IndexChange {
     /// A new item of the fetch's source.
