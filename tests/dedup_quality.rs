@@ -136,7 +136,7 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
             let hard = !same && a.group.is_some() && a.group == b.group;
             outcome.hard_neg += usize::from(hard);
             let candidate = match (&bands[i], &bands[j]) {
-                (Some(x), Some(y)) => x.iter().zip(y).any(|(x, y)| x == y),
+                (Some(x), Some(y)) => x.shares_band(y),
                 _ => false,
             };
             outcome.candidates += usize::from(candidate);
