@@ -174,7 +174,7 @@ fn fill(db: &Path, config: &Config, sources: usize, feeds: usize) {
         let feed = ingest::make_feed(&mut rng, index);
         let source_id = format!("stadt-{}", index % sources);
         let tagger = Tagger::for_source(config, &source_id);
-        let processed =
+        let mut processed =
             kurator::ingest::process(&tagger, feed.bytes, feed.content_type, &feed.url, now)
                 .unwrap();
         let record = FetchRecord::Success {
@@ -191,7 +191,7 @@ fn fill(db: &Path, config: &Config, sources: usize, feeds: usize) {
                 &source_id,
                 "https://corpus.invalid/",
                 &record,
-                &processed.items,
+                &mut processed.items,
                 now,
             )
             .unwrap();

@@ -962,7 +962,7 @@ fn success_record(feed: &Feed) -> FetchRecord {
     }
 }
 
-fn store_items(store: &mut Store, feed: &Feed, items: &[Identified]) -> Counts {
+fn store_items(store: &mut Store, feed: &Feed, items: &mut [Identified]) -> Counts {
     store
         .record_fetch(
             &feed.source_id,
@@ -1083,8 +1083,8 @@ fn single(corpus: &[Feed], store: &mut Store) -> (Duration, Counts) {
     let started = Instant::now();
     let mut total = Counts::default();
     for (feed, bytes) in corpus.iter().zip(inputs) {
-        let items = process(feed, bytes, false);
-        add(&mut total, store_items(store, feed, &items));
+        let mut items = process(feed, bytes, false);
+        add(&mut total, store_items(store, feed, &mut items));
     }
     (started.elapsed(), total)
 }
@@ -1131,7 +1131,7 @@ fn pipelined(
                     Err(_) => break,
                 }
             }
-            for result in store.record_fetches(&batch).expect("commit a batch") {
+            for result in store.record_fetches(&mut batch).expect("commit a batch") {
                 add(&mut total, result.expect("record a fetch"));
             }
             batch.clear();
@@ -1203,8 +1203,8 @@ fn shared(corpus: &[Feed], store: &mut Store, threads: usize) -> (Duration, Coun
                         break;
                     }
                     let bytes = inputs[i].lock().unwrap().take().expect("taken once");
-                    let items = process(&corpus[i], bytes, false);
-                    let counts = store_items(&mut store.lock().unwrap(), &corpus[i], &items);
+                    let mut items = process(&corpus[i], bytes, false);
+                    let counts = store_items(&mut store.lock().unwrap(), &corpus[i], &mut items);
                     add(&mut total.lock().unwrap(), counts);
                 }
             });
@@ -1277,7 +1277,7 @@ fn stages(corpus: &[Feed], store: &mut Store) -> Stages {
         s.dedup_keys += t.elapsed();
 
         let t = Instant::now();
-        let counts = store_items(store, feed, &identified);
+        let counts = store_items(store, feed, &mut identified);
         s.store += t.elapsed();
         assert_eq!(counts.new, identified.len());
 

@@ -92,7 +92,7 @@ fn fill_database(path: &Path) {
                 effective_url: "https://www.musterstadt.de/presse/feed.xml".into(),
                 moved_to: None,
             },
-            &identified,
+            &mut identified,
             now,
         )
         .expect("items stored");

@@ -37,13 +37,13 @@ fn success() -> FetchRecord {
     }
 }
 
-fn record(store: &mut Store, items: Vec<Identified>) -> Counts {
+fn record(store: &mut Store, mut items: Vec<Identified>) -> Counts {
     store
         .record_fetch(
             "src",
             "https://www.example.de/feed",
             &success(),
-            &items,
+            &mut items,
             NOW,
         )
         .unwrap()
@@ -135,7 +135,7 @@ fn failures_count_up_and_success_resets() {
             gone: false,
         };
         store
-            .record_fetch("src", "https://x/", &failure, &[], NOW)
+            .record_fetch("src", "https://x/", &failure, &mut [], NOW)
             .unwrap();
     }
     let state = store.source_state("src").unwrap().unwrap();
@@ -162,7 +162,7 @@ fn a_failing_fetch_leaves_nothing_half_written() {
              BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
         )
         .unwrap();
-    let items = identify(
+    let mut items = identify(
         "src",
         vec![item("a", "Alpha"), item("b", "Beta"), item("c", "Boom")],
     );
@@ -170,7 +170,7 @@ fn a_failing_fetch_leaves_nothing_half_written() {
         "src",
         "https://www.example.de/feed",
         &success(),
-        &items,
+        &mut items,
         NOW,
     );
     assert!(
@@ -277,7 +277,7 @@ fn group_commit_keeps_each_fetch_atomic() {
         oldest_kept: None,
     };
     let results = store
-        .record_fetches(&[
+        .record_fetches(&mut [
             fetch("one", vec![item("a", "Alpha")]),
             fetch("two", vec![item("b", "Beta"), item("c", "Boom")]),
             fetch("three", vec![item("d", "Delta")]),
@@ -450,7 +450,11 @@ fn items_older_than_the_horizon_are_not_stored_as_new() {
         now: NOW,
         oldest_kept: Some(NOW - 365 * DAY),
     };
-    let counts = store.record_fetches(&[pending]).unwrap().remove(0).unwrap();
+    let counts = store
+        .record_fetches(&mut [pending])
+        .unwrap()
+        .remove(0)
+        .unwrap();
     assert_eq!((counts.new, counts.unchanged), (1, 1));
     assert_eq!(store.item_count(None).unwrap(), 1);
 }
@@ -468,7 +472,7 @@ fn a_feed_page_shows_each_story_once_however_many_reports_it_has() {
             "first",
             "https://a.example/feed",
             &success(),
-            &identify("first", vec![older]),
+            &mut identify("first", vec![older]),
             NOW,
         )
         .unwrap();
@@ -476,9 +480,15 @@ fn a_feed_page_shows_each_story_once_however_many_reports_it_has() {
         let source = format!("s{n}");
         let mut report = item(&format!("r{n}"), &format!("Bericht {n}"));
         report.link = Some(format!("https://www.example.de/story?utm_source=s{n}"));
-        let items = identify(&source, vec![report]);
+        let mut items = identify(&source, vec![report]);
         store
-            .record_fetch(&source, "https://b.example/feed", &success(), &items, NOW)
+            .record_fetch(
+                &source,
+                "https://b.example/feed",
+                &success(),
+                &mut items,
+                NOW,
+            )
             .unwrap();
     }
     let page = store.feed_items(None, 2).unwrap();
@@ -507,7 +517,7 @@ fn a_story_stores_its_cluster_with_its_first_report_also_across_restarts() {
                 source,
                 "https://x.example/feed",
                 &success(),
-                &report(source),
+                &mut report(source),
                 NOW,
             )
             .unwrap()

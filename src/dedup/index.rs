@@ -278,8 +278,14 @@ impl Index {
 
     /// The interned number of a source id.
     fn source_number(&mut self, source: &str) -> u32 {
+        // Looked up before inserting: the entry API would allocate a key
+        // for every item.
+        if let Some(&number) = self.sources.get(source) {
+            return number;
+        }
         let next = self.sources.len() as u32;
-        *self.sources.entry(source.to_owned()).or_insert(next)
+        self.sources.insert(source.to_owned(), next);
+        next
     }
 
     /// Counts the places an indexed item of `source` names.

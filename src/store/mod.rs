@@ -340,13 +340,14 @@ impl Store {
     }
 
     /// Records one fetch of a source: its items (if any) and its new state, in
-    /// one transaction. `now` is seconds since the epoch.
+    /// one transaction. `now` is seconds since the epoch. The items' dedup
+    /// keys are taken (the window index keeps them).
     pub fn record_fetch(
         &mut self,
         source_id: &str,
         url: &str,
         record: &FetchRecord,
-        items: &[Identified],
+        items: &mut [Identified],
         now: i64,
     ) -> Result<Counts, StoreError> {
         let tx = self.conn.transaction().context("starting a transaction")?;
@@ -376,9 +377,11 @@ impl Store {
     /// Why: a commit writes every page it touched to the WAL. Fetches that
     /// finish together share index pages, and committing them together writes
     /// those pages once instead of once per fetch.
+    ///
+    /// The items' dedup keys are taken (the window index keeps them).
     pub fn record_fetches(
         &mut self,
-        fetches: &[PendingFetch],
+        fetches: &mut [PendingFetch],
     ) -> Result<Vec<Result<Counts, StoreError>>, StoreError> {
         let Store { conn, dedup, .. } = self;
         let mut tx = conn.transaction().context("starting a transaction")?;
@@ -395,7 +398,7 @@ impl Store {
                 &fetch.source_id,
                 &fetch.url,
                 &fetch.record,
-                &fetch.items,
+                &mut fetch.items,
                 fetch.now,
                 fetch.oldest_kept,
                 DedupContext::of(dedup, &mut changes, &bumped, &mut bumping),
@@ -748,7 +751,7 @@ fn apply_fetch(
     source_id: &str,
     url: &str,
     record: &FetchRecord,
-    items: &[Identified],
+    items: &mut [Identified],
     now: i64,
     oldest_kept: Option<i64>,
     dedup: DedupContext<'_>,
@@ -902,7 +905,7 @@ fn insert_topics(conn: &Connection, item_id: i64, topics: &[String]) -> Result<(
 fn upsert_items(
     tx: &Connection,
     source_id: &str,
-    items: &[Identified],
+    items: &mut [Identified],
     now: i64,
     oldest_kept: Option<i64>,
     dedup: DedupContext<'_>,
@@ -960,10 +963,11 @@ fn upsert_items(
                 // The story it joins, decided before the row is written so
                 // the row is written once.
                 let grouping = dedup.index.map(|index| {
+                    // The index keeps the keys: taken, not copied.
                     let keys = identified
                         .keys
-                        .clone()
-                        .unwrap_or_else(|| crate::dedup::Keys::of_item(item));
+                        .take()
+                        .unwrap_or_else(|| crate::dedup::Keys::of_item(&identified.item));
                     let decided =
                         index.decide_with_bands(&keys, source_id, published, &dedup.settings);
                     (keys, decided)

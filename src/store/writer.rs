@@ -149,7 +149,7 @@ fn serve(mut store: Store, inbox: mpsc::Receiver<Request>) -> Store {
         if fetches.is_empty() {
             continue;
         }
-        match store.record_fetches(&fetches) {
+        match store.record_fetches(&mut fetches) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
