@@ -161,8 +161,10 @@ fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), 
     }
     // Items published before the horizon are not indexed, but must not be
     // read again on every catch-up.
+    // Cached: this runs before every commit.
     let newest: Option<i64> = conn
-        .query_row("SELECT max(id) FROM items", [], |row| row.get(0))
+        .prepare_cached("SELECT max(id) FROM items")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
         .context("reading the newest item id")?;
     index.last_id = index.last_id.max(newest.unwrap_or(0));
     Ok(())
