@@ -160,8 +160,8 @@ fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), 
         index.set_cluster(founder, founder);
     }
     // Items published before the horizon are not indexed, but must not be
-    // read again on every catch-up.
-    // Cached: this runs before every commit.
+    // read again on every catch-up (which runs before every commit, so the
+    // statement is cached).
     let newest: Option<i64> = conn
         .prepare_cached("SELECT max(id) FROM items")
         .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
