@@ -99,7 +99,7 @@ impl Chain {
 const MAX_WALK: usize = 64;
 
 /// Most text candidates scored for one item: those sharing the most bands.
-const MAX_SCORED: usize = 16;
+const MAX_SCORED: usize = 12;
 
 /// Most text candidates scored from one cluster.
 const MAX_SCORED_PER_CLUSTER: usize = 3;
