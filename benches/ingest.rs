@@ -977,12 +977,18 @@ fn store_items(store: &mut Store, feed: &Feed, items: &mut [Identified]) -> Coun
 /// `tagged`: also match the shipped topics (the tag stage of issue 3); the
 /// ingest targets of issue 2 are measured without it.
 fn process(feed: &Feed, bytes: Vec<u8>, tagged: bool) -> Vec<Identified> {
-    process_dedup(feed, bytes, tagged, false)
+    process_dedup(feed, bytes, tagged, None)
 }
 
-/// [`process`], with `dedup` also the keys clustering compares items by
-/// (as `kurator fetch` computes them).
-fn process_dedup(feed: &Feed, bytes: Vec<u8>, tagged: bool, dedup: bool) -> Vec<Identified> {
+/// [`process`], with `seen` also the keys clustering compares new items by
+/// (as `kurator fetch` and the daemon compute them: not for the items of
+/// the source's previous body).
+fn process_dedup(
+    feed: &Feed,
+    bytes: Vec<u8>,
+    tagged: bool,
+    seen: Option<&kurator::dedup::SeenItems>,
+) -> Vec<Identified> {
     static NO_TOPICS: std::sync::OnceLock<kurator::rules::TopicSet> = std::sync::OnceLock::new();
     let topics = if tagged {
         shipped_topics()
@@ -997,8 +1003,8 @@ fn process_dedup(feed: &Feed, bytes: Vec<u8>, tagged: bool, dedup: bool) -> Vec<
     let mut items = kurator::ingest::process(&tagger, bytes, feed.content_type, &feed.url, NOW)
         .map(|p| p.items)
         .unwrap_or_else(|err| panic!("{}: {err}", feed.source_id));
-    if dedup {
-        kurator::dedup::add_keys(&mut items);
+    if let Some(seen) = seen {
+        seen.add_keys_of_new(&feed.source_id, &mut items);
     }
     items
 }
@@ -1096,7 +1102,7 @@ fn pipelined(
     store: &mut Store,
     workers: usize,
     tagged: bool,
-    dedup: bool,
+    seen: Option<&kurator::dedup::SeenItems>,
 ) -> (Duration, Counts) {
     // Round-robin partition, prepared before the clock starts.
     let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..workers).map(|_| Vec::new()).collect();
@@ -1112,7 +1118,7 @@ fn pipelined(
             let tx = tx.clone();
             scope.spawn(move || {
                 for (i, bytes) in share {
-                    let items = process_dedup(&corpus[i], bytes, tagged, dedup);
+                    let items = process_dedup(&corpus[i], bytes, tagged, seen);
                     if tx.send((i, items)).is_err() {
                         return;
                     }
@@ -1546,6 +1552,9 @@ fn main() {
                 continue;
             }
             let (mut store, path) = fresh_db(dir.path(), &format!("{name}-{run}"));
+            // One daemon's memory of the sources' last bodies: the
+            // re-ingest finds every item seen, as a daemon would.
+            let seen = clustered.then(kurator::dedup::SeenItems::default);
             if clustered {
                 store.set_dedup(kurator::dedup::Settings::default());
             }
@@ -1553,7 +1562,7 @@ fn main() {
                 if is_shared {
                     shared(&corpus, store, threads)
                 } else {
-                    pipelined(&corpus, store, threads, tagged, clustered)
+                    pipelined(&corpus, store, threads, tagged, seen.as_ref())
                 }
             };
             let writer_cpu = || f64::from_bits(LAST_WRITER_CPU.load(Ordering::Relaxed));

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::config::Source;
+use crate::dedup::SeenItems;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
 use crate::parse::ParseError;
@@ -95,6 +96,11 @@ pub struct Ingester {
     /// Bodies being decoded, parsed and tagged at once: one per core.
     /// More only interleave CPU work and each hold a parse's memory.
     processing: tokio::sync::Semaphore,
+    /// Whether new items are grouped (`[dedup] mode` is not `off`), so
+    /// their dedup keys are worth computing while processing.
+    grouping: std::sync::atomic::AtomicBool,
+    /// Items whose keys are not computed again (see [`SeenItems`]).
+    seen: Arc<SeenItems>,
 }
 
 impl Ingester {
@@ -107,7 +113,24 @@ impl Ingester {
             store,
             topics: std::sync::RwLock::new(topics),
             keep: None,
+            grouping: std::sync::atomic::AtomicBool::new(true),
+            seen: Arc::default(),
         }
+    }
+
+    /// How new items group (`[dedup] mode`): with `off`, no dedup keys are
+    /// computed.
+    pub fn grouping(self, mode: crate::dedup::Mode) -> Ingester {
+        self.set_grouping(mode);
+        self
+    }
+
+    /// [`Ingester::grouping`] after a reload.
+    pub fn set_grouping(&self, mode: crate::dedup::Mode) {
+        self.grouping.store(
+            mode != crate::dedup::Mode::Off,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Items published longer ago than `keep` are not stored as new (pruning
@@ -261,6 +284,8 @@ impl Ingester {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let url = url.clone();
+        let grouping = self.grouping.load(std::sync::atomic::Ordering::Relaxed);
+        let seen = Arc::clone(&self.seen);
         // Logs from the blocking pool keep the source id.
         let span = tracing::Span::current();
         let processed = tokio::task::spawn_blocking(move || {
@@ -271,9 +296,11 @@ impl Ingester {
                 source_tags: &source_tags,
             };
             let mut processed = process(&tagger, bytes, content_type.as_deref(), &url, unix_now())?;
-            // What dedup compares items by, here rather than on the single
-            // database writer.
-            crate::dedup::add_keys(&mut processed.items);
+            // What dedup compares new items by, here rather than on the
+            // single database writer.
+            if grouping {
+                seen.add_keys_of_new(&source_id, &mut processed.items);
+            }
             Ok(processed)
         })
         .await;

@@ -81,7 +81,8 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     };
     let ingester = Arc::new(
         Ingester::new(fetcher, writer, Arc::new(config.topics.clone()))
-            .keeping(config.storage.keep),
+            .keeping(config.storage.keep)
+            .grouping(config.dedup.mode),
     );
     let failed = runtime.block_on(fetch_all(ingester, sources, force));
     // Every handle is gone now; the writer finishes its queue and closes the database.

@@ -204,7 +204,8 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     let sources = Arc::new(AtomicUsize::new(planned.len()));
     let ingester = Arc::new(
         Ingester::new(fetcher, writer.clone(), Arc::new(config.topics.clone()))
-            .keeping(config.storage.keep),
+            .keeping(config.storage.keep)
+            .grouping(config.dedup.mode),
     );
     let poller = Arc::new(IngestPoller {
         ingester: ingester.clone(),

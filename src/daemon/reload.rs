@@ -83,6 +83,7 @@ impl Reloader {
         if self.config.dedup != config.dedup {
             // Applies to items stored from now on; stored clusters stay.
             let settings = config.dedup;
+            self.ingester.set_grouping(settings.mode);
             let _ = self
                 .writer
                 .run(move |store| store.set_dedup(settings))

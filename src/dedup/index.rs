@@ -23,7 +23,8 @@ use super::score::TermSet;
 use super::sketch::{self, BANDS, BandKeys, ROWS};
 
 /// What the index keeps of an item besides its keys: its LSH band keys (if
-/// it has enough telling terms) and the sum of its term weights.
+/// it has enough telling terms) and the sum of its term weights (only with
+/// bands: an item without is never a text candidate, so never scored).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sketch {
     pub bands: Option<BandKeys>,
@@ -378,10 +379,12 @@ impl Index {
         // Every item is weighed against the counts of the whole load.
         self.ln_items = super::score::ln_items((self.members.len() + items.len()) as u32 + 1);
         for (id, cluster, source, published, keys) in items {
-            let sketch = Sketch {
-                bands: self.bands_for(&keys.terms, 0).map(|bands| bands.keys),
-                weight_sum: keys.terms.terms().iter().map(|&t| self.weight(t)).sum(),
+            let bands = self.bands_for(&keys.terms, 0).map(|bands| bands.keys);
+            let weight_sum = match bands {
+                Some(_) => keys.terms.terms().iter().map(|&t| self.weight(t)).sum(),
+                None => 0.0,
             };
+            let sketch = Sketch { bands, weight_sum };
             self.add_member(id, cluster, &source, published, keys, sketch);
         }
     }
@@ -452,11 +455,21 @@ impl Index {
 
     /// How many indexed items have each of `terms` (one lookup each).
     pub fn term_counts(&self, terms: &TermSet) -> Vec<u32> {
-        terms
-            .terms()
-            .iter()
-            .map(|term| self.document_frequency.get(term).copied().unwrap_or(0))
-            .collect()
+        let mut counts = Vec::with_capacity(terms.terms().len());
+        self.term_counts_into(terms, &mut counts);
+        counts
+    }
+
+    /// [`Index::term_counts`] into a buffer the caller reuses (the writer
+    /// asks for every new item's counts).
+    pub fn term_counts_into(&self, terms: &TermSet, counts: &mut Vec<u32>) {
+        counts.clear();
+        counts.extend(
+            terms
+                .terms()
+                .iter()
+                .map(|term| self.document_frequency.get(term).copied().unwrap_or(0)),
+        );
     }
 
     /// The weight of a term found in `df` indexed items ([`Index::weight`]).
@@ -472,29 +485,37 @@ impl Index {
         counts: &[u32],
         pending: u32,
     ) -> Option<Bands> {
-        let mut telling: Vec<u64> = Vec::with_capacity(counts.len());
-        let mut telling_counts: Vec<u32> = Vec::with_capacity(counts.len());
-        for (&term, &df) in terms.terms().iter().zip(counts) {
-            if !self.is_common(df + pending) {
-                telling.push(term);
-                telling_counts.push(df);
+        thread_local! {
+            // The telling terms and their counts: buffers reused for every
+            // new item instead of two allocations each.
+            static TELLING: std::cell::RefCell<(Vec<u64>, Vec<u32>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        TELLING.with_borrow_mut(|(telling, telling_counts)| {
+            telling.clear();
+            telling_counts.clear();
+            for (&term, &df) in terms.terms().iter().zip(counts) {
+                if !self.is_common(df + pending) {
+                    telling.push(term);
+                    telling_counts.push(df);
+                }
             }
-        }
-        if telling.len() < MIN_TELLING_TERMS {
-            return None;
-        }
-        let signature = sketch::signature(&telling)?;
-        let mut sharing = [0; BANDS];
-        for (band, shared) in sharing.iter_mut().enumerate() {
-            *shared = signature.sources[band * ROWS..(band + 1) * ROWS]
-                .iter()
-                .map(|&at| telling_counts[usize::from(at)])
-                .min()
-                .unwrap_or(0);
-        }
-        Some(Bands {
-            keys: BandKeys::of(&signature),
-            sharing,
+            if telling.len() < MIN_TELLING_TERMS {
+                return None;
+            }
+            let signature = sketch::signature(telling)?;
+            let mut sharing = [0; BANDS];
+            for (band, shared) in sharing.iter_mut().enumerate() {
+                *shared = signature.sources[band * ROWS..(band + 1) * ROWS]
+                    .iter()
+                    .map(|&at| telling_counts[usize::from(at)])
+                    .min()
+                    .unwrap_or(0);
+            }
+            Some(Bands {
+                keys: BandKeys::of(&signature),
+                sharing,
+            })
         })
     }
 

@@ -24,6 +24,8 @@ pub mod text;
 pub use index::{Index, Reason};
 pub use score::{TermSet, similarity};
 
+use std::collections::{HashMap, HashSet};
+
 use crate::identify::canonical_link;
 
 /// How items group (`[dedup] mode`).
@@ -126,6 +128,42 @@ pub fn add_keys(items: &mut [crate::identify::Identified]) {
     }
 }
 
+/// The items of each source's last processed body (hashes of their uids).
+///
+/// Only a new item is ever grouped, so only its keys are needed; but a feed
+/// that changed still carries mostly items stored before, and working out
+/// keys for all of them cost ingest about as much as deciding the new ones.
+/// An item in the source's previous body was stored then, so its keys are
+/// skipped. Nothing depends on this being right: an item skipped wrongly
+/// (the previous write failed, two uids share a hash) gets its keys from
+/// the database writer, which computes what an item lacks.
+#[derive(Debug, Default)]
+pub struct SeenItems {
+    by_source: std::sync::Mutex<HashMap<String, HashSet<u64>>>,
+}
+
+impl SeenItems {
+    /// [`add_keys`] for the items of `source` that were not in its previous
+    /// body; remembers this body's items for the next one.
+    pub fn add_keys_of_new(&self, source: &str, items: &mut [crate::identify::Identified]) {
+        let previous = self.lock().remove(source).unwrap_or_default();
+        let mut seen = HashSet::with_capacity(items.len());
+        for identified in items.iter_mut() {
+            let uid = text::hash_term(&identified.uid);
+            seen.insert(uid);
+            if identified.keys.is_none() && !previous.contains(&uid) {
+                identified.keys = Some(Keys::of_item(&identified.item));
+            }
+        }
+        self.lock().insert(source.to_owned(), seen);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<u64>>> {
+        // The map holds no invariant a panic could break halfway.
+        self.by_source.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The absolute http(s) links in an HTML fragment (sanitized HTML quotes
 /// attributes with `"`).
 fn hrefs(html: &str) -> impl Iterator<Item = &str> {
@@ -195,13 +233,27 @@ impl Index {
         let source = self.source_id(source);
         let home = source.and_then(|source| self.home_place(source));
         let mut best: Option<Decision> = None;
+        thread_local! {
+            // The new item's term counts and weights: buffers reused for
+            // every new item, on the single writer.
+            static SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<f64>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        let mut scratch = SCRATCH.take();
+        let (counts, weights) = &mut scratch;
         // Each term's count is looked up once, for the sketch and the weights.
-        let counts = self.term_counts(&keys.terms);
-        let weights: Vec<f64> = counts.iter().map(|&df| self.weight_of_count(df)).collect();
-        let weight_sum: f64 = weights.iter().sum();
+        self.term_counts_into(&keys.terms, counts);
         let bands = (settings.mode == Mode::Cluster)
-            .then(|| self.bands_from_counts(&keys.terms, &counts, 1))
+            .then(|| self.bands_from_counts(&keys.terms, counts, 1))
             .flatten();
+        // Weights are needed only to score text candidates, and only an
+        // item with bands has any (and is ever one): most items say too
+        // little that is rare to get bands, and skip this.
+        weights.clear();
+        if bands.is_some() {
+            weights.extend(counts.iter().map(|&df| self.weight_of_count(df)));
+        }
+        let weight_sum: f64 = weights.iter().sum();
         let candidates = self.candidates(keys, bands.as_ref());
         // The candidates' members and term lists lie scattered over memory:
         // touching them all first lets their cache misses overlap, instead
@@ -228,8 +280,7 @@ impl Index {
                 (Mode::Cluster, _) if same_source => continue,
                 (Mode::Cluster, Reason::Cites) => (reason, 1.0),
                 (Mode::Cluster, Reason::Text) => {
-                    let overlap =
-                        score::overlap(keys.terms.terms(), &weights, member.terms.terms());
+                    let overlap = score::overlap(keys.terms.terms(), weights, member.terms.terms());
                     // Many band collisions share a term or two by chance,
                     // and one shared term never reaches a threshold.
                     if overlap.shared < MIN_SHARED_TERMS {
@@ -263,6 +314,7 @@ impl Index {
                 });
             }
         }
+        SCRATCH.set(scratch);
         Decided {
             decision: best,
             sketch: index::Sketch {
@@ -348,6 +400,54 @@ mod decide_tests {
 
     fn keys(link: &str, (title, summary): (&str, &str)) -> Keys {
         Keys::of(Some(link), title, Some(summary), None)
+    }
+
+    fn items_of(titles: &[&str]) -> Vec<crate::identify::Identified> {
+        let items = titles
+            .iter()
+            .map(|title| crate::normalize::Item {
+                guid: Some(format!("guid-{title}")),
+                link: None,
+                title: (*title).to_owned(),
+                summary: None,
+                content: None,
+                author: None,
+                categories: Vec::new(),
+                published: None,
+                updated: None,
+            })
+            .collect();
+        crate::identify::identify("stadt", items)
+    }
+
+    #[test]
+    fn keys_are_computed_only_for_items_not_in_the_previous_body() {
+        let seen = SeenItems::default();
+        let mut first = items_of(&["Glasfaser für Eberstadt", "Sperrung der Heinrichstraße"]);
+        seen.add_keys_of_new("stadt", &mut first);
+        assert!(
+            first.iter().all(|i| i.keys.is_some()),
+            "a first body is all new"
+        );
+
+        let mut second = items_of(&["Neue Kita in Arheilgen", "Glasfaser für Eberstadt"]);
+        seen.add_keys_of_new("stadt", &mut second);
+        assert_eq!(
+            second[0].keys,
+            Some(Keys::of_item(&second[0].item)),
+            "the new item gets its keys"
+        );
+        assert_eq!(second[1].keys, None, "an item seen last time does not");
+
+        // Another source's body is its own: the same uid is not seen there.
+        let mut other = items_of(&["Neue Kita in Arheilgen"]);
+        seen.add_keys_of_new("kommune21", &mut other);
+        assert!(other[0].keys.is_some());
+        // Only the last body counts: an item that left the feed and came
+        // back is looked at again.
+        let mut third = items_of(&["Sperrung der Heinrichstraße"]);
+        seen.add_keys_of_new("stadt", &mut third);
+        assert!(third[0].keys.is_some());
     }
 
     #[test]
