@@ -194,6 +194,8 @@ pub struct Member {
     /// unless the database says so.
     pub in_story: bool,
     pub published: i64,
+    /// Its terms, to score it as a text candidate; empty when it has no
+    /// band keys (it is never one).
     pub terms: TermSet,
     /// The sum of its terms' weights when it was indexed: scoring a
     /// candidate then needs the weights of the shared terms only (the new
@@ -401,6 +403,13 @@ impl Index {
         let Sketch { bands, weight_sum } = sketch;
         let source = self.source_number(source);
         self.count_places(source, &keys);
+        // An item without bands is never a text candidate, so its terms are
+        // never read again: most items of a busy window, and most of the
+        // index's memory.
+        let terms = match bands {
+            Some(_) => keys.terms,
+            None => TermSet::default(),
+        };
         let slot = self.members.len() as u32;
         // Slots below the tag: two billion items are far beyond any window.
         assert!(slot < CHAIN_TAG, "the window index is full");
@@ -433,7 +442,7 @@ impl Index {
             source,
             in_story: cluster != id,
             published,
-            terms: keys.terms,
+            terms,
             weight_sum,
         });
     }

@@ -71,10 +71,12 @@ fn stop_slot(packed: u64) -> usize {
 /// A word of at most 8 bytes as one integer.
 fn pack(word: &str) -> Option<u64> {
     let bytes = word.as_bytes();
+    // A shift per byte: a copy of a variable length would call memcpy.
     (bytes.len() <= 8).then(|| {
-        let mut buffer = [0u8; 8];
-        buffer[..bytes.len()].copy_from_slice(bytes);
-        u64::from_le_bytes(buffer)
+        bytes
+            .iter()
+            .rev()
+            .fold(0u64, |packed, &byte| (packed << 8) | u64::from(byte))
     })
 }
 
@@ -202,6 +204,25 @@ fn finish_word(word: &mut String, out: &mut Sink) {
         return;
     }
     out.words_left -= 1;
+    // A stop word or a single letter is neither a term nor a name (no stop
+    // word names a place or a street, and numbers name neither): about
+    // half the words of German text end here.
+    let numeric = word.as_bytes()[0].is_ascii_digit();
+    if !numeric && is_no_term(word) {
+        std::mem::swap(&mut out.previous, word);
+        word.clear();
+        return;
+    }
+    if !numeric {
+        record_entity(word, out);
+    }
+    out.terms.push(term_hash(term_of_word(word)));
+    std::mem::swap(&mut out.previous, word);
+    word.clear();
+}
+
+/// Notes the place or street `word` names, if any (see [`entities::named`]).
+fn record_entity(word: &str, out: &mut Sink) {
     match entities::named(&out.previous, word) {
         Some(entities::Named::New(entity)) => out.entities.push(entity),
         Some(entities::Named::Replace(entity)) => {
@@ -212,9 +233,6 @@ fn finish_word(word: &mut String, out: &mut Sink) {
         }
         None => {}
     }
-    push_term(word, out);
-    std::mem::swap(&mut out.previous, word);
-    word.clear();
 }
 
 /// Appends the term a folded word stands for, if any.
@@ -227,19 +245,26 @@ fn push_term(word: &str, out: &mut Sink) {
 /// The term a folded word stands for, if any.
 fn term_of(word: &str) -> Option<&str> {
     let numeric = word.as_bytes()[0].is_ascii_digit();
-    if numeric {
+    (numeric || !is_no_term(word)).then(|| term_of_word(word))
+}
+
+/// Whether a folded word of letters stands for no term.
+fn is_no_term(word: &str) -> bool {
+    word.len() < 2 || is_stop_word(word)
+}
+
+/// The term of a number, or of a word that is no stop word.
+fn term_of_word(word: &str) -> &str {
+    if word.as_bytes()[0].is_ascii_digit() {
         // Leading zeros differ between writers ("05.03." / "5.3.").
         let trimmed = word.trim_start_matches('0');
-        return Some(if trimmed.is_empty() { "0" } else { trimmed });
-    }
-    if word.len() < 2 || is_stop_word(word) {
-        return None;
+        return if trimmed.is_empty() { "0" } else { trimmed };
     }
     let word = SYNONYMS
         .iter()
         .find(|(from, _)| *from == word)
         .map_or(word, |(_, to)| *to);
-    Some(truncate(stem(word)))
+    truncate(stem(word))
 }
 
 /// Keeps the first [`TERM_CHARS`] characters: German compounds and
@@ -248,6 +273,12 @@ fn term_of(word: &str) -> Option<&str> {
 /// set this finds a third more same-story pairs than whole stems, for a
 /// little precision (BENCHMARKS.md).
 fn truncate(stem: &str) -> &str {
+    if stem.len() <= TERM_CHARS {
+        return stem;
+    }
+    if stem.as_bytes()[..TERM_CHARS].is_ascii() {
+        return &stem[..TERM_CHARS];
+    }
     stem.char_indices()
         .nth(TERM_CHARS)
         .map_or(stem, |(at, _)| &stem[..at])
@@ -363,6 +394,15 @@ mod tests {
             assert!(is_stop_word(word), "{word}");
         }
         assert!(!is_stop_word("rathaus"));
+    }
+
+    #[test]
+    fn no_stop_word_names_a_place_or_street() {
+        // `finish_word` skips the entity lookup for stop words.
+        for word in STOP_WORDS {
+            assert_eq!(entities::named("", word), None, "{word}");
+            assert_eq!(entities::named("frankfurter", word), None, "{word}");
+        }
     }
 
     #[test]
