@@ -281,28 +281,21 @@ impl super::Store {
             return Ok(explanation);
         }
         let bands = index.bands_for(&keys.terms, 0);
-        let mut near: Vec<(f64, i64)> = index
-            .candidates(&keys, bands.as_ref())
-            .into_iter()
-            .map(|(slot, _)| index.member(slot))
-            .filter(|m| m.id != item.id)
-            .map(|m| {
-                let homes = [home(&item.source_id), index.home_place(m.source)];
-                let score = dedup::score::similarity_at_home(
-                    &keys.terms,
-                    &m.terms,
-                    |t| index.weight(t),
-                    homes,
-                );
-                (score, m.id)
-            })
-            .collect();
-        near.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, id) in near.into_iter().take(NEAREST_SHOWN) {
+        // Similarities from the stored items: the index keeps no terms of
+        // items without bands.
+        let mut near = Vec::new();
+        for (slot, _) in index.candidates(&keys, bands.as_ref()) {
+            let id = index.member(slot).id;
+            if id == item.id {
+                continue;
+            }
             if let Some(other) = self.item_by_id(id)? {
-                explanation.nearest.push(related(self, other)?);
+                near.push(related(self, other)?);
             }
         }
+        near.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        near.truncate(NEAREST_SHOWN);
+        explanation.nearest = near;
         Ok(explanation)
     }
 
