@@ -214,6 +214,70 @@ fn rewrite_elements(text: &str, mut edit: impl FnMut(&BytesStart) -> Edit) -> Op
     String::from_utf8(writer.into_inner()).ok()
 }
 
+/// Elements that hold a date, by local name (RSS, Atom, Dublin Core).
+const DATE_ELEMENTS: [&str; 7] = [
+    "pubDate",
+    "lastBuildDate",
+    "date",
+    "published",
+    "updated",
+    "issued",
+    "modified",
+];
+
+/// German feeds write dates as German sites print them (`13.04.2021 14:30`,
+/// `Di, 13. April 2021`), which feed-rs cannot read, so their items come out
+/// undated. Rewrites every date that is not RFC 2822 or RFC 3339 but is one
+/// of [`super::dates`]' forms to RFC 3339 in UTC; `None` if there is none.
+pub fn repair_dates(text: &str) -> Option<String> {
+    use quick_xml::events::BytesText;
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = false;
+    let mut writer = Writer::new(Vec::with_capacity(text.len() + 256));
+    let mut in_date = false;
+    let mut changed = false;
+    loop {
+        let event = match reader.read_event() {
+            Ok(Event::Eof) => break,
+            Err(_) => return None,
+            Ok(event) => event,
+        };
+        let event = match event {
+            Event::Start(start) => {
+                let name = start.local_name();
+                in_date = DATE_ELEMENTS.contains(&name.as_ref());
+                Event::Start(start)
+            }
+            Event::Text(raw) if in_date => {
+                // Raw (escaped) text: a date has nothing to escape.
+                let date: &str = raw.as_ref();
+                let date = date.trim();
+                let readable = chrono::DateTime::parse_from_rfc2822(date).is_ok()
+                    || chrono::DateTime::parse_from_rfc3339(date).is_ok();
+                match super::dates::parse(date).filter(|_| !readable) {
+                    Some(instant) => {
+                        changed = true;
+                        let utc = chrono::DateTime::from_timestamp(instant, 0)?;
+                        Event::Text(BytesText::new(&utc.to_rfc3339()).into_owned())
+                    }
+                    None => Event::Text(raw),
+                }
+            }
+            other => {
+                if matches!(other, Event::End(_)) {
+                    in_date = false;
+                }
+                other
+            }
+        };
+        writer.write_event(event).ok()?;
+    }
+    if !changed {
+        return None;
+    }
+    String::from_utf8(writer.into_inner()).ok()
+}
+
 /// Atom 0.3 to Atom 1.0.
 fn upgrade_atom03(text: &str) -> Option<String> {
     rewrite_elements(text, |start| Edit::Replace(atom03_start(start)))
@@ -370,6 +434,17 @@ mod tests {
             out,
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"xhtml\"><div>x</div></title><rights type=\"text\">r</rights></entry></feed>"
         );
+    }
+
+    #[test]
+    fn german_dates_become_rfc3339() {
+        let feed = "<rss version=\"2.0\"><channel><item><title>A</title>\
+            <pubDate>13.04.2021 14:30 Uhr</pubDate></item><item><title>B</title>\
+            <pubDate>Tue, 13 Apr 2021 14:30:00 +0200</pubDate></item></channel></rss>";
+        let repaired = repair_dates(feed).expect("a German date");
+        assert!(repaired.contains("<pubDate>2021-04-13T12:30:00+00:00</pubDate>"));
+        assert!(repaired.contains("<pubDate>Tue, 13 Apr 2021 14:30:00 +0200</pubDate>"));
+        assert_eq!(repair_dates(&repaired), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! Content is not sanitized here (feed-rs's sanitizer is off): [`crate::normalize`]
 //! does it once, with our own allowlist.
 
+pub mod dates;
 pub mod dialect;
 pub mod html;
 pub mod repair;
@@ -51,6 +52,8 @@ pub enum Repair {
     FinalTag,
     /// Atom text constructs had MIME types (or nothing) as their `type`.
     TextTypes,
+    /// Dates in German forms were rewritten to RFC 3339.
+    Dates,
 }
 
 /// Why a document yielded no feed.
@@ -154,6 +157,24 @@ pub fn parse(text: &str, base_url: &Url) -> Result<Parsed, ParseError> {
     }
 
     match run_feed_rs(&document, base_url) {
+        Ok(feed)
+            if feed
+                .entries
+                .iter()
+                .any(|e| e.published.is_none() && e.updated.is_none()) =>
+        {
+            // Undated entries: perhaps German dates feed-rs cannot read.
+            if let Some(redated) = dialect::repair_dates(&document)
+                && let Ok(redated) = run_feed_rs(&redated, base_url)
+            {
+                repairs.push(Repair::Dates);
+                return Ok(Parsed {
+                    feed: redated,
+                    repairs,
+                });
+            }
+            Ok(Parsed { feed, repairs })
+        }
         Ok(feed) => Ok(Parsed { feed, repairs }),
         Err(ParseError::UnsupportedTextType { detail }) => {
             let repaired = dialect::repair_text_types(&document)
@@ -260,6 +281,28 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("https://www.example.de/feed.xml").unwrap()
+    }
+
+    #[test]
+    fn german_dates_in_a_feed_are_read() {
+        let text = "<rss version=\"2.0\"><channel><title>Stadt</title>\
+            <item><title>Bürgerbüro</title><link>/a</link><pubDate>Montag, 12. April 2021, 14:30 Uhr</pubDate></item>\
+            <item><title>Kita</title><link>/b</link><pubDate>13.04.2021</pubDate></item>\
+            </channel></rss>";
+        let parsed = parse(text, &base()).unwrap();
+        assert_eq!(parsed.repairs, vec![Repair::Dates]);
+        let published: Vec<i64> = parsed
+            .feed
+            .entries
+            .iter()
+            .map(|e| e.published.expect("dated").timestamp())
+            .collect();
+        // 12:30 UTC, and midnight in Berlin.
+        assert_eq!(published, [1_618_230_600, 1_618_264_800]);
+        // A feed with readable dates is not touched.
+        let plain = "<rss version=\"2.0\"><channel><item><title>A</title>\
+            <pubDate>Tue, 13 Apr 2021 14:30:00 +0200</pubDate></item></channel></rss>";
+        assert_eq!(parse(plain, &base()).unwrap().repairs, vec![]);
     }
 
     #[test]
