@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::Source;
+use crate::config::{Source, SourceKind};
 use crate::dedup::SeenItems;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
@@ -278,6 +278,7 @@ impl Ingester {
         let _processing = self.processing.acquire().await.expect("never closed");
         let source_id = source.id.clone();
         let source_tags = source.tags.clone();
+        let kind = source.kind.clone();
         let topics = self
             .topics
             .read()
@@ -295,7 +296,14 @@ impl Ingester {
                 source_id: &source_id,
                 source_tags: &source_tags,
             };
-            let mut processed = process(&tagger, bytes, content_type.as_deref(), &url, unix_now())?;
+            let mut processed = process_source(
+                &kind,
+                &tagger,
+                bytes,
+                content_type.as_deref(),
+                &url,
+                unix_now(),
+            )?;
             // What dedup compares new items by, here rather than on the
             // single database writer.
             if grouping {
@@ -370,9 +378,22 @@ pub struct Processed {
     pub ttl: Option<Duration>,
 }
 
-/// The CPU part of the pipeline: decode, parse, normalize, identify, tag.
-/// `url` is where the document came from; `now` bounds dates.
+/// The CPU part of the pipeline for a feed: decode, parse, normalize,
+/// identify, tag. `url` is where the document came from; `now` bounds dates.
 pub fn process(
+    tagger: &Tagger<'_>,
+    bytes: Vec<u8>,
+    content_type: Option<&str>,
+    url: &Url,
+    now: i64,
+) -> Result<Processed, ParseError> {
+    process_source(&SourceKind::Feed, tagger, bytes, content_type, url, now)
+}
+
+/// [`process`] for a source of any `kind`: an HTML source's page is read
+/// with its selectors instead of parsed as a feed.
+pub fn process_source(
+    kind: &SourceKind,
     tagger: &Tagger<'_>,
     bytes: Vec<u8>,
     content_type: Option<&str>,
@@ -381,21 +402,30 @@ pub fn process(
 ) -> Result<Processed, ParseError> {
     let tld = url.domain().and_then(|d| d.rsplit('.').next());
     let decoded = decode::decode_owned(bytes, content_type, tld);
-    let parsed = parse::parse(&decoded.text, url)?;
-    if !parsed.repairs.is_empty() {
-        tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
-    }
-    let items = normalize::normalize(&parsed.feed, url, now);
+    let (items, ttl) = match kind {
+        SourceKind::Html(selectors) => {
+            let scraped = parse::scrape::scrape(&decoded.text, url, selectors)?;
+            (normalize::normalize_scraped(&scraped, url, now), None)
+        }
+        SourceKind::Auto | SourceKind::Feed => {
+            let parsed = parse::parse(&decoded.text, url)?;
+            if !parsed.repairs.is_empty() {
+                tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
+            }
+            let ttl = parsed
+                .feed
+                .ttl
+                .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
+            (normalize::normalize(&parsed.feed, url, now), ttl)
+        }
+    };
     let mut identified = identify(tagger.source_id, items);
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
     }
     Ok(Processed {
         items: identified,
-        ttl: parsed
-            .feed
-            .ttl
-            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
+        ttl,
     })
 }
 

@@ -156,6 +156,21 @@ pub struct Source {
     /// When several sources report one story, the highest priority's report
     /// represents it (ties: the earliest published). Default 0.
     pub priority: i64,
+    /// What the URL serves: a feed, or an HTML page read with selectors.
+    pub kind: SourceKind,
+}
+
+/// What a source's URL serves (`kind`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum SourceKind {
+    /// A feed (RSS, Atom, JSON Feed); an HTML page that advertises one
+    /// (`<link rel="alternate">`) is followed to it (`kind = "auto"`, the default).
+    #[default]
+    Auto,
+    /// A feed, and nothing else (`kind = "feed"`).
+    Feed,
+    /// An HTML page without a feed, read with CSS selectors (`kind = "html"`).
+    Html(Box<crate::parse::scrape::Selectors>),
 }
 
 /// A configuration problem, located in the file.
@@ -269,6 +284,19 @@ struct RawSource {
     enabled: bool,
     schedule: Option<Spanned<String>>,
     priority: Option<Spanned<i64>>,
+    kind: Option<Spanned<String>>,
+    select: Option<Spanned<RawSelect>>,
+}
+
+/// `[source.select]`: where an HTML page's items and their fields are.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelect {
+    item: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
+    link: Option<Spanned<String>>,
+    date: Option<Spanned<String>>,
+    summary: Option<Spanned<String>>,
 }
 
 fn default_true() -> bool {
@@ -392,6 +420,7 @@ impl Config {
                     Some(schedule) => Some(located.schedule(schedule)?),
                     None => None,
                 },
+                kind: located.source_kind(raw_source)?,
                 priority: match &raw_source.priority {
                     None => 0,
                     Some(value) if (-1000..=1000).contains(value.get_ref()) => *value.get_ref(),
@@ -890,6 +919,84 @@ impl Locator<'_> {
         })
     }
 
+    /// `kind` and `[source.select]`.
+    fn source_kind(&self, raw: &RawSource) -> Result<SourceKind, ConfigError> {
+        use crate::parse::scrape::{Field, Selectors};
+        let kind = raw.kind.as_ref().map(|k| k.get_ref().trim());
+        let kind = match (kind, &raw.select) {
+            (None | Some("auto"), None) => SourceKind::Auto,
+            (Some("feed"), None) => SourceKind::Feed,
+            (None | Some("html"), Some(select)) => {
+                let select_span = select.span();
+                let select = select.get_ref();
+                let field = |name: &'static str,
+                             raw: &Option<Spanned<String>>,
+                             required: bool|
+                 -> Result<Option<Field>, ConfigError> {
+                    let Some(raw) = raw else {
+                        if !required {
+                            return Ok(None);
+                        }
+                        return Err(self.error(
+                            Some(select_span.clone()),
+                            format!("[source.select] needs `{name}`"),
+                            Some(
+                                "an HTML source needs at least `item`, `title` and `link`, e.g. item = \"article.teaser\", title = \"h3\", link = \"h3 a@href\""
+                                    .into(),
+                            ),
+                        ));
+                    };
+                    Field::parse(raw.get_ref())
+                        .map(Some)
+                        .map_err(|problem| {
+                            self.error(
+                                Some(raw.span()),
+                                format!("`select.{name}`: {problem}"),
+                                Some("a CSS selector such as \"h3 a\", optionally with @attribute to read an attribute (\"a@href\", \"time@datetime\")".into()),
+                            )
+                        })
+                };
+                let item = field("item", &select.item, true)?.expect("required");
+                if item.attribute.is_some() {
+                    return Err(self.error(
+                        select.item.as_ref().map(Spanned::span),
+                        "`select.item` selects elements: it takes no @attribute".into(),
+                        Some("write the attribute in the field that reads it, e.g. link = \"a@href\"".into()),
+                    ));
+                }
+                SourceKind::Html(Box::new(Selectors {
+                    item,
+                    title: field("title", &select.title, true)?.expect("required"),
+                    link: field("link", &select.link, true)?.expect("required"),
+                    date: field("date", &select.date, false)?,
+                    summary: field("summary", &select.summary, false)?,
+                }))
+            }
+            (Some("html"), None) => {
+                return Err(self.error(
+                    raw.kind.as_ref().map(Spanned::span),
+                    "`kind = \"html\"` needs a [source.select] table".into(),
+                    Some("say where the items are, e.g. [source.select] with item = \"article.teaser\", title = \"h3\", link = \"h3 a@href\"".into()),
+                ));
+            }
+            (Some(kind @ ("auto" | "feed")), Some(select)) => {
+                return Err(self.error(
+                    Some(select.span()),
+                    format!("[source.select] is only read with kind = \"html\", not \"{kind}\""),
+                    Some("set kind = \"html\", or remove [source.select]".into()),
+                ));
+            }
+            (Some(other), _) => {
+                return Err(self.error(
+                    raw.kind.as_ref().map(Spanned::span),
+                    format!("unknown source kind `{other}`"),
+                    Some("use \"auto\" (the default: a feed, or a page that links to one), \"feed\" or \"html\"".into()),
+                ));
+            }
+        };
+        Ok(kind)
+    }
+
     fn source_url(&self, raw: &Spanned<String>) -> Result<Url, ConfigError> {
         let text = raw.get_ref().trim();
         let url = Url::parse(text).map_err(|err| {
@@ -922,6 +1029,68 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/etc/kurator/feeds.toml"), text)
+    }
+
+    #[test]
+    fn html_sources_and_their_selectors() {
+        use crate::parse::scrape::Field;
+        let source = |extra: &str| {
+            parse(&format!(
+                "[[source]]\nid = \"presse\"\nurl = \"https://www.dstgb.de/presse/\"\n{extra}"
+            ))
+        };
+        assert_eq!(source("").unwrap().sources[0].kind, SourceKind::Auto);
+        assert_eq!(
+            source("kind = \"feed\"\n").unwrap().sources[0].kind,
+            SourceKind::Feed
+        );
+        let config = source(
+            "kind = \"html\"\n[source.select]\nitem = \"article.teaser\"\ntitle = \"h3\"\n\
+             link = \"h3 a@href\"\ndate = \"time@datetime\"\nsummary = \"p\"\n",
+        )
+        .unwrap();
+        let SourceKind::Html(selectors) = &config.sources[0].kind else {
+            panic!("an HTML source");
+        };
+        assert_eq!(selectors.link, Field::parse("h3 a@href").unwrap());
+        assert_eq!(
+            selectors.date.as_ref().unwrap().attribute.as_deref(),
+            Some("datetime")
+        );
+        // [source.select] alone implies kind = "html".
+        let config = source("[source.select]\nitem = \"li\"\ntitle = \"a\"\nlink = \"a@href\"\n");
+        assert!(matches!(
+            config.unwrap().sources[0].kind,
+            SourceKind::Html(_)
+        ));
+
+        let err = source("kind = \"html\"\n").unwrap_err();
+        assert_eq!(err.position, Some((4, 8)), "{err}");
+        assert!(
+            err.message.contains("needs a [source.select] table"),
+            "{err}"
+        );
+        let err =
+            source("kind = \"html\"\n[source.select]\nitem = \"li\"\ntitle = \"a\"\n").unwrap_err();
+        assert!(err.message.contains("needs `link`"), "{err}");
+        let err = source(
+            "kind = \"html\"\n[source.select]\nitem = \"li\"\ntitle = \"a\"\nlink = \"a[@href\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(8), "{err}");
+        assert!(err.message.starts_with("`select.link`: "), "{err}");
+        let err = source("kind = \"feed\"\n[source.select]\nitem = \"li\"\n").unwrap_err();
+        assert!(
+            err.message.contains("only read with kind = \"html\""),
+            "{err}"
+        );
+        let err = source("kind = \"rss\"\n").unwrap_err();
+        assert!(err.message.contains("unknown source kind `rss`"), "{err}");
+        let err = source("[source.select]\nitem = \"li@id\"\ntitle = \"a\"\nlink = \"a@href\"\n")
+            .unwrap_err();
+        assert!(err.message.contains("takes no @attribute"), "{err}");
+        let err = source("[source.select]\nitem = \"li\"\ntitel = \"a\"\n").unwrap_err();
+        assert!(err.message.contains("titel"), "{err}");
     }
 
     #[test]

@@ -52,6 +52,50 @@ pub fn normalize(feed: &Feed, base: &Url, now: i64) -> Vec<Item> {
         .collect()
 }
 
+/// Normalizes the items of an HTML source ([`crate::parse::scrape`]): as a
+/// feed's entries, except that they have no id of their own (the link
+/// identifies them) and only items with a link are kept.
+pub fn normalize_scraped(
+    items: &[crate::parse::scrape::ScrapedItem],
+    base: &Url,
+    now: i64,
+) -> Vec<Item> {
+    let sanitizer = Sanitizer::new(base);
+    items
+        .iter()
+        .filter_map(|scraped| {
+            let link = scraped.link.clone()?;
+            let summary = scraped
+                .summary_html
+                .as_deref()
+                .map(|html| clean_output(sanitizer.clean_html(html)))
+                .filter(|summary| !summary.trim().is_empty());
+            let title = scraped
+                .title
+                .as_deref()
+                .map(|title| {
+                    truncate_chars(
+                        &collapse_whitespace(&clean_output(title.to_owned())),
+                        MAX_TITLE_CHARS,
+                    )
+                })
+                .filter(|title| !title.is_empty())
+                .unwrap_or_else(|| fallback_title(summary.as_deref(), Some(&link)));
+            Some(Item {
+                guid: None,
+                link: Some(link),
+                title,
+                summary,
+                content: None,
+                author: None,
+                categories: Vec::new(),
+                published: scraped.published.filter(|&t| t <= now),
+                updated: None,
+            })
+        })
+        .collect()
+}
+
 fn normalize_entry(
     entry: &Entry,
     base: &Url,

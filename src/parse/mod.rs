@@ -17,6 +17,7 @@ pub mod dates;
 pub mod dialect;
 pub mod html;
 pub mod repair;
+pub mod scrape;
 
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -89,6 +90,8 @@ pub enum ParseError {
     Other { detail: String },
     #[error("the feed parser crashed on this document ({detail}); other sources are not affected")]
     Panicked { detail: String },
+    #[error(transparent)]
+    Scrape(#[from] scrape::ScrapeError),
 }
 
 fn alternates_hint(alternates: &[AlternateLink]) -> String {

@@ -400,6 +400,7 @@ mod tests {
                 url: format!("http://{id}.example/feed").parse().unwrap(),
                 tags: Vec::new(),
                 enabled: true,
+                kind: Default::default(),
                 schedule: None,
                 priority: 0,
             },

@@ -1,0 +1,277 @@
+//! Municipal pages without feeds, read with selectors (`kind = "html"`):
+//! pages in the style of real CMSs on loopback (a teaser list, a table of
+//! press releases, a Latin-1 page), relative links, German dates, counters
+//! that change on every request, and a selector that matches nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use kurator::store::{Store, StoredItem};
+use support::run_kurator;
+use support::server::{Behaviour, TestServer};
+
+/// A Rathaus news list: teasers with relative links, dates as text, and a
+/// visitor counter that differs on every request.
+fn teaser_page(visitors: u32) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="de"><head><meta charset="utf-8"><title>Pressemitteilungen – Stadt Musterstadt</title></head>
+<body>
+<nav><a href="/">Startseite</a> <a href="/kontakt">Kontakt</a></nav>
+<main>
+  <h1>Pressemitteilungen</h1>
+  <div class="newslist">
+    <div class="news-item">
+      <h2 class="news-title"><a href="meldungen/2025/kita-arheilgen.html">Neue Kita in Arheilgen eröffnet</a></h2>
+      <div class="news-date">Mittwoch, 5. März 2025, 10:15 Uhr</div>
+      <div class="news-teaser"><p>Die Stadt eröffnet eine <strong>neue Kita</strong> mit 80 Plätzen.</p></div>
+    </div>
+    <div class="news-item">
+      <h2 class="news-title"><a href="/presse/meldungen/2025/sperrung-heinrichstrasse.html?utm_source=liste">Sperrung der Heinrichstraße</a></h2>
+      <div class="news-date">03.03.2025</div>
+      <div class="news-teaser"><p>Wegen Kanalarbeiten ist die Heinrichstraße gesperrt.</p></div>
+    </div>
+  </div>
+</main>
+<footer>Sie sind Besucher Nr. {visitors} · Stand: {visitors} Sekunden</footer>
+</body></html>"#
+    )
+}
+
+/// A table of press releases, as association sites print them.
+const TABLE_PAGE: &str = r#"<!DOCTYPE html>
+<html><head><title>DStGB Pressemitteilungen</title></head><body>
+<table class="pressemitteilungen">
+  <thead><tr><th>Datum</th><th>Titel</th></tr></thead>
+  <tbody>
+    <tr><td>13.04.2021</td><td><a href="https://www.dstgb.example/pm/2021-04-13-digitalpakt/">Digitalpakt Kommunen jetzt umsetzen</a></td></tr>
+    <tr><td>12.4.21</td><td><a href="/pm/2021-04-12-glasfaser/">Glasfaserausbau beschleunigen</a></td></tr>
+  </tbody>
+</table>
+</body></html>"#;
+
+/// A page in ISO-8859-1 that says so only in its `<meta http-equiv>`.
+fn latin1_page() -> Vec<u8> {
+    let html = r#"<html><head>
+<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">
+<title>Landkreis</title></head><body>
+<ul id="aktuelles">
+  <li><a href="/aktuell/1">Bürgerbüro in Groß-Gerau geschlossen</a> <span>7. Februar 2025</span></li>
+  <li><a href="/aktuell/2">Straßenfest: Änderungen im Busverkehr</a> <span>6. Feb. 2025</span></li>
+</ul></body></html>"#;
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(html);
+    assert!(!unmappable);
+    bytes.into_owned()
+}
+
+fn serve_pages() -> TestServer {
+    let server = TestServer::start();
+    server.route(
+        "/rathaus/presse/index.php",
+        Behaviour::ok("text/html; charset=utf-8", teaser_page(48_213)),
+    );
+    server.route("/dstgb/presse/", Behaviour::ok("text/html", TABLE_PAGE));
+    server.route(
+        "/kreis/aktuelles.html",
+        Behaviour::ok("text/html", latin1_page()),
+    );
+    server
+}
+
+fn write_config(dir: &Path, server: &TestServer, broken: bool) -> PathBuf {
+    let mut text = format!(
+        r##"[storage]
+path = "kurator.db"
+# The pages' dates are years old: keep them.
+keep_days = 0
+[fetch]
+host_delay = "0s"
+
+[[source]]
+id = "rathaus"
+title = "Stadt Musterstadt"
+url = "{rathaus}"
+kind = "html"
+[source.select]
+item = ".newslist .news-item"
+title = ".news-title"
+link = ".news-title a@href"
+date = ".news-date"
+summary = ".news-teaser"
+
+[[source]]
+id = "dstgb"
+url = "{dstgb}"
+kind = "html"
+[source.select]
+item = "table.pressemitteilungen tbody tr"
+title = "td:nth-child(2)"
+link = "td:nth-child(2) a@href"
+date = "td:first-child"
+
+[[source]]
+id = "kreis"
+url = "{kreis}"
+[source.select]
+item = "#aktuelles li"
+title = "a"
+link = "a@href"
+date = "span"
+"##,
+        rathaus = server.url("/rathaus/presse/index.php"),
+        dstgb = server.url("/dstgb/presse/"),
+        kreis = server.url("/kreis/aktuelles.html"),
+    );
+    if broken {
+        text.push_str(&format!(
+            "\n[[source]]\nid = \"umgebaut\"\nurl = \"{}\"\nkind = \"html\"\n[source.select]\n\
+             item = \"article.teaser\"\ntitle = \"h3\"\nlink = \"h3 a@href\"\n",
+            server.url("/rathaus/presse/index.php"),
+        ));
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn items(dir: &Path, source: &str) -> Vec<StoredItem> {
+    let store = Store::open_reader(&dir.join("kurator.db")).unwrap();
+    let mut items = store.items_of_source(source).unwrap();
+    // In page order.
+    items.sort_by_key(|item| item.id);
+    items
+}
+
+/// Seconds since the epoch of a UTC time.
+fn utc(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp()
+}
+
+#[test]
+fn pages_without_feeds_yield_items_with_titles_absolute_links_and_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_pages();
+    let config = write_config(dir.path(), &server, false);
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let rathaus = items(dir.path(), "rathaus");
+    let summary: Vec<(&str, &str, i64)> = rathaus
+        .iter()
+        .map(|i| (i.title.as_str(), i.link.as_deref().unwrap(), i.published))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "Neue Kita in Arheilgen eröffnet",
+                server
+                    .url("/rathaus/presse/meldungen/2025/kita-arheilgen.html")
+                    .as_str(),
+                utc("2025-03-05T09:15:00Z"),
+            ),
+            (
+                "Sperrung der Heinrichstraße",
+                // Relative to the host, and without the tracking parameter.
+                server
+                    .url("/presse/meldungen/2025/sperrung-heinrichstrasse.html")
+                    .as_str(),
+                utc("2025-03-02T23:00:00Z"),
+            ),
+        ]
+    );
+    assert_eq!(
+        rathaus[0].summary.as_deref(),
+        Some("<p>Die Stadt eröffnet eine <strong>neue Kita</strong> mit 80 Plätzen.</p>")
+    );
+
+    let dstgb = items(dir.path(), "dstgb");
+    let summary: Vec<(&str, &str, i64)> = dstgb
+        .iter()
+        .map(|i| (i.title.as_str(), i.link.as_deref().unwrap(), i.published))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "Digitalpakt Kommunen jetzt umsetzen",
+                "https://www.dstgb.example/pm/2021-04-13-digitalpakt/",
+                utc("2021-04-12T22:00:00Z"),
+            ),
+            (
+                "Glasfaserausbau beschleunigen",
+                server.url("/pm/2021-04-12-glasfaser/").as_str(),
+                utc("2021-04-11T22:00:00Z"),
+            ),
+        ]
+    );
+
+    let kreis = items(dir.path(), "kreis");
+    let titles: Vec<&str> = kreis.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Bürgerbüro in Groß-Gerau geschlossen",
+            "Straßenfest: Änderungen im Busverkehr"
+        ]
+    );
+    assert_eq!(kreis[1].published, utc("2025-02-05T23:00:00Z"));
+}
+
+#[test]
+fn a_page_that_changes_on_every_request_yields_each_item_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_pages();
+    let config = write_config(dir.path(), &server, false);
+    assert!(run_kurator(&config, &["fetch"]).status.success());
+    let first = items(dir.path(), "rathaus");
+    for visitors in [48_214, 48_990] {
+        server.route(
+            "/rathaus/presse/index.php",
+            Behaviour::ok("text/html; charset=utf-8", teaser_page(visitors)),
+        );
+        let output = run_kurator(&config, &["fetch"]);
+        assert!(output.status.success());
+        let again = items(dir.path(), "rathaus");
+        let ids = |items: &[StoredItem]| -> Vec<(String, i64)> {
+            items.iter().map(|i| (i.uid.clone(), i.published)).collect()
+        };
+        assert_eq!(ids(&again), ids(&first), "same items, same ids");
+    }
+}
+
+#[test]
+fn a_selector_that_matches_nothing_is_an_error_for_its_source_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_pages();
+    let config = write_config(dir.path(), &server, true);
+    let output = run_kurator(&config, &["fetch"]);
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !output.status.success(),
+        "a failed source fails the run: {report}"
+    );
+    let line = report
+        .lines()
+        .find(|line| line.contains("umgebaut"))
+        .unwrap_or_else(|| panic!("the source is named: {report}"));
+    assert!(
+        line.contains("the `item` selector `article.teaser` matched 0 elements"),
+        "{report}"
+    );
+    // The other sources are stored all the same.
+    assert_eq!(items(dir.path(), "rathaus").len(), 2);
+    assert_eq!(items(dir.path(), "dstgb").len(), 2);
+}
