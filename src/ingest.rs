@@ -101,6 +101,10 @@ pub struct Ingester {
     grouping: std::sync::atomic::AtomicBool,
     /// Items whose keys are not computed again (see [`SeenItems`]).
     seen: Arc<SeenItems>,
+    /// Feeds found on the pages of `kind = "auto"` sources, by source id:
+    /// (the page's URL, the feed's). Polled directly from then on; forgotten
+    /// when fetching the feed fails, so the page is read again.
+    discovered: std::sync::Mutex<std::collections::HashMap<String, (Url, Url)>>,
 }
 
 impl Ingester {
@@ -115,6 +119,7 @@ impl Ingester {
             keep: None,
             grouping: std::sync::atomic::AtomicBool::new(true),
             seen: Arc::default(),
+            discovered: Default::default(),
         }
     }
 
@@ -143,6 +148,25 @@ impl Ingester {
     /// Items fetched from now on are tagged with `topics`.
     pub fn set_topics(&self, topics: Arc<TopicSet>) {
         *self.topics.write().unwrap_or_else(|e| e.into_inner()) = topics;
+    }
+
+    /// The feed found on `source`'s page, if it is still the configured page.
+    fn discovered_feed(&self, source: &Source) -> Option<Url> {
+        let discovered = self.discovered.lock().unwrap_or_else(|e| e.into_inner());
+        discovered
+            .get(&source.id)
+            .filter(|(page, _)| *page == source.url && source.kind == SourceKind::Auto)
+            .map(|(_, feed)| feed.clone())
+    }
+
+    fn remember_discovery(&self, source: &Source, feed: Url) {
+        let mut discovered = self.discovered.lock().unwrap_or_else(|e| e.into_inner());
+        discovered.insert(source.id.clone(), (source.url.clone(), feed));
+    }
+
+    fn forget_discovery(&self, source: &Source) {
+        let mut discovered = self.discovered.lock().unwrap_or_else(|e| e.into_inner());
+        discovered.remove(&source.id);
     }
 
     /// What the scheduler needs to know of a source, as stored.
@@ -191,11 +215,17 @@ impl Ingester {
             state.validators.clone()
         };
 
-        let fetched = match self.fetcher.fetch(&source.url, &validators).await {
+        // A page's feed, once found, is polled directly.
+        let following = self.discovered_feed(source);
+        let target = following.as_ref().unwrap_or(&source.url);
+        let fetched = match self.fetcher.fetch(target, &validators).await {
             Ok(fetched) => fetched,
             Err(err) => {
                 // The caller reports the outcome; this is for tracing the steps.
                 tracing::debug!(error = %err, "fetch failed");
+                if following.is_some() {
+                    self.forget_discovery(source);
+                }
                 return self.record_failure(source, IngestError::Fetch(err)).await;
             }
         };
@@ -242,7 +272,27 @@ impl Ingester {
                                 Received::NewBody,
                             )
                         }
-                        Err(err) => return self.record_failure(source, err).await,
+                        Err(IngestError::Parse(ParseError::HtmlPage { alternates }))
+                            if source.kind == SourceKind::Auto
+                                && following.is_none()
+                                && !alternates.is_empty() =>
+                        {
+                            // A page that links to its feed: follow the first.
+                            let feed = alternates[0].url.clone();
+                            hints.push(format!(
+                                "{} is an HTML page; Kurator reads the feed it links to, {feed} (set that as `url` to save a request)",
+                                source.url
+                            ));
+                            tracing::info!(feed = %feed, "followed the page's feed link");
+                            self.remember_discovery(source, feed);
+                            return Box::pin(self.ingest_inner(source, force, hints)).await;
+                        }
+                        Err(err) => {
+                            if following.is_some() {
+                                self.forget_discovery(source);
+                            }
+                            return self.record_failure(source, err).await;
+                        }
                     }
                 }
             }

@@ -61,6 +61,9 @@ pub struct SourceStatus {
     /// Set when the server asked us to wait (`Retry-After`).
     pub retry_after: Option<i64>,
     pub items: u64,
+    /// Where the last successful fetch really read from, when that is not
+    /// `url`: the feed a page links to (`kind = "auto"`), or a redirect's target.
+    pub reads_from: Option<String>,
 }
 
 /// Every configured source's status at `now`, in config order.
@@ -103,6 +106,9 @@ pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceSta
             next_fetch,
             retry_after: state.and_then(|s| s.retry_after).filter(|&at| at > now),
             items: counts.get(&source.id).copied().unwrap_or(0),
+            reads_from: state
+                .and_then(|s| s.effective_url.clone())
+                .filter(|effective| effective != source.url.as_str()),
         });
     }
     Ok(rows)
@@ -177,6 +183,18 @@ pub fn text(rows: &[SourceStatus], now: i64) -> String {
         out.push_str(text.trim_end());
         out.push('\n');
     }
+    let elsewhere: Vec<&SourceStatus> = rows.iter().filter(|r| r.reads_from.is_some()).collect();
+    if !elsewhere.is_empty() {
+        out.push('\n');
+        for row in elsewhere {
+            let _ = writeln!(
+                out,
+                "{}: reads {}",
+                row.id,
+                row.reads_from.as_deref().unwrap_or_default()
+            );
+        }
+    }
     let failing: Vec<&SourceStatus> = rows.iter().filter(|r| r.error.is_some()).collect();
     if !failing.is_empty() {
         out.push('\n');
@@ -214,6 +232,7 @@ pub fn json(rows: &[SourceStatus], now: i64) -> Vec<u8> {
                 "next_fetch": time_json(row.next_fetch),
                 "retry_after": time_json(row.retry_after),
                 "items": row.items,
+                "reads_from": row.reads_from,
             })
         })
         .collect();

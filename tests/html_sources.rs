@@ -275,3 +275,103 @@ fn a_selector_that_matches_nothing_is_an_error_for_its_source_only() {
     assert_eq!(items(dir.path(), "rathaus").len(), 2);
     assert_eq!(items(dir.path(), "dstgb").len(), 2);
 }
+
+/// A recent RSS feed, for the page that links to it.
+fn linked_feed() -> String {
+    let now = chrono::Utc::now();
+    let item = |title: &str, link: &str, hours: i64| {
+        format!(
+            "<item><title>{title}</title><link>{link}</link><pubDate>{}</pubDate></item>",
+            (now - chrono::Duration::hours(hours)).to_rfc2822()
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Stadt</title>{}{}</channel></rss>",
+        item(
+            "Haushalt 2026 beschlossen",
+            "https://stadt.example/haushalt",
+            2
+        ),
+        item(
+            "Neues Bürgerportal online",
+            "https://stadt.example/portal",
+            5
+        ),
+    )
+}
+
+#[test]
+fn a_page_that_links_its_feed_is_followed_and_one_that_does_not_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start();
+    server.route(
+        "/stadt/",
+        Behaviour::ok(
+            "text/html; charset=utf-8",
+            r#"<!DOCTYPE html><html><head><title>Stadt</title>
+            <link rel="stylesheet" href="/style.css">
+            <link rel="alternate" type="application/rss+xml" title="Pressemitteilungen" href="/stadt/presse.rss">
+            </head><body><h1>Willkommen</h1></body></html>"#,
+        ),
+    );
+    server.route(
+        "/stadt/presse.rss",
+        Behaviour::ok("application/rss+xml", linked_feed()),
+    );
+    server.route(
+        "/verband/",
+        Behaviour::ok(
+            "text/html",
+            "<!DOCTYPE html><html><body><ul><li>Meldung</li></ul></body></html>",
+        ),
+    );
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
+             [[source]]\nid = \"stadt\"\nurl = \"{}\"\n\
+             [[source]]\nid = \"verband\"\nurl = \"{}\"\n",
+            server.url("/stadt/"),
+            server.url("/verband/"),
+        ),
+    )
+    .unwrap();
+    let output = run_kurator(&config, &["fetch"]);
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let titles: Vec<String> = items(dir.path(), "stadt")
+        .into_iter()
+        .map(|i| i.title)
+        .collect();
+    assert_eq!(
+        titles,
+        ["Haushalt 2026 beschlossen", "Neues Bürgerportal online"],
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "Kurator reads the feed it links to, {}",
+            server.url("/stadt/presse.rss")
+        )),
+        "{report}"
+    );
+    let verband = report
+        .lines()
+        .find(|line| line.starts_with("verband"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        verband.contains("advertises no feed") && verband.contains("kind = \"html\""),
+        "{report}"
+    );
+
+    let status = run_kurator(&config, &["status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains(&format!("stadt: reads {}", server.url("/stadt/presse.rss"))),
+        "{status}"
+    );
+}

@@ -96,7 +96,7 @@ pub enum ParseError {
 
 fn alternates_hint(alternates: &[AlternateLink]) -> String {
     if alternates.is_empty() {
-        return "; the page advertises no feed (<link rel=\"alternate\">), so check the source's `url`".into();
+        return "; the page advertises no feed (<link rel=\"alternate\">): check the source's `url`, or, if the page lists the items itself, read it with kind = \"html\" and [source.select] selectors".into();
     }
     let list: Vec<String> = alternates.iter().map(|a| a.url.to_string()).collect();
     format!(
