@@ -319,7 +319,8 @@ fn farm_of_good_and_hostile_feeds() {
     );
     assert!(first.line("missing").contains("error: HTTP 404 Not Found"));
     assert!(
-        first.line("page").contains("HTML page, not a feed"),
+        // The page links to a feed (`kind = "auto"` follows it), which is missing.
+        first.line("page").contains("error: HTTP 404 Not Found"),
         "{}",
         first.line("page")
     );
