@@ -77,6 +77,12 @@ enum Command {
         /// The item's number (as `kurator query` and `explain` show it) or its link.
         item: String,
     },
+    /// Fetch one source and print what Kurator reads from it (for an HTML
+    /// source, what each selector finds), without touching the database.
+    Preview {
+        /// The source's id.
+        source: String,
+    },
     /// List recent stories that several sources reported, with their reports.
     Clusters {
         /// How far back, by each story's newest report.
@@ -163,6 +169,7 @@ fn main() -> ExitCode {
         Command::Retag => commands::retag::run(&options),
         Command::Explain { item } => commands::explain::run(&options, &item),
         Command::Clusters { days } => commands::clusters::run(&options, days),
+        Command::Preview { source } => commands::preview::run(&options, &source),
         Command::Serve => commands::serve::run(&options),
         Command::Run => commands::run::run(&options),
         Command::Status { json } => commands::status::run(&options, json),

@@ -375,3 +375,64 @@ fn a_page_that_links_its_feed_is_followed_and_one_that_does_not_says_what_to_do(
         "{status}"
     );
 }
+
+#[test]
+fn preview_shows_what_each_selector_finds_without_storing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_pages();
+    let config = write_config(dir.path(), &server, true);
+
+    let output = run_kurator(&config, &["preview", "rathaus"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "`item` = `.newslist .news-item` matched 2 elements",
+        "  1. Neue Kita in Arheilgen eröffnet",
+        &format!(
+            "link: {}",
+            server.url("/rathaus/presse/meldungen/2025/kita-arheilgen.html")
+        ),
+        "date: Mittwoch, 5. März 2025, 10:15 Uhr → 2025-03-05T09:15:00Z",
+        "summary: Die Stadt eröffnet eine neue Kita mit 80 Plätzen.",
+        "date: 03.03.2025 → 2025-03-02T23:00:00Z",
+        "2 of 2 items have a link and would be stored",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+
+    // A selector that misses in some items says which, and where.
+    let tuned = std::fs::read_to_string(&config).unwrap().replace(
+        "summary = \".news-teaser\"",
+        "summary = \".news-teaser p.lead\"",
+    );
+    std::fs::write(&config, tuned).unwrap();
+    let output = run_kurator(&config, &["preview", "rathaus"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("missed: `summary` = `.news-teaser p.lead`"),
+        "{text}"
+    );
+    assert!(text.contains("`summary` missed in 2"), "{text}");
+
+    // One that matches nothing fails, with the reason.
+    let output = run_kurator(&config, &["preview", "umgebaut"]);
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("the `item` selector `article.teaser` matched 0 elements"),
+        "{error}"
+    );
+    let output = run_kurator(&config, &["preview", "nirgends"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("no source `nirgends`; the sources are: rathaus, dstgb, kreis, umgebaut")
+    );
+
+    // Nothing was stored.
+    assert!(!dir.path().join("kurator.db").exists());
+}

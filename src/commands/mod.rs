@@ -9,6 +9,7 @@ pub mod check;
 pub mod clusters;
 pub mod explain;
 pub mod fetch;
+pub mod preview;
 pub mod prune;
 pub mod query;
 pub mod render;
