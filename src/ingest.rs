@@ -453,11 +453,13 @@ pub fn process_source(
     let tld = url.domain().and_then(|d| d.rsplit('.').next());
     let decoded = decode::decode_owned(bytes, content_type, tld);
     let (items, ttl) = match kind {
-        SourceKind::Html(selectors) => {
+        // A source with selectors whose address serves a feed after all
+        // (the site added one) is read as a feed.
+        SourceKind::Html(selectors) if parse::html::looks_like_html(&decoded.text) => {
             let scraped = parse::scrape::scrape(&decoded.text, url, selectors)?;
             (normalize::normalize_scraped(&scraped, url, now), None)
         }
-        SourceKind::Auto | SourceKind::Feed => {
+        _ => {
             let parsed = parse::parse(&decoded.text, url)?;
             if !parsed.repairs.is_empty() {
                 tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");

@@ -331,9 +331,13 @@ fn a_page_that_links_its_feed_is_followed_and_one_that_does_not_says_what_to_do(
         format!(
             "[storage]\npath = \"kurator.db\"\n[fetch]\nhost_delay = \"0s\"\n\
              [[source]]\nid = \"stadt\"\nurl = \"{}\"\n\
-             [[source]]\nid = \"verband\"\nurl = \"{}\"\n",
+             [[source]]\nid = \"verband\"\nurl = \"{}\"\n\
+             [[source]]\nid = \"umgestellt\"\nurl = \"{}\"\n\
+             [source.select]\nitem = \"li\"\ntitle = \"a\"\nlink = \"a@href\"\n",
             server.url("/stadt/"),
             server.url("/verband/"),
+            // Selectors for a page that now serves a feed: read as a feed.
+            server.url("/stadt/presse.rss"),
         ),
     )
     .unwrap();
@@ -352,6 +356,7 @@ fn a_page_that_links_its_feed_is_followed_and_one_that_does_not_says_what_to_do(
         ["Haushalt 2026 beschlossen", "Neues Bürgerportal online"],
         "{report}"
     );
+    assert_eq!(items(dir.path(), "umgestellt").len(), 2, "{report}");
     assert!(
         report.contains(&format!(
             "Kurator reads the feed it links to, {}",

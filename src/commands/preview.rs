@@ -70,7 +70,9 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
         let _ = writeln!(out, "{}: {}", source.id, final_url);
         let tld = final_url.domain().and_then(|d| d.rsplit('.').next());
         let decoded = crate::decode::decode_owned(bytes, content_type.as_deref(), tld);
-        if let SourceKind::Html(selectors) = &source.kind {
+        if let SourceKind::Html(selectors) = &source.kind
+            && crate::parse::html::looks_like_html(&decoded.text)
+        {
             return html_preview(out, &decoded.text, &final_url, selectors);
         }
         match crate::parse::parse(&decoded.text, &final_url) {

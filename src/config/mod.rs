@@ -169,7 +169,9 @@ pub enum SourceKind {
     Auto,
     /// A feed, and nothing else (`kind = "feed"`).
     Feed,
-    /// An HTML page without a feed, read with CSS selectors (`kind = "html"`).
+    /// An HTML page without a feed, read with CSS selectors (`kind = "html"`,
+    /// or `[source.select]` with `"auto"` or no `kind`). A feed served there
+    /// instead is read as a feed.
     Html(Box<crate::parse::scrape::Selectors>),
 }
 
@@ -926,7 +928,8 @@ impl Locator<'_> {
         let kind = match (kind, &raw.select) {
             (None | Some("auto"), None) => SourceKind::Auto,
             (Some("feed"), None) => SourceKind::Feed,
-            (None | Some("html"), Some(select)) => {
+            // Selectors say how to read the page: `auto` with them is `html`.
+            (None | Some("html" | "auto"), Some(select)) => {
                 let select_span = select.span();
                 let select = select.get_ref();
                 let field = |name: &'static str,
@@ -979,10 +982,11 @@ impl Locator<'_> {
                     Some("say where the items are, e.g. [source.select] with item = \"article.teaser\", title = \"h3\", link = \"h3 a@href\"".into()),
                 ));
             }
-            (Some(kind @ ("auto" | "feed")), Some(select)) => {
+            (Some("feed"), Some(select)) => {
                 return Err(self.error(
                     Some(select.span()),
-                    format!("[source.select] is only read with kind = \"html\", not \"{kind}\""),
+                    "[source.select] is only read with kind = \"html\" (or \"auto\"), not \"feed\""
+                        .into(),
                     Some("set kind = \"html\", or remove [source.select]".into()),
                 ));
             }
@@ -1084,6 +1088,13 @@ mod tests {
             err.message.contains("only read with kind = \"html\""),
             "{err}"
         );
+        let config = source(
+            "kind = \"auto\"\n[source.select]\nitem = \"li\"\ntitle = \"a\"\nlink = \"a@href\"\n",
+        );
+        assert!(matches!(
+            config.unwrap().sources[0].kind,
+            SourceKind::Html(_)
+        ));
         let err = source("kind = \"rss\"\n").unwrap_err();
         assert!(err.message.contains("unknown source kind `rss`"), "{err}");
         let err = source("[source.select]\nitem = \"li@id\"\ntitle = \"a\"\nlink = \"a@href\"\n")
