@@ -218,7 +218,11 @@ impl Ingester {
         // A page's feed, once found, is polled directly.
         let following = self.discovered_feed(source);
         let target = following.as_ref().unwrap_or(&source.url);
-        let fetched = match self.fetcher.fetch(target, &validators).await {
+        let fetched = match self
+            .fetcher
+            .fetch_found_on(target, &validators, &source.url)
+            .await
+        {
             Ok(fetched) => fetched,
             Err(err) => {
                 // The caller reports the outcome; this is for tracing the steps.
@@ -275,10 +279,17 @@ impl Ingester {
                         Err(IngestError::Parse(ParseError::HtmlPage { alternates }))
                             if source.kind == SourceKind::Auto
                                 && following.is_none()
-                                && !alternates.is_empty() =>
+                                && alternates
+                                    .iter()
+                                    .any(|a| a.url.scheme().starts_with("http")) =>
                         {
-                            // A page that links to its feed: follow the first.
-                            let feed = alternates[0].url.clone();
+                            // A page that links to its feed: follow the first
+                            // on the web (the fetch guards it like a redirect).
+                            let feed = alternates
+                                .iter()
+                                .find(|a| a.url.scheme().starts_with("http"))
+                                .map(|a| a.url.clone())
+                                .expect("checked above");
                             hints.push(format!(
                                 "{} is an HTML page; Kurator reads the feed it links to, {feed} (set that as `url` to save a request)",
                                 source.url

@@ -284,3 +284,37 @@ async fn file_urls_are_read_with_the_cap() {
         .unwrap_err();
     assert!(err.to_string().contains("cannot read"), "{err}");
 }
+
+#[tokio::test]
+async fn a_feed_found_on_a_public_page_is_guarded_like_a_redirect() {
+    let server = TestServer::start();
+    let port = server.port();
+    server.route("/feed", Behaviour::ok("application/rss+xml", FEED));
+    let fetcher = fetcher_with_public_loopback();
+    let page = Url::parse(&server.url("/presse/")).unwrap();
+    // The page (public) links to a feed on a loopback address.
+    let linked = Url::parse(&format!("http://127.0.0.2:{port}/feed")).unwrap();
+    let err = fetcher
+        .fetch_found_on(&linked, &Validators::default(), &page)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::NonPublic { .. }), "{err}");
+    // Or to a local file.
+    let file = Url::parse("file:///etc/passwd").unwrap();
+    let err = fetcher
+        .fetch_found_on(&file, &Validators::default(), &page)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused to read file:///etc/passwd: a page on the web may not lead to a local file"
+    );
+    assert!(server.requests_for("/feed").is_empty());
+    // A public feed on a public page is fetched.
+    let public = Url::parse(&server.url("/feed")).unwrap();
+    let fetched = fetcher
+        .fetch_found_on(&public, &Validators::default(), &page)
+        .await
+        .unwrap();
+    assert!(matches!(fetched.response, Response::Body(_)));
+}

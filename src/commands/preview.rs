@@ -66,7 +66,7 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
     let mut url = source.url.clone();
     // A page is followed to its feed once, as ingest does (`kind = "auto"`).
     for attempt in 0..2 {
-        let (bytes, content_type, final_url) = fetch(fetcher, &url).await?;
+        let (bytes, content_type, final_url) = fetch(fetcher, &url, &source.url).await?;
         let _ = writeln!(out, "{}: {}", source.id, final_url);
         let tld = final_url.domain().and_then(|d| d.rsplit('.').next());
         let decoded = crate::decode::decode_owned(bytes, content_type.as_deref(), tld);
@@ -104,9 +104,10 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
 async fn fetch(
     fetcher: &Fetcher,
     url: &url::Url,
+    configured: &url::Url,
 ) -> Result<(Vec<u8>, Option<String>, url::Url), String> {
     let fetched = fetcher
-        .fetch(url, &Validators::default())
+        .fetch_found_on(url, &Validators::default(), configured)
         .await
         .map_err(|err| format!("{url}: {err}\n"))?;
     match fetched.response {

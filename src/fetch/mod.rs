@@ -121,6 +121,8 @@ pub enum FetchError {
     Request { url: String, detail: String },
     #[error("cannot read {path}: {detail}")]
     File { path: String, detail: String },
+    #[error("refused to read {url}: a page on the web may not lead to a local file")]
+    FileFromWeb { url: String },
 }
 
 impl FetchError {
@@ -266,12 +268,30 @@ impl Fetcher {
     /// Fetches `url`. Waiting for a free slot, or for `host_delay`, does
     /// not count against `timeout`: politeness must not time a fetch out.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        self.fetch_found_on(url, validators, url).await
+    }
+
+    /// [`Fetcher::fetch`] of an address found on the page `configured` (a
+    /// feed it links to): guarded as a redirect from that page would be. A
+    /// public page cannot lead Kurator into the local network, nor to a
+    /// local file.
+    pub async fn fetch_found_on(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        configured: &Url,
+    ) -> Result<Fetched, FetchError> {
+        if url.scheme() == "file" && configured.scheme() != "file" {
+            return Err(FetchError::FileFromWeb {
+                url: url.to_string(),
+            });
+        }
         let _slot = self.limits.fetch_slot().await;
         let mut deadline = Deadline {
             at: tokio::time::Instant::now() + self.config.timeout,
             limit: self.config.timeout,
         };
-        self.fetch_within_limits(url, validators, &mut deadline)
+        self.fetch_within_limits(url, validators, configured, &mut deadline)
             .await
     }
 
@@ -279,12 +299,13 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        configured: &Url,
         deadline: &mut Deadline,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" {
             return deadline.within(self.read_file(url)).await?;
         }
-        let origin = deadline.within(self.origin_of(url)).await??;
+        let origin = deadline.within(self.origin_of(configured)).await??;
         let client = match origin {
             Origin::Public => &self.public_client,
             Origin::Intranet => &self.intranet_client,
