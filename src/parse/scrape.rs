@@ -82,10 +82,19 @@ impl Field {
     /// What this field reads in `item`: the attribute, or the text with
     /// whitespace collapsed. `None` if nothing matched or it is empty.
     fn value(&self, item: ElementRef<'_>) -> Option<String> {
+        self.value_or(item, None)
+    }
+
+    /// [`Field::value`], reading `implied` instead of the text when no
+    /// attribute is named and the element has it: a link is an `<a>`'s
+    /// `href` (`link = "h3 a"`), a date a `<time>`'s `datetime`.
+    fn value_or(&self, item: ElementRef<'_>, implied: Option<&str>) -> Option<String> {
         let element = self.element(item)?;
-        let value = match &self.attribute {
-            Some(attribute) => element.value().attr(attribute)?.to_owned(),
-            None => element.text().collect::<String>(),
+        let implied = implied.and_then(|name| element.value().attr(name));
+        let value = match (&self.attribute, implied) {
+            (Some(attribute), _) => element.value().attr(attribute)?.to_owned(),
+            (None, Some(implied)) => implied.to_owned(),
+            (None, None) => element.text().collect::<String>(),
         };
         let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         (!value.is_empty()).then_some(value)
@@ -197,7 +206,7 @@ fn read_item(element: ElementRef<'_>, base: &Url, selectors: &Selectors) -> Scra
     }
     item.link = selectors
         .link
-        .value(element)
+        .value_or(element, Some("href"))
         .and_then(|href| base.join(&href).ok())
         .filter(|url| matches!(url.scheme(), "http" | "https"))
         .map(String::from);
@@ -205,7 +214,7 @@ fn read_item(element: ElementRef<'_>, base: &Url, selectors: &Selectors) -> Scra
         item.missed.push("link");
     }
     if let Some(date) = &selectors.date {
-        item.date_text = date.value(element);
+        item.date_text = date.value_or(element, Some("datetime"));
         item.published = item.date_text.as_deref().and_then(super::dates::parse);
         if item.published.is_none() {
             item.missed.push("date");
@@ -327,9 +336,27 @@ mod tests {
             &selectors("article.teaser", "h3", "h3 a@href", ".datum, time", ""),
         )
         .unwrap();
-        // 5. März 2025 (midnight, winter time) and 12 April 2021, 14:30 (summer time).
-        assert_eq!(items[0].published, Some(1_741_129_200));
+        // A <time>'s datetime, and "Montag, 12. April 2021, 14:30 Uhr" (summer time).
+        assert_eq!(items[0].published, Some(1_741_166_100));
         assert_eq!(items[1].published, Some(1_618_230_600));
+    }
+
+    #[test]
+    fn links_and_times_read_their_attribute_unless_told_otherwise() {
+        let items = scrape(
+            TEASERS,
+            &page(),
+            &selectors("article.teaser", "h3", "h3 a", "time", ""),
+        )
+        .unwrap();
+        assert_eq!(
+            items[0].link.as_deref(),
+            Some("https://www.stadt.example/presse/aktuelles/meldung-1.html")
+        );
+        assert_eq!(
+            items[0].date_text.as_deref(),
+            Some("2025-03-05T10:15:00+01:00")
+        );
     }
 
     #[test]
