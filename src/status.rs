@@ -277,6 +277,9 @@ pub fn html(rows: &[SourceStatus], now: i64) -> Vec<u8> {
         if let Some(status) = row.http_status {
             let _ = write!(outcome, " ({status})");
         }
+        if let Some(reads) = &row.reads_from {
+            let _ = write!(outcome, "<br>reads <code>{}</code>", escape_text(reads));
+        }
         if let Some(error) = &row.error {
             let _ = write!(
                 outcome,

@@ -441,3 +441,75 @@ fn preview_shows_what_each_selector_finds_without_storing_anything() {
     // Nothing was stored.
     assert!(!dir.path().join("kurator.db").exists());
 }
+
+/// The daemon keeps polling a page's feed directly once it found it, and
+/// reads the page again only when the feed fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_feed_is_polled_directly_until_it_fails() {
+    use kurator::config::{Config, FetchConfig};
+    use kurator::fetch::Fetcher;
+    use kurator::ingest::{Ingester, Outcome};
+    use kurator::store::StoreWriter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start();
+    server.route(
+        "/stadt/",
+        Behaviour::ok(
+            "text/html",
+            r#"<html><head><link rel="alternate" type="application/atom+xml" href="feed.rss"></head></html>"#,
+        ),
+    );
+    server.route(
+        "/stadt/feed.rss",
+        Behaviour::ok("application/rss+xml", linked_feed()),
+    );
+    let config_path = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[[source]]\nid = \"stadt\"\nurl = \"{}\"\n",
+            server.url("/stadt/")
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&config_path).unwrap();
+    let source = &config.sources[0];
+    let store = Store::open(&dir.path().join("kurator.db")).unwrap();
+    let (writer, writer_thread) = StoreWriter::spawn(store).unwrap();
+    let fetch = FetchConfig {
+        host_delay: std::time::Duration::ZERO,
+        ..FetchConfig::default()
+    };
+    let ingester = Ingester::new(
+        Fetcher::new(&fetch).unwrap(),
+        writer,
+        std::sync::Arc::new(config.topics.clone()),
+    );
+
+    for _ in 0..3 {
+        let report = ingester.ingest(source, false).await;
+        assert!(!report.outcome.is_failure(), "{:?}", report.outcome);
+    }
+    assert_eq!(server.requests_for("/stadt/").len(), 1, "the page once");
+    assert_eq!(server.requests_for("/stadt/feed.rss").len(), 3);
+
+    // The feed goes away: that poll fails, and the next reads the page again.
+    server.route("/stadt/feed.rss", Behaviour::status(404));
+    let report = ingester.ingest(source, false).await;
+    assert!(report.outcome.is_failure());
+    server.route(
+        "/stadt/feed.rss",
+        Behaviour::ok("application/rss+xml", linked_feed()),
+    );
+    let report = ingester.ingest(source, false).await;
+    assert!(
+        matches!(report.outcome, Outcome::Stored(_) | Outcome::Unchanged),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(server.requests_for("/stadt/").len(), 2, "the page again");
+
+    drop(ingester);
+    writer_thread.join().unwrap();
+}
