@@ -360,6 +360,25 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_or_hostile_page_is_bounded() {
+        let mut html = String::from("<ul>");
+        for n in 0..2_000 {
+            html.push_str(&format!("<li><a href=\"/m/{n}\">Meldung {n}</a></li>"));
+        }
+        // Unclosed, deeply nested markup and a script in an item.
+        html.push_str(&"<div>".repeat(5_000));
+        html.push_str("<li><script>alert(1)</script><a href=\"javascript:alert(1)\">x</a></li>");
+        let items = scrape(&html, &page(), &selectors("li", "a", "a@href", "", "li")).unwrap();
+        assert_eq!(items.len(), MAX_ITEMS);
+        assert_eq!(items[0].title.as_deref(), Some("Meldung 0"));
+        assert!(
+            items
+                .iter()
+                .all(|i| i.link.as_deref().unwrap().starts_with("https://"))
+        );
+    }
+
+    #[test]
     fn a_base_element_moves_relative_links() {
         let html = r#"<html><head><base href="https://cms.example/site/"></head><body>
             <ul><li><a href="a.html">A</a></li></ul></body></html>"#;
