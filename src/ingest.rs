@@ -468,7 +468,8 @@ pub fn process_source(
         // (the site added one) is read as a feed.
         SourceKind::Html(selectors) if parse::html::looks_like_html(&decoded.text) => {
             let scraped = parse::scrape::scrape(&decoded.text, url, selectors)?;
-            (normalize::normalize_scraped(&scraped, url, now), None)
+            let items = normalize::normalize_scraped(&scraped.items, &scraped.base, now);
+            (items, None)
         }
         _ => {
             let parsed = parse::parse(&decoded.text, url)?;

@@ -125,7 +125,7 @@ fn html_preview(
     selectors: &Selectors,
 ) -> Result<String, String> {
     let items = match scrape_all(html, page, selectors) {
-        Ok(items) => items,
+        Ok(scraped) => scraped.items,
         Err(err) => return Err(format!("{out}{err}\n")),
     };
     let _ = writeln!(

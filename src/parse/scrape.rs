@@ -134,6 +134,15 @@ pub struct ScrapedItem {
     pub missed: Vec<&'static str>,
 }
 
+/// What a page yielded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scraped {
+    pub items: Vec<ScrapedItem>,
+    /// What the page's relative links are relative to (its `<base href>`,
+    /// else its URL): for the links in summaries too.
+    pub base: Url,
+}
+
 /// Why a page yielded no items.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
@@ -149,11 +158,7 @@ pub enum ScrapeError {
 
 /// Reads every item of the page, including those without a link (for
 /// `kurator preview`); [`scrape`] is what ingest keeps.
-pub fn scrape_all(
-    html: &str,
-    page: &Url,
-    selectors: &Selectors,
-) -> Result<Vec<ScrapedItem>, ScrapeError> {
+pub fn scrape_all(html: &str, page: &Url, selectors: &Selectors) -> Result<Scraped, ScrapeError> {
     let document = Html::parse_document(html);
     let base = page_base(&document, page);
     let item_selector = selectors.item.selector.as_ref();
@@ -176,24 +181,19 @@ pub fn scrape_all(
             items: items.len(),
         });
     }
-    Ok(items)
+    Ok(Scraped { items, base })
 }
 
 /// The items of the page that have a link, the first of each link only.
-pub fn scrape(
-    html: &str,
-    page: &Url,
-    selectors: &Selectors,
-) -> Result<Vec<ScrapedItem>, ScrapeError> {
+pub fn scrape(html: &str, page: &Url, selectors: &Selectors) -> Result<Scraped, ScrapeError> {
+    let mut scraped = scrape_all(html, page, selectors)?;
     let mut seen = std::collections::HashSet::new();
-    Ok(scrape_all(html, page, selectors)?
-        .into_iter()
-        .filter(|item| {
-            item.link
-                .as_deref()
-                .is_some_and(|link| seen.insert(crate::identify::canonical_link(link)))
-        })
-        .collect())
+    scraped.items.retain(|item| {
+        item.link
+            .as_deref()
+            .is_some_and(|link| seen.insert(crate::identify::canonical_link(link)))
+    });
+    Ok(scraped)
 }
 
 fn read_item(element: ElementRef<'_>, base: &Url, selectors: &Selectors) -> ScrapedItem {
@@ -309,7 +309,7 @@ mod tests {
             &page(),
             &selectors("article.teaser", "h3", "h3 a@href", "time@datetime", "p"),
         );
-        let items = items.unwrap();
+        let items = items.unwrap().items;
         assert_eq!(items.len(), 2, "no link, and a repeated link, are left out");
         assert_eq!(items[0].title.as_deref(), Some("Neue Kita in Arheilgen"));
         assert_eq!(
@@ -335,7 +335,8 @@ mod tests {
             &page(),
             &selectors("article.teaser", "h3", "h3 a@href", ".datum, time", ""),
         )
-        .unwrap();
+        .unwrap()
+        .items;
         // A <time>'s datetime, and "Montag, 12. April 2021, 14:30 Uhr" (summer time).
         assert_eq!(items[0].published, Some(1_741_166_100));
         assert_eq!(items[1].published, Some(1_618_230_600));
@@ -348,7 +349,8 @@ mod tests {
             &page(),
             &selectors("article.teaser", "h3", "h3 a", "time", ""),
         )
-        .unwrap();
+        .unwrap()
+        .items;
         assert_eq!(
             items[0].link.as_deref(),
             Some("https://www.stadt.example/presse/aktuelles/meldung-1.html")
@@ -368,7 +370,9 @@ mod tests {
         // Unclosed, deeply nested markup and a script in an item.
         html.push_str(&"<div>".repeat(5_000));
         html.push_str("<li><script>alert(1)</script><a href=\"javascript:alert(1)\">x</a></li>");
-        let items = scrape(&html, &page(), &selectors("li", "a", "a@href", "", "li")).unwrap();
+        let items = scrape(&html, &page(), &selectors("li", "a", "a@href", "", "li"))
+            .unwrap()
+            .items;
         assert_eq!(items.len(), MAX_ITEMS);
         assert_eq!(items[0].title.as_deref(), Some("Meldung 0"));
         assert!(
@@ -381,8 +385,23 @@ mod tests {
     #[test]
     fn a_base_element_moves_relative_links() {
         let html = r#"<html><head><base href="https://cms.example/site/"></head><body>
-            <ul><li><a href="a.html">A</a></li></ul></body></html>"#;
-        let items = scrape(html, &page(), &selectors("li", "a", "a@href", "", "")).unwrap();
+            <ul><li><a href="a.html">A</a> <p>Mehr <a href="b.html">hier</a></p></li></ul></body></html>"#;
+        let scraped = scrape(html, &page(), &selectors("li", "a", "a@href", "", "p")).unwrap();
+        assert_eq!(scraped.base.as_str(), "https://cms.example/site/");
+        // Links in the summary too, once normalized against the page's base.
+        let items = crate::normalize::normalize_scraped(&scraped.items, &scraped.base, i64::MAX);
+        assert!(
+            items[0]
+                .summary
+                .as_deref()
+                .unwrap()
+                .contains("href=\"https://cms.example/site/b.html\""),
+            "{:?}",
+            items[0].summary
+        );
+        let items = scrape(html, &page(), &selectors("li", "a", "a@href", "", ""))
+            .unwrap()
+            .items;
         assert_eq!(
             items[0].link.as_deref(),
             Some("https://cms.example/site/a.html")
