@@ -279,16 +279,12 @@ impl Ingester {
                         Err(IngestError::Parse(ParseError::HtmlPage { alternates }))
                             if source.kind == SourceKind::Auto
                                 && following.is_none()
-                                && alternates
-                                    .iter()
-                                    .any(|a| a.url.scheme().starts_with("http")) =>
+                                && parse::html::followed_feed(&alternates).is_some() =>
                         {
-                            // A page that links to its feed: follow the first
-                            // on the web (the fetch guards it like a redirect).
-                            let feed = alternates
-                                .iter()
-                                .find(|a| a.url.scheme().starts_with("http"))
-                                .map(|a| a.url.clone())
+                            // A page that links to its feed: follow it (the
+                            // fetch guards it like a redirect).
+                            let feed = parse::html::followed_feed(&alternates)
+                                .cloned()
                                 .expect("checked above");
                             hints.push(format!(
                                 "{} is an HTML page; Kurator reads the feed it links to, {feed} (set that as `url` to save a request)",

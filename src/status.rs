@@ -183,28 +183,21 @@ pub fn text(rows: &[SourceStatus], now: i64) -> String {
         out.push_str(text.trim_end());
         out.push('\n');
     }
-    let elsewhere: Vec<&SourceStatus> = rows.iter().filter(|r| r.reads_from.is_some()).collect();
-    if !elsewhere.is_empty() {
-        out.push('\n');
-        for row in elsewhere {
-            let _ = writeln!(
-                out,
-                "{}: reads {}",
-                row.id,
-                row.reads_from.as_deref().unwrap_or_default()
-            );
-        }
-    }
-    let failing: Vec<&SourceStatus> = rows.iter().filter(|r| r.error.is_some()).collect();
-    if !failing.is_empty() {
-        out.push('\n');
-        for row in failing {
-            let _ = writeln!(
-                out,
-                "{}: {}",
-                row.id,
-                row.error.as_deref().unwrap_or_default()
-            );
+    // Then the address each source really reads, and each last error.
+    for note in [
+        (|row: &SourceStatus| row.reads_from.as_deref().map(|url| format!("reads {url}")))
+            as fn(&SourceStatus) -> Option<String>,
+        |row| row.error.clone(),
+    ] {
+        let lines: Vec<(&str, String)> = rows
+            .iter()
+            .filter_map(|row| Some((row.id.as_str(), note(row)?)))
+            .collect();
+        if !lines.is_empty() {
+            out.push('\n');
+            for (id, line) in lines {
+                let _ = writeln!(out, "{id}: {line}");
+            }
         }
     }
     out

@@ -61,15 +61,9 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::start_runtime(&mut tokio::runtime::Builder::new_multi_thread()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     store.set_dedup(config.dedup);
     let (writer, writer_thread) = match StoreWriter::spawn(store) {

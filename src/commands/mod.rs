@@ -64,6 +64,17 @@ pub fn init_logging(default_level: &str) {
         .try_init();
 }
 
+/// Starts the async runtime a command runs on (`builder` says which
+/// kind), or prints why not and gives the exit code.
+pub fn start_runtime(
+    builder: &mut tokio::runtime::Builder,
+) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|err| {
+        eprintln!("cannot start the async runtime: {err}");
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
 /// Loads the config or prints why not.
 pub fn load_config(options: &GlobalOptions) -> Result<Config, ExitCode> {
     Config::load(&options.config).map_err(|err: ConfigError| {

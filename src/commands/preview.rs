@@ -31,15 +31,9 @@ pub fn run(options: &GlobalOptions, source_id: &str) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::start_runtime(&mut tokio::runtime::Builder::new_current_thread()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let fetcher = match Fetcher::new(&config.fetch) {
         Ok(fetcher) => fetcher,
@@ -87,9 +81,13 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
                 return Ok(out);
             }
             Err(ParseError::HtmlPage { alternates })
-                if source.kind == SourceKind::Auto && attempt == 0 && !alternates.is_empty() =>
+                if source.kind == SourceKind::Auto
+                    && attempt == 0
+                    && crate::parse::html::followed_feed(&alternates).is_some() =>
             {
-                url = alternates[0].url.clone();
+                url = crate::parse::html::followed_feed(&alternates)
+                    .cloned()
+                    .expect("checked above");
                 let _ = writeln!(out, "an HTML page that links to its feed: reading {url}");
             }
             Err(err) => return Err(format!("{out}{}: {err}\n", source.id)),

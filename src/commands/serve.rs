@@ -12,15 +12,9 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
         Err(code) => return code,
     };
     // The server adds a thread with a runtime of its own per further core.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::start_runtime(&mut tokio::runtime::Builder::new_current_thread()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let db_path = resolve_db_path(&config, options.db.as_deref());
     runtime.block_on(async {

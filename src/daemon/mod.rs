@@ -133,16 +133,11 @@ fn plan_sources(config: &Config, store: &Store) -> Result<Vec<Planned>, StoreErr
 
 /// Runs until SIGTERM or SIGINT; the process's exit code.
 pub fn run(config: Config, db_path: PathBuf) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("kurator-ingest")
-        .build()
-    {
+    let runtime = match crate::commands::start_runtime(
+        tokio::runtime::Builder::new_multi_thread().thread_name("kurator-ingest"),
+    ) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(run_async(config, db_path))
 }

@@ -231,6 +231,11 @@ const DATE_ELEMENTS: [&str; 7] = [
 /// of [`super::dates`]' forms to RFC 3339 in UTC; `None` if there is none.
 pub fn repair_dates(text: &str) -> Option<String> {
     use quick_xml::events::BytesText;
+    // Feeds whose entries are undated usually have no date elements at all:
+    // no rewriting pass for them.
+    if !DATE_ELEMENTS.iter().any(|name| text.contains(name)) {
+        return None;
+    }
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = false;
     let mut writer = Writer::new(Vec::with_capacity(text.len() + 256));

@@ -22,6 +22,15 @@ const FEED_TYPES: [&str; 5] = [
     "application/rdf+xml",
 ];
 
+/// The feed a page's `<link rel="alternate">` list leads to: the first on
+/// the web (http or https), as `kind = "auto"` follows it.
+pub fn followed_feed(alternates: &[AlternateLink]) -> Option<&Url> {
+    alternates
+        .iter()
+        .map(|alternate| &alternate.url)
+        .find(|url| matches!(url.scheme(), "http" | "https"))
+}
+
 /// True when the document is an HTML page rather than XML or JSON.
 ///
 /// Decided by the content, not the `Content-Type`: plenty of servers send
