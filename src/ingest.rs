@@ -266,7 +266,8 @@ impl Ingester {
                         )
                         .await
                     {
-                        Ok(processed) => {
+                        Ok(mut processed) => {
+                            self.retag_if_reloaded(source, &mut processed);
                             feed_ttl = processed.ttl.map(|ttl| ttl.as_secs() as i64);
                             (
                                 200,
@@ -323,6 +324,36 @@ impl Ingester {
         }
     }
 
+    fn topics(&self) -> Arc<TopicSet> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Tags `processed` again if a reload changed the topics while it was
+    /// being processed: the reload's retag of stored items may already have
+    /// passed, and the items would keep the old topics for good.
+    fn retag_if_reloaded(&self, source: &Source, processed: &mut Processed) {
+        let topics = self.topics();
+        if processed
+            .topics
+            .as_ref()
+            .is_some_and(|used| Arc::ptr_eq(used, &topics))
+        {
+            return;
+        }
+        let tagger = Tagger {
+            topics: &topics,
+            source_id: &source.id,
+            source_tags: &source.tags,
+        };
+        for item in &mut processed.items {
+            item.topics = tagger.topics((&item.item).into());
+        }
+        processed.topics = Some(topics);
+    }
+
     /// Decoding, parsing and sanitizing are CPU work; they run on the blocking
     /// pool so other sources' network I/O keeps flowing.
     async fn process_on_blocking_pool(
@@ -336,11 +367,7 @@ impl Ingester {
         let source_id = source.id.clone();
         let source_tags = source.tags.clone();
         let kind = source.kind.clone();
-        let topics = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let topics = self.topics();
         let url = url.clone();
         let grouping = self.grouping.load(std::sync::atomic::Ordering::Relaxed);
         let seen = Arc::clone(&self.seen);
@@ -361,6 +388,7 @@ impl Ingester {
                 &url,
                 unix_now(),
             )?;
+            processed.topics = Some(topics.clone());
             // What dedup compares new items by, here rather than on the
             // single database writer.
             if grouping {
@@ -433,6 +461,9 @@ pub struct Processed {
     pub items: Vec<Identified>,
     /// The feed's `<ttl>`: how long it says it stays fresh.
     pub ttl: Option<Duration>,
+    /// The topics the items were tagged with, when the ingester knows them
+    /// as shared (it compares them with the current ones after a reload).
+    pub topics: Option<Arc<TopicSet>>,
 }
 
 /// The CPU part of the pipeline for a feed: decode, parse, normalize,
@@ -486,6 +517,7 @@ pub fn process_source(
     Ok(Processed {
         items: identified,
         ttl,
+        topics: None,
     })
 }
 

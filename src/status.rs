@@ -114,6 +114,42 @@ pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceSta
     Ok(rows)
 }
 
+/// Failures the daemon could not write to the database (a full disk, a lock
+/// held by another process): they live only in its memory until a later
+/// fetch of the source is recorded, and its `/sources` shows them over the
+/// stored state, so no failure goes unseen.
+#[derive(Debug, Default)]
+pub struct UnrecordedFailures(std::sync::Mutex<HashMap<String, (String, i64)>>);
+
+impl UnrecordedFailures {
+    /// `source_id`'s poll at `at` failed with `error`, which was not stored.
+    pub fn failed(&self, source_id: &str, error: String, at: i64) {
+        self.lock().insert(source_id.to_owned(), (error, at));
+    }
+
+    /// `source_id`'s latest poll is in the database.
+    pub fn recorded(&self, source_id: &str) {
+        self.lock().remove(source_id);
+    }
+
+    /// Shows the unrecorded failures in `rows`.
+    pub fn apply(&self, rows: &mut [SourceStatus]) {
+        let failures = self.lock();
+        for row in rows {
+            if let Some((error, at)) = failures.get(&row.id) {
+                row.outcome = Outcome::Failing;
+                row.error = Some(format!("{error} (not recorded in the database)"));
+                row.last_fetch = Some(*at);
+                row.consecutive_errors = row.consecutive_errors.max(1);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, i64)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// `3m ago`, `in 2h`, `now`: for people reading a terminal.
 fn relative(at: i64, now: i64) -> String {
     let delta = at - now;

@@ -35,10 +35,11 @@ use reload::Reloader;
 use crate::commands::EXIT_FAILED;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
-use crate::ingest::{Ingester, Outcome, Report};
+use crate::ingest::{IngestError, Ingester, Outcome, Report};
 use crate::metrics::Metrics;
 use crate::schedule::{Clock, Command, Heartbeat, Planned, Poller, Scheduler, SourceTimes};
 use crate::serve::Server;
+use crate::status::UnrecordedFailures;
 use crate::store::{Store, StoreError, StoreWriter};
 
 /// How long running fetches may take to finish after a stop signal.
@@ -49,6 +50,7 @@ pub struct IngestPoller {
     ingester: Arc<Ingester>,
     clock: Clock,
     metrics: Arc<Metrics>,
+    unrecorded: Arc<UnrecordedFailures>,
 }
 
 impl Poller for IngestPoller {
@@ -64,6 +66,16 @@ impl Poller for IngestPoller {
         };
         self.metrics
             .fetched(&source.id, outcome, report.elapsed, new_items);
+        match &report.outcome {
+            // The outcome could not be written: only memory knows of it.
+            Outcome::Failed(IngestError::Store(err)) => {
+                self.unrecorded
+                    .failed(&source.id, err.to_string(), self.clock.now())
+            }
+            // Nothing was written, so nothing changed.
+            Outcome::Deferred { .. } => {}
+            _ => self.unrecorded.recorded(&source.id),
+        }
         match self.ingester.source_times(&source.id).await {
             Ok(times) => times,
             Err(err) => {
@@ -202,16 +214,22 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
             .keeping(config.storage.keep)
             .grouping(config.dedup.mode),
     );
+    let unrecorded = Arc::new(UnrecordedFailures::default());
+    server.set_unrecorded(unrecorded.clone());
     let poller = Arc::new(IngestPoller {
         ingester: ingester.clone(),
         clock,
         metrics: server.metrics(),
+        unrecorded,
     });
     let scheduler = Scheduler::new(poller, clock, planned);
     let heartbeat = scheduler.heartbeat();
     {
         let heartbeat = heartbeat.clone();
-        server.set_liveness(Box::new(move || scheduler_alive(&heartbeat, clock)));
+        let writes = writer.write_health();
+        server.set_liveness(Box::new(move || {
+            scheduler_alive(&heartbeat, clock).and_then(|()| writes.check())
+        }));
     }
 
     let listen = server.local_addr();
@@ -330,11 +348,17 @@ impl Status {
     async fn line(&self) -> String {
         let sources = self.sources.load(Ordering::Relaxed);
         match tokio::time::timeout(DATABASE_ANSWER, self.writer.stats(true)).await {
-            Ok(Ok(stats)) => format!(
-                "{sources} source(s), {} failing; {} item(s)",
-                stats.failing_sources,
-                stats.items.unwrap_or_default()
-            ),
+            Ok(Ok(stats)) => {
+                let line = format!(
+                    "{sources} source(s), {} failing; {} item(s)",
+                    stats.failing_sources,
+                    stats.items.unwrap_or_default()
+                );
+                match self.writer.write_health().check() {
+                    Ok(()) => line,
+                    Err(reason) => format!("{line}; {reason}"),
+                }
+            }
             _ => format!("{sources} source(s); the database does not answer"),
         }
     }

@@ -83,6 +83,8 @@ struct Entry {
     times: SourceTimes,
     next: Next,
     in_flight: bool,
+    /// When the running (or last) poll started.
+    polled_at: i64,
 }
 
 pub struct Scheduler<P: Poller> {
@@ -146,6 +148,7 @@ impl<P: Poller> Scheduler<P> {
                     times,
                     next: Next::Stopped,
                     in_flight: false,
+                    polled_at: 0,
                 },
             };
             entries.insert(entry.source.id.clone(), entry);
@@ -160,9 +163,10 @@ impl<P: Poller> Scheduler<P> {
     }
 
     fn spread_overdue(&mut self, now: i64) {
-        // The jitter window, at least a minute, but never longer than the
-        // interval: a source polled every few seconds catches up within it.
-        let window = self
+        // Each source's own catch-up window: its jitter window, at least a
+        // minute, but never longer than its interval, so a source polled
+        // every few seconds catches up within one interval.
+        let windows: Vec<Duration> = self
             .entries
             .values()
             .map(|e| {
@@ -173,8 +177,7 @@ impl<P: Poller> Scheduler<P> {
                     .max(plan::MIN_CATCH_UP)
                     .min(interval)
             })
-            .max()
-            .unwrap_or_default();
+            .collect();
         let ids: Vec<&String> = self.entries.keys().collect();
         let mut due: Vec<(i64, usize)> = self
             .entries
@@ -186,7 +189,7 @@ impl<P: Poller> Scheduler<P> {
                 Next::Stopped => None,
             })
             .collect();
-        plan::spread_overdue(&mut due, now, window);
+        plan::spread_overdue(&mut due, now, |index| windows[index]);
         let spread: HashMap<String, i64> = due
             .into_iter()
             .map(|(at, index)| (ids[index].clone(), at))
@@ -210,6 +213,7 @@ impl<P: Poller> Scheduler<P> {
                     continue;
                 }
                 entry.in_flight = true;
+                entry.polled_at = now;
                 let poller = self.poller.clone();
                 let source = entry.source.clone();
                 let key = id.clone();
@@ -295,12 +299,41 @@ impl<P: Poller> Scheduler<P> {
         // A source removed by a reload while it was polled is forgotten.
         if let Some(entry) = self.entries.get_mut(&id) {
             entry.in_flight = false;
-            entry.times = times;
+            entry.times = counted_attempt(entry, &id, times, now);
             entry.next = plan::next_fetch(&entry.timing, &id, &entry.times, now);
             if let Next::At(at) = entry.next {
                 tracing::debug!(source = %id, next = %crate::ingest::format_time(at), "next poll");
             }
         }
+    }
+}
+
+/// The times after a poll, with the poll counted as an attempt even when
+/// the poller's times do not show it.
+///
+/// A poll whose result could not be stored (a full disk, the database
+/// locked by another process) comes back with the source's times as they
+/// were before it: by those the source would be due again at once, and it
+/// would be fetched in a tight loop for as long as the fault lasts. So
+/// politeness never depends on a successful write: such a poll counts here
+/// as a failed attempt (in memory), and the usual error backoff holds.
+fn counted_attempt(entry: &Entry, id: &str, times: SourceTimes, now: i64) -> SourceTimes {
+    let recorded = times.last_attempt.is_some_and(|at| at >= entry.polled_at);
+    let due_at_once = matches!(
+        plan::next_fetch(&entry.timing, id, &times, now),
+        Next::At(at) if at <= now
+    );
+    if recorded || !due_at_once {
+        return times;
+    }
+    tracing::warn!(
+        source = %id,
+        "{id}: the poll's result was not recorded; backing off as after an error"
+    );
+    SourceTimes {
+        last_attempt: Some(entry.polled_at.max(times.last_attempt.unwrap_or(0))),
+        consecutive_errors: entry.times.consecutive_errors.max(times.consecutive_errors) + 1,
+        ..times
     }
 }
 
@@ -326,6 +359,9 @@ mod tests {
         Gone,
         /// Takes this long, then succeeds.
         Slow(u64),
+        /// Takes a second, and its result cannot be stored: the times come
+        /// back as they were (a full disk, a database locked elsewhere).
+        Unrecorded,
     }
 
     struct ScriptedPoller {
@@ -373,6 +409,11 @@ mod tests {
             if let Answer::Slow(seconds) = answer {
                 tokio::time::sleep(Duration::from_secs(seconds)).await;
             }
+            if let Answer::Unrecorded = answer {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let all = self.times.lock().unwrap();
+                return all.get(&source.id).cloned().unwrap_or_default();
+            }
             let mut all = self.times.lock().unwrap();
             let times = all.entry(source.id.clone()).or_default();
             times.last_attempt = Some(now);
@@ -387,6 +428,7 @@ mod tests {
                     times.retry_after = Some(now + seconds);
                 }
                 Answer::Gone => times.gone = true,
+                Answer::Unrecorded => unreachable!("answered above"),
             }
             times.clone()
         }
@@ -561,5 +603,43 @@ mod tests {
         assert_eq!(&added[1..], &[1800, 2700]);
         let stuck = poller.polls_of("stuck");
         assert_eq!(stuck.len(), 1, "never twice at once: {stuck:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_whose_result_cannot_be_stored_backs_off_instead_of_looping() {
+        let clock = Clock::tokio_starting_at(T0);
+        use Answer::*;
+        let poller = ScriptedPoller::new(
+            clock,
+            &[
+                // Stored once, then the database stops taking writes.
+                ("full", &[Ok, Unrecorded]),
+                ("never", &[Unrecorded]),
+            ],
+        );
+        let none = Jitter::Fixed(Duration::ZERO);
+        let sources = vec![
+            planned("full", "0 */15 * * * *", none),
+            planned("never", "0 */15 * * * *", none),
+        ];
+        run_for(&poller, sources, 4 * 3600).await;
+        for id in ["full", "never"] {
+            let polls = poller.polls_of(id);
+            // At most one poll per slot (16 quarter hours), and backing off:
+            // waits of 2, 4, 8 … intervals after each unrecorded poll.
+            assert!(
+                polls.len() <= 6,
+                "{id}: {} polls, starting {:?}",
+                polls.len(),
+                &polls[..polls.len().min(12)]
+            );
+            assert!(polls.len() >= 3, "{id} is still polled: {polls:?}");
+            let gaps = gaps(&polls);
+            assert!(
+                gaps.windows(2).all(|w| w[1] >= w[0]),
+                "{id}: the waits grow: {gaps:?}"
+            );
+            assert!(gaps.iter().all(|&g| g >= 900), "{id}: {gaps:?}");
+        }
     }
 }

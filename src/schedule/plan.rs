@@ -215,19 +215,24 @@ pub fn next_fetch(timing: &Timing, id: &str, times: &SourceTimes, now: i64) -> N
     Next::At(due.max(now))
 }
 
-/// Spreads the sources due at or before `now` evenly over `window` from
-/// `now` on, the longest overdue first; later ones keep their time. After a
-/// start (or a long pause) this turns a crowd of overdue sources into a
+/// Spreads the sources due at or before `now` over the time from `now` on,
+/// the longest overdue first; later ones keep their time. Each source's slot
+/// lies within its own catch-up window (`window_of` its index): the `k`-th of
+/// `n` overdue sources goes at `now + k/n` of its window, so sources with one
+/// window go evenly spaced, and one polled every few seconds still catches
+/// up within its own interval, however long the others' windows are. After
+/// a start (or a long pause) this turns a crowd of overdue sources into a
 /// steady trickle instead of one burst.
-pub fn spread_overdue(due: &mut [(i64, usize)], now: i64, window: Duration) {
+pub fn spread_overdue(due: &mut [(i64, usize)], now: i64, window_of: impl Fn(usize) -> Duration) {
     let mut overdue: Vec<&mut (i64, usize)> = due.iter_mut().filter(|(at, _)| *at <= now).collect();
     if overdue.len() < 2 {
         return;
     }
     overdue.sort_by_key(|(at, index)| (*at, *index));
-    let step = window.as_secs_f64() / overdue.len() as f64;
+    let count = overdue.len() as f64;
     for (slot, entry) in overdue.into_iter().enumerate() {
-        entry.0 = now + (slot as f64 * step) as i64;
+        let window = window_of(entry.1).as_secs_f64();
+        entry.0 = now + (slot as f64 * window / count) as i64;
     }
 }
 
@@ -411,7 +416,7 @@ mod tests {
         let now = T0;
         let mut due: Vec<(i64, usize)> = (0..10).map(|i| (now - 1000 + i as i64, i)).collect();
         due.push((now + 500, 10));
-        spread_overdue(&mut due, now, Duration::from_secs(100));
+        spread_overdue(&mut due, now, |_| Duration::from_secs(100));
         let mut times: Vec<i64> = due[..10].iter().map(|(at, _)| *at).collect();
         assert_eq!(times[0], now, "the longest overdue goes first");
         times.sort_unstable();
@@ -422,11 +427,24 @@ mod tests {
             "a source not yet due keeps its time"
         );
         let mut single = vec![(now - 5, 0)];
-        spread_overdue(&mut single, now, Duration::from_secs(100));
+        spread_overdue(&mut single, now, |_| Duration::from_secs(100));
         assert_eq!(
             single,
             vec![(now - 5, 0)],
             "one overdue source goes at once"
         );
+    }
+
+    #[test]
+    fn each_overdue_source_catches_up_within_its_own_window() {
+        let now = T0;
+        // Nine sources with a 10-minute window, one polled every 2 seconds.
+        let mut due: Vec<(i64, usize)> = (0..10).map(|i| (now - 100 + i as i64, i)).collect();
+        let window = |index: usize| Duration::from_secs(if index == 9 { 2 } else { 600 });
+        spread_overdue(&mut due, now, window);
+        assert!(due[9].0 < now + 2, "the fast source: {:?}", due[9]);
+        for &(at, index) in &due[..9] {
+            assert!((now..now + 600).contains(&at), "{index} at {at}");
+        }
     }
 }

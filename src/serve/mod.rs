@@ -119,6 +119,8 @@ pub struct AppState {
     /// Another part of the process `/healthz` answers for (the daemon's
     /// scheduler): `Err` is the reason it is not healthy.
     liveness: OnceLock<LivenessCheck>,
+    /// Failures the daemon could not store, shown on `/sources`.
+    unrecorded: OnceLock<Arc<crate::status::UnrecordedFailures>>,
 }
 
 /// See [`Server::set_liveness`].
@@ -225,6 +227,7 @@ impl Server {
             started_unix: unix_now(),
             health: Health::default(),
             liveness: OnceLock::new(),
+            unrecorded: OnceLock::new(),
             config: RwLock::new(Arc::new(config)),
         });
         Ok(Server {
@@ -244,6 +247,12 @@ impl Server {
     /// why the process is unhealthy, if it is. Only the first call counts.
     pub fn set_liveness(&self, check: LivenessCheck) {
         let _ = self.state.liveness.set(check);
+    }
+
+    /// Makes `/sources` show the failures the daemon could not store. Only
+    /// the first call counts.
+    pub fn set_unrecorded(&self, failures: Arc<crate::status::UnrecordedFailures>) {
+        let _ = self.state.unrecorded.set(failures);
     }
 
     /// Whether `base_url` came from the config (else it follows the address).

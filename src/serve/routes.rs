@@ -321,7 +321,12 @@ async fn sources(
             state
                 .stores
                 .with(|store| crate::status::sources(&config, store, now))
-                .map(|rows| format(&rows, now))
+                .map(|mut rows| {
+                    if let Some(unrecorded) = state.unrecorded.get() {
+                        unrecorded.apply(&mut rows);
+                    }
+                    format(&rows, now)
+                })
         },
     )
     .await

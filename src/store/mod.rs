@@ -55,6 +55,20 @@ pub enum StoreError {
     Commit(String),
     #[error("backup failed: {0}")]
     Backup(String),
+    /// The database cannot take writes at all (full disk, a lock held by
+    /// another process, a read-only file): every write fails alike until
+    /// the cause is fixed, so no source is to blame.
+    #[error("database not writable: {fault} (while {action}); {}", fault.advice())]
+    NotWritable {
+        fault: WriteFault,
+        action: &'static str,
+    },
+    /// Storing one fetch panicked (a bug): that fetch is dropped, the
+    /// writer goes on.
+    #[error(
+        "internal error while storing this fetch ({0}); the fetch was not stored and is tried again at its next slot; please report this with the source's feed"
+    )]
+    Panicked(String),
     #[error("database error while {action}: {source}")]
     Sql {
         action: &'static str,
@@ -63,14 +77,143 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Why the database takes no writes, if that is what this error is.
+    pub fn write_fault(&self) -> Option<WriteFault> {
+        match self {
+            StoreError::NotWritable { fault, .. } => Some(*fault),
+            _ => None,
+        }
+    }
+}
+
+/// Why a database takes no writes: faults of the database as a whole, not
+/// of the fetch being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// `SQLITE_FULL`: the disk (or the file system's quota) is full.
+    DiskFull,
+    /// `SQLITE_BUSY`/`SQLITE_LOCKED`: another process held the write lock
+    /// for longer than the busy timeout.
+    Locked,
+    /// The file, its directory or the file system is read-only.
+    ReadOnly,
+    /// `SQLITE_IOERR`: the operating system failed a read or write.
+    Io,
+}
+
+impl WriteFault {
+    /// Classifies an SQLite error; `None` when the error is not a fault of
+    /// the database as a whole.
+    pub fn of(error: &rusqlite::Error) -> Option<WriteFault> {
+        use rusqlite::ErrorCode;
+        let rusqlite::Error::SqliteFailure(failure, _) = error else {
+            return None;
+        };
+        Some(match failure.code {
+            ErrorCode::DiskFull => WriteFault::DiskFull,
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => WriteFault::Locked,
+            ErrorCode::ReadOnly => WriteFault::ReadOnly,
+            ErrorCode::SystemIoFailure => WriteFault::Io,
+            _ => return None,
+        })
+    }
+
+    /// What the operator can do about it.
+    pub fn advice(self) -> String {
+        match self {
+            WriteFault::DiskFull => {
+                "free space on the disk that holds the database; nothing stored is lost, and fetches are tried again at their next slots".to_owned()
+            }
+            WriteFault::Locked => format!(
+                "another process (another kurator, a sqlite3 shell, a backup tool) held the write lock for more than {} s; let it finish or stop it; fetches are tried again at their next slots",
+                BUSY_TIMEOUT.as_secs()
+            ),
+            WriteFault::ReadOnly => {
+                "make the database file, its -wal and -shm files and their directory writable by the user running kurator".to_owned()
+            }
+            WriteFault::Io => {
+                "the disk failed a read or write: check that it is not full (`df`) and the kernel log (`dmesg`) for disk errors".to_owned()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for WriteFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteFault::DiskFull => "disk full",
+            WriteFault::Locked => "locked by another process",
+            WriteFault::ReadOnly => "the database is read-only",
+            WriteFault::Io => "disk I/O error",
+        })
+    }
+}
+
+/// A file system with less room than this is full, as far as SQLite is
+/// concerned: it writes whole pages, WAL frames and shared-memory blocks.
+const FULL_BELOW_BYTES: u64 = 4 << 20;
+
+/// `error`, with a failed read or write that is really a full disk said so:
+/// SQLite reports some writes that fail for want of space (growing the
+/// `-shm` file, for one) as a plain I/O error.
+pub fn explain_fault(error: StoreError, db_path: &Path) -> StoreError {
+    match error {
+        StoreError::NotWritable {
+            fault: WriteFault::Io,
+            action,
+        } if free_bytes(db_path).is_some_and(|free| free < FULL_BELOW_BYTES) => {
+            StoreError::NotWritable {
+                fault: WriteFault::DiskFull,
+                action,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the file system that holds
+/// `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let stats = rustix::fs::statvfs(dir.unwrap_or(Path::new("."))).ok()?;
+        Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// How long a connection waits for another's lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 trait Context<T> {
     fn context(self, action: &'static str) -> Result<T, StoreError>;
 }
 
 impl<T> Context<T> for rusqlite::Result<T> {
     fn context(self, action: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sql { action, source })
+        self.map_err(|source| match WriteFault::of(&source) {
+            Some(fault) => StoreError::NotWritable { fault, action },
+            None => StoreError::Sql { action, source },
+        })
     }
+}
+
+/// Starts a write transaction that takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so waiting for another writer goes through the busy
+/// timeout; a deferred transaction that reads first and then wants to write
+/// fails at once with `SQLITE_BUSY` instead.
+fn write_transaction<'c>(
+    conn: &'c mut Connection,
+    action: &'static str,
+) -> Result<rusqlite::Transaction<'c>, StoreError> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .context(action)
 }
 
 /// What the store remembers about a source between fetches.
@@ -229,8 +372,7 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_error)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         // page_size only takes effect before the first table exists; 16 KiB pages
         // make inserts about 50% faster and the file a third smaller. A 32 MiB
         // page cache (an upper bound, filled only as pages are used) keeps the
@@ -278,7 +420,14 @@ impl Store {
             });
         }
         for (index, migration) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction().context("starting a migration")?;
+            let tx = write_transaction(&mut self.conn, "starting a migration")?;
+            // Another process may have migrated while this one waited for the lock.
+            let current: u32 = tx
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .context("reading the schema version")?;
+            if current > index as u32 {
+                continue;
+            }
             tx.execute_batch(migration)
                 .context("migrating the schema")?;
             tx.pragma_update(None, "user_version", index as u32 + 1)
@@ -350,7 +499,7 @@ impl Store {
         items: &mut [Identified],
         now: i64,
     ) -> Result<Counts, StoreError> {
-        let tx = self.conn.transaction().context("starting a transaction")?;
+        let tx = write_transaction(&mut self.conn, "starting a transaction")?;
         self.dedup.prepare_or_skip(&tx, now);
         let mut changes = Vec::new();
         let (bumped, mut bumping) = (HashSet::new(), Vec::new());
@@ -384,7 +533,7 @@ impl Store {
         fetches: &mut [PendingFetch],
     ) -> Result<Vec<Result<Counts, StoreError>>, StoreError> {
         let Store { conn, dedup, .. } = self;
-        let mut tx = conn.transaction().context("starting a transaction")?;
+        let mut tx = write_transaction(conn, "starting a transaction")?;
         let now = fetches.iter().map(|f| f.now).max().unwrap_or_default();
         dedup.prepare_or_skip(&tx, now);
         let mut results = Vec::with_capacity(fetches.len());
@@ -403,11 +552,23 @@ impl Store {
                 fetch.oldest_kept,
                 DedupContext::of(dedup, &mut changes, &bumped, &mut bumping),
             );
-            match &result {
+            match result {
                 Ok(_) => {
-                    savepoint.commit().context("releasing a savepoint")?;
+                    if let Err(err) = savepoint.commit().context("releasing a savepoint") {
+                        dedup.invalidate();
+                        return Err(err);
+                    }
                     dedup.apply(&fetch.source_id, changes);
                     bumped.extend(bumping);
+                }
+                // A fault of the whole database (a full disk, a lost lock)
+                // may have rolled back the whole transaction, fetches
+                // already applied included: none of the batch is kept.
+                Err(err) if err.write_fault().is_some() => {
+                    drop(savepoint);
+                    drop(tx);
+                    dedup.invalidate();
+                    return Err(err);
                 }
                 // Dropping the savepoint rolls it back.
                 Err(_) => drop(savepoint),
@@ -649,7 +810,7 @@ impl Store {
         updates: &[(i64, Vec<String>)],
         now: i64,
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction().context("starting a transaction")?;
+        let tx = write_transaction(&mut self.conn, "starting a transaction")?;
         let mut changed = 0;
         let mut touched: BTreeSet<String> = BTreeSet::new();
         for (item_id, topics) in updates {

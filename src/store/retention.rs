@@ -54,7 +54,7 @@ impl Store {
     /// One transaction of [`Store::prune`]: at most [`PRUNE_BATCH`] items.
     /// Zero items means done.
     pub fn prune_batch(&mut self, cutoff: i64, now: i64) -> Result<Pruned, StoreError> {
-        let tx = self.conn.transaction().context("starting a prune")?;
+        let tx = super::write_transaction(&mut self.conn, "starting a prune")?;
         let ids: Vec<i64> = {
             let mut select = tx
                 .prepare_cached(
