@@ -328,6 +328,10 @@ const STATUS_EVERY: Duration = Duration::from_secs(30);
 /// The database must answer a health check within this.
 const DATABASE_ANSWER: Duration = Duration::from_secs(10);
 
+/// A database writer that finished nothing for this long is stuck (each of
+/// its batches waits at most the busy timeout for a lock).
+const WRITER_STUCK_AFTER: Duration = Duration::from_secs(45);
+
 fn scheduler_alive(heartbeat: &Heartbeat, clock: Clock) -> Result<(), String> {
     let silent = clock.now() - heartbeat.last();
     if silent > STALE_AFTER {
@@ -373,9 +377,14 @@ async fn monitor(heartbeat: Arc<Heartbeat>, status: Status, clock: Clock) {
     loop {
         tokio::time::sleep(tick).await;
         let database = tokio::time::timeout(DATABASE_ANSWER, status.writer.stats(false)).await;
+        let writes = status.writer.write_health();
         let health = scheduler_alive(&heartbeat, clock).and(match database {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) => Err(format!("the database does not answer: {err}")),
+            // Slow, but turning: it waits for another process's lock, one
+            // batch after the other. A restart would not help, and it would
+            // poll every source again at once.
+            Err(_) if writes.idle_for() < WRITER_STUCK_AFTER => Ok(()),
             Err(_) => Err(format!(
                 "the database did not answer within {}",
                 humantime::format_duration(DATABASE_ANSWER)

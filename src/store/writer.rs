@@ -62,12 +62,37 @@ pub struct StoreWriter {
 
 /// Whether the database took the writer's last write: a full disk or a lock
 /// held by another process fails every write alike, until a write succeeds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WriteHealth {
     fault: Mutex<Option<String>>,
+    /// When the writer last finished a piece of work, good or bad.
+    progressed: Mutex<std::time::Instant>,
+}
+
+impl Default for WriteHealth {
+    fn default() -> WriteHealth {
+        WriteHealth {
+            fault: Mutex::default(),
+            progressed: Mutex::new(std::time::Instant::now()),
+        }
+    }
 }
 
 impl WriteHealth {
+    /// How long ago the writer last finished a piece of work. A writer that
+    /// waits for another process's lock is slow to answer but still turns;
+    /// one that finished nothing for minutes is stuck.
+    pub fn idle_for(&self) -> std::time::Duration {
+        self.progressed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
+
+    fn progressed(&self) {
+        *self.progressed.lock().unwrap_or_else(|e| e.into_inner()) = std::time::Instant::now();
+    }
+
     /// `Err` says why the database takes no writes ("database not
     /// writable: disk full …").
     pub fn check(&self) -> Result<(), String> {
@@ -210,6 +235,7 @@ impl Writer {
             if !fetches.is_empty() {
                 self.record(fetches, replies);
             }
+            self.health.progressed();
         }
         self.store
     }
