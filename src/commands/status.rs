@@ -15,10 +15,15 @@ pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
         Err(code) => return code,
     };
     let now = unix_now();
-    let rows = Store::open(&resolve_db_path(&config, options.db.as_deref()))
-        .and_then(|store| crate::status::sources(&config, &store, now));
+    let db_path = resolve_db_path(&config, options.db.as_deref());
+    let rows = Store::open(&db_path).and_then(|store| crate::status::sources(&config, &store, now));
     match rows {
         Ok(rows) => {
+            // Fetches that cannot be stored leave no trace in the database:
+            // say why here.
+            if let Err(err) = crate::store::write_outlook(&db_path) {
+                eprintln!("warning: {err}");
+            }
             let output = if json {
                 crate::status::json(&rows, now)
             } else {

@@ -41,6 +41,11 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
+        "cannot open the database {}: the disk that holds it is full; free space on it",
+        path.display()
+    )]
+    OpenDiskFull { path: PathBuf },
+    #[error(
         "the database {} has schema version {found}, but this kurator only knows up to {known}; run a newer kurator or restore a backup",
         path.display()
     )]
@@ -152,7 +157,7 @@ impl std::fmt::Display for WriteFault {
 
 /// A file system with less room than this is full, as far as SQLite is
 /// concerned: it writes whole pages, WAL frames and shared-memory blocks.
-const FULL_BELOW_BYTES: u64 = 4 << 20;
+const FULL_BELOW_BYTES: u64 = 1 << 20;
 
 /// `error`, with a failed read or write that is really a full disk said so:
 /// SQLite reports some writes that fail for want of space (growing the
@@ -169,6 +174,18 @@ pub fn explain_fault(error: StoreError, db_path: &Path) -> StoreError {
             }
         }
         other => other,
+    }
+}
+
+/// Why the database at `path` cannot take writes, as far as can be seen
+/// without writing: a file system with no room left.
+pub fn write_outlook(path: &Path) -> Result<(), StoreError> {
+    match free_bytes(path) {
+        Some(free) if free < FULL_BELOW_BYTES => Err(StoreError::NotWritable {
+            fault: WriteFault::DiskFull,
+            action: "checking the free space beside it",
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -367,9 +384,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+        let open_error = |source: rusqlite::Error| match WriteFault::of(&source) {
+            Some(WriteFault::DiskFull | WriteFault::Io)
+                if free_bytes(path).is_some_and(|free| free < FULL_BELOW_BYTES) =>
+            {
+                StoreError::OpenDiskFull {
+                    path: path.to_path_buf(),
+                }
+            }
+            _ => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
         };
         let conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
