@@ -26,7 +26,7 @@ use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::config::{FetchConfig, format_byte_size};
-use guard::{AddressPolicy, NonPublicAnswer, NonPublicReason, PublicOnlyResolver};
+use guard::{AddressPolicy, GuardedResolver, Reach, Refused, SourceKind};
 pub use limits::HostLimits;
 
 /// More hops than this is a misconfigured server, not a feed.
@@ -87,14 +87,12 @@ pub enum FetchError {
     ConnectTimeout { host: String, limit: Duration },
     #[error("could not connect to {host}: {detail}")]
     Connect { host: String, detail: String },
-    #[error(
-        "refused to fetch {url}: {host} is {reason} ({addr}); a public feed may not lead to non-public addresses"
-    )]
+    /// The address guard refused a connection (see [`guard`] for the rules).
+    #[error("{refused}")]
     NonPublic {
+        /// The URL of the hop that was refused.
         url: String,
-        host: String,
-        addr: IpAddr,
-        reason: NonPublicReason,
+        refused: Refused,
     },
     #[error("the response is larger than `max_bytes` ({}); raise `max_bytes` if this feed is really that big", format_byte_size(*.limit))]
     TooLarge { limit: u64 },
@@ -203,23 +201,35 @@ impl Deadline {
     }
 }
 
-/// Whether a source's configured address is public: it decides which client
-/// (and so which DNS guard) every hop of its fetch uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    Public,
-    Intranet,
-}
-
 /// The HTTP client with its limits.
 pub struct Fetcher {
     config: FetchConfig,
     limits: HostLimits,
     policy: Arc<AddressPolicy>,
-    /// Refuses non-public DNS answers; used for sources with a public address.
-    public_client: reqwest::Client,
-    /// No address guard; used for sources configured with an intranet address.
-    intranet_client: reqwest::Client,
+    clients: Clients,
+    dns: Arc<guard::DnsOverrides>,
+}
+
+/// One HTTP client per [`Reach`], each with a resolver that connects only to
+/// the addresses its reach allows. Separate clients also keep separate
+/// connection pools, so a connection opened under one rule is never reused
+/// under a laxer one.
+struct Clients {
+    public: reqwest::Client,
+    as_configured: reqwest::Client,
+    intranet_redirect: reqwest::Client,
+    loopback_redirect: reqwest::Client,
+}
+
+impl Clients {
+    fn of(&self, reach: Reach) -> &reqwest::Client {
+        match reach {
+            Reach::Public => &self.public,
+            Reach::AsConfigured => &self.as_configured,
+            Reach::IntranetRedirect { loopback: false } => &self.intranet_redirect,
+            Reach::IntranetRedirect { loopback: true } => &self.loopback_redirect,
+        }
+    }
 }
 
 impl Fetcher {
@@ -230,33 +240,51 @@ impl Fetcher {
     /// Like [`Fetcher::new`] with a custom address policy (tests use it to play
     /// a public server on loopback).
     pub fn with_policy(config: &FetchConfig, policy: AddressPolicy) -> Result<Fetcher, FetchError> {
+        Fetcher::with_policy_and_dns(config, policy, Default::default())
+    }
+
+    /// Like [`Fetcher::with_policy`], with DNS answers for some names (tests
+    /// use it to give one name a "public" and a private loopback address).
+    #[doc(hidden)]
+    pub fn with_policy_and_dns(
+        config: &FetchConfig,
+        policy: AddressPolicy,
+        dns: guard::DnsOverrides,
+    ) -> Result<Fetcher, FetchError> {
+        let dns = Arc::new(dns);
         // reqwest is built without a default crypto backend so that `ring` (fast to
         // build) is used instead of aws-lc; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let policy = Arc::new(policy);
-        let build = |guarded: bool| {
-            let mut builder = reqwest::Client::builder()
+        let build = |reach: Reach| {
+            reqwest::Client::builder()
                 .user_agent(config.user_agent.clone())
                 .connect_timeout(config.connect_timeout)
                 .read_timeout(config.read_timeout)
                 .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(config.per_host);
-            if guarded {
-                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver {
+                .pool_max_idle_per_host(config.per_host)
+                .dns_resolver(Arc::new(GuardedResolver {
                     policy: policy.clone(),
-                }));
-            }
-            builder.build().map_err(|err| FetchError::Request {
-                url: String::new(),
-                detail: format!("cannot set up the HTTP client: {}", root_cause(&err)),
-            })
+                    reach,
+                    dns: dns.clone(),
+                }))
+                .build()
+                .map_err(|err| FetchError::Request {
+                    url: String::new(),
+                    detail: format!("cannot set up the HTTP client: {}", root_cause(&err)),
+                })
         };
         Ok(Fetcher {
             config: config.clone(),
             limits: HostLimits::new(config.concurrency, config.per_host, config.host_delay),
-            public_client: build(true)?,
-            intranet_client: build(false)?,
+            clients: Clients {
+                public: build(Reach::Public)?,
+                as_configured: build(Reach::AsConfigured)?,
+                intranet_redirect: build(Reach::IntranetRedirect { loopback: false })?,
+                loopback_redirect: build(Reach::IntranetRedirect { loopback: true })?,
+            },
             policy,
+            dns,
         })
     }
 
@@ -305,11 +333,7 @@ impl Fetcher {
         if url.scheme() == "file" {
             return deadline.within(self.read_file(url)).await?;
         }
-        let origin = deadline.within(self.origin_of(configured)).await??;
-        let client = match origin {
-            Origin::Public => &self.public_client,
-            Origin::Intranet => &self.intranet_client,
-        };
+        let kind = deadline.within(self.source_kind(configured)).await??;
 
         let mut current = url.clone();
         let mut visited = vec![url.clone()];
@@ -317,9 +341,9 @@ impl Fetcher {
         let mut moved_permanently_to = None;
         let mut only_permanent_hops = true;
         loop {
-            if origin == Origin::Public {
-                self.check_ip_literal(&current)?;
-            }
+            let reach = Reach::of_hop(kind, configured, &current);
+            self.check_ip_literal(&current, reach)?;
+            let client = self.clients.of(reach);
             let waiting_since = tokio::time::Instant::now();
             let _host_slot = self.limits.host_slot(&host_key(&current)).await;
             deadline.at += waiting_since.elapsed();
@@ -390,42 +414,45 @@ impl Fetcher {
         }
     }
 
-    /// A source is public unless its configured host is (or resolves to) a
-    /// non-public address.
-    async fn origin_of(&self, url: &Url) -> Result<Origin, FetchError> {
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let non_public = match url.host() {
-            Some(url::Host::Ipv4(ip)) => self.policy.non_public_reason(ip.into()),
-            Some(url::Host::Ipv6(ip)) => self.policy.non_public_reason(ip.into()),
-            _ => guard::first_non_public(&self.policy, host, port)
-                .await
-                .map_err(|err| FetchError::Connect {
-                    host: host.to_owned(),
-                    detail: format!("cannot resolve the host name: {err}"),
-                })?
-                .map(|(_, reason)| reason),
+    /// Guard rule 1: a source is an intranet source when its configured host
+    /// is a non-public IP literal or all of its DNS answers are non-public.
+    async fn source_kind(&self, configured: &Url) -> Result<SourceKind, FetchError> {
+        let addresses: Vec<IpAddr> = match configured.host() {
+            Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+            Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+            _ => {
+                let host = configured.host_str().unwrap_or_default();
+                let port = configured.port_or_known_default().unwrap_or(80);
+                guard::lookup(&self.dns, host, port)
+                    .await
+                    .map_err(|err| FetchError::Connect {
+                        host: host.to_owned(),
+                        detail: format!("cannot resolve the host name: {err}"),
+                    })?
+                    .into_iter()
+                    .map(|answer| answer.ip())
+                    .collect()
+            }
         };
-        Ok(if non_public.is_some() {
-            Origin::Intranet
-        } else {
-            Origin::Public
-        })
+        Ok(self.policy.source_kind(&addresses))
     }
 
-    fn check_ip_literal(&self, url: &Url) -> Result<(), FetchError> {
+    /// IP literals never reach the resolver, so the guard judges them here.
+    fn check_ip_literal(&self, url: &Url, reach: Reach) -> Result<(), FetchError> {
         let ip: IpAddr = match url.host() {
             Some(url::Host::Ipv4(ip)) => ip.into(),
             Some(url::Host::Ipv6(ip)) => ip.into(),
             _ => return Ok(()),
         };
-        match self.policy.non_public_reason(ip) {
+        match self.policy.refusal(reach, ip) {
             None => Ok(()),
-            Some(reason) => Err(FetchError::NonPublic {
+            Some(refusal) => Err(FetchError::NonPublic {
                 url: url.to_string(),
-                host: url.host_str().unwrap_or_default().to_owned(),
-                addr: ip,
-                reason,
+                refused: Refused {
+                    host: url.host_str().unwrap_or_default().to_owned(),
+                    addr: ip,
+                    refusal,
+                },
             }),
         }
     }
@@ -518,12 +545,10 @@ impl Fetcher {
         let host = url.host_str().unwrap_or_default().to_owned();
         let mut source = err.source();
         while let Some(inner) = source {
-            if let Some(answer) = inner.downcast_ref::<NonPublicAnswer>() {
+            if let Some(refused) = inner.downcast_ref::<Refused>() {
                 return FetchError::NonPublic {
                     url: url.to_string(),
-                    host: answer.host.clone(),
-                    addr: answer.addr,
-                    reason: answer.reason,
+                    refused: refused.clone(),
                 };
             }
             source = inner.source();
