@@ -31,6 +31,10 @@
 //!    `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address;
 //!    the deprecated IPv4-compatible and IPv4-translated forms, Teredo
 //!    (`2001::/32`) and local-use NAT64 (`64:ff9b:1::/48`) are never public.
+//!
+//! Proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`)
+//! are not used: a proxy resolves and connects to the targets itself, out of
+//! the guard's sight (see [`crate::fetch::Fetcher`]).
 
 use std::collections::HashMap;
 use std::future::Future;

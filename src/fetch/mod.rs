@@ -8,6 +8,8 @@
 //!   so a gzip bomb stops at the cap with bounded memory.
 //! * Redirects are followed by hand (at most [`MAX_REDIRECTS`]) so that every
 //!   hop is checked by the [`guard`] and permanent moves can be reported.
+//! * No proxy from the environment (`HTTP_PROXY`, ...): a proxy would connect
+//!   to targets the [`guard`] never sees.
 //! * Conditional GET with the stored validators; `304` is a normal outcome.
 //! * Status codes that carry meaning (`410`, `429`, `503`) become their own
 //!   errors so the caller can store what they ask for.
@@ -263,6 +265,9 @@ impl Fetcher {
                 .read_timeout(config.read_timeout)
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(config.per_host)
+                // An environment proxy (`HTTP_PROXY`, ...) would resolve and
+                // connect to every target itself, out of the guard's sight.
+                .no_proxy()
                 .dns_resolver(Arc::new(GuardedResolver {
                     policy: policy.clone(),
                     reach,
