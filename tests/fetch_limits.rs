@@ -9,7 +9,7 @@ use std::time::Duration;
 use kurator::config::FetchConfig;
 use kurator::fetch::guard::AddressPolicy;
 use kurator::fetch::{FetchError, Fetcher, Response, Validators};
-use support::server::{Behaviour, TestServer};
+use support::server::{Behaviour, TestServer, gzip_bomb, gzip_bytes};
 use url::Url;
 
 const FEED: &str = r#"<rss version="2.0"><channel><title>t</title><item><title>Eintrag</title><link>https://e.de/1</link></item></channel></rss>"#;
@@ -203,9 +203,15 @@ async fn gzip_bomb_and_endless_body_stop_at_the_cap_with_bounded_memory() {
             content_type: "application/rss+xml".into(),
         },
     );
+    // The same bomb served as plain bytes, as `feed.xml.gz` without
+    // `Content-Encoding` (the fetcher recognises the gzip magic bytes).
+    server.route(
+        "/bomb.xml.gz",
+        Behaviour::ok("application/xml", gzip_bomb(4 << 30).to_vec()),
+    );
     let fetcher = Fetcher::new(&config()).unwrap();
     let before = peak_rss_kib();
-    for path in ["/bomb", "/endless"] {
+    for path in ["/bomb", "/endless", "/bomb.xml.gz"] {
         let url = Url::parse(&server.url(path)).unwrap();
         let err = fetcher
             .fetch(&url, &Validators::default())
@@ -515,4 +521,47 @@ async fn intranet_redirects_may_not_reach_link_local_or_metadata_addresses() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("a link-local address"), "{err}");
+}
+
+#[tokio::test]
+async fn gzip_bytes_without_content_encoding_are_decompressed() {
+    let server = TestServer::start();
+    // A misconfigured server publishing `feed.xml.gz` as XML.
+    server.route(
+        "/feed.xml.gz",
+        Behaviour::ok("application/xml", gzip_bytes(FEED.as_bytes())),
+    );
+    let mut corrupt = gzip_bytes(FEED.as_bytes());
+    corrupt.truncate(corrupt.len() / 2);
+    server.route("/corrupt.xml.gz", Behaviour::ok("application/xml", corrupt));
+    let fetcher = Fetcher::new(&config()).unwrap();
+    let fetch = |path: &str| {
+        let url = Url::parse(&server.url(path)).unwrap();
+        let fetcher = &fetcher;
+        async move { fetcher.fetch(&url, &Validators::default()).await }
+    };
+    let Response::Body(body) = fetch("/feed.xml.gz").await.unwrap().response else {
+        panic!("expected a body")
+    };
+    assert_eq!(body.bytes, FEED.as_bytes());
+    let err = fetch("/corrupt.xml.gz").await.unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "the body is gzip data (it starts with the gzip magic bytes) but does not decompress"
+        ),
+        "{err}"
+    );
+
+    // A local `feed.xml.gz` too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feed.xml.gz");
+    std::fs::write(&path, gzip_bytes(FEED.as_bytes())).unwrap();
+    let fetched = fetcher
+        .fetch(&Url::from_file_path(&path).unwrap(), &Validators::default())
+        .await
+        .unwrap();
+    let Response::Body(body) = fetched.response else {
+        panic!("expected a body")
+    };
+    assert_eq!(body.bytes, FEED.as_bytes());
 }

@@ -5,7 +5,9 @@
 //! * Three timeouts: connecting, silence between reads, and the whole fetch
 //!   (a server that drips one byte a second still ends at `timeout`).
 //! * Bodies are read in chunks and capped at `max_bytes` *after* decompression,
-//!   so a gzip bomb stops at the cap with bounded memory.
+//!   so a gzip bomb stops at the cap with bounded memory. A body that is gzip
+//!   data without `Content-Encoding` (a `feed.xml.gz` served as XML) is
+//!   recognised by its magic bytes and decompressed under the same cap.
 //! * Redirects are followed by hand (at most [`MAX_REDIRECTS`]) so that every
 //!   hop is checked by the [`guard`] and permanent moves can be reported.
 //! * No proxy from the environment (`HTTP_PROXY`, ...): a proxy would connect
@@ -117,6 +119,10 @@ pub enum FetchError {
     Status { status: u16, url: String },
     #[error("the response broke off: {detail}")]
     Body { detail: String },
+    #[error(
+        "the body is gzip data (it starts with the gzip magic bytes) but does not decompress ({detail}); the published file is broken: tell the publisher"
+    )]
+    CorruptGzip { detail: String },
     #[error("request to {url} failed: {detail}")]
     Request { url: String, detail: String },
     #[error("cannot read {path}: {detail}")]
@@ -502,7 +508,7 @@ impl Fetcher {
             }
         }
         Ok(Body {
-            bytes,
+            bytes: gunzip_unlabelled(bytes, limit).await?,
             content_type,
             validators,
         })
@@ -534,6 +540,7 @@ impl Fetcher {
         if bytes.len() as u64 > limit {
             return Err(FetchError::TooLarge { limit });
         }
+        let bytes = gunzip_unlabelled(bytes, limit).await?;
         Ok(Fetched {
             final_url: url.clone(),
             moved_permanently_to: None,
@@ -579,6 +586,37 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The two bytes every gzip stream starts with.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Decompresses a body that is gzip data although no `Content-Encoding`
+/// said so (a `feed.xml.gz` published as `application/xml`), under the same
+/// `limit` as every body, so a gzip bomb stops at the cap. Any other body is
+/// returned as it is. Inflating is CPU work, so it runs off the async threads.
+async fn gunzip_unlabelled(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, FetchError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        return Ok(bytes);
+    }
+    let inflated = tokio::task::spawn_blocking(move || {
+        let mut inflated = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .take(limit + 1)
+            .read_to_end(&mut inflated)
+            .map(|_| inflated)
+    })
+    .await
+    .map_err(|err| FetchError::CorruptGzip {
+        detail: err.to_string(),
+    })?
+    .map_err(|err| FetchError::CorruptGzip {
+        detail: err.to_string(),
+    })?;
+    if inflated.len() as u64 > limit {
+        return Err(FetchError::TooLarge { limit });
+    }
+    Ok(inflated)
 }
 
 /// `host:port`, the unit that per-host limits count.
