@@ -293,7 +293,11 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// Resolves `host`, with the test overrides in `dns` first.
-pub async fn lookup(dns: &DnsOverrides, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+pub(crate) async fn lookup(
+    dns: &DnsOverrides,
+    host: &str,
+    port: u16,
+) -> std::io::Result<Vec<SocketAddr>> {
     if let Some(answers) = dns.get(host) {
         return Ok(answers
             .iter()
