@@ -495,3 +495,39 @@ fn unknown_source_id_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// A proxy from the environment would resolve and connect to the targets
+/// itself, out of the address guard's sight: Kurator connects directly.
+#[test]
+fn environment_proxies_are_not_used() {
+    let server = TestServer::start();
+    server.route("/atom.xml", Behaviour::ok("application/atom+xml", ATOM));
+    let proxy = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &[("atom", server.url("/atom.xml"))]);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kurator"));
+    command.arg("-c").arg(&config).arg("fetch");
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command.env(name, proxy.base_url());
+    }
+    let output = command
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        proxy.requests().is_empty(),
+        "the proxy was used: {:?}\n{stdout}",
+        proxy.requests()
+    );
+    assert_eq!(server.requests_for("/atom.xml").len(), 1, "{stdout}");
+    assert!(stdout.contains("new 1,"), "{stdout}");
+}

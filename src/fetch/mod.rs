@@ -5,9 +5,13 @@
 //! * Three timeouts: connecting, silence between reads, and the whole fetch
 //!   (a server that drips one byte a second still ends at `timeout`).
 //! * Bodies are read in chunks and capped at `max_bytes` *after* decompression,
-//!   so a gzip bomb stops at the cap with bounded memory.
+//!   so a gzip bomb stops at the cap with bounded memory. A body that is gzip
+//!   data without `Content-Encoding` (a `feed.xml.gz` served as XML) is
+//!   recognised by its magic bytes and decompressed under the same cap.
 //! * Redirects are followed by hand (at most [`MAX_REDIRECTS`]) so that every
 //!   hop is checked by the [`guard`] and permanent moves can be reported.
+//! * No proxy from the environment (`HTTP_PROXY`, ...): a proxy would connect
+//!   to targets the [`guard`] never sees.
 //! * Conditional GET with the stored validators; `304` is a normal outcome.
 //! * Status codes that carry meaning (`410`, `429`, `503`) become their own
 //!   errors so the caller can store what they ask for.
@@ -26,7 +30,7 @@ use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::config::{FetchConfig, format_byte_size};
-use guard::{AddressPolicy, NonPublicAnswer, NonPublicReason, PublicOnlyResolver};
+use guard::{AddressPolicy, GuardedResolver, Reach, Refused, SourceKind};
 pub use limits::HostLimits;
 
 /// More hops than this is a misconfigured server, not a feed.
@@ -87,14 +91,12 @@ pub enum FetchError {
     ConnectTimeout { host: String, limit: Duration },
     #[error("could not connect to {host}: {detail}")]
     Connect { host: String, detail: String },
-    #[error(
-        "refused to fetch {url}: {host} is {reason} ({addr}); a public feed may not lead to non-public addresses"
-    )]
+    /// The address guard refused a connection (see [`guard`] for the rules).
+    #[error("{refused}")]
     NonPublic {
+        /// The URL of the hop that was refused.
         url: String,
-        host: String,
-        addr: IpAddr,
-        reason: NonPublicReason,
+        refused: Refused,
     },
     #[error("the response is larger than `max_bytes` ({}); raise `max_bytes` if this feed is really that big", format_byte_size(*.limit))]
     TooLarge { limit: u64 },
@@ -117,6 +119,10 @@ pub enum FetchError {
     Status { status: u16, url: String },
     #[error("the response broke off: {detail}")]
     Body { detail: String },
+    #[error(
+        "the body is gzip data (it starts with the gzip magic bytes) but does not decompress ({detail}); the published file is broken: tell the publisher"
+    )]
+    CorruptGzip { detail: String },
     #[error("request to {url} failed: {detail}")]
     Request { url: String, detail: String },
     #[error("cannot read {path}: {detail}")]
@@ -203,23 +209,35 @@ impl Deadline {
     }
 }
 
-/// Whether a source's configured address is public: it decides which client
-/// (and so which DNS guard) every hop of its fetch uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    Public,
-    Intranet,
-}
-
 /// The HTTP client with its limits.
 pub struct Fetcher {
     config: FetchConfig,
     limits: HostLimits,
     policy: Arc<AddressPolicy>,
-    /// Refuses non-public DNS answers; used for sources with a public address.
-    public_client: reqwest::Client,
-    /// No address guard; used for sources configured with an intranet address.
-    intranet_client: reqwest::Client,
+    clients: Clients,
+    dns: Arc<guard::DnsOverrides>,
+}
+
+/// One HTTP client per [`Reach`], each with a resolver that connects only to
+/// the addresses its reach allows. Separate clients also keep separate
+/// connection pools, so a connection opened under one rule is never reused
+/// under a laxer one.
+struct Clients {
+    public: reqwest::Client,
+    as_configured: reqwest::Client,
+    intranet_redirect: reqwest::Client,
+    loopback_redirect: reqwest::Client,
+}
+
+impl Clients {
+    fn of(&self, reach: Reach) -> &reqwest::Client {
+        match reach {
+            Reach::Public => &self.public,
+            Reach::AsConfigured => &self.as_configured,
+            Reach::IntranetRedirect { loopback: false } => &self.intranet_redirect,
+            Reach::IntranetRedirect { loopback: true } => &self.loopback_redirect,
+        }
+    }
 }
 
 impl Fetcher {
@@ -230,33 +248,54 @@ impl Fetcher {
     /// Like [`Fetcher::new`] with a custom address policy (tests use it to play
     /// a public server on loopback).
     pub fn with_policy(config: &FetchConfig, policy: AddressPolicy) -> Result<Fetcher, FetchError> {
+        Fetcher::with_policy_and_dns(config, policy, Default::default())
+    }
+
+    /// Like [`Fetcher::with_policy`], with DNS answers for some names (tests
+    /// use it to give one name a "public" and a private loopback address).
+    #[doc(hidden)]
+    pub fn with_policy_and_dns(
+        config: &FetchConfig,
+        policy: AddressPolicy,
+        dns: guard::DnsOverrides,
+    ) -> Result<Fetcher, FetchError> {
+        let dns = Arc::new(dns);
         // reqwest is built without a default crypto backend so that `ring` (fast to
         // build) is used instead of aws-lc; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let policy = Arc::new(policy);
-        let build = |guarded: bool| {
-            let mut builder = reqwest::Client::builder()
+        let build = |reach: Reach| {
+            reqwest::Client::builder()
                 .user_agent(config.user_agent.clone())
                 .connect_timeout(config.connect_timeout)
                 .read_timeout(config.read_timeout)
                 .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(config.per_host);
-            if guarded {
-                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver {
+                .pool_max_idle_per_host(config.per_host)
+                // An environment proxy (`HTTP_PROXY`, ...) would resolve and
+                // connect to every target itself, out of the guard's sight.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver {
                     policy: policy.clone(),
-                }));
-            }
-            builder.build().map_err(|err| FetchError::Request {
-                url: String::new(),
-                detail: format!("cannot set up the HTTP client: {}", root_cause(&err)),
-            })
+                    reach,
+                    dns: dns.clone(),
+                }))
+                .build()
+                .map_err(|err| FetchError::Request {
+                    url: String::new(),
+                    detail: format!("cannot set up the HTTP client: {}", root_cause(&err)),
+                })
         };
         Ok(Fetcher {
             config: config.clone(),
             limits: HostLimits::new(config.concurrency, config.per_host, config.host_delay),
-            public_client: build(true)?,
-            intranet_client: build(false)?,
+            clients: Clients {
+                public: build(Reach::Public)?,
+                as_configured: build(Reach::AsConfigured)?,
+                intranet_redirect: build(Reach::IntranetRedirect { loopback: false })?,
+                loopback_redirect: build(Reach::IntranetRedirect { loopback: true })?,
+            },
             policy,
+            dns,
         })
     }
 
@@ -305,11 +344,7 @@ impl Fetcher {
         if url.scheme() == "file" {
             return deadline.within(self.read_file(url)).await?;
         }
-        let origin = deadline.within(self.origin_of(configured)).await??;
-        let client = match origin {
-            Origin::Public => &self.public_client,
-            Origin::Intranet => &self.intranet_client,
-        };
+        let kind = deadline.within(self.source_kind(configured)).await??;
 
         let mut current = url.clone();
         let mut visited = vec![url.clone()];
@@ -317,9 +352,9 @@ impl Fetcher {
         let mut moved_permanently_to = None;
         let mut only_permanent_hops = true;
         loop {
-            if origin == Origin::Public {
-                self.check_ip_literal(&current)?;
-            }
+            let reach = Reach::of_hop(kind, configured, &current);
+            self.check_ip_literal(&current, reach)?;
+            let client = self.clients.of(reach);
             let waiting_since = tokio::time::Instant::now();
             let _host_slot = self.limits.host_slot(&host_key(&current)).await;
             deadline.at += waiting_since.elapsed();
@@ -390,42 +425,45 @@ impl Fetcher {
         }
     }
 
-    /// A source is public unless its configured host is (or resolves to) a
-    /// non-public address.
-    async fn origin_of(&self, url: &Url) -> Result<Origin, FetchError> {
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let non_public = match url.host() {
-            Some(url::Host::Ipv4(ip)) => self.policy.non_public_reason(ip.into()),
-            Some(url::Host::Ipv6(ip)) => self.policy.non_public_reason(ip.into()),
-            _ => guard::first_non_public(&self.policy, host, port)
-                .await
-                .map_err(|err| FetchError::Connect {
-                    host: host.to_owned(),
-                    detail: format!("cannot resolve the host name: {err}"),
-                })?
-                .map(|(_, reason)| reason),
+    /// Guard rule 1: a source is an intranet source when its configured host
+    /// is a non-public IP literal or all of its DNS answers are non-public.
+    async fn source_kind(&self, configured: &Url) -> Result<SourceKind, FetchError> {
+        let addresses: Vec<IpAddr> = match configured.host() {
+            Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+            Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+            _ => {
+                let host = configured.host_str().unwrap_or_default();
+                let port = configured.port_or_known_default().unwrap_or(80);
+                guard::lookup(&self.dns, host, port)
+                    .await
+                    .map_err(|err| FetchError::Connect {
+                        host: host.to_owned(),
+                        detail: format!("cannot resolve the host name: {err}"),
+                    })?
+                    .into_iter()
+                    .map(|answer| answer.ip())
+                    .collect()
+            }
         };
-        Ok(if non_public.is_some() {
-            Origin::Intranet
-        } else {
-            Origin::Public
-        })
+        Ok(self.policy.source_kind(&addresses))
     }
 
-    fn check_ip_literal(&self, url: &Url) -> Result<(), FetchError> {
+    /// IP literals never reach the resolver, so the guard judges them here.
+    fn check_ip_literal(&self, url: &Url, reach: Reach) -> Result<(), FetchError> {
         let ip: IpAddr = match url.host() {
             Some(url::Host::Ipv4(ip)) => ip.into(),
             Some(url::Host::Ipv6(ip)) => ip.into(),
             _ => return Ok(()),
         };
-        match self.policy.non_public_reason(ip) {
+        match self.policy.refusal(reach, ip) {
             None => Ok(()),
-            Some(reason) => Err(FetchError::NonPublic {
+            Some(refusal) => Err(FetchError::NonPublic {
                 url: url.to_string(),
-                host: url.host_str().unwrap_or_default().to_owned(),
-                addr: ip,
-                reason,
+                refused: Refused {
+                    host: url.host_str().unwrap_or_default().to_owned(),
+                    addr: ip,
+                    refusal,
+                },
             }),
         }
     }
@@ -470,7 +508,7 @@ impl Fetcher {
             }
         }
         Ok(Body {
-            bytes,
+            bytes: gunzip_unlabelled(bytes, limit).await?,
             content_type,
             validators,
         })
@@ -502,6 +540,7 @@ impl Fetcher {
         if bytes.len() as u64 > limit {
             return Err(FetchError::TooLarge { limit });
         }
+        let bytes = gunzip_unlabelled(bytes, limit).await?;
         Ok(Fetched {
             final_url: url.clone(),
             moved_permanently_to: None,
@@ -518,12 +557,10 @@ impl Fetcher {
         let host = url.host_str().unwrap_or_default().to_owned();
         let mut source = err.source();
         while let Some(inner) = source {
-            if let Some(answer) = inner.downcast_ref::<NonPublicAnswer>() {
+            if let Some(refused) = inner.downcast_ref::<Refused>() {
                 return FetchError::NonPublic {
                     url: url.to_string(),
-                    host: answer.host.clone(),
-                    addr: answer.addr,
-                    reason: answer.reason,
+                    refused: refused.clone(),
                 };
             }
             source = inner.source();
@@ -549,6 +586,37 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The two bytes every gzip stream starts with.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Decompresses a body that is gzip data although no `Content-Encoding`
+/// said so (a `feed.xml.gz` published as `application/xml`), under the same
+/// `limit` as every body, so a gzip bomb stops at the cap. Any other body is
+/// returned as it is. Inflating is CPU work, so it runs off the async threads.
+async fn gunzip_unlabelled(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, FetchError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        return Ok(bytes);
+    }
+    let inflated = tokio::task::spawn_blocking(move || {
+        let mut inflated = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .take(limit + 1)
+            .read_to_end(&mut inflated)
+            .map(|_| inflated)
+    })
+    .await
+    .map_err(|err| FetchError::CorruptGzip {
+        detail: err.to_string(),
+    })?
+    .map_err(|err| FetchError::CorruptGzip {
+        detail: err.to_string(),
+    })?;
+    if inflated.len() as u64 > limit {
+        return Err(FetchError::TooLarge { limit });
+    }
+    Ok(inflated)
 }
 
 /// `host:port`, the unit that per-host limits count.

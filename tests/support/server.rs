@@ -130,8 +130,20 @@ impl TestServer {
     ///
     /// The socket is listening when this returns.
     pub fn start() -> TestServer {
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("test server: bind 127.0.0.1:0");
+        TestServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("test server: bind 127.0.0.1:0")
+    }
+
+    /// Like [`TestServer::start`] on another loopback address or a given
+    /// port (e.g. `127.0.0.2` on the port of a server on `127.0.0.1`, so one
+    /// host name with two DNS answers reaches either). Fails when the address
+    /// is taken.
+    pub fn bind(addr: SocketAddr) -> std::io::Result<TestServer> {
+        assert!(
+            addr.ip().is_loopback(),
+            "test servers listen on loopback only, not {addr}"
+        );
+        let listener = std::net::TcpListener::bind(addr)?;
         listener
             .set_nonblocking(true)
             .expect("test server: set listener non-blocking");
@@ -183,12 +195,12 @@ impl TestServer {
             Ok(Err(message)) => panic!("test server failed to start: {message}"),
             Err(_) => panic!("test server thread exited before it was ready"),
         }
-        TestServer {
+        Ok(TestServer {
             addr,
             shared,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
-        }
+        })
     }
 
     /// `"http://127.0.0.1:PORT"`
