@@ -223,8 +223,10 @@ async fn gzip_bomb_and_endless_body_stop_at_the_cap_with_bounded_memory() {
         );
     }
     let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
-    // The cap is 8 MiB; a 4 GiB bomb read whole would need 4096 MiB.
-    assert!(grown_mib < 64, "peak memory grew by {grown_mib} MiB");
+    // The cap is 8 MiB; a 4 GiB bomb read whole would need 4096 MiB. The
+    // peak is the whole test process's, and the other tests of this file run
+    // beside this one: the bound leaves them room.
+    assert!(grown_mib < 256, "peak memory grew by {grown_mib} MiB");
 }
 
 #[tokio::test]
