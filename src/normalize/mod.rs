@@ -234,7 +234,7 @@ pub fn html_to_text(html: &str) -> String {
     if !html.contains(['<', '&']) {
         return html.to_owned();
     }
-    let fragment = Html::parse_fragment(html);
+    let fragment = Html::parse_fragment(&crate::text::bound_html_depth(html));
     fragment.root_element().text().collect()
 }
 
