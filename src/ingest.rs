@@ -21,6 +21,7 @@ use crate::dedup::SeenItems;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
 use crate::parse::ParseError;
+use crate::redact::Redacted;
 use crate::rules::TopicSet;
 use crate::schedule::SourceTimes;
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
@@ -235,9 +236,10 @@ impl Ingester {
         };
         let effective_url = fetched.final_url.to_string();
         let moved_to = fetched.moved_permanently_to.as_ref().map(Url::to_string);
-        if let Some(target) = &moved_to {
+        if let Some(target) = &fetched.moved_permanently_to {
             hints.push(format!(
-                "the feed moved permanently to {target}; update `url` in the config"
+                "the feed moved permanently to {}; update `url` in the config",
+                Redacted(target)
             ));
         }
 
@@ -287,10 +289,11 @@ impl Ingester {
                                 .cloned()
                                 .expect("checked above");
                             hints.push(format!(
-                                "{} is an HTML page; Kurator reads the feed it links to, {feed} (set that as `url` to save a request)",
-                                source.url
+                                "{} is an HTML page; Kurator reads the feed it links to, {} (set that as `url` to save a request)",
+                                Redacted(&source.url),
+                                Redacted(&feed)
                             ));
-                            tracing::info!(feed = %feed, "followed the page's feed link");
+                            tracing::info!(feed = %Redacted(&feed), "followed the page's feed link");
                             self.remember_discovery(source, feed);
                             return Box::pin(self.ingest_inner(source, force, hints)).await;
                         }

@@ -7,6 +7,7 @@
 //!   sanitized HTML; categories are the item's tags.
 //! * Characters XML forbids are removed from every string, whatever its origin.
 //! * Every link is absolute: feed links are built from `[server] base_url`.
+//! * A source's URL is shown without credentials ([`crate::redact`]).
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -72,7 +73,15 @@ pub struct FeedInfo {
 pub struct EntrySource {
     pub id: String,
     pub title: String,
+    /// The configured URL, credentials and all: shown only as [`EntrySource::shown_url`].
     pub url: String,
+}
+
+impl EntrySource {
+    /// The URL as every output shows it: without credentials ([`crate::redact`]).
+    pub fn shown_url(&self) -> String {
+        crate::redact::redacted_text(&self.url)
+    }
 }
 
 /// One entry, ready to render.
@@ -216,7 +225,7 @@ fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             }));
             item.set_pub_date(Some(rfc822(entry.published)));
             item.set_source((!entry.source.url.is_empty()).then(|| ::rss::Source {
-                url: entry.source.url.clone(),
+                url: entry.source.shown_url(),
                 title: Some(clean(&entry.source.title)),
             }));
             item.set_categories(
@@ -333,9 +342,10 @@ fn atom(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
         if !entry.source.url.is_empty() {
             w.write_event(Event::Start(BytesStart::new("source")))
                 .expect("Vec");
-            text_element(w, "id", &entry.source.url, None);
+            let url = entry.source.shown_url();
+            text_element(w, "id", &url, None);
             text_element(w, "title", &entry.source.title, Some("text"));
-            link(w, &entry.source.url, "self", None);
+            link(w, &url, "self", None);
             w.write_event(Event::End(BytesEnd::new("source")))
                 .expect("Vec");
         }
@@ -422,10 +432,10 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
                 "_kurator".into(),
                 json!({
                     "about": "https://github.com/kurator-feeds/kurator",
-                    "source": { "id": entry.source.id, "title": clean(&entry.source.title), "url": entry.source.url },
+                    "source": { "id": entry.source.id, "title": clean(&entry.source.title), "url": entry.source.shown_url() },
                     "uid": entry.uid,
                     "also_reported_by": entry.also.iter().map(|r| json!({
-                        "source": { "id": r.source.id, "title": clean(&r.source.title), "url": r.source.url },
+                        "source": { "id": r.source.id, "title": clean(&r.source.title), "url": r.source.shown_url() },
                         "title": clean(&r.title),
                         "url": r.link,
                         "uid": r.uid,

@@ -26,6 +26,7 @@ use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::config::{FetchConfig, format_byte_size};
+use crate::redact::{Redacted, redacted};
 use guard::{AddressPolicy, NonPublicAnswer, NonPublicReason, PublicOnlyResolver};
 pub use limits::HostLimits;
 
@@ -146,11 +147,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn chain_text(chain: &[Url]) -> String {
-    chain
-        .iter()
-        .map(Url::as_str)
-        .collect::<Vec<_>>()
-        .join(" → ")
+    chain.iter().map(redacted).collect::<Vec<_>>().join(" → ")
 }
 
 fn retry_text(retry_at: &Option<SystemTime>) -> String {
@@ -282,9 +279,7 @@ impl Fetcher {
         configured: &Url,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" && configured.scheme() != "file" {
-            return Err(FetchError::FileFromWeb {
-                url: url.to_string(),
-            });
+            return Err(FetchError::FileFromWeb { url: redacted(url) });
         }
         let _slot = self.limits.fetch_slot().await;
         let mut deadline = Deadline {
@@ -344,7 +339,7 @@ impl Fetcher {
                 }
                 if visited.len() > MAX_REDIRECTS {
                     return Err(FetchError::TooManyRedirects {
-                        last: target.into(),
+                        last: redacted(&target),
                     });
                 }
                 let permanent = matches!(
@@ -355,7 +350,7 @@ impl Fetcher {
                 if only_permanent_hops {
                     moved_permanently_to = Some(target.clone());
                 }
-                tracing::debug!(from = %current, to = %target, status = status.as_u16(), "redirect");
+                tracing::debug!(from = %Redacted(&current), to = %Redacted(&target), status = status.as_u16(), "redirect");
                 visited.push(target.clone());
                 current = target;
                 continue;
@@ -377,7 +372,7 @@ impl Fetcher {
                 s => {
                     return Err(FetchError::Status {
                         status: s.as_u16(),
-                        url: current.to_string(),
+                        url: redacted(&current),
                     });
                 }
             };
@@ -422,7 +417,7 @@ impl Fetcher {
         match self.policy.non_public_reason(ip) {
             None => Ok(()),
             Some(reason) => Err(FetchError::NonPublic {
-                url: url.to_string(),
+                url: redacted(url),
                 host: url.host_str().unwrap_or_default().to_owned(),
                 addr: ip,
                 reason,
@@ -520,7 +515,7 @@ impl Fetcher {
         while let Some(inner) = source {
             if let Some(answer) = inner.downcast_ref::<NonPublicAnswer>() {
                 return FetchError::NonPublic {
-                    url: url.to_string(),
+                    url: redacted(url),
                     host: answer.host.clone(),
                     addr: answer.addr,
                     reason: answer.reason,
@@ -544,7 +539,7 @@ impl Fetcher {
             }
         } else {
             FetchError::Request {
-                url: url.to_string(),
+                url: redacted(url),
                 detail: root_cause(&err),
             }
         }
@@ -571,7 +566,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 
 fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
     let bad = |detail: String| FetchError::BadRedirect {
-        from: from.to_string(),
+        from: redacted(from),
         detail,
     };
     let location = headers
