@@ -14,6 +14,24 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Whether `c` is a Unicode bidi control: the embeddings and overrides
+/// (U+202A–U+202E), the isolates (U+2066–U+2069) and the marks (U+200E,
+/// U+200F, U+061C). In a title they can make text read in another order than
+/// it is stored (`RLO` turns `gpj.exe` into `exe.jpg`).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// `text` without bidi controls ([`is_bidi_control`]), for plain-text fields
+/// (titles, names, categories); borrowed when there are none.
+pub fn strip_bidi_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(is_bidi_control) {
+        std::borrow::Cow::Owned(text.chars().filter(|&c| !is_bidi_control(c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// The deepest element nesting an HTML fragment or page keeps. html5ever's
 /// tree builder walks the stack of open elements on most tags, so its cost
 /// grows with depth × tags: 300,000 nested `<div>`s took minutes. Real feed
@@ -172,5 +190,19 @@ mod tests {
             bound_html_depth(&self_closed),
             format!("{}z", "<div/>".repeat(MAX_HTML_DEPTH))
         );
+    }
+
+    #[test]
+    fn bidi_controls_are_stripped() {
+        assert_eq!(
+            strip_bidi_controls(
+                "Rechnung\u{202E}fdp.exe\u{202C} \u{2066}x\u{2069}\u{200F}\u{061C}"
+            ),
+            "Rechnungfdp.exe x"
+        );
+        assert!(matches!(
+            strip_bidi_controls("Straße – ٱلعربية"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -446,13 +446,13 @@ impl Config {
             }
             sources.push(Source {
                 id: id.clone(),
+                // Shown in feeds and on /sources: no bidi controls.
                 title: raw_source
                     .title
                     .as_deref()
-                    .map(str::trim)
+                    .map(|t| crate::text::strip_bidi_controls(t.trim()).trim().to_owned())
                     .filter(|t| !t.is_empty())
-                    .unwrap_or(id)
-                    .to_owned(),
+                    .unwrap_or_else(|| id.clone()),
                 url,
                 tags,
                 enabled: raw_source.enabled,
@@ -1088,6 +1088,15 @@ mod tests {
             let err = Config::load(Path::new("/dev/zero")).unwrap_err();
             assert!(err.to_string().contains("larger than"), "{err}");
         }
+    }
+
+    #[test]
+    fn source_titles_lose_bidi_controls() {
+        let config = parse(
+            "[[source]]\nid = \"amt\"\ntitle = \"Amt \u{202E}nretsum\u{202C}\"\nurl = \"https://www.amt.example/feed\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.sources[0].title, "Amt nretsum");
     }
 
     #[test]
