@@ -471,17 +471,28 @@ pub fn process_source(
             (items, None)
         }
         _ => {
-            let parsed = parse::parse(&decoded.text, url)?;
-            if !parsed.repairs.is_empty() {
-                tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
-            }
-            let ttl = parsed
-                .feed
-                .ttl
+            // A piece at a time: only one piece's feed-rs model is held at once.
+            let pieces = parse::parse_pieces(&decoded.text, url, |parsed| {
+                if !parsed.repairs.is_empty() {
+                    tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
+                }
+                (
+                    normalize::normalize(&parsed.feed, url, now),
+                    parsed.feed.ttl,
+                )
+            })?;
+            let ttl = pieces
+                .iter()
+                .find_map(|(_, ttl)| *ttl)
                 .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
-            (normalize::normalize(&parsed.feed, url, now), ttl)
+            let mut items = Vec::with_capacity(pieces.iter().map(|(items, _)| items.len()).sum());
+            for (piece, _) in pieces {
+                items.extend(piece);
+            }
+            (items, ttl)
         }
     };
+    drop(decoded);
     let mut identified = identify(tagger.source_id, items);
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
