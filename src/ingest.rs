@@ -536,6 +536,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_feed_read_in_pieces_yields_what_it_yields_whole() {
+        let mut xml =
+            String::from("<rss version=\"2.0\"><channel><title>Stadt</title><ttl>45</ttl>\n");
+        for n in 0..8_000 {
+            xml.push_str(&format!(
+                "<item><title>Meldung {n} &amp; mehr</title><link>/m/{n}?utm_source=rss</link>\
+                 <description><![CDATA[<p onclick=\"x()\">Der Gemeinderat {n} tagt. {}</p>]]></description>\
+                 <pubDate>Mon, 13 Apr 2026 10:00:00 +0200</pubDate></item>\n",
+                "Text ".repeat(40)
+            ));
+        }
+        xml.push_str("</channel></rss>");
+        assert!(xml.len() > 3 * parse::pieces::PIECE_BYTES);
+        let url = Url::parse("https://www.stadt.example/feed.xml").unwrap();
+        let topics = TopicSet::default();
+        let tagger = Tagger {
+            topics: &topics,
+            source_id: "stadt",
+            source_tags: &[],
+        };
+        let processed = process(&tagger, xml.clone().into_bytes(), None, &url, i64::MAX).unwrap();
+        assert_eq!(processed.ttl, Some(Duration::from_secs(45 * 60)));
+        let whole = identify(
+            "stadt",
+            normalize::normalize(&parse::parse(&xml, &url).unwrap().feed, &url, i64::MAX),
+        );
+        let whole: Vec<(String, normalize::Item)> =
+            whole.into_iter().map(|i| (i.uid, i.item)).collect();
+        let pieces: Vec<(String, normalize::Item)> = processed
+            .items
+            .into_iter()
+            .map(|i| (i.uid, i.item))
+            .collect();
+        assert_eq!(pieces.len(), 8_000);
+        if let Some(n) = (0..whole.len()).find(|&n| pieces[n] != whole[n]) {
+            panic!("item {n} differs:\n{:?}\n{:?}", pieces[n], whole[n]);
+        }
+    }
+
+    #[test]
     fn freshness_is_the_longer_of_ttl_and_max_age_and_capped() {
         let now = 1_000_000;
         assert_eq!(fresh_until(now, None, None), None);

@@ -132,11 +132,12 @@ fn entry_ranges(text: &str) -> Option<Vec<Range<usize>>> {
                 }
                 depth = depth.checked_sub(1)?;
             }
-            Event::Empty(empty) => {
-                if open_entry.is_none() && is_entry_at(empty.local_name().into_inner(), depth + 1) {
-                    entry_depth = Some(depth + 1);
-                    ranges.push(before..after);
-                }
+            Event::Empty(empty)
+                if open_entry.is_none()
+                    && is_entry_at(empty.local_name().into_inner(), depth + 1) =>
+            {
+                entry_depth = Some(depth + 1);
+                ranges.push(before..after);
             }
             Event::Eof => break,
             _ => {}
