@@ -50,13 +50,44 @@ const CLOSES_OPEN_SIBLING: [&[u8]; 9] = [
     b"p", b"li", b"dt", b"dd", b"option", b"tr", b"td", b"th", b"rt",
 ];
 
+/// Elements an end tag of a [`CLOSES_IMPLIED`] element closes on its way
+/// (html5ever's "generate implied end tags"): the `<li>` in `<ul><li>a</ul>`.
+const IMPLIED_END: [&[u8]; 10] = [
+    b"p",
+    b"li",
+    b"dt",
+    b"dd",
+    b"option",
+    b"optgroup",
+    b"rb",
+    b"rp",
+    b"rt",
+    b"rtc",
+];
+
+/// Block elements whose end tag, when they are open, closes the
+/// [`IMPLIED_END`] elements inside them too.
+const CLOSES_IMPLIED: [&[u8]; 10] = [
+    b"ul",
+    b"ol",
+    b"dl",
+    b"div",
+    b"blockquote",
+    b"section",
+    b"article",
+    b"nav",
+    b"menu",
+    b"details",
+];
+
 /// `html` with every tag nested deeper than [`MAX_HTML_DEPTH`] removed (their
 /// text stays), so parsing it costs time linear in its length. Markup within
 /// the bound is returned unchanged, without copying.
 ///
 /// The depth is over-estimated on purpose, never under-estimated: every start
 /// tag except void elements opens an element, an end tag closes one only when
-/// it matches the innermost open element, and text inside comments, scripts
+/// it matches the innermost open element (or, for a list or block, the one
+/// below open `<li>`/`<p>`… that html5ever closes with it), and text inside comments, scripts
 /// and attribute values is scanned for tags too. html5ever may close more
 /// (implied end tags) but never keeps more open, so what it builds from the
 /// result is no deeper than the bound (give or take the few elements a table
@@ -96,6 +127,16 @@ pub fn bound_html_depth(html: &str) -> std::borrow::Cow<'_, str> {
             } else {
                 if open.last().is_some_and(same) {
                     open.pop();
+                } else if CLOSES_IMPLIED.iter().any(same) {
+                    let implied = open
+                        .iter()
+                        .rev()
+                        .take_while(|open| IMPLIED_END.iter().any(|e| e.eq_ignore_ascii_case(open)))
+                        .count();
+                    let below = open.len() - implied;
+                    if below > 0 && open[below - 1].eq_ignore_ascii_case(name) {
+                        open.truncate(below - 1);
+                    }
                 }
                 true
             }
@@ -153,11 +194,23 @@ mod tests {
             bound_html_depth(html),
             std::borrow::Cow::Borrowed(_)
         ));
-        // Sloppy but flat: 10,000 unclosed paragraphs are not 10,000 levels.
+        // Sloppy but flat: 10,000 unclosed paragraphs are not 10,000 levels,
+        // nor are 1,000 lists whose items are never closed.
         let paragraphs = "<p>Absatz ".repeat(10_000);
         assert!(matches!(
             bound_html_depth(&paragraphs),
             std::borrow::Cow::Borrowed(_)
+        ));
+        let lists = "<ul><li>a<ul><li>b<p>c</ul><li>d</ul>".repeat(1_000);
+        assert!(matches!(
+            bound_html_depth(&lists),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // An end tag does not close through an element html5ever keeps open.
+        let through_span = format!("{}x", "<ul><span><li></ul>".repeat(MAX_HTML_DEPTH));
+        assert!(matches!(
+            bound_html_depth(&through_span),
+            std::borrow::Cow::Owned(_)
         ));
     }
 

@@ -131,6 +131,30 @@ mod tests {
     }
 
     #[test]
+    fn misnested_markup_cannot_grow_deep_either() {
+        // Shapes where end tags do not close what they seem to: html5ever's
+        // tree still grows with every repetition unless the scan bounds it.
+        for unit in [
+            "<p><div></p>",
+            "<div></span>",
+            "<ul><span><li></ul>",
+            "<table><td><table><td>",
+            "<b><i><u><p></b>",
+            "<a href=/x><div>",
+            "<svg><path/>",
+            "<div/>",
+        ] {
+            let dirty = format!("{}<img src=x onerror=alert(1)>ende", unit.repeat(40_000));
+            let started = std::time::Instant::now();
+            let out = clean(&dirty);
+            let elapsed = started.elapsed();
+            assert!(elapsed.as_secs() < 10, "{unit}: took {elapsed:?}");
+            assert!(!out.contains("onerror"), "{unit}");
+            assert!(out.contains("ende"), "{unit}");
+        }
+    }
+
+    #[test]
     fn plain_text_is_escaped() {
         assert_eq!(clean("Kosten > 5 Euro"), "Kosten &gt; 5 Euro");
         assert_eq!(clean("Ärger & Freude"), "Ärger &amp; Freude");
