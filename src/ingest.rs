@@ -21,6 +21,7 @@ use crate::dedup::SeenItems;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
 use crate::parse::ParseError;
+use crate::redact::Redacted;
 use crate::rules::TopicSet;
 use crate::schedule::SourceTimes;
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
@@ -235,9 +236,10 @@ impl Ingester {
         };
         let effective_url = fetched.final_url.to_string();
         let moved_to = fetched.moved_permanently_to.as_ref().map(Url::to_string);
-        if let Some(target) = &moved_to {
+        if let Some(target) = &fetched.moved_permanently_to {
             hints.push(format!(
-                "the feed moved permanently to {target}; update `url` in the config"
+                "the feed moved permanently to {}; update `url` in the config",
+                Redacted(target)
             ));
         }
 
@@ -288,10 +290,11 @@ impl Ingester {
                                 .cloned()
                                 .expect("checked above");
                             hints.push(format!(
-                                "{} is an HTML page; Kurator reads the feed it links to, {feed} (set that as `url` to save a request)",
-                                source.url
+                                "{} is an HTML page; Kurator reads the feed it links to, {} (set that as `url` to save a request)",
+                                Redacted(&source.url),
+                                Redacted(&feed)
                             ));
-                            tracing::info!(feed = %feed, "followed the page's feed link");
+                            tracing::info!(feed = %Redacted(&feed), "followed the page's feed link");
                             self.remember_discovery(source, feed);
                             return Box::pin(self.ingest_inner(source, force, hints)).await;
                         }
@@ -499,17 +502,28 @@ pub fn process_source(
             (items, None)
         }
         _ => {
-            let parsed = parse::parse(&decoded.text, url)?;
-            if !parsed.repairs.is_empty() {
-                tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
-            }
-            let ttl = parsed
-                .feed
-                .ttl
+            // A piece at a time: only one piece's feed-rs model is held at once.
+            let pieces = parse::parse_pieces(&decoded.text, url, |parsed| {
+                if !parsed.repairs.is_empty() {
+                    tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
+                }
+                (
+                    normalize::normalize(&parsed.feed, url, now),
+                    parsed.feed.ttl,
+                )
+            })?;
+            let ttl = pieces
+                .iter()
+                .find_map(|(_, ttl)| *ttl)
                 .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
-            (normalize::normalize(&parsed.feed, url, now), ttl)
+            let mut items = Vec::with_capacity(pieces.iter().map(|(items, _)| items.len()).sum());
+            for (piece, _) in pieces {
+                items.extend(piece);
+            }
+            (items, ttl)
         }
     };
+    drop(decoded);
     let mut identified = identify(tagger.source_id, items);
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
@@ -552,6 +566,46 @@ pub fn format_time(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_feed_read_in_pieces_yields_what_it_yields_whole() {
+        let mut xml =
+            String::from("<rss version=\"2.0\"><channel><title>Stadt</title><ttl>45</ttl>\n");
+        for n in 0..8_000 {
+            xml.push_str(&format!(
+                "<item><title>Meldung {n} &amp; mehr</title><link>/m/{n}?utm_source=rss</link>\
+                 <description><![CDATA[<p onclick=\"x()\">Der Gemeinderat {n} tagt. {}</p>]]></description>\
+                 <pubDate>Mon, 13 Apr 2026 10:00:00 +0200</pubDate></item>\n",
+                "Text ".repeat(40)
+            ));
+        }
+        xml.push_str("</channel></rss>");
+        assert!(xml.len() > 3 * parse::pieces::PIECE_BYTES);
+        let url = Url::parse("https://www.stadt.example/feed.xml").unwrap();
+        let topics = TopicSet::default();
+        let tagger = Tagger {
+            topics: &topics,
+            source_id: "stadt",
+            source_tags: &[],
+        };
+        let processed = process(&tagger, xml.clone().into_bytes(), None, &url, i64::MAX).unwrap();
+        assert_eq!(processed.ttl, Some(Duration::from_secs(45 * 60)));
+        let whole = identify(
+            "stadt",
+            normalize::normalize(&parse::parse(&xml, &url).unwrap().feed, &url, i64::MAX),
+        );
+        let whole: Vec<(String, normalize::Item)> =
+            whole.into_iter().map(|i| (i.uid, i.item)).collect();
+        let pieces: Vec<(String, normalize::Item)> = processed
+            .items
+            .into_iter()
+            .map(|i| (i.uid, i.item))
+            .collect();
+        assert_eq!(pieces.len(), 8_000);
+        if let Some(n) = (0..whole.len()).find(|&n| pieces[n] != whole[n]) {
+            panic!("item {n} differs:\n{:?}\n{:?}", pieces[n], whole[n]);
+        }
+    }
 
     #[test]
     fn freshness_is_the_longer_of_ttl_and_max_age_and_capped() {

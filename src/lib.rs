@@ -26,6 +26,7 @@
 //! * [`daemon`]: `kurator run`: the scheduler and the server in one process, and its signals.
 //! * [`metrics`]: counters for `/metrics` (Prometheus text format).
 //! * [`status`]: what each source is doing (`kurator status`, `/sources`).
+//! * [`redact`]: source URLs as shown anywhere: no credentials.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
@@ -40,6 +41,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod normalize;
 pub mod parse;
+pub mod redact;
 pub mod render;
 pub mod rules;
 pub mod schedule;

@@ -5,8 +5,10 @@
 //!   changes across restarts, retags or re-renders: readers never show an item twice.
 //! * Newest first; titles are plain text; summary and content are the stored,
 //!   sanitized HTML; categories are the item's tags.
-//! * Characters XML forbids are removed from every string, whatever its origin.
+//! * Characters XML forbids are removed from every string, whatever its origin;
+//!   bidi controls from every plain-text one (titles, names, categories).
 //! * Every link is absolute: feed links are built from `[server] base_url`.
+//! * A source's URL is shown without credentials ([`crate::redact`]).
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -72,7 +74,15 @@ pub struct FeedInfo {
 pub struct EntrySource {
     pub id: String,
     pub title: String,
+    /// The configured URL, credentials and all: shown only as [`EntrySource::shown_url`].
     pub url: String,
+}
+
+impl EntrySource {
+    /// The URL as every output shows it: without credentials ([`crate::redact`]).
+    pub fn shown_url(&self) -> String {
+        crate::redact::redacted_text(&self.url)
+    }
 }
 
 /// One entry, ready to render.
@@ -112,9 +122,14 @@ fn also_reported_html(also: &[AlsoReported]) -> String {
         if n > 0 {
             html.push_str(", ");
         }
-        html.push_str(&escape_text(&report.source.title));
+        html.push_str(&escape_text(&crate::text::strip_bidi_controls(
+            &report.source.title,
+        )));
         html.push_str(" (");
-        let title = format!("„{}“", escape_text(&report.title));
+        let title = format!(
+            "„{}“",
+            escape_text(&crate::text::strip_bidi_controls(&report.title))
+        );
         match &report.link {
             Some(link) => {
                 html.push_str("<a href=\"");
@@ -186,6 +201,12 @@ fn clean(text: &str) -> String {
     strip_forbidden(text).into_owned()
 }
 
+/// [`clean`] for plain text (titles, names, categories): bidi controls go too,
+/// also from items stored before normalizing removed them.
+fn clean_plain(text: &str) -> String {
+    crate::text::strip_bidi_controls(&strip_forbidden(text)).into_owned()
+}
+
 fn rfc822(secs: i64) -> String {
     httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
@@ -194,9 +215,9 @@ fn rfc822(secs: i64) -> String {
 
 fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
     let mut channel = ::rss::Channel::default();
-    channel.set_title(clean(&info.title));
+    channel.set_title(clean_plain(&info.title));
     channel.set_link(info.home_url.clone());
-    channel.set_description(clean(&info.description));
+    channel.set_description(clean_plain(&info.description));
     channel.set_generator(Some(format!("kurator {}", env!("CARGO_PKG_VERSION"))));
     if let Some(newest) = entries.iter().map(|e| e.updated.max(e.published)).max() {
         channel.set_last_build_date(Some(rfc822(newest)));
@@ -206,7 +227,7 @@ fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
         .map(|entry| {
             let mut item = ::rss::Item::default();
             let (summary, content) = entry.shown_html();
-            item.set_title(Some(clean(&entry.title)));
+            item.set_title(Some(clean_plain(&entry.title)));
             item.set_link(entry.link.clone());
             item.set_description(summary.as_deref().or(content.as_deref()).map(clean));
             item.set_content(content.as_deref().map(clean));
@@ -216,14 +237,14 @@ fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             }));
             item.set_pub_date(Some(rfc822(entry.published)));
             item.set_source((!entry.source.url.is_empty()).then(|| ::rss::Source {
-                url: entry.source.url.clone(),
-                title: Some(clean(&entry.source.title)),
+                url: entry.source.shown_url(),
+                title: Some(clean_plain(&entry.source.title)),
             }));
             item.set_categories(
                 entry
                     .categories()
                     .map(|c| ::rss::Category {
-                        name: clean(c),
+                        name: clean_plain(c),
                         domain: None,
                     })
                     .collect::<Vec<_>>(),
@@ -231,7 +252,7 @@ fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             if let Some(author) = &entry.author {
                 // RSS <author> wants an e-mail address; Dublin Core takes a name.
                 let mut dc = ::rss::extension::dublincore::DublinCoreExtension::default();
-                dc.set_creators(vec![clean(author)]);
+                dc.set_creators(vec![clean_plain(author)]);
                 item.set_dublin_core_ext(Some(dc));
             }
             item
@@ -326,16 +347,17 @@ fn atom(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
         }
         for name in entry.categories() {
             let mut category = BytesStart::new("category");
-            category.push_attribute(("term", clean(name).as_str()));
+            category.push_attribute(("term", clean_plain(name).as_str()));
             w.write_event(Event::Empty(category)).expect("Vec");
         }
         // A source removed from the config has no URL left to name.
         if !entry.source.url.is_empty() {
             w.write_event(Event::Start(BytesStart::new("source")))
                 .expect("Vec");
-            text_element(w, "id", &entry.source.url, None);
+            let url = entry.source.shown_url();
+            text_element(w, "id", &url, None);
             text_element(w, "title", &entry.source.title, Some("text"));
-            link(w, &entry.source.url, "self", None);
+            link(w, &url, "self", None);
             w.write_event(Event::End(BytesEnd::new("source")))
                 .expect("Vec");
         }
@@ -347,7 +369,7 @@ fn atom(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
                 element.push_attribute(("href", clean(href).as_str()));
                 element.push_attribute((
                     "title",
-                    clean(&format!("{}: {}", report.source.title, report.title)).as_str(),
+                    clean_plain(&format!("{}: {}", report.source.title, report.title)).as_str(),
                 ));
                 w.write_event(Event::Empty(element)).expect("Vec");
             }
@@ -375,7 +397,12 @@ fn text_element(w: &mut Writer<Vec<u8>>, name: &str, text: &str, kind: Option<&s
         start.push_attribute(("type", kind));
     }
     w.write_event(Event::Start(start)).expect("Vec");
-    w.write_event(Event::Text(BytesText::new(&clean(text))))
+    let text = if kind == Some("html") {
+        clean(text)
+    } else {
+        clean_plain(text)
+    };
+    w.write_event(Event::Text(BytesText::new(&text)))
         .expect("Vec");
     w.write_event(Event::End(BytesEnd::new(name))).expect("Vec");
 }
@@ -399,7 +426,7 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             if let Some(url) = &entry.link {
                 item.insert("url".into(), json!(url));
             }
-            item.insert("title".into(), json!(clean(&entry.title)));
+            item.insert("title".into(), json!(clean_plain(&entry.title)));
             let (summary, content) = entry.shown_html();
             if let Some(content) = content.as_deref().or(summary.as_deref()) {
                 item.insert("content_html".into(), json!(clean(content)));
@@ -412,9 +439,9 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
             item.insert("date_published".into(), json!(format_time(entry.published)));
             item.insert("date_modified".into(), json!(format_time(entry.updated.max(entry.published))));
             if let Some(author) = &entry.author {
-                item.insert("authors".into(), json!([{ "name": clean(author) }]));
+                item.insert("authors".into(), json!([{ "name": clean_plain(author) }]));
             }
-            let tags: Vec<String> = entry.categories().map(clean).collect();
+            let tags: Vec<String> = entry.categories().map(clean_plain).collect();
             if !tags.is_empty() {
                 item.insert("tags".into(), json!(tags));
             }
@@ -422,11 +449,11 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
                 "_kurator".into(),
                 json!({
                     "about": "https://github.com/kurator-feeds/kurator",
-                    "source": { "id": entry.source.id, "title": clean(&entry.source.title), "url": entry.source.url },
+                    "source": { "id": entry.source.id, "title": clean_plain(&entry.source.title), "url": entry.source.shown_url() },
                     "uid": entry.uid,
                     "also_reported_by": entry.also.iter().map(|r| json!({
-                        "source": { "id": r.source.id, "title": clean(&r.source.title), "url": r.source.url },
-                        "title": clean(&r.title),
+                        "source": { "id": r.source.id, "title": clean_plain(&r.source.title), "url": r.source.shown_url() },
+                        "title": clean_plain(&r.title),
                         "url": r.link,
                         "uid": r.uid,
                         "date_published": format_time(r.published),
@@ -438,10 +465,10 @@ fn json_feed(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {
         .collect();
     let feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
-        "title": clean(&info.title),
+        "title": clean_plain(&info.title),
         "home_page_url": info.home_url,
         "feed_url": info.self_url,
-        "description": clean(&info.description),
+        "description": clean_plain(&info.description),
         "items": items,
     });
     let mut out = serde_json::to_vec_pretty(&feed).expect("JSON values always serialize");
@@ -472,5 +499,57 @@ mod tests {
             "<p>Auch berichtet von: Echo &lt;b&gt;&amp;&lt;/b&gt; (<a href=\"https://echo.example/a?x=1&amp;y=&quot;2&quot;\">\
              „&lt;script&gt;alert(1)&lt;/script&gt; „Zitat““</a>)</p>"
         );
+    }
+
+    #[test]
+    fn plain_text_fields_lose_bidi_controls_and_urls_their_credentials() {
+        let source = EntrySource {
+            id: "intranet".into(),
+            title: "Stadt\u{202E}nretsum".into(),
+            url: "https://user:pw-geheim@feeds.example/feed?token=tok-geheim".into(),
+        };
+        let entry = Entry {
+            uid: "0".repeat(32),
+            title: "Rechnung\u{202E}fdp.exe\u{2066}".into(),
+            link: Some("https://feeds.example/a".into()),
+            summary: Some("<p>Text</p>".into()),
+            content: None,
+            author: Some("\u{200F}Redaktion".into()),
+            published: 1_776_067_200,
+            updated: 1_776_067_200,
+            source: source.clone(),
+            tags: vec![Tag {
+                kind: crate::tag::TagKind::Topic,
+                name: "Amt\u{202D}".into(),
+            }],
+            also: vec![AlsoReported {
+                source,
+                title: "\u{202E}Zweit".into(),
+                link: None,
+                uid: "1".repeat(32),
+                published: 1_776_067_200,
+            }],
+        };
+        let info = FeedInfo {
+            title: "Alle\u{2067}".into(),
+            description: "Alles".into(),
+            self_url: "https://kurator.example/feeds/all.atom".into(),
+            home_url: "https://kurator.example/".into(),
+            id: "urn:kurator:all".into(),
+        };
+        for format in [Format::Rss, Format::Atom, Format::Json] {
+            let text =
+                String::from_utf8(render(format, &info, std::slice::from_ref(&entry))).unwrap();
+            assert!(
+                !text.contains(crate::text::is_bidi_control),
+                "{format:?}: {text}"
+            );
+            assert!(!text.contains("geheim"), "{format:?}: {text}");
+            assert!(text.contains("Rechnungfdp.exe"), "{format:?}: {text}");
+            assert!(
+                text.contains("feeds.example/feed?token=***"),
+                "{format:?}: {text}"
+            );
+        }
     }
 }

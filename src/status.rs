@@ -4,7 +4,8 @@
 //! Everything comes from the database and the configuration, so the command
 //! (another process) and the daemon's own pages tell the same story. The
 //! next fetch time is worked out by the scheduler's own rules
-//! ([`crate::schedule::plan`]).
+//! ([`crate::schedule::plan`]). URLs and errors are shown without the
+//! source's credentials ([`crate::redact`]).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -14,6 +15,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::ingest::format_time;
 use crate::normalize::sanitize::escape_text;
+use crate::redact;
 use crate::schedule::plan::{self, Next};
 use crate::store::{SourceState, Store, StoreError};
 
@@ -96,10 +98,13 @@ pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceSta
         rows.push(SourceStatus {
             id: source.id.clone(),
             title: source.title.clone(),
-            url: source.url.to_string(),
+            // Shown in the terminal and on /sources: never with credentials.
+            url: redact::redacted(&source.url),
             outcome,
             http_status: state.and_then(|s| s.last_status),
-            error: state.and_then(|s| s.last_error.clone()),
+            error: state
+                .and_then(|s| s.last_error.as_deref())
+                .map(|error| redact::scrub(error, &source.url)),
             consecutive_errors: state.map_or(0, |s| s.consecutive_errors),
             last_fetch: state.and_then(|s| s.last_fetched),
             last_success: state.and_then(|s| s.last_success),
@@ -107,8 +112,9 @@ pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceSta
             retry_after: state.and_then(|s| s.retry_after).filter(|&at| at > now),
             items: counts.get(&source.id).copied().unwrap_or(0),
             reads_from: state
-                .and_then(|s| s.effective_url.clone())
-                .filter(|effective| effective != source.url.as_str()),
+                .and_then(|s| s.effective_url.as_deref())
+                .filter(|effective| *effective != source.url.as_str())
+                .map(|effective| redact::scrub(&redact::redacted_text(effective), &source.url)),
         });
     }
     Ok(rows)

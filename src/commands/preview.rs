@@ -13,6 +13,7 @@ use crate::fetch::{Fetcher, Response, Validators};
 use crate::ingest::{format_time, unix_now};
 use crate::parse::ParseError;
 use crate::parse::scrape::{Selectors, scrape_all};
+use crate::redact::Redacted;
 
 /// Characters of a summary shown.
 const SUMMARY_CHARS: usize = 160;
@@ -61,7 +62,7 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
     // A page is followed to its feed once, as ingest does (`kind = "auto"`).
     for attempt in 0..2 {
         let (bytes, content_type, final_url) = fetch(fetcher, &url, &source.url).await?;
-        let _ = writeln!(out, "{}: {}", source.id, final_url);
+        let _ = writeln!(out, "{}: {}", source.id, Redacted(&final_url));
         let tld = final_url.domain().and_then(|d| d.rsplit('.').next());
         let decoded = crate::decode::decode_owned(bytes, content_type.as_deref(), tld);
         if let SourceKind::Html(selectors) = &source.kind
@@ -88,7 +89,11 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
                 url = crate::parse::html::followed_feed(&alternates)
                     .cloned()
                     .expect("checked above");
-                let _ = writeln!(out, "an HTML page that links to its feed: reading {url}");
+                let _ = writeln!(
+                    out,
+                    "an HTML page that links to its feed: reading {}",
+                    Redacted(&url)
+                );
             }
             Err(err) => return Err(format!("{out}{}: {err}\n", source.id)),
         }
@@ -107,11 +112,12 @@ async fn fetch(
     let fetched = fetcher
         .fetch_found_on(url, &Validators::default(), configured)
         .await
-        .map_err(|err| format!("{url}: {err}\n"))?;
+        .map_err(|err| format!("{}: {err}\n", Redacted(url)))?;
     match fetched.response {
         Response::Body(body) => Ok((body.bytes, body.content_type, fetched.final_url)),
         Response::NotModified => Err(format!(
-            "{url}: the server answered 304 Not Modified to a request without validators\n"
+            "{}: the server answered 304 Not Modified to a request without validators\n",
+            Redacted(url)
         )),
     }
 }

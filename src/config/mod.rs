@@ -313,18 +313,56 @@ pub fn resolve_db_path(config: &Config, override_path: Option<&Path>) -> PathBuf
         .unwrap_or_else(|| config.storage.path.clone())
 }
 
+/// The largest config file read. A real one, even with thousands of sources
+/// and topics, is a few hundred KiB; `-c /dev/zero` must not fill the memory.
+pub const MAX_CONFIG_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The config file's text, read up to [`MAX_CONFIG_BYTES`] and checked to be
+/// UTF-8 (a file saved as Latin-1 is told where its first bad byte is).
+fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let error = |position, message: String, hint: &str| ConfigError {
+        file: path.to_path_buf(),
+        position,
+        message,
+        hint: Some(hint.into()),
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|err| {
+            error(
+                None,
+                format!("cannot read the config file: {err}"),
+                "pass the file with -c FILE or set KURATOR_CONFIG; the shipped example is feeds.toml",
+            )
+        })?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(error(
+            None,
+            format!(
+                "the config file is larger than {} MiB; this is not a config file",
+                MAX_CONFIG_BYTES / (1024 * 1024)
+            ),
+            "check the path given with -c FILE or KURATOR_CONFIG",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|err| {
+        let valid = err.utf8_error().valid_up_to();
+        let bytes = err.as_bytes();
+        let before = std::str::from_utf8(&bytes[..valid]).expect("valid up to here");
+        error(
+            Some(line_column(before, valid)),
+            format!("the config file is not UTF-8 (byte 0x{:02X})", bytes[valid]),
+            "save the file as UTF-8, e.g. `iconv -f ISO-8859-1 -t UTF-8 feeds.toml`",
+        )
+    })
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
-            file: path.to_path_buf(),
-            position: None,
-            message: format!("cannot read the config file: {err}"),
-            hint: Some(
-                "pass the file with -c FILE or set KURATOR_CONFIG; the shipped example is feeds.toml"
-                    .into(),
-            ),
-        })?;
+        let text = read_config_text(path)?;
         Config::parse(path, &text)
     }
 
@@ -408,13 +446,13 @@ impl Config {
             }
             sources.push(Source {
                 id: id.clone(),
+                // Shown in feeds and on /sources: no bidi controls.
                 title: raw_source
                     .title
                     .as_deref()
-                    .map(str::trim)
+                    .map(|t| crate::text::strip_bidi_controls(t.trim()).trim().to_owned())
                     .filter(|t| !t.is_empty())
-                    .unwrap_or(id)
-                    .to_owned(),
+                    .unwrap_or_else(|| id.clone()),
                 url,
                 tags,
                 enabled: raw_source.enabled,
@@ -1033,6 +1071,48 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/etc/kurator/feeds.toml"), text)
+    }
+
+    #[test]
+    fn an_oversized_config_is_refused_before_it_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds.toml");
+        let mut text = "# Kommentar\n".repeat((MAX_CONFIG_BYTES / 12 + 1) as usize);
+        text.push_str("[[source]]\n");
+        std::fs::write(&path, text).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("larger than 8 MiB"), "{err}");
+        assert!(err.contains("feeds.toml"), "{err}");
+        // An endless file ends too.
+        if Path::new("/dev/zero").exists() {
+            let err = Config::load(Path::new("/dev/zero")).unwrap_err();
+            assert!(err.to_string().contains("larger than"), "{err}");
+        }
+    }
+
+    #[test]
+    fn source_titles_lose_bidi_controls() {
+        let config = parse(
+            "[[source]]\nid = \"amt\"\ntitle = \"Amt \u{202E}nretsum\u{202C}\"\nurl = \"https://www.amt.example/feed\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.sources[0].title, "Amt nretsum");
+    }
+
+    #[test]
+    fn a_config_that_is_not_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds.toml");
+        // "München" saved as ISO-8859-1.
+        std::fs::write(&path, b"[[source]]\nid = \"m\"\ntitle = \"M\xfcnchen\"\n").unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert_eq!(err.position, Some((3, 11)));
+        let shown = err.to_string();
+        assert!(
+            shown.contains("feeds.toml:3:11: the config file is not UTF-8 (byte 0xFC)"),
+            "{shown}"
+        );
+        assert!(shown.contains("iconv"), "{shown}");
     }
 
     #[test]

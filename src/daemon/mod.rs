@@ -18,7 +18,7 @@
 //! * A source's stored state counts only while its `url` is the one it was
 //!   fetched from: a changed `url` starts it over (a `410 Gone` is forgotten).
 
-mod memory;
+pub(crate) mod memory;
 mod reload;
 mod systemd;
 
@@ -169,7 +169,6 @@ struct Started {
 /// Opens the database, plans the sources and binds the port; a failure is
 /// the message to print.
 async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
-    memory::purge_freed_memory_at_once();
     let mut store = Store::open(db_path).map_err(|err| err.to_string())?;
     store.set_dedup(config.dedup);
     // The daemon ingests a few items per poll, not a bulk import: a smaller

@@ -30,6 +30,7 @@ use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::config::{FetchConfig, format_byte_size};
+use crate::redact::{Redacted, redacted};
 use guard::{AddressPolicy, GuardedResolver, Reach, Refused, SourceKind};
 pub use limits::HostLimits;
 
@@ -152,11 +153,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn chain_text(chain: &[Url]) -> String {
-    chain
-        .iter()
-        .map(Url::as_str)
-        .collect::<Vec<_>>()
-        .join(" → ")
+    chain.iter().map(redacted).collect::<Vec<_>>().join(" → ")
 }
 
 fn retry_text(retry_at: &Option<SystemTime>) -> String {
@@ -321,9 +318,7 @@ impl Fetcher {
         configured: &Url,
     ) -> Result<Fetched, FetchError> {
         if url.scheme() == "file" && configured.scheme() != "file" {
-            return Err(FetchError::FileFromWeb {
-                url: url.to_string(),
-            });
+            return Err(FetchError::FileFromWeb { url: redacted(url) });
         }
         let _slot = self.limits.fetch_slot().await;
         let mut deadline = Deadline {
@@ -379,7 +374,7 @@ impl Fetcher {
                 }
                 if visited.len() > MAX_REDIRECTS {
                     return Err(FetchError::TooManyRedirects {
-                        last: target.into(),
+                        last: redacted(&target),
                     });
                 }
                 let permanent = matches!(
@@ -390,7 +385,7 @@ impl Fetcher {
                 if only_permanent_hops {
                     moved_permanently_to = Some(target.clone());
                 }
-                tracing::debug!(from = %current, to = %target, status = status.as_u16(), "redirect");
+                tracing::debug!(from = %Redacted(&current), to = %Redacted(&target), status = status.as_u16(), "redirect");
                 visited.push(target.clone());
                 current = target;
                 continue;
@@ -412,7 +407,7 @@ impl Fetcher {
                 s => {
                     return Err(FetchError::Status {
                         status: s.as_u16(),
-                        url: current.to_string(),
+                        url: redacted(&current),
                     });
                 }
             };
@@ -458,7 +453,7 @@ impl Fetcher {
         match self.policy.refusal(reach, ip) {
             None => Ok(()),
             Some(refusal) => Err(FetchError::NonPublic {
-                url: url.to_string(),
+                url: redacted(url),
                 refused: Refused {
                     host: url.host_str().unwrap_or_default().to_owned(),
                     addr: ip,
@@ -559,7 +554,7 @@ impl Fetcher {
         while let Some(inner) = source {
             if let Some(refused) = inner.downcast_ref::<Refused>() {
                 return FetchError::NonPublic {
-                    url: url.to_string(),
+                    url: redacted(url),
                     refused: refused.clone(),
                 };
             }
@@ -581,7 +576,7 @@ impl Fetcher {
             }
         } else {
             FetchError::Request {
-                url: url.to_string(),
+                url: redacted(url),
                 detail: root_cause(&err),
             }
         }
@@ -639,7 +634,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 
 fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
     let bad = |detail: String| FetchError::BadRedirect {
-        from: from.to_string(),
+        from: redacted(from),
         detail,
     };
     let location = headers

@@ -1,7 +1,7 @@
 //! Normalize: feed-rs entries into [`Item`]s with one clean shape.
 //!
 //! Rules:
-//! * Titles are plain text: tags stripped, whitespace collapsed, trimmed;
+//! * Titles are plain text: tags and bidi controls stripped, whitespace collapsed, trimmed;
 //!   an empty title falls back to the start of the summary, then the link.
 //! * Summary and content are sanitized HTML ([`sanitize`]), with relative URLs
 //!   made absolute against `xml:base`, then the feed URL.
@@ -75,7 +75,7 @@ pub fn normalize_scraped(
                 .as_deref()
                 .map(|title| {
                     truncate_chars(
-                        &collapse_whitespace(&clean_output(title.to_owned())),
+                        &plain_text(&clean_output(title.to_owned())),
                         MAX_TITLE_CHARS,
                     )
                 })
@@ -144,7 +144,7 @@ fn normalize_entry(
         .authors
         .iter()
         .filter_map(|p| p.name.as_deref().or(p.email.as_deref()))
-        .map(|name| collapse_whitespace(&strip_forbidden(name)))
+        .map(|name| plain_text(&strip_forbidden(name)))
         .filter(|name| !name.is_empty())
         .collect();
 
@@ -155,7 +155,7 @@ fn normalize_entry(
             .as_deref()
             .filter(|l| !l.trim().is_empty())
             .unwrap_or(&category.term);
-        let term = collapse_whitespace(&strip_forbidden(term));
+        let term = plain_text(&strip_forbidden(term));
         if !term.is_empty() && !categories.iter().any(|c| c.eq_ignore_ascii_case(&term)) {
             categories.push(term);
         }
@@ -215,13 +215,13 @@ fn plain_title(text: &Text) -> String {
     } else {
         raw.clone()
     };
-    truncate_chars(&collapse_whitespace(&clean_output(plain)), MAX_TITLE_CHARS)
+    truncate_chars(&plain_text(&clean_output(plain)), MAX_TITLE_CHARS)
 }
 
 fn fallback_title(html: Option<&str>, link: Option<&str>) -> String {
     let from_body = html
         .map(html_to_text)
-        .map(|t| collapse_whitespace(&t))
+        .map(|t| plain_text(&t))
         .unwrap_or_default();
     if !from_body.is_empty() {
         return truncate_chars(&clean_output(from_body), FALLBACK_TITLE_CHARS);
@@ -234,11 +234,14 @@ pub fn html_to_text(html: &str) -> String {
     if !html.contains(['<', '&']) {
         return html.to_owned();
     }
-    let fragment = Html::parse_fragment(html);
+    let fragment = Html::parse_fragment(&crate::text::bound_html_depth(html));
     fragment.root_element().text().collect()
 }
 
-fn collapse_whitespace(text: &str) -> String {
+/// A plain-text field (title, name, category) as shown: bidi controls
+/// removed ([`crate::text::is_bidi_control`]), whitespace collapsed, trimmed.
+fn plain_text(text: &str) -> String {
+    let text = crate::text::strip_bidi_controls(text);
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {
@@ -357,6 +360,18 @@ mod tests {
             strip_forbidden("plain"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn bidi_controls_leave_titles_authors_and_categories() {
+        let xml = "<rss version=\"2.0\"><channel><item><title>Rechnung\u{202E}fdp.exe\u{202C}</title>\
+            <description>x</description><category>\u{2066}Amt\u{2069}</category>\
+            <dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\u{200F}Redaktion \u{202D}</dc:creator>\
+            </item></channel></rss>";
+        let item = &items(xml)[0];
+        assert_eq!(item.title, "Rechnungfdp.exe");
+        assert_eq!(item.categories, vec!["Amt"]);
+        assert_eq!(item.author.as_deref(), Some("Redaktion"));
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub fn alternate_links(text: &str, page_url: &Url) -> Vec<AlternateLink> {
     static BASE: LazyLock<Selector> =
         LazyLock::new(|| Selector::parse("base[href]").expect("static selector"));
 
-    let document = Html::parse_document(text);
+    let document = Html::parse_document(&crate::text::bound_html_depth(text));
     let base = document
         .select(&BASE)
         .next()

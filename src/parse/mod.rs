@@ -8,7 +8,8 @@
 //!   dialects (RSS 0.90/0.93/0.94, Atom 0.3, `<rss xmlns>`) that feed-rs empties
 //!   or rejects;
 //! * runs feed-rs under `catch_unwind`, so a parser bug costs one source, not the daemon;
-//! * turns failures into errors with a line and column.
+//! * turns failures into errors with a line and column;
+//! * parses a large feed in [`pieces`], so feed-rs's model of it stays small.
 //!
 //! Content is not sanitized here (feed-rs's sanitizer is off): [`crate::normalize`]
 //! does it once, with our own allowlist.
@@ -16,6 +17,7 @@
 pub mod dates;
 pub mod dialect;
 pub mod html;
+pub mod pieces;
 pub mod repair;
 pub mod scrape;
 
@@ -32,6 +34,7 @@ use crate::text::line_column;
 
 pub use dialect::Upgrade;
 pub use html::AlternateLink;
+pub use pieces::parse_pieces;
 
 /// A parsed feed and what had to be repaired to get it.
 #[derive(Debug)]

@@ -159,7 +159,7 @@ pub enum ScrapeError {
 /// Reads every item of the page, including those without a link (for
 /// `kurator preview`); [`scrape`] is what ingest keeps.
 pub fn scrape_all(html: &str, page: &Url, selectors: &Selectors) -> Result<Scraped, ScrapeError> {
-    let document = Html::parse_document(html);
+    let document = Html::parse_document(&crate::text::bound_html_depth(html));
     let base = page_base(&document, page);
     let item_selector = selectors.item.selector.as_ref();
     let elements: Vec<ElementRef<'_>> = match item_selector {
