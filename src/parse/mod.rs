@@ -58,6 +58,8 @@ pub enum Repair {
 }
 
 /// Why a document yielded no feed.
+///
+/// The texts quote nothing of the body (they are stored and served).
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("the response body is empty")]
@@ -68,7 +70,13 @@ pub enum ParseError {
         "the document declares XML entities (<!ENTITY …> at byte {offset}); Kurator refuses to expand them because that is how billion-laughs and XXE attacks work"
     )]
     EntityDeclarations { offset: usize },
-    #[error("not a feed: the body is neither XML nor JSON (it starts with {start:?})")]
+    /// The text names no byte of the body: it is stored and served on
+    /// `/sources`, and a body can be anything the URL reaches (a `file://`
+    /// source could be a secret). [`ParseError::body_start`] has the bytes,
+    /// for the CLI only.
+    #[error(
+        "not a feed: the body is neither XML nor JSON; check that `url` points at the feed (`kurator preview SOURCE` shows how the body starts)"
+    )]
     NotXml { start: String },
     #[error("not a feed: the root element is <{name}>; expected <rss>, <feed> or <rdf:RDF>")]
     UnknownRoot { name: String },
@@ -92,6 +100,17 @@ pub enum ParseError {
     Panicked { detail: String },
     #[error(transparent)]
     Scrape(#[from] scrape::ScrapeError),
+}
+
+impl ParseError {
+    /// The first characters of a body that is no feed, for a person at the
+    /// CLI: never part of the error text, which is stored and served.
+    pub fn body_start(&self) -> Option<&str> {
+        match self {
+            ParseError::NotXml { start } => Some(start),
+            _ => None,
+        }
+    }
 }
 
 fn alternates_hint(alternates: &[AlternateLink]) -> String {
@@ -325,10 +344,14 @@ mod tests {
     #[test]
     fn clear_errors() {
         assert!(matches!(parse("  \n", &base()), Err(ParseError::Empty)));
-        assert!(matches!(
-            parse("Hello", &base()),
-            Err(ParseError::NotXml { .. })
-        ));
+        let secret = "root:$6$salt$hash:19000:0:99999:7:::";
+        let err = parse(secret, &base()).unwrap_err();
+        assert!(matches!(err, ParseError::NotXml { .. }), "{err}");
+        assert!(
+            !err.to_string().contains("root"),
+            "the error text quotes no content: {err}"
+        );
+        assert_eq!(err.body_start(), Some(secret));
         assert!(matches!(
             parse("<opml version=\"2.0\"/>", &base()),
             Err(ParseError::UnknownRoot { .. })
