@@ -18,6 +18,13 @@ use super::fold;
 /// overflowing the stack of whichever thread reads it, even the daemon's on
 /// reload. Real rules use a handful of levels.
 pub const MAX_NESTING: usize = 32;
+/// `/regex/` terms in one rule: each may take [`REGEX_BYTES`] compiled and
+/// [`REGEX_CACHE_BYTES`] of matching state, and each costs time per item.
+pub const MAX_REGEXES: usize = 8;
+/// The compiled size of one `/regex/`.
+pub const REGEX_BYTES: usize = 1 << 20;
+/// The lazy DFA's cache of one `/regex/` (the regex crate's default is 2 MiB).
+pub const REGEX_CACHE_BYTES: usize = 1 << 20;
 
 /// Which part of an item a term looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -254,6 +261,8 @@ struct Parser {
     position: usize,
     /// `(` groups and `NOT`s open around the current token.
     depth: usize,
+    /// `/regex/` terms so far.
+    regexes: usize,
     /// Column just past the end, for "expected … at the end" errors.
     end_column: usize,
 }
@@ -265,6 +274,7 @@ pub fn parse(rule: &str) -> Result<Expr, RuleError> {
         tokens,
         position: 0,
         depth: 0,
+        regexes: 0,
         end_column: rule.chars().count() + 1,
     };
     if parser.tokens.is_empty() {
@@ -400,9 +410,20 @@ impl Parser {
             Token::Word(word) => term(field, &word, column, false),
             Token::Phrase(phrase) => term(field, &phrase, column, true),
             Token::Regex(pattern) => {
+                self.regexes += 1;
+                if self.regexes > MAX_REGEXES {
+                    return Err(RuleError {
+                        column,
+                        message: format!(
+                            "a rule may hold at most {MAX_REGEXES} /regex/ terms; \
+                             use words, \"phrases\" or prefix* for the others"
+                        ),
+                    });
+                }
                 let regex = regex::RegexBuilder::new(&pattern)
                     .case_insensitive(true)
-                    .size_limit(1 << 20)
+                    .size_limit(REGEX_BYTES)
+                    .dfa_size_limit(REGEX_CACHE_BYTES)
                     .build()
                     .map_err(|err| RuleError {
                         column,
@@ -526,6 +547,12 @@ mod tests {
             ("/[a-/", 1, "invalid regex"),
             ("title:", 7, "after `title:`"),
             ("***", 1, "no letters or digits"),
+            (
+                "/a/ /b/ /c/ /d/ /e/ /f/ /g/ /h/ /i/",
+                33,
+                "at most 8 /regex/ terms",
+            ),
+            ("/\\w{50}/", 1, "invalid regex"),
         ];
         for (rule, column, message) in cases {
             let err = parse(rule)
