@@ -315,7 +315,9 @@ mod tests {
     #[test]
     fn errors_stored_by_older_versions_lose_the_quoted_body() {
         assert_eq!(
-            without_body("not a feed: the body is neither XML nor JSON (it starts with \"root:x\")"),
+            without_body(
+                "not a feed: the body is neither XML nor JSON (it starts with \"root:x\")"
+            ),
             "not a feed: the body is neither XML nor JSON"
         );
         let other = "HTTP 500 (it starts with nothing)";

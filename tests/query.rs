@@ -127,8 +127,15 @@ fn deeply_nested_rules_are_an_error_not_a_crash() {
         "{}",
         &stderr[..stderr.len().min(500)]
     );
-    let caret = format!("\n  {}^ the rule nests ( and NOT more than 32 deep", " ".repeat(32));
-    assert!(stderr.contains(&caret), "{}", &stderr[..stderr.len().min(500)]);
+    let caret = format!(
+        "\n  {}^ the rule nests ( and NOT more than 32 deep",
+        " ".repeat(32)
+    );
+    assert!(
+        stderr.contains(&caret),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
 }
 
 fn topic_members(db: &Path, topic: &str) -> Vec<String> {
