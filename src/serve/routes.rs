@@ -225,14 +225,8 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
             format!("`q` is {length} characters long; at most {MAX_RULE_CHARS} are allowed\n"),
         );
     }
-    let rule = match Rule::parse(&text) {
-        Ok(rule) => rule,
-        Err(err) => {
-            return plain(StatusCode::BAD_REQUEST, format!("{}\n", err.report(&text)));
-        }
-    };
     let key = Key::Search {
-        rule: text,
+        rule: text.clone(),
         format,
         limit: query.limit,
     };
@@ -248,6 +242,11 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
         Some(&state.searches),
         format.content_type(),
         move |store, config| {
+            // Parsed here, in its turn, not on arrival: compiling a rule's
+            // regexes takes milliseconds and megabytes, which a flood of
+            // waiting requests must not multiply (nor spend on the event loop).
+            let rule = Rule::parse(&text)
+                .map_err(|err| Failure::BadRule(format!("{}\n", err.report(&text))))?;
             let budget = SearchBudget::new(SEARCH_TIME, stops);
             let RenderedFeed { bytes, newest } =
                 feeds::search_feed(store, config, &rule, format, query.limit, depth, &budget)?;
@@ -256,6 +255,25 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
     )
     .await;
     count_feed_request(&state, response)
+}
+
+/// Why [`cached`] rendered nothing.
+enum Failure {
+    /// The `?q=` rule does not parse: the report with its caret.
+    BadRule(String),
+    Search(SearchError),
+}
+
+impl From<SearchError> for Failure {
+    fn from(err: SearchError) -> Failure {
+        Failure::Search(err)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Failure {
+        Failure::Search(err.into())
+    }
 }
 
 /// Sets its flag when dropped.
@@ -495,7 +513,7 @@ async fn cached(
     headers: &HeaderMap,
     gate: Option<&Arc<Semaphore>>,
     content_type: &'static str,
-    render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), SearchError> + Send + 'static,
+    render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), Failure> + Send + 'static,
 ) -> Response {
     let version = state.versions().of(&key);
     if let Some(hit) = state.cache.get(&key, version.version) {
@@ -541,7 +559,7 @@ async fn cached(
         if last_modified == 0 {
             last_modified = worker.started_unix;
         }
-        Ok::<_, SearchError>(Rendered::new(
+        Ok::<_, Failure>(Rendered::new(
             content_type,
             bytes,
             last_modified,
@@ -555,10 +573,11 @@ async fn cached(
             state.cache.insert(key, rendered.clone());
             respond(state, &rendered, headers, "miss")
         }
-        Ok(Err(err @ (SearchError::OutOfTime { .. } | SearchError::Cancelled))) => {
-            plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n"))
-        }
-        Ok(Err(err)) => {
+        Ok(Err(Failure::BadRule(report))) => plain(StatusCode::BAD_REQUEST, report),
+        Ok(Err(Failure::Search(
+            err @ (SearchError::OutOfTime { .. } | SearchError::Cancelled),
+        ))) => plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")),
+        Ok(Err(Failure::Search(err))) => {
             error!(error = %err, "cannot render a feed");
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
