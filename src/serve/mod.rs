@@ -15,7 +15,7 @@
 //!   and bounds the time to send request headers (also for idle keep-alive
 //!   connections), the time a client may stall reading a response, and the
 //!   size of URIs and headers.
-//! * Searches run one at a time for at most [`routes::SEARCH_TIME`], and
+//! * Searches run one at a time for at most `[server] search_timeout`, and
 //!   stop at the next item when their client hangs up or the server stops.
 //!   Status pages and metrics read the database at most once a second.
 //! * `[server] threads` workers, each a single-threaded runtime (nginx's

@@ -38,8 +38,6 @@ pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 50;
 /// How long a search waits for its turn before the client is told to retry.
 const GATE_WAIT: Duration = Duration::from_secs(10);
-/// How long one search may scan before it is stopped with an error.
-pub const SEARCH_TIME: Duration = Duration::from_secs(5);
 /// Items per feed on the front page.
 const FRONT_PAGE_ITEMS: usize = 5;
 
@@ -230,7 +228,10 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
         format,
         limit: query.limit,
     };
-    let depth = state.config().server.search_depth;
+    let (depth, allowed) = {
+        let server = &state.config().server;
+        (server.search_depth, server.search_timeout)
+    };
     // Set when this request ends, also when it is dropped because the
     // client hung up: the scan on the blocking thread stops at the next item.
     let client_gone = SetOnDrop(Arc::new(AtomicBool::new(false)));
@@ -247,7 +248,7 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
             // waiting requests must not multiply (nor spend on the event loop).
             let rule = Rule::parse(&text)
                 .map_err(|err| Failure::BadRule(format!("{}\n", err.report(&text))))?;
-            let budget = SearchBudget::new(SEARCH_TIME, stops);
+            let budget = SearchBudget::new(allowed, stops);
             let RenderedFeed { bytes, newest } =
                 feeds::search_feed(store, config, &rule, format, query.limit, depth, &budget)?;
             Ok((bytes, newest))
