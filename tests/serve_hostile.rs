@@ -144,6 +144,39 @@ fn hostile_searches_end_in_time_and_stop_when_the_client_leaves() {
         "{used:.2} s of CPU in 2 s after every client left"
     );
 
+    // A burst of searches: one runs, eight wait their turn, and the rest
+    // are told at once to retry; /healthz answers meanwhile.
+    let started = Instant::now();
+    let burst: Vec<_> = (0..30)
+        .map(|n| send_get(served.addr, &search_target(&format!("{HOSTILE_RULE} {n}"))))
+        .map(|stream| {
+            std::thread::spawn(move || {
+                let response = read_answer(stream);
+                (started.elapsed(), response)
+            })
+        })
+        .collect();
+    let health = served.get("/healthz");
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let answers: Vec<(Duration, Response)> = burst.into_iter().map(|t| t.join().unwrap()).collect();
+    let told_at_once = answers
+        .iter()
+        .filter(|(at, response)| {
+            response.status == 503
+                && response.text().contains("too many searches at once")
+                && *at < Duration::from_secs(3)
+        })
+        .count();
+    assert!(
+        told_at_once >= 20,
+        "{told_at_once} of 30 told at once to retry: {:?}",
+        answers
+            .iter()
+            .map(|(at, r)| (at, r.status))
+            .collect::<Vec<_>>()
+    );
+
     // An ordinary search is answered at once.
     let started = Instant::now();
     let response = served.get(&(search_target("gemeinderat") + "&limit=1"));

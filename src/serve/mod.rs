@@ -118,8 +118,7 @@ pub struct AppState {
     /// Renders and snapshot reads at once; the permit goes with the work to
     /// the blocking thread.
     renders: Arc<Semaphore>,
-    /// Searches at once.
-    searches: Arc<Semaphore>,
+    searches: routes::SearchGate,
     /// Set when shutdown begins: running searches stop.
     stopping: Arc<AtomicBool>,
     sources_snapshot: routes::SnapshotSlot<Vec<crate::status::SourceStatus>>,
@@ -233,7 +232,7 @@ impl Server {
             cache: ResponseCache::new(CACHE_BYTES),
             versions: RwLock::new(Arc::new(versions)),
             renders: Arc::new(Semaphore::new(RENDERS_AT_ONCE)),
-            searches: Arc::new(Semaphore::new(1)),
+            searches: routes::SearchGate::new(),
             stopping: Arc::new(AtomicBool::new(false)),
             sources_snapshot: tokio::sync::Mutex::new(None),
             facts_snapshot: tokio::sync::Mutex::new(None),

@@ -17,7 +17,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{error, warn};
 
 use super::cache::{Coding, Key, Rendered};
@@ -36,6 +36,8 @@ pub const MAX_RULE_CHARS: usize = 500;
 /// `?limit=` bounds and default.
 pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 50;
+/// Searches that may wait while one runs; more are told to retry at once.
+const SEARCHES_WAITING: usize = 8;
 /// How long a search waits for its turn before the client is told to retry.
 const GATE_WAIT: Duration = Duration::from_secs(10);
 /// Items per feed on the front page.
@@ -256,6 +258,33 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
     )
     .await;
     count_feed_request(&state, response)
+}
+
+/// Searches: one runs, a few wait their turn (for at most [`GATE_WAIT`]),
+/// and the rest are told at once to retry, so waiting searches cannot fill
+/// the connection slots that `/healthz` and feed readers need.
+pub(super) struct SearchGate {
+    places: Arc<Semaphore>,
+    turn: Arc<Semaphore>,
+}
+
+impl SearchGate {
+    pub(super) fn new() -> SearchGate {
+        SearchGate {
+            places: Arc::new(Semaphore::new(1 + SEARCHES_WAITING)),
+            turn: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// A place and the turn, or `None` when too many wait or the wait is too long.
+    async fn enter(&self) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        let place = self.places.clone().try_acquire_owned().ok()?;
+        let turn = tokio::time::timeout(GATE_WAIT, self.turn.clone().acquire_owned())
+            .await
+            .ok()?
+            .expect("never closed");
+        Some((place, turn))
+    }
 }
 
 /// Why [`cached`] rendered nothing.
@@ -507,12 +536,12 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 /// Serves `key` from the cache if current, else renders it with `render`
 /// (which returns the body and the newest item time), caches and serves it.
-/// `gate` limits how many such renders run at once (searches scan items).
+/// `gate` limits how many such renders run and wait (searches scan items).
 async fn cached(
     state: &Arc<AppState>,
     key: Key,
     headers: &HeaderMap,
-    gate: Option<&Arc<Semaphore>>,
+    gate: Option<&SearchGate>,
     content_type: &'static str,
     render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), Failure> + Send + 'static,
 ) -> Response {
@@ -521,9 +550,9 @@ async fn cached(
         return respond(state, &hit, headers, "hit");
     }
     let gate = match gate {
-        Some(gate) => match tokio::time::timeout(GATE_WAIT, gate.clone().acquire_owned()).await {
-            Ok(permit) => Some(permit.expect("never closed")),
-            Err(_) => {
+        Some(gate) => match gate.enter().await {
+            Some(permits) => Some(permits),
+            None => {
                 let mut response = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "too many searches at once; try again in a few seconds\n".to_owned(),
