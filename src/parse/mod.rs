@@ -247,13 +247,36 @@ fn run_feed_rs(text: &str, base_url: &Url) -> Result<Feed, ParseError> {
     }
 }
 
+/// What went wrong in a JSON body, and where, without the values serde
+/// quotes ("invalid type: string \"…\""): the text is stored and served.
+fn json_error_detail(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "invalid JSON".to_owned(),
+        Category::Eof => "the JSON ends too early".to_owned(),
+        Category::Io => "the JSON could not be read".to_owned(),
+        // "missing field `title`" names the JSON Feed's own field.
+        Category::Data if err.to_string().starts_with("missing field") => err
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        Category::Data => "a value has the wrong type for a JSON Feed".to_owned(),
+    };
+    format!("{what} at line {}, column {}", err.line(), err.column())
+}
+
 fn feed_rs_error(err: ParseFeedError) -> ParseError {
     match err {
         ParseFeedError::JsonSerde(e) => ParseError::MalformedJson {
-            detail: e.to_string(),
+            detail: json_error_detail(&e),
         },
-        ParseFeedError::JsonUnsupportedVersion(v) => ParseError::MalformedJson {
-            detail: format!("unsupported JSON Feed version {v}"),
+        // The version as written is the body's: not quoted.
+        ParseFeedError::JsonUnsupportedVersion(_) => ParseError::MalformedJson {
+            detail:
+                "unsupported JSON Feed version (expected https://jsonfeed.org/version/1 or 1.1)"
+                    .into(),
         },
         ParseFeedError::ParseError(kind @ ParseErrorKind::UnknownMimeType { .. }) => {
             ParseError::UnsupportedTextType {
@@ -375,6 +398,28 @@ mod tests {
         assert!(empty.feed.entries.is_empty());
         let err = parse("{\"version\": 1, ", &base()).unwrap_err();
         assert!(matches!(err, ParseError::MalformedJson { .. }), "{err}");
+    }
+
+    #[test]
+    fn json_errors_quote_no_values() {
+        for body in [
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": "geheim-passwort"}"#,
+            r#"{"version": "geheim-passwort", "title": "t", "items": []}"#,
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": ["geheim-passwort"], "items": []}"#,
+        ] {
+            let err = parse(body, &base()).unwrap_err();
+            assert!(matches!(err, ParseError::MalformedJson { .. }), "{err}");
+            assert!(!err.to_string().contains("geheim"), "{err}");
+        }
+        let err = parse(
+            r#"{"version": "https://jsonfeed.org/version/1.1"}"#,
+            &base(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("missing field `title` at line 1"),
+            "{err}"
+        );
     }
 
     #[test]
