@@ -128,6 +128,11 @@ fn hostile_searches_end_in_time_and_stop_when_the_client_leaves() {
         response.text()
     );
     assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    let metrics = served.get("/metrics").text();
+    assert!(
+        metrics.contains("\nkurator_searches_timed_out_total 1\n"),
+        "{metrics}"
+    );
 
     // Clients that send the search and hang up: their work stops too.
     for _ in 0..6 {
@@ -176,6 +181,14 @@ fn hostile_searches_end_in_time_and_stop_when_the_client_leaves() {
             .map(|(at, r)| (at, r.status))
             .collect::<Vec<_>>()
     );
+    let metrics = served.get("/metrics").text();
+    let refused: usize = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("kurator_searches_refused_total "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(refused >= told_at_once, "{refused} refused:\n{metrics}");
 
     // An ordinary search is answered at once.
     let started = Instant::now();
@@ -297,6 +310,14 @@ fn idle_sockets_from_one_client_do_not_block_others() {
         })
         .count();
     assert!(still_open <= 16, "{still_open} idle sockets still open");
+    let metrics = get(served.addr, "/metrics", &[]).text();
+    let shed: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("kurator_connections_shed_total "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(shed >= 84, "{shed} connections shed");
 }
 
 /// A connection from `local` (an address of 127.0.0.0/8) to `server`.

@@ -21,6 +21,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use crate::metrics::Metrics;
+
 /// What the acceptor sees of one connection.
 #[derive(Debug, Default)]
 pub struct Activity {
@@ -121,6 +123,8 @@ pub struct Clients {
     table: Mutex<Table>,
     per_client: usize,
     epoch: Instant,
+    /// Counts the connections shed.
+    metrics: Arc<Metrics>,
 }
 
 /// What [`Clients::admit`] decided.
@@ -146,11 +150,12 @@ impl Drop for Admitted {
 
 impl Clients {
     /// Room for `max_connections` in all, half of them for any one client.
-    pub fn new(max_connections: usize) -> Clients {
+    pub fn new(max_connections: usize, metrics: Arc<Metrics>) -> Clients {
         Clients {
             table: Mutex::new(Table::default()),
             per_client: (max_connections / 2).max(1),
             epoch: Instant::now(),
+            metrics,
         }
     }
 
@@ -169,8 +174,11 @@ impl Clients {
         let client = client_of(peer);
         let mut table = self.table();
         let held = table.per_client.get(&client).copied().unwrap_or(0);
-        if held >= self.per_client && !table.shed_idle(Some(client)) {
-            return Admission::Refuse;
+        if held >= self.per_client {
+            if !table.shed_idle(Some(client)) {
+                return Admission::Refuse;
+            }
+            self.metrics.connection_shed();
         }
         let id = table.next_id;
         table.next_id += 1;
@@ -196,7 +204,11 @@ impl Clients {
     /// Closes the longest-idle connection of any client; false if every
     /// connection is busy.
     pub fn shed_idle(&self) -> bool {
-        self.table().shed_idle(None)
+        let shed = self.table().shed_idle(None);
+        if shed {
+            self.metrics.connection_shed();
+        }
+        shed
     }
 }
 
@@ -225,7 +237,8 @@ mod tests {
 
     #[test]
     fn a_client_past_its_share_makes_room_among_its_own_idle_connections() {
-        let clients = Arc::new(Clients::new(4));
+        let metrics = Arc::new(Metrics::default());
+        let clients = Arc::new(Clients::new(4, metrics.clone()));
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let first = served(clients.admit(a));
@@ -244,6 +257,11 @@ mod tests {
         let _busy_third = Busy::new(_third.activity.clone(), clients.epoch());
         assert!(matches!(clients.admit(a), Admission::Refuse));
         assert!(matches!(clients.admit(b), Admission::Serve(_)));
+        let exposition = metrics.render(&Default::default());
+        assert!(
+            exposition.contains("kurator_connections_shed_total 1\n"),
+            "{exposition}"
+        );
     }
 
     #[test]

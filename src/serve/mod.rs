@@ -305,7 +305,7 @@ impl Server {
         })?;
         let router = routes::router(state.clone());
         let connections = Arc::new(Semaphore::new(server.max_connections));
-        let clients = Arc::new(Clients::new(server.max_connections));
+        let clients = Arc::new(Clients::new(server.max_connections, state.metrics.clone()));
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(watch_versions(
             state.clone(),

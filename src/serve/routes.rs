@@ -553,6 +553,7 @@ async fn cached(
         Some(gate) => match gate.enter().await {
             Some(permits) => Some(permits),
             None => {
+                state.metrics.search_refused();
                 let mut response = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "too many searches at once; try again in a few seconds\n".to_owned(),
@@ -604,9 +605,13 @@ async fn cached(
             respond(state, &rendered, headers, "miss")
         }
         Ok(Err(Failure::BadRule(report))) => plain(StatusCode::BAD_REQUEST, report),
-        Ok(Err(Failure::Search(
-            err @ (SearchError::OutOfTime { .. } | SearchError::Cancelled),
-        ))) => plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")),
+        Ok(Err(Failure::Search(err @ SearchError::OutOfTime { .. }))) => {
+            state.metrics.search_timed_out();
+            plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n"))
+        }
+        Ok(Err(Failure::Search(err @ SearchError::Cancelled))) => {
+            plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n"))
+        }
         Ok(Err(Failure::Search(err))) => {
             error!(error = %err, "cannot render a feed");
             plain(
