@@ -5,6 +5,10 @@
 //! `kurator query` and the server all build them here, so a feed is the same
 //! bytes whichever way it is asked for.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use url::Url;
 
 use crate::config::Config;
@@ -191,8 +195,61 @@ pub fn topic_feed(
     Ok(finish(format, &info, &entries))
 }
 
+/// Why a search gave no feed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(
+        "the search took longer than {} s and was stopped after {scanned} items; narrow the rule (more words, fewer or simpler /regex/ terms)",
+        .allowed.as_secs_f64()
+    )]
+    OutOfTime { allowed: Duration, scanned: usize },
+    #[error("the search was stopped: the client left or the server is stopping")]
+    Cancelled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How long a search may run, and the flags that stop it early (the client
+/// left, the server is stopping). Checked before every item, so a rule
+/// that is slow to match stops within one item's time.
+#[derive(Debug, Default)]
+pub struct SearchBudget {
+    /// When it must end, and how long it was given.
+    deadline: Option<(Instant, Duration)>,
+    /// Any of these set: stop.
+    stops: Vec<Arc<AtomicBool>>,
+}
+
+impl SearchBudget {
+    /// No limit: for `kurator query`, whose user can press Ctrl-C.
+    pub fn unlimited() -> SearchBudget {
+        SearchBudget::default()
+    }
+
+    /// `allowed` from now, and stopped early when any of `stops` is set.
+    pub fn new(allowed: Duration, stops: Vec<Arc<AtomicBool>>) -> SearchBudget {
+        SearchBudget {
+            deadline: Some((Instant::now() + allowed, allowed)),
+            stops,
+        }
+    }
+
+    fn check(&self, scanned: usize) -> Result<(), SearchError> {
+        if self.stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
+            return Err(SearchError::Cancelled);
+        }
+        match self.deadline {
+            Some((deadline, allowed)) if Instant::now() >= deadline => {
+                Err(SearchError::OutOfTime { allowed, scanned })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The newest stored items that match `rule`, one per cluster: at most
-/// `limit` of them, from the newest `depth` items. `on_match` sees each match as it is found.
+/// `limit` of them, from the newest `depth` items, within `budget`.
+/// `on_match` sees each match as it is found.
 /// Returns the matches and how many items were looked at.
 pub fn search(
     store: &Store,
@@ -200,15 +257,21 @@ pub fn search(
     rule: &Rule,
     limit: usize,
     depth: usize,
+    budget: &SearchBudget,
     mut on_match: impl FnMut(&StoredItem),
-) -> Result<(Vec<StoredItem>, usize), StoreError> {
+) -> Result<(Vec<StoredItem>, usize), SearchError> {
     let (mut scanned, mut matched) = (0usize, Vec::new());
     if limit == 0 || depth == 0 {
         return Ok((matched, scanned));
     }
+    let mut stopped = Ok(());
     // One match per story: a cluster shows once, whichever report matched.
     let mut clusters = std::collections::HashSet::new();
     store.scan_items(None, |item| {
+        if let Err(stop) = budget.check(scanned) {
+            stopped = Err(stop);
+            return false;
+        }
         scanned += 1;
         if item.cluster_id.is_some() && clusters.contains(&item.cluster()) {
             return scanned < depth;
@@ -224,6 +287,7 @@ pub fn search(
         }
         matched.len() < limit && scanned < depth
     })?;
+    stopped?;
     Ok((matched, scanned))
 }
 
@@ -244,8 +308,9 @@ pub fn search_feed(
     format: Format,
     limit: usize,
     depth: usize,
-) -> Result<RenderedFeed, StoreError> {
-    let (items, _) = search(store, config, rule, limit, depth, |_| {})?;
+    budget: &SearchBudget,
+) -> Result<RenderedFeed, SearchError> {
+    let (items, _) = search(store, config, rule, limit, depth, budget, |_| {})?;
     let entries = entries(store, config, items)?;
     Ok(finish(
         format,

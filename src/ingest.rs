@@ -75,6 +75,16 @@ pub enum IngestError {
     Internal(String),
 }
 
+impl IngestError {
+    /// How a body that is no feed starts: see [`ParseError::body_start`].
+    pub fn body_start(&self) -> Option<&str> {
+        match self {
+            IngestError::Parse(err) => err.body_start(),
+            _ => None,
+        }
+    }
+}
+
 /// What a successful fetch brought.
 enum Received {
     NotModified,

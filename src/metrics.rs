@@ -24,6 +24,9 @@ pub struct Metrics {
     durations: Mutex<Histogram>,
     feed_requests: AtomicU64,
     not_modified: AtomicU64,
+    searches_timed_out: AtomicU64,
+    searches_refused: AtomicU64,
+    connections_shed: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +73,21 @@ impl Metrics {
         if not_modified {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A search stopped at `[server] search_timeout`.
+    pub fn search_timed_out(&self) {
+        self.searches_timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A search told to retry: too many ran or waited already.
+    pub fn search_refused(&self) {
+        self.searches_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An idle connection closed to make room for another.
+    pub fn connection_shed(&self) {
+        self.connections_shed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -149,7 +167,7 @@ impl Metrics {
                 "kurator_source_consecutive_errors{{source=\"{source}\"}} {errors}"
             );
         }
-        let singles: [(&str, &str, &str, u64); 3] = [
+        let singles: [(&str, &str, &str, u64); 6] = [
             (
                 "kurator_feed_requests_total",
                 "counter",
@@ -161,6 +179,24 @@ impl Metrics {
                 "counter",
                 "Feed requests answered 304 Not Modified.",
                 self.not_modified.load(Ordering::Relaxed),
+            ),
+            (
+                "kurator_searches_timed_out_total",
+                "counter",
+                "Searches stopped at search_timeout (answered 503).",
+                self.searches_timed_out.load(Ordering::Relaxed),
+            ),
+            (
+                "kurator_searches_refused_total",
+                "counter",
+                "Searches told to retry because too many ran or waited (503).",
+                self.searches_refused.load(Ordering::Relaxed),
+            ),
+            (
+                "kurator_connections_shed_total",
+                "counter",
+                "Idle connections closed to make room for others.",
+                self.connections_shed.load(Ordering::Relaxed),
             ),
             (
                 "kurator_database_size_bytes",
@@ -198,6 +234,9 @@ mod tests {
         metrics.fetched("dstgb", "failed", Duration::from_secs(90), 0);
         metrics.feed_request(false);
         metrics.feed_request(true);
+        metrics.search_timed_out();
+        metrics.connection_shed();
+        metrics.connection_shed();
         let facts = StoredFacts {
             sources: vec![
                 ("kommune21".into(), Some(1_800_000_000), 0),
@@ -219,6 +258,9 @@ mod tests {
             "kurator_source_consecutive_errors{source=\"dstgb\"} 3",
             "kurator_feed_requests_total 2",
             "kurator_feed_not_modified_total 1",
+            "kurator_searches_timed_out_total 1",
+            "kurator_searches_refused_total 0",
+            "kurator_connections_shed_total 2",
             "kurator_database_size_bytes 123456",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");

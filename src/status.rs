@@ -104,7 +104,7 @@ pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceSta
             http_status: state.and_then(|s| s.last_status),
             error: state
                 .and_then(|s| s.last_error.as_deref())
-                .map(|error| redact::scrub(error, &source.url)),
+                .map(|error| redact::scrub(&without_body(error), &source.url)),
             consecutive_errors: state.map_or(0, |s| s.consecutive_errors),
             last_fetch: state.and_then(|s| s.last_fetched),
             last_success: state.and_then(|s| s.last_success),
@@ -153,6 +153,17 @@ impl UnrecordedFailures {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, i64)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An error as stored, less the quoted start of the body that earlier
+/// builds wrote into "not a feed" errors: `/sources` is public, and a
+/// body can be anything its URL reaches.
+fn without_body(error: &str) -> String {
+    const QUOTE: &str = " (it starts with ";
+    match error.find(QUOTE) {
+        Some(at) if error.starts_with("not a feed:") => error[..at].to_owned(),
+        _ => error.to_owned(),
     }
 }
 
@@ -342,6 +353,18 @@ pub fn html(rows: &[SourceStatus], now: i64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_stored_by_older_versions_lose_the_quoted_body() {
+        assert_eq!(
+            without_body(
+                "not a feed: the body is neither XML nor JSON (it starts with \"root:x\")"
+            ),
+            "not a feed: the body is neither XML nor JSON"
+        );
+        let other = "HTTP 500 (it starts with nothing)";
+        assert_eq!(without_body(other), other);
+    }
 
     #[test]
     fn relative_times() {

@@ -64,6 +64,31 @@ fn errors_point_at_file_line_column() {
 }
 
 #[test]
+fn deeply_nested_topic_rules_are_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feeds.toml");
+    let rule = "(".repeat(6_000) + "a";
+    std::fs::write(
+        &path,
+        format!("[[topic]]\nslug = \"tief\"\nmatch = '{rule}'\n"),
+    )
+    .unwrap();
+    let output = check(&path);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let start = &stderr[..stderr.len().min(500)];
+    assert_eq!(output.status.code(), Some(2), "{start}");
+    // Line 3, column 10 (`match = '` is 9 characters) plus the 32 that may nest.
+    assert!(
+        stderr.contains(":3:42: topic `tief`: the rule nests ( and NOT more than 32 deep"),
+        "{start}"
+    );
+    assert!(
+        stderr.contains(&format!("\n    {}^ the rule nests", " ".repeat(32))),
+        "{start}"
+    );
+}
+
+#[test]
 fn missing_file_is_explained() {
     let output = check(Path::new("/nonexistent/feeds.toml"));
     let stderr = String::from_utf8(output.stderr).unwrap();

@@ -494,6 +494,30 @@ fn systemd_is_told_ready_reloading_watchdog_and_stopping() {
     let ready = &all[find(&all, before, "READY=1").unwrap()];
     assert!(ready.contains("STATUS=2 source(s)"), "{ready}");
 
+    // A topic nested 6,000 deep: rejected at its column, not a stack overflow.
+    let rejections = || {
+        daemon
+            .log_text()
+            .matches("still running on the old one")
+            .count()
+    };
+    let before = rejections();
+    write_config_with_topics(
+        dir.path(),
+        &[("stadt-b", upstream.url("/b.xml"))],
+        "host_delay = \"0s\"",
+        &format!(
+            "[[topic]]\nslug = \"tief\"\nmatch = '{}a'\n",
+            "(".repeat(6_000)
+        ),
+    );
+    daemon.signal("HUP");
+    eventually("the deep rule is rejected", Duration::from_secs(5), || {
+        rejections() > before
+    });
+    assert!(daemon.log_contains("the rule nests ( and NOT more than 32 deep"));
+    assert_eq!(daemon.get("/healthz").status, 200);
+
     // SIGTERM: STOPPING=1, exit 0.
     let before = socket.count();
     daemon.stop();

@@ -114,6 +114,30 @@ fn bad_rules_are_explained() {
     );
 }
 
+#[test]
+fn deeply_nested_rules_are_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(&config, "").unwrap();
+    let rule = "(".repeat(10_000) + "a";
+    let (code, _, stderr) = kurator(&config, &["query", &rule]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("error in the rule at column 33"),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
+    let caret = format!(
+        "\n  {}^ the rule nests ( and NOT more than 32 deep",
+        " ".repeat(32)
+    );
+    assert!(
+        stderr.contains(&caret),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
+}
+
 fn topic_members(db: &Path, topic: &str) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut statement = conn

@@ -138,7 +138,11 @@ fn print_report(report: &Report, width: usize) {
                 format_time(*until)
             )
         }
-        Outcome::Failed(err) => format!("error: {err}"),
+        // The terminal may see how the body starts; the stored error never does.
+        Outcome::Failed(err) => match err.body_start() {
+            Some(start) => format!("error: {err} (it starts with {start:?})"),
+            None => format!("error: {err}"),
+        },
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(

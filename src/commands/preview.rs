@@ -95,7 +95,13 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
                     Redacted(&url)
                 );
             }
-            Err(err) => return Err(format!("{out}{}: {err}\n", source.id)),
+            Err(err) => {
+                let start = err
+                    .body_start()
+                    .map(|start| format!("\nthe body starts with {start:?}"))
+                    .unwrap_or_default();
+                return Err(format!("{out}{}: {err}{start}\n", source.id));
+            }
         }
     }
     Err(format!(

@@ -46,24 +46,33 @@ pub fn run(
         }
     };
     let mut out = std::io::stdout().lock();
-    let result = feeds::search(&store, &config, &rule, limit, usize::MAX, |item| {
-        if format == QueryFormat::Text {
-            let date = format_time(item.published);
-            let _ = writeln!(
-                out,
-                "{}  {}  {}",
-                &date[..16].replace('T', " "),
-                item.source_id,
-                item.title
-            );
-            let number = format!("#{}", item.id);
-            let _ = writeln!(
-                out,
-                "{number:>16}  {}",
-                item.link.as_deref().unwrap_or("(no link)")
-            );
-        }
-    });
+    let unlimited = feeds::SearchBudget::unlimited();
+    let result = feeds::search(
+        &store,
+        &config,
+        &rule,
+        limit,
+        usize::MAX,
+        &unlimited,
+        |item| {
+            if format == QueryFormat::Text {
+                let date = format_time(item.published);
+                let _ = writeln!(
+                    out,
+                    "{}  {}  {}",
+                    &date[..16].replace('T', " "),
+                    item.source_id,
+                    item.title
+                );
+                let number = format!("#{}", item.id);
+                let _ = writeln!(
+                    out,
+                    "{number:>16}  {}",
+                    item.link.as_deref().unwrap_or("(no link)")
+                );
+            }
+        },
+    );
     let (matched, scanned) = match result {
         Ok(found) => found,
         Err(err) => {

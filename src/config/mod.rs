@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How many of the newest items a `/search` request looks through.
     pub search_depth: usize,
+    /// How long one `/search` may take before it is stopped with a 503.
+    pub search_timeout: Duration,
     /// Threads serving HTTP, each with a single-threaded runtime.
     pub threads: usize,
 }
@@ -76,6 +78,7 @@ impl ServerConfig {
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_SEARCH_DEPTH: usize = 20_000;
+    pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// One serving thread: its event loop serves cached feeds at tens of
     /// thousands of requests per second (renders and searches run on the
@@ -239,6 +242,7 @@ struct RawServer {
     header_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<i64>>,
     search_depth: Option<Spanned<i64>>,
+    search_timeout: Option<Spanned<String>>,
     threads: Option<Spanned<i64>>,
 }
 
@@ -940,6 +944,11 @@ impl Locator<'_> {
                 ServerConfig::DEFAULT_MAX_CONNECTIONS,
             )?,
             search_depth,
+            search_timeout: self.duration(
+                &raw.search_timeout,
+                "search_timeout",
+                ServerConfig::DEFAULT_SEARCH_TIMEOUT,
+            )?,
             threads: match &raw.threads {
                 None => ServerConfig::DEFAULT_THREADS,
                 Some(value) => match usize::try_from(*value.get_ref()) {
@@ -1246,13 +1255,14 @@ mod tests {
         assert!(err.message.contains("not an http or https URL"), "{err}");
         let config = parse(
             "[server]\ncache_max_age = \"1h\"\nheader_timeout = \"2s\"\nmax_connections = 100\n\
-             search_depth = 5000\nthreads = 3\n",
+             search_depth = 5000\nsearch_timeout = \"2s\"\nthreads = 3\n",
         )
         .unwrap();
         assert_eq!(config.server.cache_max_age.as_secs(), 3600);
         assert_eq!(config.server.header_timeout.as_secs(), 2);
         assert_eq!(config.server.max_connections, 100);
         assert_eq!(config.server.search_depth, 5000);
+        assert_eq!(config.server.search_timeout.as_secs(), 2);
         assert_eq!(config.server.threads, 3);
         assert!(!config.server.base_url_configured);
         let err = parse("[server]\nthreads = 0\n").unwrap_err();

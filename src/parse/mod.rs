@@ -61,6 +61,8 @@ pub enum Repair {
 }
 
 /// Why a document yielded no feed.
+///
+/// The texts quote nothing of the body (they are stored and served).
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("the response body is empty")]
@@ -71,7 +73,13 @@ pub enum ParseError {
         "the document declares XML entities (<!ENTITY …> at byte {offset}); Kurator refuses to expand them because that is how billion-laughs and XXE attacks work"
     )]
     EntityDeclarations { offset: usize },
-    #[error("not a feed: the body is neither XML nor JSON (it starts with {start:?})")]
+    /// The text names no byte of the body: it is stored and served on
+    /// `/sources`, and a body can be anything the URL reaches (a `file://`
+    /// source could be a secret). [`ParseError::body_start`] has the bytes,
+    /// for the CLI only.
+    #[error(
+        "not a feed: the body is neither XML nor JSON; check that `url` points at the feed (`kurator preview SOURCE` shows how the body starts)"
+    )]
     NotXml { start: String },
     #[error("not a feed: the root element is <{name}>; expected <rss>, <feed> or <rdf:RDF>")]
     UnknownRoot { name: String },
@@ -95,6 +103,17 @@ pub enum ParseError {
     Panicked { detail: String },
     #[error(transparent)]
     Scrape(#[from] scrape::ScrapeError),
+}
+
+impl ParseError {
+    /// The first characters of a body that is no feed, for a person at the
+    /// CLI: never part of the error text, which is stored and served.
+    pub fn body_start(&self) -> Option<&str> {
+        match self {
+            ParseError::NotXml { start } => Some(start),
+            _ => None,
+        }
+    }
 }
 
 fn alternates_hint(alternates: &[AlternateLink]) -> String {
@@ -231,13 +250,36 @@ fn run_feed_rs(text: &str, base_url: &Url) -> Result<Feed, ParseError> {
     }
 }
 
+/// What went wrong in a JSON body, and where, without the values serde
+/// quotes ("invalid type: string \"…\""): the text is stored and served.
+fn json_error_detail(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "invalid JSON".to_owned(),
+        Category::Eof => "the JSON ends too early".to_owned(),
+        Category::Io => "the JSON could not be read".to_owned(),
+        // "missing field `title`" names the JSON Feed's own field.
+        Category::Data if err.to_string().starts_with("missing field") => err
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        Category::Data => "a value has the wrong type for a JSON Feed".to_owned(),
+    };
+    format!("{what} at line {}, column {}", err.line(), err.column())
+}
+
 fn feed_rs_error(err: ParseFeedError) -> ParseError {
     match err {
         ParseFeedError::JsonSerde(e) => ParseError::MalformedJson {
-            detail: e.to_string(),
+            detail: json_error_detail(&e),
         },
-        ParseFeedError::JsonUnsupportedVersion(v) => ParseError::MalformedJson {
-            detail: format!("unsupported JSON Feed version {v}"),
+        // The version as written is the body's: not quoted.
+        ParseFeedError::JsonUnsupportedVersion(_) => ParseError::MalformedJson {
+            detail:
+                "unsupported JSON Feed version (expected https://jsonfeed.org/version/1 or 1.1)"
+                    .into(),
         },
         ParseFeedError::ParseError(kind @ ParseErrorKind::UnknownMimeType { .. }) => {
             ParseError::UnsupportedTextType {
@@ -328,10 +370,14 @@ mod tests {
     #[test]
     fn clear_errors() {
         assert!(matches!(parse("  \n", &base()), Err(ParseError::Empty)));
-        assert!(matches!(
-            parse("Hello", &base()),
-            Err(ParseError::NotXml { .. })
-        ));
+        let secret = "root:$6$salt$hash:19000:0:99999:7:::";
+        let err = parse(secret, &base()).unwrap_err();
+        assert!(matches!(err, ParseError::NotXml { .. }), "{err}");
+        assert!(
+            !err.to_string().contains("root"),
+            "the error text quotes no content: {err}"
+        );
+        assert_eq!(err.body_start(), Some(secret));
         assert!(matches!(
             parse("<opml version=\"2.0\"/>", &base()),
             Err(ParseError::UnknownRoot { .. })
@@ -355,6 +401,28 @@ mod tests {
         assert!(empty.feed.entries.is_empty());
         let err = parse("{\"version\": 1, ", &base()).unwrap_err();
         assert!(matches!(err, ParseError::MalformedJson { .. }), "{err}");
+    }
+
+    #[test]
+    fn json_errors_quote_no_values() {
+        for body in [
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": "geheim-passwort"}"#,
+            r#"{"version": "geheim-passwort", "title": "t", "items": []}"#,
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": ["geheim-passwort"], "items": []}"#,
+        ] {
+            let err = parse(body, &base()).unwrap_err();
+            assert!(matches!(err, ParseError::MalformedJson { .. }), "{err}");
+            assert!(!err.to_string().contains("geheim"), "{err}");
+        }
+        let err = parse(
+            r#"{"version": "https://jsonfeed.org/version/1.1"}"#,
+            &base(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("missing field `title` at line 1"),
+            "{err}"
+        );
     }
 
     #[test]

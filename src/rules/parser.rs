@@ -13,6 +13,19 @@
 
 use super::fold;
 
+/// How deep `(` groups and `NOT`s may nest. Parsing, matching and tagging
+/// recurse once per level; a bound keeps a hostile rule (10,000 `(`) from
+/// overflowing the stack of whichever thread reads it, even the daemon's on
+/// reload. Real rules use a handful of levels.
+pub const MAX_NESTING: usize = 32;
+/// `/regex/` terms in one rule: each may take [`REGEX_BYTES`] compiled and
+/// [`REGEX_CACHE_BYTES`] of matching state, and each costs time per item.
+pub const MAX_REGEXES: usize = 8;
+/// The compiled size of one `/regex/`.
+pub const REGEX_BYTES: usize = 1 << 20;
+/// The lazy DFA's cache of one `/regex/` (the regex crate's default is 2 MiB).
+pub const REGEX_CACHE_BYTES: usize = 1 << 20;
+
 /// Which part of an item a term looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -246,6 +259,10 @@ fn lex(rule: &str) -> Result<Vec<Lexed>, RuleError> {
 struct Parser {
     tokens: Vec<Lexed>,
     position: usize,
+    /// `(` groups and `NOT`s open around the current token.
+    depth: usize,
+    /// `/regex/` terms so far.
+    regexes: usize,
     /// Column just past the end, for "expected … at the end" errors.
     end_column: usize,
 }
@@ -256,6 +273,8 @@ pub fn parse(rule: &str) -> Result<Expr, RuleError> {
     let mut parser = Parser {
         tokens,
         position: 0,
+        depth: 0,
+        regexes: 0,
         end_column: rule.chars().count() + 1,
     };
     if parser.tokens.is_empty() {
@@ -285,6 +304,28 @@ impl Parser {
 
     fn column(&self) -> usize {
         self.peek().map_or(self.end_column, |t| t.column)
+    }
+
+    /// Parses `inner` one level deeper, refusing to go past [`MAX_NESTING`]
+    /// (the error points at `column`, the `(` or `NOT` that went too deep).
+    fn nested(
+        &mut self,
+        column: usize,
+        inner: impl FnOnce(&mut Parser) -> Result<Expr, RuleError>,
+    ) -> Result<Expr, RuleError> {
+        if self.depth >= MAX_NESTING {
+            return Err(RuleError {
+                column,
+                message: format!(
+                    "the rule nests ( and NOT more than {MAX_NESTING} deep here; \
+                     write it flatter (a OR b OR c needs no parentheses)"
+                ),
+            });
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
     }
 
     fn or(&mut self, field: Field) -> Result<Expr, RuleError> {
@@ -320,9 +361,11 @@ impl Parser {
     }
 
     fn unary(&mut self, field: Field) -> Result<Expr, RuleError> {
-        if self.peek().is_some_and(|t| t.token == Token::Not) {
+        if let Some(not) = self.peek().filter(|t| t.token == Token::Not) {
+            let column = not.column;
             self.position += 1;
-            return Ok(Expr::Not(Box::new(self.unary(field)?)));
+            let inner = self.nested(column, |parser| parser.unary(field))?;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary(field)
     }
@@ -339,7 +382,7 @@ impl Parser {
         self.position += 1;
         match token {
             Token::Open => {
-                let inner = self.or(field)?;
+                let inner = self.nested(column, |parser| parser.or(field))?;
                 match self.peek() {
                     Some(t) if t.token == Token::Close => {
                         self.position += 1;
@@ -367,9 +410,20 @@ impl Parser {
             Token::Word(word) => term(field, &word, column, false),
             Token::Phrase(phrase) => term(field, &phrase, column, true),
             Token::Regex(pattern) => {
+                self.regexes += 1;
+                if self.regexes > MAX_REGEXES {
+                    return Err(RuleError {
+                        column,
+                        message: format!(
+                            "a rule may hold at most {MAX_REGEXES} /regex/ terms; \
+                             use words, \"phrases\" or prefix* for the others"
+                        ),
+                    });
+                }
                 let regex = regex::RegexBuilder::new(&pattern)
                     .case_insensitive(true)
-                    .size_limit(1 << 20)
+                    .size_limit(REGEX_BYTES)
+                    .dfa_size_limit(REGEX_CACHE_BYTES)
                     .build()
                     .map_err(|err| RuleError {
                         column,
@@ -493,6 +547,12 @@ mod tests {
             ("/[a-/", 1, "invalid regex"),
             ("title:", 7, "after `title:`"),
             ("***", 1, "no letters or digits"),
+            (
+                "/a/ /b/ /c/ /d/ /e/ /f/ /g/ /h/ /i/",
+                33,
+                "at most 8 /regex/ terms",
+            ),
+            ("/\\w{50}/", 1, "invalid regex"),
         ];
         for (rule, column, message) in cases {
             let err = parse(rule)
@@ -506,5 +566,24 @@ mod tests {
             err.caret("digital AND (stadt OR"),
             "digital AND (stadt OR\n                     ^ expected a word, a \"phrase\" or ( here"
         );
+    }
+
+    #[test]
+    fn nesting_is_bounded_with_an_error_at_the_spot() {
+        let deep = |levels: usize| format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+        assert_eq!(parsed(&deep(MAX_NESTING)), "text:a");
+        let err = parse(&deep(MAX_NESTING + 1)).unwrap_err();
+        assert_eq!(err.column, MAX_NESTING + 1, "{err}");
+        assert!(err.message.contains("more than 32 deep"), "{err}");
+        // Far past any stack: an error, not an abort.
+        for hostile in [
+            "(".repeat(10_000),
+            "NOT ".repeat(10_000) + "a",
+            "-".repeat(10_000) + "a",
+            "title:(".repeat(10_000),
+        ] {
+            let err = parse(&hostile).unwrap_err();
+            assert!(err.message.contains("nests"), "{err}");
+        }
     }
 }

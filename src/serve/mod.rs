@@ -10,14 +10,20 @@
 //!   from the content, honours `If-None-Match`/`If-Modified-Since` with 304,
 //!   and comes brotli- or gzip-compressed when the client accepts it.
 //! * Slow or hostile clients cannot hold the server: our own accept loop
-//!   (`axum::serve` has none of this) bounds connections, the time to send
-//!   request headers (also for idle keep-alive connections), the time a
-//!   client may stall reading a response, and the size of URIs and headers.
+//!   (`axum::serve` has none of this) bounds connections, in all and per
+//!   client address, closes the longest-idle ones when full ([`clients`]),
+//!   and bounds the time to send request headers (also for idle keep-alive
+//!   connections), the time a client may stall reading a response, and the
+//!   size of URIs and headers.
+//! * Searches run one at a time for at most `[server] search_timeout`, and
+//!   stop at the next item when their client hangs up or the server stops.
+//!   Status pages and metrics read the database at most once a second.
 //! * `[server] threads` workers, each a single-threaded runtime (nginx's
 //!   model: no work stealing on the hot path); the acceptor hands every
 //!   connection to the worker serving the fewest.
 
 pub mod cache;
+mod clients;
 pub mod negotiate;
 pub mod pages;
 mod routes;
@@ -26,7 +32,7 @@ pub mod sendfile;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -41,6 +47,7 @@ use crate::ingest::unix_now;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use cache::{Rendered, ResponseCache, Versions};
+use clients::{Admission, Admitted, Busy, Clients};
 use sendfile::SendfileStream;
 
 /// How often the watcher looks for changes made by other connections.
@@ -75,7 +82,10 @@ struct StorePool {
 }
 
 impl StorePool {
-    fn with<T>(&self, work: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, E>,
+    ) -> Result<T, E> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let store = match idle {
             Some(store) => store,
@@ -105,8 +115,14 @@ pub struct AppState {
     stores: StorePool,
     cache: ResponseCache,
     versions: RwLock<Arc<Versions>>,
-    renders: Semaphore,
-    searches: Semaphore,
+    /// Renders and snapshot reads at once; the permit goes with the work to
+    /// the blocking thread.
+    renders: Arc<Semaphore>,
+    searches: routes::SearchGate,
+    /// Set when shutdown begins: running searches stop.
+    stopping: Arc<AtomicBool>,
+    sources_snapshot: routes::SnapshotSlot<Vec<crate::status::SourceStatus>>,
+    facts_snapshot: routes::SnapshotSlot<crate::metrics::StoredFacts>,
     cache_control: HeaderValue,
     opml: RwLock<Arc<Rendered>>,
     /// The address bound: links follow it when `base_url` is not configured.
@@ -217,8 +233,11 @@ impl Server {
             },
             cache: ResponseCache::new(CACHE_BYTES),
             versions: RwLock::new(Arc::new(versions)),
-            renders: Semaphore::new(RENDERS_AT_ONCE),
-            searches: Semaphore::new(1),
+            renders: Arc::new(Semaphore::new(RENDERS_AT_ONCE)),
+            searches: routes::SearchGate::new(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            sources_snapshot: tokio::sync::Mutex::new(None),
+            facts_snapshot: tokio::sync::Mutex::new(None),
             cache_control,
             opml: RwLock::new(Arc::new(opml)),
             local,
@@ -295,6 +314,7 @@ impl Server {
         })?;
         let router = routes::router(state.clone());
         let connections = Arc::new(Semaphore::new(server.max_connections));
+        let clients = Arc::new(Clients::new(server.max_connections, state.metrics.clone()));
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(watch_versions(
             state.clone(),
@@ -305,6 +325,7 @@ impl Server {
             router,
             stop: stop_rx,
             header_timeout: server.header_timeout,
+            epoch: clients.epoch(),
         };
         // One worker per core, each a single-threaded runtime, as nginx runs
         // one worker process per core: no work stealing and no cross-thread
@@ -344,10 +365,6 @@ impl Server {
         }
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
-                () = &mut shutdown => break,
-            };
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 () = &mut shutdown => break,
@@ -361,6 +378,27 @@ impl Server {
                     continue;
                 }
             };
+            let admitted = match clients.admit(peer.ip()) {
+                Admission::Serve(admitted) => admitted,
+                Admission::Refuse => {
+                    debug!(%peer, "refused: this client's connections are all busy");
+                    continue;
+                }
+            };
+            // Every slot taken: close the longest-idle connection rather
+            // than make this one wait (it may be a health check).
+            let permit = match connections.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    if clients.shed_idle() {
+                        debug!("closed the longest-idle connection to make room");
+                    }
+                    tokio::select! {
+                        permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+                        () = &mut shutdown => break,
+                    }
+                }
+            };
             let Ok(stream) = stream.into_std() else {
                 continue;
             };
@@ -369,7 +407,7 @@ impl Server {
                 .min_by_key(|w| w.active.load(Ordering::Relaxed))
                 .expect("at least the first worker");
             worker.active.fetch_add(1, Ordering::Relaxed);
-            if let Err(returned) = worker.sender.send((stream, peer, permit)) {
+            if let Err(returned) = worker.sender.send((stream, peer, permit, admitted)) {
                 // That worker's thread is gone: this thread serves it.
                 worker.active.fetch_sub(1, Ordering::Relaxed);
                 workers[0].active.fetch_add(1, Ordering::Relaxed);
@@ -377,6 +415,7 @@ impl Server {
             }
         }
         info!("shutting down: no new connections");
+        state.stopping.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
         drop(workers);
         let all = u32::try_from(server.max_connections).unwrap_or(u32::MAX);
@@ -401,8 +440,14 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(1024)?.into_std()
 }
 
-/// A connection handed to a worker, with its place under the connection cap.
-type Handed = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+/// A connection handed to a worker, with its place under the connection
+/// cap and among its client's connections.
+type Handed = (
+    std::net::TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Admitted,
+);
 
 /// The accepting side's view of one worker.
 struct Worker {
@@ -428,13 +473,15 @@ struct Serving {
     router: axum::Router,
     stop: watch::Receiver<bool>,
     header_timeout: Duration,
+    /// What [`Busy`] counts request times from.
+    epoch: Instant,
 }
 
 impl Serving {
     /// Serves the connections handed to this worker until the acceptor is
     /// gone and they have all finished (bounded by the shutdown timeout).
     async fn run(self, mut handed: mpsc::UnboundedReceiver<Handed>, active: Arc<AtomicUsize>) {
-        while let Some((stream, peer, permit)) = handed.recv().await {
+        while let Some((stream, peer, permit, admitted)) = handed.recv().await {
             let stream = match tokio::net::TcpStream::from_std(stream) {
                 Ok(stream) => stream,
                 Err(err) => {
@@ -447,8 +494,11 @@ impl Serving {
             let mut stream = tokio_io_timeout::TimeoutStream::new(SendfileStream::new(stream));
             stream.set_write_timeout(Some(WRITE_TIMEOUT));
             let io = TokioIo::new(Box::pin(stream));
+            let activity = admitted.activity.clone();
             let service = Entry {
                 router: self.router.clone(),
+                activity: activity.clone(),
+                epoch: self.epoch,
             };
             let mut stop = self.stop.clone();
             let header_timeout = self.header_timeout;
@@ -466,11 +516,22 @@ impl Serving {
                         connection.as_mut().graceful_shutdown();
                         connection.await
                     }
+                    () = activity.shed() => {
+                        if activity.is_idle() {
+                            debug!(%peer, "closed while idle to make room");
+                            Ok(())
+                        } else {
+                            // A request arrived meanwhile: answer it, then close.
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    }
                 };
                 if let Err(err) = result {
                     debug!(%peer, error = %err, "connection ended with an error");
                 }
                 active.fetch_sub(1, Ordering::Relaxed);
+                drop(admitted);
                 drop(permit);
             });
         }
@@ -487,6 +548,9 @@ impl Serving {
 #[derive(Clone)]
 struct Entry {
     router: axum::Router,
+    /// The connection's: a request counts as in flight until answered.
+    activity: Arc<clients::Activity>,
+    epoch: Instant,
 }
 
 impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Entry {
@@ -499,18 +563,31 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Entry {
             .uri()
             .path_and_query()
             .map_or(0, |p| p.as_str().len());
+        let busy = Busy::new(self.activity.clone(), self.epoch);
         if length > routes::MAX_URI_BYTES {
-            return EntryFuture::Refused(Some(routes::uri_too_long(length)));
+            return EntryFuture {
+                answer: Answer::Refused(Some(routes::uri_too_long(length))),
+                _busy: busy,
+            };
         }
         let mut router = self.router.clone();
-        EntryFuture::Routed(tower_service::Service::call(
-            &mut router,
-            request.map(axum::body::Body::new),
-        ))
+        EntryFuture {
+            answer: Answer::Routed(tower_service::Service::call(
+                &mut router,
+                request.map(axum::body::Body::new),
+            )),
+            _busy: busy,
+        }
     }
 }
 
-enum EntryFuture {
+struct EntryFuture {
+    answer: Answer,
+    /// The request is in flight while this future lives.
+    _busy: Busy,
+}
+
+enum Answer {
     Refused(Option<axum::response::Response>),
     Routed(axum::routing::future::RouteFuture<std::convert::Infallible>),
 }
@@ -522,11 +599,11 @@ impl Future for EntryFuture {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        match self.get_mut() {
-            EntryFuture::Refused(response) => {
+        match &mut self.get_mut().answer {
+            Answer::Refused(response) => {
                 std::task::Poll::Ready(Ok(response.take().expect("polled once")))
             }
-            EntryFuture::Routed(future) => std::pin::Pin::new(future).poll(cx),
+            Answer::Routed(future) => std::pin::Pin::new(future).poll(cx),
         }
     }
 }

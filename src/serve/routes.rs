@@ -5,6 +5,8 @@
 //! it (on a blocking thread, a few at a time) when not.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -15,14 +17,14 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use tokio::sync::Semaphore;
-use tracing::error;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{error, warn};
 
 use super::cache::{Coding, Key, Rendered};
 use super::pages::{self, FeedSummary};
 use super::{AppState, WATCH_INTERVAL, negotiate};
 use crate::config::Config;
-use crate::feeds::{self, RenderedFeed};
+use crate::feeds::{self, RenderedFeed, SearchBudget, SearchError};
 use crate::render::Format;
 use crate::rules::Rule;
 use crate::store::{ALL_FEED, Store, StoreError};
@@ -34,8 +36,10 @@ pub const MAX_RULE_CHARS: usize = 500;
 /// `?limit=` bounds and default.
 pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 50;
+/// Searches that may wait while one runs; more are told to retry at once.
+const SEARCHES_WAITING: usize = 8;
 /// How long a search waits for its turn before the client is told to retry.
-const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const GATE_WAIT: Duration = Duration::from_secs(10);
 /// Items per feed on the front page.
 const FRONT_PAGE_ITEMS: usize = 5;
 
@@ -221,33 +225,94 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
             format!("`q` is {length} characters long; at most {MAX_RULE_CHARS} are allowed\n"),
         );
     }
-    let rule = match Rule::parse(&text) {
-        Ok(rule) => rule,
-        Err(err) => {
-            return plain(StatusCode::BAD_REQUEST, format!("{}\n", err.report(&text)));
-        }
-    };
     let key = Key::Search {
-        rule: text,
+        rule: text.clone(),
         format,
         limit: query.limit,
     };
-    let depth = state.config().server.search_depth;
-    let gate = Some(&state.searches);
+    let (depth, allowed) = {
+        let server = &state.config().server;
+        (server.search_depth, server.search_timeout)
+    };
+    // Set when this request ends, also when it is dropped because the
+    // client hung up: the scan on the blocking thread stops at the next item.
+    let client_gone = SetOnDrop(Arc::new(AtomicBool::new(false)));
+    let stops = vec![client_gone.0.clone(), state.stopping.clone()];
     let response = cached(
         &state,
         key,
         headers,
-        gate,
+        Some(&state.searches),
         format.content_type(),
         move |store, config| {
+            // Parsed here, in its turn, not on arrival: compiling a rule's
+            // regexes takes milliseconds and megabytes, which a flood of
+            // waiting requests must not multiply (nor spend on the event loop).
+            let rule = Rule::parse(&text)
+                .map_err(|err| Failure::BadRule(format!("{}\n", err.report(&text))))?;
+            let budget = SearchBudget::new(allowed, stops);
             let RenderedFeed { bytes, newest } =
-                feeds::search_feed(store, config, &rule, format, query.limit, depth)?;
+                feeds::search_feed(store, config, &rule, format, query.limit, depth, &budget)?;
             Ok((bytes, newest))
         },
     )
     .await;
     count_feed_request(&state, response)
+}
+
+/// Searches: one runs, a few wait their turn (for at most [`GATE_WAIT`]),
+/// and the rest are told at once to retry, so waiting searches cannot fill
+/// the connection slots that `/healthz` and feed readers need.
+pub(super) struct SearchGate {
+    places: Arc<Semaphore>,
+    turn: Arc<Semaphore>,
+}
+
+impl SearchGate {
+    pub(super) fn new() -> SearchGate {
+        SearchGate {
+            places: Arc::new(Semaphore::new(1 + SEARCHES_WAITING)),
+            turn: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// A place and the turn, or `None` when too many wait or the wait is too long.
+    async fn enter(&self) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        let place = self.places.clone().try_acquire_owned().ok()?;
+        let turn = tokio::time::timeout(GATE_WAIT, self.turn.clone().acquire_owned())
+            .await
+            .ok()?
+            .expect("never closed");
+        Some((place, turn))
+    }
+}
+
+/// Why [`cached`] rendered nothing.
+enum Failure {
+    /// The `?q=` rule does not parse: the report with its caret.
+    BadRule(String),
+    Search(SearchError),
+}
+
+impl From<SearchError> for Failure {
+    fn from(err: SearchError) -> Failure {
+        Failure::Search(err)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Failure {
+        Failure::Search(err.into())
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -304,39 +369,109 @@ async fn sources_json(State(state): State<Arc<AppState>>) -> Response {
     sources(state, "application/json", crate::status::json).await
 }
 
-/// The source status: read fresh each time (a few small queries), never
-/// cached, since it is what an operator checks after changing something.
+/// What a status page read from the database, and when: `/sources`,
+/// `/sources.json` and `/metrics` share one read a second however many
+/// clients ask, so a flood of them costs no more database work than one.
+pub(super) struct Snapshot<T> {
+    taken: Instant,
+    /// Seconds since the epoch when it was read: "3 min ago" counts from it.
+    unix: i64,
+    value: Arc<T>,
+}
+
+/// Where a [`Snapshot`] is kept; requests wait here (as futures, not
+/// threads) while one of them reads.
+pub(super) type SnapshotSlot<T> = tokio::sync::Mutex<Option<Snapshot<T>>>;
+
+/// The snapshot in `slot`, read anew by `read` (on the blocking pool, under
+/// the render limit) when it is older than [`WATCH_INTERVAL`].
+async fn snapshot<T: Send + Sync + 'static>(
+    state: &Arc<AppState>,
+    slot: &SnapshotSlot<T>,
+    what: &'static str,
+    read: fn(&AppState, i64) -> Result<T, StoreError>,
+) -> Result<(Arc<T>, i64), Response> {
+    let mut held = slot.lock().await;
+    if let Some(fresh) = held
+        .as_ref()
+        .filter(|taken| taken.taken.elapsed() < WATCH_INTERVAL)
+    {
+        return Ok((fresh.value.clone(), fresh.unix));
+    }
+    let permit = state
+        .renders
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("never closed");
+    let worker = state.clone();
+    let now = crate::ingest::unix_now();
+    let read = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        read(&worker, now)
+    })
+    .await;
+    match read {
+        Ok(Ok(value)) => {
+            let value = Arc::new(value);
+            *held = Some(Snapshot {
+                taken: Instant::now(),
+                unix: now,
+                value: value.clone(),
+            });
+            Ok((value, now))
+        }
+        Ok(Err(err)) => {
+            warn!(error = %err, "{what} failed");
+            Err(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the database: {err}\n"),
+            ))
+        }
+        Err(err) => {
+            error!(error = %err, "{what} failed");
+            Err(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{what} failed; see the server log\n"),
+            ))
+        }
+    }
+}
+
+/// The source status, at most a second old: what an operator checks after
+/// changing something, so never cached by clients.
 async fn sources(
     state: Arc<AppState>,
     content_type: &'static str,
     format: fn(&[crate::status::SourceStatus], i64) -> Vec<u8>,
 ) -> Response {
-    uncached(
-        state,
-        content_type,
+    let read = |state: &AppState, now| {
+        let config = state.config();
+        let mut rows = state
+            .stores
+            .with(|store| crate::status::sources(&config, store, now))?;
+        if let Some(unrecorded) = state.unrecorded.get() {
+            unrecorded.apply(&mut rows);
+        }
+        Ok(rows)
+    };
+    match snapshot(
+        &state,
+        &state.sources_snapshot,
         "reading the source status",
-        move |state| {
-            let config = state.config();
-            let now = crate::ingest::unix_now();
-            state
-                .stores
-                .with(|store| crate::status::sources(&config, store, now))
-                .map(|mut rows| {
-                    if let Some(unrecorded) = state.unrecorded.get() {
-                        unrecorded.apply(&mut rows);
-                    }
-                    format(&rows, now)
-                })
-        },
+        read,
     )
     .await
+    {
+        Ok((rows, now)) => uncached(content_type, format(&rows, now)),
+        Err(response) => response,
+    }
 }
 
 /// Prometheus metrics: the counters, plus per-source facts and the database
-/// size read at scrape time.
+/// size, at most a second old.
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    uncached(state, content_type, "collecting metrics", |state| {
+    let read = |state: &AppState, _| {
         let states = state.stores.with(|store| store.source_states())?;
         let mut sources: Vec<_> = states
             .into_iter()
@@ -347,44 +482,30 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
         let mut wal = path.clone().into_os_string();
         wal.push("-wal");
-        let facts = crate::metrics::StoredFacts {
+        Ok(crate::metrics::StoredFacts {
             sources,
             database_bytes: size(path) + size(std::path::Path::new(&wal)),
-        };
-        Ok(state.metrics.render(&facts).into_bytes())
-    })
-    .await
+        })
+    };
+    match snapshot(&state, &state.facts_snapshot, "collecting metrics", read).await {
+        Ok((facts, _)) => uncached(
+            "text/plain; version=0.0.4; charset=utf-8",
+            state.metrics.render(&facts).into_bytes(),
+        ),
+        Err(response) => response,
+    }
 }
 
-/// A response read from the database on the blocking pool, never cached.
-/// `what` names the work in error messages.
-async fn uncached(
-    state: Arc<AppState>,
-    content_type: &'static str,
-    what: &'static str,
-    work: impl FnOnce(&AppState) -> Result<Vec<u8>, StoreError> + Send + 'static,
-) -> Response {
-    match tokio::task::spawn_blocking(move || work(&state)).await {
-        Ok(Ok(body)) => Response::builder()
-            .status(StatusCode::OK)
-            .header(CONTENT_TYPE, content_type)
-            .header(CACHE_CONTROL, "no-store")
-            .header(&NOSNIFF, "nosniff")
-            .header(&CSP, CSP_VALUE)
-            .body(Body::from(body))
-            .expect("valid static headers"),
-        Ok(Err(err)) => plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("cannot read the database: {err}\n"),
-        ),
-        Err(err) => {
-            error!(error = %err, "{what} failed");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("{what} failed; see the server log\n"),
-            )
-        }
-    }
+/// A response no cache keeps.
+fn uncached(content_type: &'static str, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, content_type)
+        .header(CACHE_CONTROL, "no-store")
+        .header(&NOSNIFF, "nosniff")
+        .header(&CSP, CSP_VALUE)
+        .body(Body::from(body))
+        .expect("valid static headers")
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
@@ -419,23 +540,24 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 /// Serves `key` from the cache if current, else renders it with `render`
 /// (which returns the body and the newest item time), caches and serves it.
-/// `gate` limits how many such renders run at once (searches scan items).
+/// `gate` limits how many such renders run and wait (searches scan items).
 async fn cached(
     state: &Arc<AppState>,
     key: Key,
     headers: &HeaderMap,
-    gate: Option<&Semaphore>,
+    gate: Option<&SearchGate>,
     content_type: &'static str,
-    render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), StoreError> + Send + 'static,
+    render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), Failure> + Send + 'static,
 ) -> Response {
     let version = state.versions().of(&key);
     if let Some(hit) = state.cache.get(&key, version.version) {
         return respond(state, &hit, headers, "hit");
     }
-    let _gate = match gate {
-        Some(gate) => match tokio::time::timeout(GATE_WAIT, gate.acquire()).await {
-            Ok(permit) => Some(permit.expect("never closed")),
-            Err(_) => {
+    let gate = match gate {
+        Some(gate) => match gate.enter().await {
+            Some(permits) => Some(permits),
+            None => {
+                state.metrics.search_refused();
                 let mut response = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "too many searches at once; try again in a few seconds\n".to_owned(),
@@ -448,13 +570,22 @@ async fn cached(
         },
         None => None,
     };
-    let _render = state.renders.acquire().await.expect("never closed");
+    let render_permit = state
+        .renders
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("never closed");
     // Another request may have rendered it while this one waited.
     if let Some(hit) = state.cache.get(&key, version.version) {
         return respond(state, &hit, headers, "hit");
     }
     let worker = state.clone();
     let rendered = tokio::task::spawn_blocking(move || {
+        // The permits go with the work: a render whose client left still
+        // counts until it really ends, so dropped requests cannot pile up
+        // renders on the blocking pool.
+        let _permits = (gate, render_permit);
         let config = worker.config();
         let (bytes, newest) = worker.stores.with(|store| render(store, &config))?;
         // Last-Modified never goes back: a feed that loses its newest item
@@ -463,7 +594,7 @@ async fn cached(
         if last_modified == 0 {
             last_modified = worker.started_unix;
         }
-        Ok::<_, StoreError>(Rendered::new(
+        Ok::<_, Failure>(Rendered::new(
             content_type,
             bytes,
             last_modified,
@@ -477,7 +608,15 @@ async fn cached(
             state.cache.insert(key, rendered.clone());
             respond(state, &rendered, headers, "miss")
         }
-        Ok(Err(err)) => {
+        Ok(Err(Failure::BadRule(report))) => plain(StatusCode::BAD_REQUEST, report),
+        Ok(Err(Failure::Search(err @ SearchError::OutOfTime { .. }))) => {
+            state.metrics.search_timed_out();
+            plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n"))
+        }
+        Ok(Err(Failure::Search(err @ SearchError::Cancelled))) => {
+            plain(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n"))
+        }
+        Ok(Err(Failure::Search(err))) => {
             error!(error = %err, "cannot render a feed");
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
