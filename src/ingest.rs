@@ -278,8 +278,7 @@ impl Ingester {
                         )
                         .await
                     {
-                        Ok(mut processed) => {
-                            self.retag_if_reloaded(source, &mut processed);
+                        Ok(processed) => {
                             feed_ttl = processed.ttl.map(|ttl| ttl.as_secs() as i64);
                             (
                                 200,
@@ -344,27 +343,17 @@ impl Ingester {
             .clone()
     }
 
-    /// Tags `processed` again if a reload changed the topics while it was
-    /// being processed: the reload's retag of stored items may already have
-    /// passed, and the items would keep the old topics for good.
-    fn retag_if_reloaded(&self, source: &Source, processed: &mut Processed) {
-        let topics = self.topics();
-        if processed
-            .topics
-            .as_ref()
-            .is_some_and(|used| Arc::ptr_eq(used, &topics))
-        {
-            return;
-        }
-        let tagger = Tagger {
-            topics: &topics,
-            source_id: &source.id,
-            source_tags: &source.tags,
-        };
-        for item in &mut processed.items {
-            item.topics = tagger.topics((&item.item).into());
-        }
-        processed.topics = Some(topics);
+    /// Waits until every poll that had started has been recorded (new ones
+    /// wait meanwhile). After [`Ingester::set_topics`], this is the point
+    /// from which every item not yet stored is tagged with the new topics,
+    /// so a retag of the stored items that starts here misses none.
+    pub async fn settled(&self) {
+        let all = u32::try_from(self.fetcher.concurrency()).unwrap_or(u32::MAX);
+        let _all = self
+            .in_flight
+            .acquire_many(all)
+            .await
+            .expect("never closed");
     }
 
     /// Decoding, parsing and sanitizing are CPU work; they run on the blocking
@@ -401,7 +390,6 @@ impl Ingester {
                 &url,
                 unix_now(),
             )?;
-            processed.topics = Some(topics.clone());
             // What dedup compares new items by, here rather than on the
             // single database writer.
             if grouping {
@@ -474,9 +462,6 @@ pub struct Processed {
     pub items: Vec<Identified>,
     /// The feed's `<ttl>`: how long it says it stays fresh.
     pub ttl: Option<Duration>,
-    /// The topics the items were tagged with, when the ingester knows them
-    /// as shared (it compares them with the current ones after a reload).
-    pub topics: Option<Arc<TopicSet>>,
 }
 
 /// The CPU part of the pipeline for a feed: decode, parse, normalize,
@@ -541,7 +526,6 @@ pub fn process_source(
     Ok(Processed {
         items: identified,
         ttl,
-        topics: None,
     })
 }
 

@@ -94,10 +94,15 @@ impl Reloader {
             if let Some(running) = self.retagging.take() {
                 running.abort();
             }
-            self.retagging = Some(tokio::spawn(retag_all(
-                self.writer.clone(),
-                Arc::new(config.clone()),
-            )));
+            let ingester = self.ingester.clone();
+            let writer = self.writer.clone();
+            let retag_config = Arc::new(config.clone());
+            self.retagging = Some(tokio::spawn(async move {
+                // Polls already under way were tagged with the old topics:
+                // their items must be stored before the retag passes them.
+                ingester.settled().await;
+                retag_all(writer, retag_config).await;
+            }));
         }
         self.config = config;
     }
