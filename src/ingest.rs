@@ -279,6 +279,11 @@ impl Ingester {
                         .await
                     {
                         Ok(processed) => {
+                            if processed.items_dropped {
+                                hints.push(format!(
+                                    "the feed holds more than {MAX_ITEMS_PER_FETCH} items; only the first {MAX_ITEMS_PER_FETCH} are read (ask the publisher for a feed of recent items)"
+                                ));
+                            }
                             feed_ttl = processed.ttl.map(|ttl| ttl.as_secs() as i64);
                             (
                                 200,
@@ -462,6 +467,9 @@ pub struct Processed {
     pub items: Vec<Identified>,
     /// The feed's `<ttl>`: how long it says it stays fresh.
     pub ttl: Option<Duration>,
+    /// The feed held more than [`MAX_ITEMS_PER_FETCH`] items; the rest
+    /// were not read.
+    pub items_dropped: bool,
 }
 
 /// The CPU part of the pipeline for a feed: decode, parse, normalize,
@@ -488,6 +496,7 @@ pub fn process_source(
 ) -> Result<Processed, ParseError> {
     let tld = url.domain().and_then(|d| d.rsplit('.').next());
     let decoded = decode::decode_owned(bytes, content_type, tld);
+    let mut dropped = false;
     let (items, ttl) = match kind {
         // A source with selectors whose address serves a feed after all
         // (the site added one) is read as a feed.
@@ -498,10 +507,16 @@ pub fn process_source(
         }
         _ => {
             // A piece at a time: only one piece's feed-rs model is held at once.
-            let pieces = parse::parse_pieces(&decoded.text, url, |parsed| {
+            let mut room = MAX_ITEMS_PER_FETCH;
+            let pieces = parse::parse_pieces(&decoded.text, url, |mut parsed| {
                 if !parsed.repairs.is_empty() {
                     tracing::debug!(repairs = ?parsed.repairs, "document repaired before parsing");
                 }
+                if parsed.feed.entries.len() > room {
+                    parsed.feed.entries.truncate(room);
+                    dropped = true;
+                }
+                room -= parsed.feed.entries.len();
                 (
                     normalize::normalize(&parsed.feed, url, now),
                     parsed.feed.ttl,
@@ -526,8 +541,16 @@ pub fn process_source(
     Ok(Processed {
         items: identified,
         ttl,
+        items_dropped: dropped,
     })
 }
+
+/// The most items one fetch reads from a feed, in document order (feeds
+/// list their newest first). Real feeds hold a few hundred; a document of
+/// hundreds of thousands of tiny entries within `max_bytes` is an archive
+/// or an attack, and reading it whole would cost over a kilobyte of memory
+/// per item: this keeps a fetch's peak memory bounded whatever it holds.
+pub const MAX_ITEMS_PER_FETCH: usize = parse::MAX_ENTRIES;
 
 /// The longest a feed's `<ttl>` or `max-age` may keep us away: a hostile or
 /// misconfigured feed must not park itself for weeks.
@@ -560,6 +583,28 @@ pub fn format_time(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_feed_of_more_items_than_a_fetch_reads_is_cut_after_the_first() {
+        let entries: String = (0..MAX_ITEMS_PER_FETCH + 10)
+            .map(|n| format!("<item><guid>g{n}</guid><title>Meldung {n}</title></item>"))
+            .collect();
+        let text =
+            format!("<rss version=\"2.0\"><channel><title>t</title>{entries}</channel></rss>");
+        let topics = TopicSet::default();
+        let tagger = Tagger {
+            topics: &topics,
+            source_id: "archiv",
+            source_tags: &[],
+        };
+        let url = Url::parse("https://www.stadt.example/feed.xml").unwrap();
+        let processed = process(&tagger, text.into_bytes(), None, &url, 1_764_000_000).unwrap();
+        assert!(processed.items_dropped);
+        assert_eq!(processed.items.len(), MAX_ITEMS_PER_FETCH);
+        assert_eq!(processed.items[0].item.title, "Meldung 0", "the first ones");
+        let last = &processed.items[MAX_ITEMS_PER_FETCH - 1].item.title;
+        assert_eq!(last, &format!("Meldung {}", MAX_ITEMS_PER_FETCH - 1));
+    }
 
     #[test]
     fn a_feed_read_in_pieces_yields_what_it_yields_whole() {

@@ -34,7 +34,7 @@ use crate::text::line_column;
 
 pub use dialect::Upgrade;
 pub use html::AlternateLink;
-pub use pieces::parse_pieces;
+pub use pieces::{MAX_ENTRIES, parse_pieces};
 
 /// A parsed feed and what had to be repaired to get it.
 #[derive(Debug)]

@@ -10,8 +10,11 @@
 //! (normalized items) before the next is parsed.
 //!
 //! Cutting needs well-formed XML around the entries; a document that is not
-//! (or whose head or tail is large) is parsed whole, as before.
+//! (or whose head or tail is large, or a JSON Feed) is parsed whole, as
+//! before, but without its entries past [`MAX_ENTRIES`]: a large document
+//! of tiny entries would otherwise cost feed-rs a model of each of them.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use quick_xml::Reader;
@@ -22,6 +25,11 @@ use super::{ParseError, Parsed, parse};
 
 /// How much of a document's entries one piece holds, at least.
 pub const PIECE_BYTES: usize = 1 << 20;
+
+/// The most entries of one document anyone reads (see
+/// `ingest::MAX_ITEMS_PER_FETCH`). A document parsed whole keeps one more,
+/// so that its reader can tell that some were left out.
+pub const MAX_ENTRIES: usize = 25_000;
 
 /// Parses `text` as [`parse`] does, handing the result to `each` one piece
 /// at a time, and returns what `each` made of each piece, in document order.
@@ -48,13 +56,127 @@ pub fn parse_pieces<T>(
                 Err(_) => {
                     tracing::debug!("a piece failed to parse; parsing the document whole");
                     results.clear();
-                    return parse(text, base_url).map(|parsed| vec![each(parsed)]);
+                    let text = first_entries(text);
+                    return parse(&text, base_url).map(|parsed| vec![each(parsed)]);
                 }
             }
         }
         return Ok(results);
     }
-    parse(text, base_url).map(|parsed| vec![each(parsed)])
+    let text = if text.len() > 2 * PIECE_BYTES {
+        first_entries(text)
+    } else {
+        Cow::Borrowed(text)
+    };
+    parse(&text, base_url).map(|parsed| vec![each(parsed)])
+}
+
+/// `text` without its entries after the first `MAX_ENTRIES + 1`: a JSON
+/// Feed's `items` array is shortened, an XML document (well-formed or not,
+/// for the repairs) is cut before the next `<item` or `<entry` tag. A
+/// document with fewer entries, or that is not what it seems, is returned
+/// as it is, and the parser says what is wrong with it.
+fn first_entries(text: &str) -> Cow<'_, str> {
+    let keep = MAX_ENTRIES + 1;
+    if text.trim_start().starts_with('{') {
+        return first_json_items(text, keep).map_or(Cow::Borrowed(text), Cow::Owned);
+    }
+    let bytes = text.as_bytes();
+    let mut seen = 0;
+    for at in memchr::memchr_iter(b'<', bytes) {
+        let rest = &bytes[at + 1..];
+        let name_len = if rest.starts_with(b"item") {
+            4
+        } else if rest.starts_with(b"entry") {
+            5
+        } else {
+            continue;
+        };
+        if !matches!(
+            rest.get(name_len),
+            Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r')
+        ) {
+            continue;
+        }
+        seen += 1;
+        if seen > keep {
+            // The document's tail (`</channel></rss>`) closes it again.
+            let tail = ["</item>", "</entry>"]
+                .iter()
+                .filter_map(|end| text.rfind(end).map(|found| found + end.len()))
+                .max()
+                .filter(|&tail| tail >= at)
+                .map_or("", |tail| &text[tail..]);
+            return Cow::Owned([&text[..at], tail].concat());
+        }
+    }
+    Cow::Borrowed(text)
+}
+
+/// A JSON Feed with at most `keep` items; `None` when `text` is not a JSON
+/// object or has no more items than that.
+fn first_json_items(text: &str, keep: usize) -> Option<String> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    /// Reads the feed object, keeping at most `keep` elements of `items`
+    /// and skipping the others without building them.
+    struct Feed {
+        keep: usize,
+        cut: bool,
+    }
+    struct Items<'a>(&'a mut Feed);
+
+    impl<'de> DeserializeSeed<'de> for Items<'_> {
+        type Value = Vec<Value>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<Value>, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = Vec<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of items")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+            let mut items = Vec::new();
+            while items.len() < self.0.keep {
+                match seq.next_element::<Value>()? {
+                    Some(item) => items.push(item),
+                    None => return Ok(items),
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                self.0.cut = true;
+            }
+            Ok(items)
+        }
+    }
+    impl<'de> Visitor<'de> for &mut Feed {
+        type Value = Map<String, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON Feed object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value = if key == "items" {
+                    Value::Array(map.next_value_seed(Items(&mut *self))?)
+                } else {
+                    map.next_value::<Value>()?
+                };
+                object.insert(key, value);
+            }
+            Ok(object)
+        }
+    }
+
+    let mut feed = Feed { keep, cut: false };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let object = serde::Deserializer::deserialize_map(&mut deserializer, &mut feed).ok()?;
+    feed.cut
+        .then(|| serde_json::to_string(&object).ok())
+        .flatten()
 }
 
 /// One piece: the document's head (`..head_end`), some entries, its tail (`tail_start..`).
@@ -203,6 +325,45 @@ mod tests {
         assert_eq!(
             parse_pieces(&small, &base(), |p| p.feed.entries.len()).unwrap(),
             vec![3]
+        );
+    }
+
+    #[test]
+    fn documents_parsed_whole_keep_no_more_entries_than_anyone_reads() {
+        let count = MAX_ENTRIES + 5;
+        // A head too large to repeat in every piece: parsed whole.
+        let head = format!("<description>{}</description>", "Kopf ".repeat(60_000));
+        let large_head = rss(count, "Text").replacen("<ttl>", &format!("{head}<ttl>"), 1);
+        assert!(large_head.len() > 2 * PIECE_BYTES);
+        assert_eq!(cut(&large_head), None);
+        let entries =
+            parse_pieces(&large_head, &base(), |p| (p.feed.entries.len(), p.feed.ttl)).unwrap();
+        assert_eq!(entries, vec![(MAX_ENTRIES + 1, Some(30))]);
+
+        let items: Vec<String> = (0..count)
+            .map(|n| {
+                format!(
+                    r#"{{"id":"m{n}","title":"Meldung {n} {}"}}"#,
+                    "Text ".repeat(12)
+                )
+            })
+            .collect();
+        let json = format!(
+            r#"{{"version":"https://jsonfeed.org/version/1.1","title":"Stadt","items":[{}]}}"#,
+            items.join(",")
+        );
+        assert!(json.len() > 2 * PIECE_BYTES);
+        let ids = parse_pieces(&json, &base(), |p| {
+            (
+                p.feed.title.map(|t| t.content),
+                p.feed.entries.len(),
+                p.feed.entries[0].id.clone(),
+            )
+        })
+        .unwrap();
+        assert_eq!(
+            ids,
+            vec![(Some("Stadt".to_owned()), MAX_ENTRIES + 1, "m0".to_owned())]
         );
     }
 
