@@ -169,7 +169,7 @@ fn write_config(dir: &Path, urls: &[String], topics: &str, host_delay: &str) -> 
 fn fill(db: &Path, config: &Config, sources: usize, feeds: usize) {
     let mut store = Store::open(db).unwrap();
     let mut rng = ingest::Rng(0x6b75_7261_746f_7221);
-    let now = kurator::ingest::unix_now();
+    let now = kurator::time::unix_now();
     for index in 0..feeds {
         let feed = ingest::make_feed(&mut rng, index);
         let source_id = format!("stadt-{}", index % sources);

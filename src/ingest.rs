@@ -10,7 +10,7 @@
 //!   fetches of other sources keep flowing.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -26,6 +26,7 @@ use crate::rules::TopicSet;
 use crate::schedule::SourceTimes;
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
 use crate::tag::Tagger;
+use crate::time::{format_time, unix_now};
 use crate::{decode, normalize, parse};
 
 /// What happened to one source.
@@ -421,9 +422,8 @@ impl Ingester {
                 fetch.status(),
                 match fetch {
                     // Rounded up: a second early would be too early.
-                    FetchError::RateLimited { retry_at, .. } => {
-                        retry_at.map(|at| system_time_secs(at + Duration::from_millis(999)))
-                    }
+                    FetchError::RateLimited { retry_at, .. } => retry_at
+                        .map(|at| crate::time::system_time_secs(at + Duration::from_millis(999))),
                     _ => None,
                 },
                 matches!(fetch, FetchError::Gone),
@@ -563,21 +563,6 @@ pub fn fresh_until(now: i64, feed_ttl: Option<i64>, max_age: Option<Duration>) -
     let ttl = feed_ttl.map(|seconds| Duration::from_secs(seconds.max(0) as u64));
     let fresh = ttl.max(max_age)?.min(MAX_FRESHNESS);
     (!fresh.is_zero()).then(|| now + fresh.as_secs() as i64 + 1)
-}
-
-pub fn unix_now() -> i64 {
-    system_time_secs(SystemTime::now())
-}
-
-fn system_time_secs(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// RFC 3339 in UTC, for messages.
-pub fn format_time(secs: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
-    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@
 //! * [`metrics`]: counters for `/metrics` (Prometheus text format).
 //! * [`status`]: what each source is doing (`kurator status`, `/sources`).
 //! * [`redact`]: source URLs as shown anywhere: no credentials.
+//! * [`time`], [`text`]: leaves every stage may use (seconds since the epoch; plain-text helpers).
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
@@ -50,3 +51,4 @@ pub mod status;
 pub mod store;
 pub mod tag;
 pub mod text;
+pub mod time;

@@ -14,10 +14,10 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::json;
 
-use crate::ingest::format_time;
 use crate::normalize::sanitize::escape_text;
 use crate::normalize::strip_forbidden;
 use crate::tag::Tag;
+use crate::time::format_time;
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -13,11 +13,11 @@ use std::fmt::Write;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::ingest::format_time;
 use crate::normalize::sanitize::escape_text;
 use crate::redact;
 use crate::schedule::plan::{self, Next};
 use crate::store::{SourceState, Store, StoreError};
+use crate::time::format_time;
 
 /// How the last fetch of a source went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -248,7 +248,7 @@ pub fn retag_page(
             (item.id, tagger.topics(item.into()))
         })
         .collect();
-    let changed = store.replace_topics(&updates, crate::ingest::unix_now())?;
+    let changed = store.replace_topics(&updates, crate::time::unix_now())?;
     Ok(Some(RetagPage {
         last_id: last.id,
         seen: updates.len(),

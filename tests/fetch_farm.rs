@@ -401,7 +401,7 @@ fn farm_of_good_and_hostile_feeds() {
         )
         .unwrap();
     assert!(gone_since.is_some());
-    assert!(retry_after.unwrap() > kurator::ingest::unix_now() + 3000);
+    assert!(retry_after.unwrap() > kurator::time::unix_now() + 3000);
     drop(conn);
 
     // Second run: conditional GET, Retry-After and 410 honoured.

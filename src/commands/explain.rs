@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Config, resolve_db_path};
 use crate::identify::canonical_link;
-use crate::ingest::{format_time, unix_now};
 use crate::rules::Hit;
 use crate::store::{Related, Store, StoredItem, StoryExplanation};
 use crate::tag::{TagKind, Tagger};
+use crate::time::{format_time, unix_now};
 
 pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
     let config = match load_config(options) {

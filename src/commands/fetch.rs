@@ -7,8 +7,9 @@ use std::sync::Arc;
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Source, resolve_db_path};
 use crate::fetch::Fetcher;
-use crate::ingest::{Ingester, Outcome, Report, format_time};
+use crate::ingest::{Ingester, Outcome, Report};
 use crate::store::{Store, StoreWriter};
+use crate::time::format_time;
 
 pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     let config = match load_config(options) {

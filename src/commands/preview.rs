@@ -10,10 +10,10 @@ use std::process::ExitCode;
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Source, SourceKind};
 use crate::fetch::{Fetcher, Response, Validators};
-use crate::ingest::{format_time, unix_now};
 use crate::parse::ParseError;
 use crate::parse::scrape::{Selectors, scrape_all};
 use crate::redact::Redacted;
+use crate::time::{format_time, unix_now};
 
 /// Characters of a summary shown.
 const SUMMARY_CHARS: usize = 160;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
-use crate::ingest::{format_time, unix_now};
 use crate::store::Store;
+use crate::time::{format_time, unix_now};
 
 pub fn run(options: &GlobalOptions, dry_run: bool) -> ExitCode {
     let config = match load_config(options) {

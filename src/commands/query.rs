@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
 use crate::feeds;
-use crate::ingest::format_time;
 use crate::render::{Format, render};
 use crate::rules::Rule;
 use crate::store::Store;
+use crate::time::format_time;
 
 /// How `kurator query` prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

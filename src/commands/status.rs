@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
-use crate::ingest::unix_now;
 use crate::store::Store;
+use crate::time::unix_now;
 
 pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
     let config = match load_config(options) {

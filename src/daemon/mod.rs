@@ -115,7 +115,7 @@ fn log_report(report: &Report) {
         Outcome::Deferred { until } => tracing::info!(
             source,
             "{source}: deferred: the server asked us to wait until {}",
-            crate::ingest::format_time(*until)
+            crate::time::format_time(*until)
         ),
         Outcome::Failed(err) => {
             tracing::warn!(source, "{source}: fetch failed: {err} ({seconds:.2}s)")
@@ -411,7 +411,7 @@ async fn monitor(heartbeat: Arc<Heartbeat>, status: Status, clock: Clock) {
 /// time, so fetches are recorded in between.
 async fn prune_daily(writer: StoreWriter, keep: Duration) {
     loop {
-        let now = crate::ingest::unix_now();
+        let now = crate::time::unix_now();
         let cutoff = now - keep.as_secs() as i64;
         let mut pruned = 0;
         loop {
@@ -427,7 +427,7 @@ async fn prune_daily(writer: StoreWriter, keep: Duration) {
         if pruned > 0 {
             tracing::info!(
                 "pruned {pruned} item(s) published before {} (keep_days)",
-                crate::ingest::format_time(cutoff)
+                crate::time::format_time(cutoff)
             );
         }
         tokio::time::sleep(PRUNE_EVERY).await;

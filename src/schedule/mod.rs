@@ -302,7 +302,7 @@ impl<P: Poller> Scheduler<P> {
             entry.times = counted_attempt(entry, &id, times, now);
             entry.next = plan::next_fetch(&entry.timing, &id, &entry.times, now);
             if let Next::At(at) = entry.next {
-                tracing::debug!(source = %id, next = %crate::ingest::format_time(at), "next poll");
+                tracing::debug!(source = %id, next = %crate::time::format_time(at), "next poll");
             }
         }
     }

@@ -43,9 +43,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
-use crate::ingest::unix_now;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+use crate::time::unix_now;
 use cache::{Rendered, ResponseCache, Versions};
 use clients::{Admission, Admitted, Busy, Clients};
 use sendfile::SendfileStream;

@@ -5,11 +5,11 @@ use std::fmt::Write;
 
 use crate::config::Config;
 use crate::feeds::{feed_url, search_url};
-use crate::ingest::format_time;
 use crate::normalize::sanitize::escape_text;
 use crate::normalize::strip_forbidden;
 use crate::render::Format;
 use crate::store::{ALL_FEED, StoredItem};
+use crate::time::format_time;
 
 /// What the front page shows of one feed.
 #[derive(Debug, Clone)]

@@ -405,7 +405,7 @@ async fn snapshot<T: Send + Sync + 'static>(
         .await
         .expect("never closed");
     let worker = state.clone();
-    let now = crate::ingest::unix_now();
+    let now = crate::time::unix_now();
     let read = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         read(&worker, now)
