@@ -27,7 +27,8 @@
 //! * [`metrics`]: counters for `/metrics` (Prometheus text format).
 //! * [`status`]: what each source is doing (`kurator status`, `/sources`).
 //! * [`redact`]: source URLs as shown anywhere: no credentials.
-//! * [`time`], [`text`]: leaves every stage may use (seconds since the epoch; plain-text helpers).
+//! * [`time`], [`text`], [`fold`]: leaves every stage may use (seconds since the epoch;
+//!   plain-text helpers; German-aware folding, shared by rules, dates and dedup).
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
@@ -37,6 +38,7 @@ pub mod decode;
 pub mod dedup;
 pub mod feeds;
 pub mod fetch;
+pub mod fold;
 pub mod identify;
 pub mod ingest;
 pub mod metrics;

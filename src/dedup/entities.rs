@@ -115,8 +115,8 @@ fn gazetteer() -> &'static Gazetteer {
             .filter(|entry| !entry.is_empty())
         {
             let (name, stands_for) = entry.split_once('=').unwrap_or((entry, entry));
-            let folded = crate::rules::fold::fold(name);
-            let place = hash_term(&crate::rules::fold::fold(stands_for));
+            let folded = crate::fold::fold(name);
+            let place = hash_term(&crate::fold::fold(stands_for));
             gazetteer.names.insert(hash_term(&folded), place);
             if let Some(start) = start_of(&folded) {
                 gazetteer.starts[start / 64] |= 1 << (start % 64);

@@ -12,7 +12,7 @@
 //! Terms are kept as 64-bit hashes: that is all the comparison needs.
 
 use super::entities;
-use crate::rules::fold::fold_char;
+use crate::fold::fold_char;
 
 /// Words too common to say anything about a story (already folded).
 const STOP_WORDS: &[&str] = &[

@@ -122,7 +122,7 @@ fn two_digit_year(year: i32) -> i32 {
 /// The month a German (or English) month name or abbreviation names, with
 /// or without umlauts: `März`, `Maerz`, `Marz`, `Mrz`, `Sept`, `Okt`, `Dez`.
 fn month_number(name: &str) -> Option<u32> {
-    let name = crate::rules::fold::fold(name);
+    let name = crate::fold::fold(name);
     let month = match name.as_str() {
         "januar" | "jan" | "jaenner" | "january" => 1,
         "februar" | "feb" | "febr" | "february" => 2,

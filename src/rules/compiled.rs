@@ -27,10 +27,10 @@ use regex::Regex;
 
 use super::Topic;
 use super::blocks::{self, Block};
-use super::fold;
 use super::markup;
 use super::matcher::whole_value;
 use super::parser::{Expr, Field, Pattern, Term};
+use crate::fold;
 
 /// No key ends at a trie node.
 const NONE: u32 = u32::MAX;

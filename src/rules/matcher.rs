@@ -7,8 +7,8 @@
 
 use std::ops::Range;
 
-use super::fold::{self, FoldedWords};
 use super::parser::{Expr, Field, Pattern, Term};
+use crate::fold::{self, FoldedWords};
 
 /// Folded words with a sorted index for exact and prefix lookups.
 #[derive(Debug, Default, Clone)]

@@ -15,7 +15,6 @@
 
 mod blocks;
 pub mod compiled;
-pub mod fold;
 pub mod markup;
 pub mod matcher;
 pub mod parser;
@@ -87,7 +86,7 @@ pub struct TopicSet {
 impl TopicSet {
     /// Orders `topics` so that `tag:` references are evaluated first.
     pub fn new(topics: Vec<Topic>) -> Result<TopicSet, TagCycle> {
-        let slugs: Vec<Vec<String>> = topics.iter().map(|t| fold::words(&t.slug)).collect();
+        let slugs: Vec<Vec<String>> = topics.iter().map(|t| crate::fold::words(&t.slug)).collect();
         let dependencies: Vec<Vec<usize>> = topics
             .iter()
             .map(|topic| {

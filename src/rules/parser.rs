@@ -11,7 +11,7 @@
 //! term    := WORD | WORD "*" | "\"" words "\"" | "/" regex "/"
 //! ```
 
-use super::fold;
+use crate::fold;
 
 /// How deep `(` groups and `NOT`s may nest. Parsing, matching and tagging
 /// recurse once per level; a bound keeps a hostile rule (10,000 `(`) from

@@ -1,9 +1,12 @@
-//! German-aware folding: one spelling for every way a word gets written.
+//! Fold: German-aware folding, one spelling for every way a word gets written.
 //!
 //! `Bürgerservice`, `Buergerservice` and `BÜRGERSERVICE` must match each other,
 //! because feeds write umlauts whichever way their CMS allows. Folding lowercases,
 //! writes `ä ö ü` as `ae oe ue` and `ß` as `ss`, and drops the accents of
 //! other Latin letters (`é` → `e`), which German text borrows freely.
+//!
+//! A leaf: the rule language, German dates and story grouping all fold words
+//! alike, and it imports nothing of the crate.
 
 /// Folds one character, handing out the characters it becomes.
 #[inline]
