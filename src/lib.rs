@@ -4,10 +4,15 @@
 //! Data flows one way, and the modules follow that flow:
 //!
 //! ```text
-//! config → schedule → fetch → decode → parse → normalize → identify → tag → store
+//! config → schedule → fetch → decode → parse → normalize → identify → dedup → tag → store
 //!                 (ingest drives one source through all of them)
-//! store → feeds (render) → serve
+//! store → render → feeds → serve
 //! ```
+//!
+//! A module imports only modules below it in `tests/layering.rs`'s order:
+//! the leaves, the stages in the order above, then `ingest`, `config` (which
+//! builds the stages' settings), the daemon and the CLI. That test fails on
+//! any new import against the order; the few that remain are listed there.
 //!
 //! * [`config`]: reads and validates `feeds.toml`; every error carries `FILE:LINE:COL`.
 //! * [`schedule`]: when each source is polled (cron, jitter, backoff, `Retry-After`), and the loop that polls.
@@ -15,9 +20,9 @@
 //! * [`decode`]: raw bytes to UTF-8 (BOM, HTTP charset, XML declaration, guess).
 //! * [`parse`]: feed-rs behind repairs for the dialects and damage it cannot handle.
 //! * [`normalize`]: plain-text titles, sanitized HTML, absolute URLs, dates.
-//! * [`identify`]: canonical links and the stable identity of an item within its source.
+//! * [`identify`]: the stable identity of an item within its source.
 //! * [`store`]: SQLite schema, migrations, per-source state and item upserts.
-//! * [`rules`]: the topic rule language (parser, German folding, matcher) and topic sets.
+//! * [`rules`]: the topic rule language (parser, matcher) and topic sets.
 //! * [`tag`]: what rules see of an item, and which topics it belongs to.
 //! * [`render`]: topic feeds as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
 //! * [`feeds`]: what each output feed (topic, `all`, search) contains, rendered.
@@ -28,7 +33,8 @@
 //! * [`status`]: what each source is doing (`kurator status`, `/sources`).
 //! * [`redact`]: source URLs as shown anywhere: no credentials.
 //! * [`time`], [`text`], [`fold`]: leaves every stage may use (seconds since the epoch;
-//!   plain-text helpers; German-aware folding, shared by rules, dates and dedup).
+//!   plain-text helpers; German-aware folding, shared by rules, dates and dedup);
+//!   [`links`]: canonical links.
 //! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
 pub mod commands;
@@ -41,6 +47,7 @@ pub mod fetch;
 pub mod fold;
 pub mod identify;
 pub mod ingest;
+pub mod links;
 pub mod metrics;
 pub mod normalize;
 pub mod parse;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Config, resolve_db_path};
-use crate::identify::canonical_link;
+use crate::links::canonical_link;
 use crate::rules::Hit;
 use crate::store::{Related, Store, StoredItem, StoryExplanation};
 use crate::tag::{TagKind, Tagger};

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{GlobalOptions, load_config};
+use super::{EXIT_FAILED, GlobalOptions, load_config, start_runtime};
 use crate::config::resolve_db_path;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
@@ -11,5 +11,19 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
         Err(code) => return code,
     };
     let db_path = resolve_db_path(&config, options.db.as_deref());
-    crate::daemon::run(config, db_path)
+    let runtime = match start_runtime(
+        tokio::runtime::Builder::new_multi_thread().thread_name("kurator-ingest"),
+    ) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(crate::daemon::run(config, db_path)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The log already said what failed on the way.
+        Err(crate::daemon::DaemonError::Stopped) => ExitCode::from(EXIT_FAILED),
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }

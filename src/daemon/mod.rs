@@ -23,7 +23,6 @@ mod reload;
 mod systemd;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -32,7 +31,6 @@ use tokio::sync::{mpsc, watch};
 
 use reload::Reloader;
 
-use crate::commands::EXIT_FAILED;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
 use crate::ingest::{IngestError, Ingester, Outcome, Report};
@@ -143,15 +141,16 @@ fn plan_sources(config: &Config, store: &Store) -> Result<Vec<Planned>, StoreErr
     Ok(planned)
 }
 
-/// Runs until SIGTERM or SIGINT; the process's exit code.
-pub fn run(config: Config, db_path: PathBuf) -> ExitCode {
-    let runtime = match crate::commands::start_runtime(
-        tokio::runtime::Builder::new_multi_thread().thread_name("kurator-ingest"),
-    ) {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(run_async(config, db_path))
+/// Why `kurator run` did not start, or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Nothing was fetched: the database, the port or a thread could not be
+    /// had. The message says which and why.
+    #[error("{0}")]
+    Start(String),
+    /// It ran and stopped, but a part of it failed on the way (logged).
+    #[error("the daemon stopped with errors; the log says which")]
+    Stopped,
 }
 
 /// Page cache of the daemon's writing connection, in KiB.
@@ -192,7 +191,8 @@ async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
     })
 }
 
-async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
+/// Runs until SIGTERM or SIGINT, on the caller's multi-threaded runtime.
+pub async fn run(config: Config, db_path: PathBuf) -> Result<(), DaemonError> {
     let Started {
         planned,
         fetcher,
@@ -201,10 +201,7 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
         writer_thread,
     } = match start(&config, &db_path).await {
         Ok(started) => started,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(message) => return Err(DaemonError::Start(message)),
     };
     let clock = Clock::System;
     let sources = Arc::new(AtomicUsize::new(planned.len()));
@@ -244,8 +241,9 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     let server_thread = match spawn_server(server, server_stopped) {
         Ok(thread) => thread,
         Err(err) => {
-            eprintln!("cannot start the server thread: {err}");
-            return ExitCode::from(EXIT_FAILED);
+            return Err(DaemonError::Start(format!(
+                "cannot start the server thread: {err}"
+            )));
         }
     };
     let (commands, receiver) = mpsc::channel(4);
@@ -284,20 +282,20 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
     // The last handle to the writer outside the scheduler.
     drop(status);
     let _ = stop_server.send(true);
-    let mut code = ExitCode::SUCCESS;
+    let mut clean = true;
     if let Err(err) = stopped {
         tracing::error!("internal error: the scheduler failed: {err}");
-        code = ExitCode::from(EXIT_FAILED);
+        clean = false;
     }
     match server_thread.join() {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
             tracing::error!("{err}");
-            code = ExitCode::from(EXIT_FAILED);
+            clean = false;
         }
         Err(_) => {
             tracing::error!("internal error: the server thread crashed");
-            code = ExitCode::from(EXIT_FAILED);
+            clean = false;
         }
     }
     // The scheduler and its polls are gone, and with them every handle to
@@ -306,15 +304,19 @@ async fn run_async(config: Config, db_path: PathBuf) -> ExitCode {
         Ok(Ok(store)) => drop(store),
         _ => {
             tracing::error!("internal error: the database writer crashed");
-            code = ExitCode::from(EXIT_FAILED);
+            clean = false;
         }
     }
     if let Err(err) = signals {
         tracing::error!("{err}");
-        code = ExitCode::from(EXIT_FAILED);
+        clean = false;
     }
     tracing::info!("stopped");
-    code
+    if clean {
+        Ok(())
+    } else {
+        Err(DaemonError::Stopped)
+    }
 }
 
 /// The scheduler loop turns at least once a minute; this much silence means

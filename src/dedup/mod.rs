@@ -26,7 +26,7 @@ pub use score::{TermSet, similarity};
 
 use std::collections::{HashMap, HashSet};
 
-use crate::identify::canonical_link;
+use crate::links::canonical_link;
 
 /// How items group (`[dedup] mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -56,20 +56,7 @@ impl Sanitizer {
     }
 }
 
-/// Escapes plain text for use as HTML.
-pub fn escape_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::text::escape_text;
 
 #[cfg(test)]
 mod tests {

@@ -191,7 +191,7 @@ pub fn scrape(html: &str, page: &Url, selectors: &Selectors) -> Result<Scraped, 
     scraped.items.retain(|item| {
         item.link
             .as_deref()
-            .is_some_and(|link| seen.insert(crate::identify::canonical_link(link)))
+            .is_some_and(|link| seen.insert(crate::links::canonical_link(link)))
     });
     Ok(scraped)
 }
@@ -224,7 +224,7 @@ fn read_item(element: ElementRef<'_>, base: &Url, selectors: &Selectors) -> Scra
         item.summary_html = match &summary.attribute {
             Some(_) => summary
                 .value(element)
-                .map(|text| crate::normalize::sanitize::escape_text(&text)),
+                .map(|text| crate::text::escape_text(&text)),
             None => summary
                 .element(element)
                 .map(|e| e.inner_html())

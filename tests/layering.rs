@@ -1,0 +1,178 @@
+//! The house keeps its layers: data flows one way through the modules, and
+//! no module imports one above it. This reads every `crate::…` path in the
+//! code of `src/` (comments and `#[cfg(test)]` modules aside: a test may
+//! check how stages compose) and fails on any import against [`LAYERS`].
+//!
+//! [`KNOWN_UPWARD`] lists the imports that still go against the order; each
+//! is to be removed (issue "The house"), none may be added, and an entry that
+//! no longer occurs must be struck from the list, so it only ever shrinks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Every top-level module, lowest first: a module may import only modules
+/// listed before it. Leaves first, then the pipeline's stages in the order
+/// data flows through them, then what drives them and builds their settings.
+const LAYERS: &[&str] = &[
+    // Leaves every stage may use.
+    "time",
+    "text",
+    "fold",
+    "links",
+    "redact",
+    // The topic language, used by tagging, feeds and the config.
+    "rules",
+    // The pipeline, in the order data flows.
+    "schedule",
+    "fetch",
+    "decode",
+    "parse",
+    "normalize",
+    "identify",
+    "dedup",
+    "tag",
+    "store",
+    // What is made of the store.
+    "render",
+    "feeds",
+    "metrics",
+    "status",
+    "serve",
+    // Drives one source through the stages.
+    "ingest",
+    // Reads `feeds.toml` and builds every stage's settings.
+    "config",
+    // The process: the daemon, and the CLI around everything.
+    "daemon",
+    "commands",
+];
+
+/// Imports against the order that are still to be removed: (from, to).
+const KNOWN_UPWARD: &[(&str, &str)] = &[
+    // The source model and the stages' settings still live in `config`.
+    ("schedule", "config"),
+    ("fetch", "config"),
+    ("tag", "config"),
+    ("feeds", "config"),
+    ("status", "config"),
+    ("serve", "config"),
+    ("ingest", "config"),
+    // `Identified` carries the dedup keys.
+    ("identify", "dedup"),
+    // `retag_page` is a store transaction.
+    ("tag", "store"),
+];
+
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// (from, to) → the files where `from` names `to`.
+fn imports() -> BTreeMap<(String, String), BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let path = regex::Regex::new(r"\bcrate::([a-z_][a-z0-9_]*)").unwrap();
+    let mut found: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let module = relative
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if module == "main" || module == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines() {
+            let code = line.trim_start();
+            if code.starts_with("#[cfg(test)]") {
+                break;
+            }
+            if code.starts_with("//") {
+                continue;
+            }
+            for capture in path.captures_iter(code) {
+                let target = capture[1].to_owned();
+                if target != module {
+                    found
+                        .entry((module.clone(), target))
+                        .or_default()
+                        .insert(relative.clone());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_imports_one_above_it() {
+    let rank = |module: &str| LAYERS.iter().position(|m| *m == module);
+    let found = imports();
+    let mut unknown = BTreeSet::new();
+    let mut upward = Vec::new();
+    for ((from, to), files) in &found {
+        let (Some(from_rank), Some(to_rank)) = (rank(from), rank(to)) else {
+            unknown.extend(
+                [from, to]
+                    .into_iter()
+                    .filter(|m| rank(m).is_none())
+                    .cloned(),
+            );
+            continue;
+        };
+        if to_rank > from_rank && !KNOWN_UPWARD.contains(&(from.as_str(), to.as_str())) {
+            upward.push(format!("{from} imports {to} (in {files:?})"));
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "modules missing from LAYERS (declare where they sit): {unknown:?}"
+    );
+    assert!(
+        upward.is_empty(),
+        "imports against the layer order {LAYERS:?}:\n{}",
+        upward.join("\n")
+    );
+}
+
+#[test]
+fn the_list_of_known_upward_imports_only_shrinks() {
+    let found = imports();
+    let gone: Vec<_> = KNOWN_UPWARD
+        .iter()
+        .filter(|(from, to)| !found.contains_key(&(from.to_string(), to.to_string())))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "these imports are gone: strike them from KNOWN_UPWARD: {gone:?}"
+    );
+}
+
+#[test]
+fn the_check_sees_an_upward_import() {
+    // The scanner itself: a file of `fetch` naming `crate::store` is found.
+    let path = regex::Regex::new(r"\bcrate::([a-z_][a-z0-9_]*)").unwrap();
+    let line = "use crate::store::StoreWriter;";
+    let targets: Vec<&str> = path
+        .captures_iter(line)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert_eq!(targets, ["store"]);
+    let rank = |module: &str| LAYERS.iter().position(|m| *m == module).unwrap();
+    assert!(rank("store") > rank("fetch"));
+}
