@@ -37,7 +37,6 @@ use std::time::{Duration, Instant};
 use kurator::config::Config;
 use kurator::fetch::Validators;
 use kurator::store::{FetchRecord, Store};
-use kurator::tag::Tagger;
 
 use ingest::{env_usize, thousands};
 use server::{Behaviour, TestServer};
@@ -173,7 +172,7 @@ fn fill(db: &Path, config: &Config, sources: usize, feeds: usize) {
     for index in 0..feeds {
         let feed = ingest::make_feed(&mut rng, index);
         let source_id = format!("stadt-{}", index % sources);
-        let tagger = Tagger::for_source(config, &source_id);
+        let tagger = config.tagger(&source_id);
         let mut processed =
             kurator::ingest::process(&tagger, feed.bytes, feed.content_type, &feed.url, now)
                 .unwrap();

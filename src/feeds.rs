@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::render::{AlsoReported, Entry, EntrySource, FeedInfo, Format, render};
 use crate::rules::Rule;
 use crate::store::{ALL_FEED, Store, StoreError, StoredItem};
-use crate::tag::{Tag, Tagger};
+use crate::tag::Tag;
 
 /// A rendered feed.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub fn entries(
 
 fn item_tags(store: &Store, config: &Config, item: &StoredItem) -> Result<Vec<Tag>, StoreError> {
     let topics = store.topics_of(item.id)?;
-    Ok(Tagger::for_source(config, &item.source_id).tags(item.into(), &topics))
+    Ok(config.tagger(&item.source_id).tags(item.into(), &topics))
 }
 
 fn entry_source(config: &Config, source_id: &str) -> EntrySource {
@@ -276,7 +276,7 @@ pub fn search(
         if item.cluster_id.is_some() && clusters.contains(&item.cluster()) {
             return scanned < depth;
         }
-        let tagger = Tagger::for_source(config, &item.source_id);
+        let tagger = config.tagger(&item.source_id);
         // Topics first, so the rule can use their slugs with tag:.
         let mut doc = tagger.document((&item).into());
         config.topics.tag(&mut doc);

@@ -565,6 +565,44 @@ pub fn fresh_until(now: i64, feed_ttl: Option<i64>, max_age: Option<Duration>) -
     (!fresh.is_zero()).then(|| now + fresh.as_secs() as i64 + 1)
 }
 
+/// Items per retag transaction.
+const RETAG_PAGE: usize = 1000;
+
+/// One page of a retag.
+#[derive(Debug, Clone, Copy)]
+pub struct RetagPage {
+    /// Where the next page starts (after this item id).
+    pub last_id: i64,
+    pub seen: usize,
+    pub changed: usize,
+}
+
+/// Retags the items after `after` (one transaction); `None` when there are
+/// none left. The daemon runs it page by page on its writer thread.
+pub fn retag_page(
+    store: &mut crate::store::Store,
+    config: &crate::config::Config,
+    after: i64,
+) -> Result<Option<RetagPage>, StoreError> {
+    let page = store.items_after(after, RETAG_PAGE)?;
+    let Some(last) = page.last() else {
+        return Ok(None);
+    };
+    let updates: Vec<_> = page
+        .iter()
+        .map(|item| {
+            let tagger = config.tagger(&item.source_id);
+            (item.id, tagger.topics(item.into()))
+        })
+        .collect();
+    let changed = store.replace_topics(&updates, crate::time::unix_now())?;
+    Ok(Some(RetagPage {
+        last_id: last.id,
+        seen: updates.len(),
+        changed,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,9 @@
 //! item, so they are never stale. Topics see the source tags, the categories
 //! and each other's slugs (in dependency order) through `tag:`.
 
-use crate::config::Config;
 use crate::normalize::Item;
 pub use crate::rules::markup::markup_to_text;
 use crate::rules::{Document, DocumentFields, ItemFields, TopicSet};
-use crate::store::{Store, StoreError, StoredItem};
 
 /// Where a tag comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,19 +62,6 @@ impl<'a> From<&'a Item> for ItemView<'a> {
     }
 }
 
-impl<'a> From<&'a StoredItem> for ItemView<'a> {
-    fn from(item: &'a StoredItem) -> Self {
-        ItemView {
-            title: &item.title,
-            summary: item.summary.as_deref(),
-            content: item.content.as_deref(),
-            author: item.author.as_deref(),
-            link: item.link.as_deref(),
-            categories: &item.categories,
-        }
-    }
-}
-
 /// Tags the items of one source.
 #[derive(Debug, Clone, Copy)]
 pub struct Tagger<'a> {
@@ -86,16 +71,6 @@ pub struct Tagger<'a> {
 }
 
 impl<'a> Tagger<'a> {
-    /// The tagger for a configured source's items (an unknown source, one
-    /// removed from the config, has no source tags).
-    pub fn for_source(config: &'a Config, source_id: &'a str) -> Tagger<'a> {
-        Tagger {
-            topics: &config.topics,
-            source_id,
-            source_tags: config.source(source_id).map_or(&[], |s| s.tags.as_slice()),
-        }
-    }
-
     /// What rules see of `item`: its text without markup, its categories,
     /// its source, and the source tags and categories as `tag:` values.
     pub fn document(&self, item: ItemView<'_>) -> Document {
@@ -216,42 +191,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// Items per retag transaction.
-const RETAG_PAGE: usize = 1000;
-
-/// One page of a retag.
-#[derive(Debug, Clone, Copy)]
-pub struct RetagPage {
-    /// Where the next page starts (after this item id).
-    pub last_id: i64,
-    pub seen: usize,
-    pub changed: usize,
-}
-
-/// Retags the items after `after` (one transaction); `None` when there are
-/// none left. The daemon runs it page by page on its writer thread.
-pub fn retag_page(
-    store: &mut Store,
-    config: &Config,
-    after: i64,
-) -> Result<Option<RetagPage>, StoreError> {
-    let page = store.items_after(after, RETAG_PAGE)?;
-    let Some(last) = page.last() else {
-        return Ok(None);
-    };
-    let updates: Vec<_> = page
-        .iter()
-        .map(|item| {
-            let tagger = Tagger::for_source(config, &item.source_id);
-            (item.id, tagger.topics(item.into()))
-        })
-        .collect();
-    let changed = store.replace_topics(&updates, crate::time::unix_now())?;
-    Ok(Some(RetagPage {
-        last_id: last.id,
-        seen: updates.len(),
-        changed,
-    }))
 }

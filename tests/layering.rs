@@ -52,15 +52,12 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The source model and the stages' settings still live in `config`.
     ("schedule", "config"),
     ("fetch", "config"),
-    ("tag", "config"),
     ("feeds", "config"),
     ("status", "config"),
     ("serve", "config"),
     ("ingest", "config"),
     // `Identified` carries the dedup keys.
     ("identify", "dedup"),
-    // `retag_page` is a store transaction.
-    ("tag", "store"),
 ];
 
 fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {

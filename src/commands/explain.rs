@@ -8,7 +8,7 @@ use crate::config::{Config, resolve_db_path};
 use crate::links::canonical_link;
 use crate::rules::Hit;
 use crate::store::{Related, Store, StoredItem, StoryExplanation};
-use crate::tag::{TagKind, Tagger};
+use crate::tag::TagKind;
 use crate::time::{format_time, unix_now};
 
 pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
@@ -128,7 +128,7 @@ pub fn explain(item: &StoredItem, config: &Config, stored_topics: &[String]) -> 
         format!("  published  {}", format_time(item.published)),
     );
     line(&mut out, format!("  id         {}", item.uid));
-    let tagger = Tagger::for_source(config, &item.source_id);
+    let tagger = config.tagger(&item.source_id);
     let tags = tagger.tags(item.into(), stored_topics);
     let show = |kind: TagKind| {
         let names: Vec<&str> = tags

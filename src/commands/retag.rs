@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
+use crate::ingest::retag_page;
 use crate::store::{Store, StoreError};
-use crate::tag::retag_page;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
     let config = match load_config(options) {

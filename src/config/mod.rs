@@ -364,6 +364,16 @@ fn read_config_text(path: &Path) -> Result<String, ConfigError> {
 }
 
 impl Config {
+    /// The tagger for a configured source's items (an unknown source, one
+    /// removed from the config, has no source tags).
+    pub fn tagger<'a>(&'a self, source_id: &'a str) -> crate::tag::Tagger<'a> {
+        crate::tag::Tagger {
+            topics: &self.topics,
+            source_id,
+            source_tags: self.source(source_id).map_or(&[], |s| s.tags.as_slice()),
+        }
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = read_config_text(path)?;

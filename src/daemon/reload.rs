@@ -22,10 +22,10 @@ use tokio::task::JoinHandle;
 use super::plan_sources;
 use crate::config::Config;
 use crate::ingest::Ingester;
+use crate::ingest::retag_page;
 use crate::schedule::Command;
 use crate::serve::ConfigHandle;
 use crate::store::{Store, StoreWriter};
-use crate::tag::retag_page;
 
 pub(super) struct Reloader {
     pub config: Config,

@@ -1239,3 +1239,17 @@ fn upsert_items(
     }
     Ok(counts)
 }
+
+/// What rules see of a stored item.
+impl<'a> From<&'a StoredItem> for crate::tag::ItemView<'a> {
+    fn from(item: &'a StoredItem) -> Self {
+        crate::tag::ItemView {
+            title: &item.title,
+            summary: item.summary.as_deref(),
+            content: item.content.as_deref(),
+            author: item.author.as_deref(),
+            link: item.link.as_deref(),
+            categories: &item.categories,
+        }
+    }
+}
