@@ -424,6 +424,9 @@ impl Ingester {
                     // Rounded up: a second early would be too early.
                     FetchError::RateLimited { retry_at, .. } => retry_at
                         .map(|at| crate::time::system_time_secs(at + Duration::from_millis(999))),
+                    FetchError::HostDeferred { until, .. } => Some(crate::time::system_time_secs(
+                        *until + Duration::from_millis(999),
+                    )),
                     _ => None,
                 },
                 matches!(fetch, FetchError::Gone),

@@ -97,12 +97,18 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
         "/presse.xml",
         Behaviour::conditional(FEED, "\"v1\"", "Mon, 13 Apr 2026 08:00:00 GMT"),
     );
-    upstream.route(
+    // A publisher that asks to slow down, with a second feed on the same host.
+    let busy_host = TestServer::start();
+    busy_host.route(
         "/busy.xml",
         Behaviour::RetryAfter {
             status: 429,
             retry_after: "4".into(),
         },
+    );
+    busy_host.route(
+        "/nachbar.xml",
+        Behaviour::ok("application/rss+xml", FEED.replace("/p/1", "/p/9")),
     );
     upstream.route("/broken.xml", Behaviour::status(500));
     upstream.route(
@@ -129,7 +135,8 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
         dir.path(),
         &[
             ("presse", upstream.url("/presse.xml")),
-            ("busy", upstream.url("/busy.xml")),
+            ("busy", busy_host.url("/busy.xml")),
+            ("nachbar", busy_host.url("/nachbar.xml")),
             ("broken", upstream.url("/broken.xml")),
             ("max-age", upstream.url("/max-age.xml")),
             ("ttl", upstream.url("/ttl.xml")),
@@ -138,9 +145,11 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
     );
     let daemon = start_daemon(&config);
     let mut timeline = Timeline::new();
+    let mut busy_timeline = Timeline::new();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(9) {
         timeline.sample(&upstream);
+        busy_timeline.sample(&busy_host);
         std::thread::sleep(Duration::from_millis(20));
     }
 
@@ -160,10 +169,21 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
     );
 
     // 429 with Retry-After: 4 s: not asked again sooner.
-    let busy = timeline.of("/busy.xml");
+    let busy = busy_timeline.of("/busy.xml");
     assert!(busy.len() >= 2, "{} requests", busy.len());
     for gap in gaps(&busy) {
         assert!(gap >= 3.9, "Retry-After ignored: {:?}", gaps(&busy));
+    }
+    // Nor is any other source on that host: the whole host waits.
+    let nachbar = busy_timeline.of("/nachbar.xml");
+    for (asked, _) in &nachbar {
+        for (refused, _) in &busy {
+            let after = asked.saturating_duration_since(*refused).as_secs_f64();
+            assert!(
+                !(0.1..3.9).contains(&after),
+                "the host's Retry-After ignored: nachbar asked {after:.1} s after the 429"
+            );
+        }
     }
     // 500s: each error doubles the wait (2 s, 4 s, …), counted in whole
     // seconds from the second of the last attempt.

@@ -186,7 +186,9 @@ fn farm_of_good_and_hostile_feeds() {
             },
         );
     }
-    server.route(
+    // On a host of its own: its Retry-After holds for every source on its host.
+    let limited_host = TestServer::start();
+    limited_host.route(
         "/limited",
         Behaviour::RetryAfter {
             status: 429,
@@ -225,7 +227,7 @@ fn farm_of_good_and_hostile_feeds() {
         ("bomb", server.url("/bomb")),
         ("loop", server.url("/loop-a")),
         ("hops", server.url("/hop0")),
-        ("limited", server.url("/limited")),
+        ("limited", limited_host.url("/limited")),
         ("gone", server.url("/gone")),
         ("broken", server.url("/broken")),
         ("missing", server.url("/missing")),

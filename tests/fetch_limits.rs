@@ -567,3 +567,48 @@ async fn gzip_bytes_without_content_encoding_are_decompressed() {
     };
     assert_eq!(body.bytes, FEED.as_bytes());
 }
+
+#[tokio::test]
+async fn retry_after_from_one_source_defers_every_source_on_that_host() {
+    let publisher = TestServer::start();
+    publisher.route(
+        "/presse.xml",
+        Behaviour::RetryAfter {
+            status: 429,
+            retry_after: "30".into(),
+        },
+    );
+    publisher.route("/amtsblatt.xml", Behaviour::ok("application/rss+xml", FEED));
+    let elsewhere = TestServer::start();
+    elsewhere.route("/feed", Behaviour::ok("application/rss+xml", FEED));
+    let fetcher = Fetcher::new(&config()).unwrap();
+    let fetch = |url: String| {
+        let fetcher = &fetcher;
+        async move {
+            fetcher
+                .fetch(&Url::parse(&url).unwrap(), &Validators::default())
+                .await
+        }
+    };
+
+    let err = fetch(publisher.url("/presse.xml")).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::RateLimited { status: 429, .. }),
+        "{err}"
+    );
+    // Another source on the same host is not asked at all until then.
+    let err = fetch(publisher.url("/amtsblatt.xml")).await.unwrap_err();
+    let FetchError::HostDeferred { until, .. } = &err else {
+        panic!("deferred: {err}");
+    };
+    let wait = until.duration_since(std::time::SystemTime::now()).unwrap();
+    assert!(wait > Duration::from_secs(25), "{wait:?}");
+    assert!(
+        err.to_string().contains("every source on it waits"),
+        "{err}"
+    );
+    assert!(publisher.requests_for("/amtsblatt.xml").is_empty());
+    assert_eq!(publisher.requests_for("/presse.xml").len(), 1);
+    // Other hosts are not affected.
+    assert!(fetch(elsewhere.url("/feed")).await.is_ok());
+}

@@ -4,12 +4,14 @@
 //! Politeness is per host, not per source: the five feeds of one publisher
 //! share one server, so they share one `per_host` budget and one `host_delay`
 //! gap. The gap is measured between the starts of requests, and holds for
-//! every request, including redirect hops.
+//! every request, including redirect hops. For the same reason a server's
+//! `Retry-After` (with `429` or `503`) holds for the whole host: no request
+//! goes to it before that time, whichever of its sources is due.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -28,6 +30,8 @@ struct Host {
     slots: Arc<Semaphore>,
     /// When the next request to this host may start.
     next_start: Mutex<Option<Instant>>,
+    /// Until when the host asked not to be asked (`Retry-After`).
+    retry_after: Mutex<Option<SystemTime>>,
 }
 
 /// Held while a request to one host runs.
@@ -60,22 +64,31 @@ impl HostLimits {
         }
     }
 
+    /// `host` asked that nothing be sent to it before `until`: every source
+    /// on it waits (the later of two such times holds).
+    pub fn defer(&self, host: &str, until: SystemTime) {
+        let state = self.host(host);
+        let mut retry_after = state.retry_after.lock().unwrap_or_else(|p| p.into_inner());
+        *retry_after = Some(retry_after.map_or(until, |known| known.max(until)));
+    }
+
+    /// Until when `host` asked not to be asked, if that is still ahead.
+    pub fn deferred_until(&self, host: &str) -> Option<SystemTime> {
+        let state = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .cloned()?;
+        let until = *state.retry_after.lock().unwrap_or_else(|p| p.into_inner());
+        until.filter(|&until| until > SystemTime::now())
+    }
+
     /// Waits for a slot for `host` (lower-cased host name or IP literal, with
     /// port), and then until `host_delay` has passed since the previous
     /// request to it started.
     pub async fn host_slot(&self, host: &str) -> HostPermit {
-        let state = {
-            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            hosts
-                .entry(host.to_owned())
-                .or_insert_with(|| {
-                    Arc::new(Host {
-                        slots: Arc::new(Semaphore::new(self.per_host)),
-                        next_start: Mutex::new(None),
-                    })
-                })
-                .clone()
-        };
+        let state = self.host(host);
         let permit = state.slots.clone().acquire_owned().await;
         // Reserve the next start time under the lock, then wait for it
         // outside: requests that queue up get consecutive slots.
@@ -89,6 +102,23 @@ impl HostLimits {
         tokio::time::sleep_until(start).await;
         HostPermit {
             _host: permit.expect("host semaphores are never closed"),
+        }
+    }
+
+    /// The state of `host`, made on first use.
+    fn host(&self, host: &str) -> Arc<Host> {
+        {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            hosts
+                .entry(host.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(Host {
+                        slots: Arc::new(Semaphore::new(self.per_host)),
+                        next_start: Mutex::new(None),
+                        retry_after: Mutex::new(None),
+                    })
+                })
+                .clone()
         }
     }
 }

@@ -116,6 +116,11 @@ pub enum FetchError {
         status: u16,
         retry_at: Option<SystemTime>,
     },
+    #[error(
+        "not fetched: {host} asked to be left alone until {} (Retry-After, sent to another of its sources); every source on it waits",
+        crate::time::format_time(crate::time::system_time_secs(*.until))
+    )]
+    HostDeferred { host: String, until: SystemTime },
     #[error("HTTP {status} {} from {url}", reason(*.status))]
     Status { status: u16, url: String },
     #[error("the response broke off: {detail}")]
@@ -351,8 +356,15 @@ impl Fetcher {
             self.check_ip_literal(&current, reach)?;
             let client = self.clients.of(reach);
             let waiting_since = tokio::time::Instant::now();
-            let _host_slot = self.limits.host_slot(&host_key(&current)).await;
+            let host = host_key(&current);
+            let _host_slot = self.limits.host_slot(&host).await;
             deadline.at += waiting_since.elapsed();
+            if let Some(until) = self.limits.deferred_until(&host) {
+                return Err(FetchError::HostDeferred {
+                    host: current.host_str().unwrap_or_default().to_owned(),
+                    until,
+                });
+            }
             let mut request = client.get(current.clone()).header(header::ACCEPT, ACCEPT);
             if let Some(etag) = &validators.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -396,9 +408,13 @@ impl Fetcher {
                 StatusCode::NOT_MODIFIED => Response::NotModified,
                 StatusCode::GONE => return Err(FetchError::Gone),
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                    let retry_at = retry_after(response.headers(), SystemTime::now());
+                    if let Some(until) = retry_at {
+                        self.limits.defer(&host, until);
+                    }
                     return Err(FetchError::RateLimited {
                         status: status.as_u16(),
-                        retry_at: retry_after(response.headers(), SystemTime::now()),
+                        retry_at,
                     });
                 }
                 s if s.is_success() => {
