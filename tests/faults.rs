@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kurator::config::{FetchConfig, Source};
-use kurator::fetch::Fetcher;
+use kurator::config::Source;
 use kurator::fetch::guard::AddressPolicy;
+use kurator::fetch::{Fetcher, Settings};
 use kurator::ingest::{Ingester, Outcome};
 use kurator::store::{Store, StoreWriter};
 use rusqlite::Connection;
@@ -232,7 +232,7 @@ async fn a_full_database_is_reported_plainly_and_recovers() {
     let policy = AddressPolicy {
         pretend_public: vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)],
     };
-    let fetcher = Fetcher::with_policy(&FetchConfig::default(), policy).unwrap();
+    let fetcher = Fetcher::with_policy(&Settings::default(), policy).unwrap();
     let ingester = Arc::new(Ingester::new(
         fetcher,
         writer.clone(),

@@ -6,20 +6,19 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use kurator::config::FetchConfig;
 use kurator::fetch::guard::AddressPolicy;
-use kurator::fetch::{FetchError, Fetcher, Response, Validators};
+use kurator::fetch::{FetchError, Fetcher, Response, Settings, Validators};
 use support::server::{Behaviour, TestServer, gzip_bomb, gzip_bytes};
 use url::Url;
 
 const FEED: &str = r#"<rss version="2.0"><channel><title>t</title><item><title>Eintrag</title><link>https://e.de/1</link></item></channel></rss>"#;
 
-fn config() -> FetchConfig {
-    FetchConfig {
+fn config() -> Settings {
+    Settings {
         timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(5),
         max_bytes: 8 << 20,
-        ..FetchConfig::default()
+        ..Settings::default()
     }
 }
 

@@ -446,8 +446,8 @@ fn preview_shows_what_each_selector_finds_without_storing_anything() {
 /// reads the page again only when the feed fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_found_feed_is_polled_directly_until_it_fails() {
-    use kurator::config::{Config, FetchConfig};
-    use kurator::fetch::Fetcher;
+    use kurator::config::Config;
+    use kurator::fetch::{Fetcher, Settings};
     use kurator::ingest::{Ingester, Outcome};
     use kurator::store::StoreWriter;
 
@@ -477,9 +477,9 @@ async fn a_found_feed_is_polled_directly_until_it_fails() {
     let source = &config.sources[0];
     let store = Store::open(&dir.path().join("kurator.db")).unwrap();
     let (writer, writer_thread) = StoreWriter::spawn(store).unwrap();
-    let fetch = FetchConfig {
+    let fetch = Settings {
         host_delay: std::time::Duration::ZERO,
-        ..FetchConfig::default()
+        ..Settings::default()
     };
     let ingester = Ingester::new(
         Fetcher::new(&fetch).unwrap(),

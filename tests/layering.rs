@@ -51,7 +51,6 @@ const LAYERS: &[&str] = &[
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The source model and the stages' settings still live in `config`.
     ("schedule", "config"),
-    ("fetch", "config"),
     ("feeds", "config"),
     ("status", "config"),
     ("serve", "config"),

@@ -55,7 +55,7 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let fetcher = match Fetcher::new(&config.fetch) {
+    let fetcher = match Fetcher::new(&config.fetch.limits) {
         Ok(fetcher) => fetcher,
         Err(err) => {
             eprintln!("{err}");

@@ -36,7 +36,7 @@ pub fn run(options: &GlobalOptions, source_id: &str) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let fetcher = match Fetcher::new(&config.fetch) {
+    let fetcher = match Fetcher::new(&config.fetch.limits) {
         Ok(fetcher) => fetcher,
         Err(err) => {
             eprintln!("{err}");

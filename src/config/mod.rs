@@ -27,13 +27,7 @@ use crate::text::line_column;
 
 pub use units::{format_byte_size, parse_byte_size, parse_duration};
 
-/// The default `User-Agent`: names the program, its version and where to learn about it,
-/// so that a site operator who sees us in their logs can find out who polls them.
-pub const DEFAULT_USER_AGENT: &str = concat!(
-    "kurator/",
-    env!("CARGO_PKG_VERSION"),
-    " (+https://github.com/kurator-feeds/kurator)"
-);
+pub use crate::fetch::DEFAULT_USER_AGENT;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -101,22 +95,11 @@ impl StorageConfig {
     pub const DEFAULT_KEEP_DAYS: i64 = 365;
 }
 
+/// `[fetch]`: what the fetcher needs ([`crate::fetch::Settings`]) and when
+/// sources without a `schedule` of their own are polled.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
-    /// Upper bound for one whole fetch: connecting, redirects and reading the body.
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    /// Longest silence allowed between two reads of the response.
-    pub read_timeout: Duration,
-    /// Largest body accepted, counted after decompression.
-    pub max_bytes: u64,
-    /// Fetches running at once, over all hosts.
-    pub concurrency: usize,
-    /// Requests running at once against one host.
-    pub per_host: usize,
-    /// Least time between the starts of two requests to one host.
-    pub host_delay: Duration,
-    pub user_agent: String,
+    pub limits: crate::fetch::Settings,
     /// When sources without a `schedule` of their own are polled.
     pub schedule: CronSchedule,
     pub jitter: Jitter,
@@ -124,20 +107,12 @@ pub struct FetchConfig {
 
 impl FetchConfig {
     pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
-    pub const DEFAULT_HOST_DELAY: Duration = Duration::from_secs(1);
 }
 
 impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig {
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(15),
-            max_bytes: 10 << 20,
-            concurrency: 16,
-            per_host: 2,
-            host_delay: FetchConfig::DEFAULT_HOST_DELAY,
-            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            limits: crate::fetch::Settings::default(),
             schedule: CronSchedule::parse(FetchConfig::DEFAULT_SCHEDULE)
                 .expect("the default schedule is valid"),
             jitter: Jitter::default(),
@@ -676,7 +651,7 @@ impl Locator<'_> {
     }
 
     fn fetch(&self, raw: &RawFetch) -> Result<FetchConfig, ConfigError> {
-        let defaults = FetchConfig::default();
+        let defaults = crate::fetch::Settings::default();
         let max_bytes = match &raw.max_bytes {
             None => defaults.max_bytes,
             Some(value) => {
@@ -711,7 +686,7 @@ impl Locator<'_> {
                 value.to_owned()
             }
         };
-        let config = FetchConfig {
+        let limits = crate::fetch::Settings {
             timeout: self.duration(&raw.timeout, "timeout", defaults.timeout)?,
             connect_timeout: self.duration(
                 &raw.connect_timeout,
@@ -728,13 +703,15 @@ impl Locator<'_> {
             per_host: self.count(&raw.per_host, "per_host", defaults.per_host)?,
             host_delay: self.host_delay(&raw.host_delay)?,
             user_agent,
+        };
+        Ok(FetchConfig {
+            limits,
             schedule: match &raw.schedule {
                 Some(schedule) => self.schedule(schedule)?,
-                None => defaults.schedule,
+                None => FetchConfig::default().schedule,
             },
             jitter: self.jitter(&raw.jitter)?,
-        };
-        Ok(config)
+        })
     }
 
     fn schedule(&self, raw: &Spanned<String>) -> Result<CronSchedule, ConfigError> {
@@ -754,7 +731,7 @@ impl Locator<'_> {
     /// `host_delay` may be zero (no gap), unlike the timeouts.
     fn host_delay(&self, raw: &Option<Spanned<String>>) -> Result<Duration, ConfigError> {
         let Some(value) = raw else {
-            return Ok(FetchConfig::DEFAULT_HOST_DELAY);
+            return Ok(crate::fetch::Settings::DEFAULT_HOST_DELAY);
         };
         let delay = parse_duration(value.get_ref()).map_err(|msg| {
             self.error(
@@ -1240,11 +1217,11 @@ mod tests {
         let config =
             parse("[[source]]\nid = \"k21\"\nurl = \"https://example.org/feed\"\n").unwrap();
         assert_eq!(config.storage.path, Path::new("/etc/kurator/kurator.db"));
-        assert_eq!(config.fetch.timeout, Duration::from_secs(30));
-        assert_eq!(config.fetch.max_bytes, 10 << 20);
-        assert_eq!(config.fetch.concurrency, 16);
-        assert_eq!(config.fetch.per_host, 2);
-        assert!(config.fetch.user_agent.starts_with("kurator/"));
+        assert_eq!(config.fetch.limits.timeout, Duration::from_secs(30));
+        assert_eq!(config.fetch.limits.max_bytes, 10 << 20);
+        assert_eq!(config.fetch.limits.concurrency, 16);
+        assert_eq!(config.fetch.limits.per_host, 2);
+        assert!(config.fetch.limits.user_agent.starts_with("kurator/"));
         assert_eq!(config.sources[0].title, "k21");
         assert!(config.sources[0].enabled);
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
@@ -1338,7 +1315,7 @@ mod tests {
         let config = parse("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\n").unwrap();
         assert_eq!(config.fetch.schedule.expression(), "0 */15 * * * *");
         assert_eq!(config.fetch.jitter, Jitter::Share(0.10));
-        assert_eq!(config.fetch.host_delay, Duration::from_secs(1));
+        assert_eq!(config.fetch.limits.host_delay, Duration::from_secs(1));
         let timing = config.timing(&config.sources[0]);
         assert_eq!(timing.schedule.expression(), "0 */15 * * * *");
 
@@ -1347,7 +1324,7 @@ mod tests {
                     [[source]]\nid = \"b\"\nurl = \"https://y.org/\"\n";
         let config = parse(text).unwrap();
         assert_eq!(config.fetch.jitter, Jitter::Fixed(Duration::from_secs(30)));
-        assert_eq!(config.fetch.host_delay, Duration::ZERO);
+        assert_eq!(config.fetch.limits.host_delay, Duration::ZERO);
         assert_eq!(
             config.timing(&config.sources[0]).schedule.expression(),
             "*/5 * * * *"

@@ -176,7 +176,7 @@ async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
         .set_cache_kib(DAEMON_WRITER_CACHE_KIB)
         .map_err(|err| err.to_string())?;
     let planned = plan_sources(config, &store).map_err(|err| err.to_string())?;
-    let fetcher = Fetcher::new(&config.fetch).map_err(|err| err.to_string())?;
+    let fetcher = Fetcher::new(&config.fetch.limits).map_err(|err| err.to_string())?;
     let server = Server::bind(config.clone(), db_path.to_path_buf())
         .await
         .map_err(|err| err.to_string())?;

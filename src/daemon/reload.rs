@@ -149,16 +149,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     {
         changed.push("[server] listen, threads, max_connections, header_timeout or cache_max_age");
     }
-    let (a, b) = (&old.fetch, &new.fetch);
-    if a.timeout != b.timeout
-        || a.connect_timeout != b.connect_timeout
-        || a.read_timeout != b.read_timeout
-        || a.max_bytes != b.max_bytes
-        || a.concurrency != b.concurrency
-        || a.per_host != b.per_host
-        || a.host_delay != b.host_delay
-        || a.user_agent != b.user_agent
-    {
+    // The fetcher's settings are built once, at start; `schedule` and
+    // `jitter` apply live.
+    if old.fetch.limits != new.fetch.limits {
         changed
             .push("[fetch] timeouts, max_bytes, concurrency, per_host, host_delay or user_agent");
     }

@@ -29,10 +29,57 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use url::Url;
 
-use crate::config::{FetchConfig, format_byte_size};
 use crate::redact::{Redacted, redacted};
+use crate::text::format_byte_size;
 use guard::{AddressPolicy, GuardedResolver, Reach, Refused, SourceKind};
 pub use limits::HostLimits;
+
+/// The default `User-Agent`: names the program, its version and where to learn about it,
+/// so that a site operator who sees us in their logs can find out who polls them.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "kurator/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/kurator-feeds/kurator)"
+);
+
+/// What the fetcher needs to know: `[fetch]` in `feeds.toml`, which the
+/// config reads and builds this from. All of it needs a restart to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Upper bound for one whole fetch: connecting, redirects and reading the body.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Longest silence allowed between two reads of the response.
+    pub read_timeout: Duration,
+    /// Largest body accepted, counted after decompression.
+    pub max_bytes: u64,
+    /// Fetches running at once, over all hosts.
+    pub concurrency: usize,
+    /// Requests running at once against one host.
+    pub per_host: usize,
+    /// Least time between the starts of two requests to one host.
+    pub host_delay: Duration,
+    pub user_agent: String,
+}
+
+impl Settings {
+    pub const DEFAULT_HOST_DELAY: Duration = Duration::from_secs(1);
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(15),
+            max_bytes: 10 << 20,
+            concurrency: 16,
+            per_host: 2,
+            host_delay: Settings::DEFAULT_HOST_DELAY,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+        }
+    }
+}
 
 /// More hops than this is a misconfigured server, not a feed.
 pub const MAX_REDIRECTS: usize = 10;
@@ -213,7 +260,7 @@ impl Deadline {
 
 /// The HTTP client with its limits.
 pub struct Fetcher {
-    config: FetchConfig,
+    config: Settings,
     limits: HostLimits,
     policy: Arc<AddressPolicy>,
     clients: Clients,
@@ -243,13 +290,13 @@ impl Clients {
 }
 
 impl Fetcher {
-    pub fn new(config: &FetchConfig) -> Result<Fetcher, FetchError> {
+    pub fn new(config: &Settings) -> Result<Fetcher, FetchError> {
         Fetcher::with_policy(config, AddressPolicy::default())
     }
 
     /// Like [`Fetcher::new`] with a custom address policy (tests use it to play
     /// a public server on loopback).
-    pub fn with_policy(config: &FetchConfig, policy: AddressPolicy) -> Result<Fetcher, FetchError> {
+    pub fn with_policy(config: &Settings, policy: AddressPolicy) -> Result<Fetcher, FetchError> {
         Fetcher::with_policy_and_dns(config, policy, Default::default())
     }
 
@@ -257,7 +304,7 @@ impl Fetcher {
     /// use it to give one name a "public" and a private loopback address).
     #[doc(hidden)]
     pub fn with_policy_and_dns(
-        config: &FetchConfig,
+        config: &Settings,
         policy: AddressPolicy,
         dns: guard::DnsOverrides,
     ) -> Result<Fetcher, FetchError> {
