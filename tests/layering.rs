@@ -50,7 +50,6 @@ const LAYERS: &[&str] = &[
 /// Imports against the order that are still to be removed: (from, to).
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The source model and the stages' settings still live in `config`.
-    ("schedule", "config"),
     ("feeds", "config"),
     ("status", "config"),
     ("serve", "config"),

@@ -138,6 +138,17 @@ pub struct Source {
     pub kind: SourceKind,
 }
 
+impl crate::schedule::Scheduled for Source {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Stored times belong to the `url` they were fetched from.
+    fn address(&self) -> &str {
+        self.url.as_str()
+    }
+}
+
 /// What a source's URL serves (`kind`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum SourceKind {

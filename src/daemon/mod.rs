@@ -52,6 +52,8 @@ pub struct IngestPoller {
 }
 
 impl Poller for IngestPoller {
+    type Source = Source;
+
     async fn poll(&self, source: Source) -> SourceTimes {
         let report = self.ingester.ingest(&source, false).await;
         log_report(&report);
@@ -125,7 +127,7 @@ fn log_report(report: &Report) {
 }
 
 /// Every enabled source of `config` with its schedule and stored past.
-fn plan_sources(config: &Config, store: &Store) -> Result<Vec<Planned>, StoreError> {
+fn plan_sources(config: &Config, store: &Store) -> Result<Vec<Planned<Source>>, StoreError> {
     let mut planned = Vec::new();
     for source in config.sources.iter().filter(|s| s.enabled) {
         let times = match store.source_state(&source.id)? {
@@ -158,7 +160,7 @@ const DAEMON_WRITER_CACHE_KIB: u32 = 8 * 1024;
 
 /// What start-up opened, in the order it must be opened.
 struct Started {
-    planned: Vec<Planned>,
+    planned: Vec<Planned<Source>>,
     fetcher: Fetcher,
     server: Server,
     writer: StoreWriter,

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::plan_sources;
-use crate::config::Config;
+use crate::config::{Config, Source};
 use crate::ingest::Ingester;
 use crate::ingest::retag_page;
 use crate::schedule::Command;
@@ -30,7 +30,7 @@ use crate::store::{Store, StoreWriter};
 pub(super) struct Reloader {
     pub config: Config,
     pub db_path: PathBuf,
-    pub commands: mpsc::Sender<Command>,
+    pub commands: mpsc::Sender<Command<Source>>,
     pub sources: Arc<AtomicUsize>,
     pub ingester: Arc<Ingester>,
     pub server: ConfigHandle,

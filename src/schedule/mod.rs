@@ -27,29 +27,38 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::config::Source;
 pub use clock::Clock;
 pub use plan::{CronSchedule, Jitter, Next, SourceTimes, Timing};
 
+/// What the scheduler knows of a source: its id, and the address its
+/// stored times belong to (a source whose address changed starts over).
+/// The rest is the poller's business.
+pub trait Scheduled: Clone + Send + 'static {
+    fn id(&self) -> &str;
+    fn address(&self) -> &str;
+}
+
 /// Polls one source; the scheduler's only way to reach the network.
 pub trait Poller: Send + Sync + 'static {
+    /// What it polls.
+    type Source: Scheduled;
     /// Polls `source` and returns what is known of it afterwards.
-    fn poll(&self, source: Source) -> impl Future<Output = SourceTimes> + Send;
+    fn poll(&self, source: Self::Source) -> impl Future<Output = SourceTimes> + Send;
 }
 
 /// A source as the scheduler takes it: what to poll, how often, and its past.
 #[derive(Debug, Clone)]
-pub struct Planned {
-    pub source: Source,
+pub struct Planned<S> {
+    pub source: S,
     pub timing: Timing,
     pub times: SourceTimes,
 }
 
 /// Sent to a running scheduler.
 #[derive(Debug)]
-pub enum Command {
+pub enum Command<S> {
     /// A reloaded configuration's sources.
-    Replace(Vec<Planned>),
+    Replace(Vec<Planned<S>>),
     /// Stop scheduling; give running polls `grace` to finish.
     Stop { grace: Duration },
 }
@@ -77,8 +86,8 @@ impl Heartbeat {
     }
 }
 
-struct Entry {
-    source: Source,
+struct Entry<S> {
+    source: S,
     timing: Timing,
     times: SourceTimes,
     next: Next,
@@ -90,14 +99,14 @@ struct Entry {
 pub struct Scheduler<P: Poller> {
     poller: Arc<P>,
     clock: Clock,
-    entries: BTreeMap<String, Entry>,
+    entries: BTreeMap<String, Entry<P::Source>>,
     heartbeat: Arc<Heartbeat>,
 }
 
 impl<P: Poller> Scheduler<P> {
     /// Plans every source; overdue ones (never fetched, or due while the
     /// daemon was down) are spread out rather than fetched all at once.
-    pub fn new(poller: Arc<P>, clock: Clock, sources: Vec<Planned>) -> Scheduler<P> {
+    pub fn new(poller: Arc<P>, clock: Clock, sources: Vec<Planned<P::Source>>) -> Scheduler<P> {
         let mut scheduler = Scheduler {
             poller,
             clock,
@@ -123,7 +132,7 @@ impl<P: Poller> Scheduler<P> {
 
     /// Takes a new source list: known sources keep their state (a running
     /// poll goes on), new ones are planned, removed ones are dropped.
-    fn replace(&mut self, sources: Vec<Planned>) {
+    fn replace(&mut self, sources: Vec<Planned<P::Source>>) {
         let now = self.clock.now();
         let mut entries = BTreeMap::new();
         for planned in sources {
@@ -132,10 +141,10 @@ impl<P: Poller> Scheduler<P> {
                 timing,
                 times,
             } = planned;
-            let entry = match self.entries.remove(&source.id) {
+            let entry = match self.entries.remove(source.id()) {
                 Some(mut known) => {
                     // A changed URL is a new feed: start over with its times.
-                    if known.source.url != source.url {
+                    if known.source.address() != source.address() {
                         known.times = times;
                     }
                     known.source = source;
@@ -151,7 +160,7 @@ impl<P: Poller> Scheduler<P> {
                     polled_at: 0,
                 },
             };
-            entries.insert(entry.source.id.clone(), entry);
+            entries.insert(entry.source.id().to_owned(), entry);
         }
         self.entries = entries;
         for (id, entry) in &mut self.entries {
@@ -202,7 +211,7 @@ impl<P: Poller> Scheduler<P> {
     }
 
     /// Runs until told to stop (or until every sender of `commands` is gone).
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Stopped {
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command<P::Source>>) -> Stopped {
         let mut polls: JoinSet<(String, SourceTimes)> = JoinSet::new();
         let mut polling: HashMap<tokio::task::Id, String> = HashMap::new();
         let grace = loop {
@@ -317,7 +326,7 @@ impl<P: Poller> Scheduler<P> {
 /// would be fetched in a tight loop for as long as the fault lasts. So
 /// politeness never depends on a successful write: such a poll counts here
 /// as a failed attempt (in memory), and the usual error backoff holds.
-fn counted_attempt(entry: &Entry, id: &str, times: SourceTimes, now: i64) -> SourceTimes {
+fn counted_attempt<S>(entry: &Entry<S>, id: &str, times: SourceTimes, now: i64) -> SourceTimes {
     let recorded = times.last_attempt.is_some_and(|at| at >= entry.polled_at);
     let due_at_once = matches!(
         plan::next_fetch(&entry.timing, id, &times, now),
@@ -397,6 +406,8 @@ mod tests {
     }
 
     impl Poller for ScriptedPoller {
+        type Source = Source;
+
         async fn poll(&self, source: Source) -> SourceTimes {
             let now = self.clock.now();
             let answer = {
@@ -434,17 +445,28 @@ mod tests {
         }
     }
 
-    fn planned(id: &str, schedule: &str, jitter: Jitter) -> Planned {
+    /// A source as the scheduler sees it.
+    #[derive(Debug, Clone)]
+    struct Source {
+        id: String,
+        url: String,
+    }
+
+    impl Scheduled for Source {
+        fn id(&self) -> &str {
+            &self.id
+        }
+
+        fn address(&self) -> &str {
+            &self.url
+        }
+    }
+
+    fn planned(id: &str, schedule: &str, jitter: Jitter) -> Planned<Source> {
         Planned {
             source: Source {
                 id: id.to_owned(),
-                title: id.to_owned(),
-                url: format!("http://{id}.example/feed").parse().unwrap(),
-                tags: Vec::new(),
-                enabled: true,
-                kind: Default::default(),
-                schedule: None,
-                priority: 0,
+                url: format!("http://{id}.example/feed"),
             },
             timing: Timing {
                 schedule: CronSchedule::parse(schedule).unwrap(),
@@ -455,7 +477,11 @@ mod tests {
     }
 
     /// Runs the scheduler for `seconds` of paused time, then stops it.
-    async fn run_for(poller: &Arc<ScriptedPoller>, sources: Vec<Planned>, seconds: u64) -> Stopped {
+    async fn run_for(
+        poller: &Arc<ScriptedPoller>,
+        sources: Vec<Planned<Source>>,
+        seconds: u64,
+    ) -> Stopped {
         let scheduler = Scheduler::new(poller.clone(), poller.clock, sources);
         let (commands, receiver) = mpsc::channel(4);
         let running = tokio::spawn(scheduler.run(receiver));
