@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{Source, SourceKind};
 use crate::dedup::SeenItems;
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
 use crate::identify::{Identified, identify};
@@ -24,6 +23,7 @@ use crate::parse::ParseError;
 use crate::redact::Redacted;
 use crate::rules::TopicSet;
 use crate::schedule::SourceTimes;
+use crate::source::{Source, SourceKind};
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
 use crate::tag::Tagger;
 use crate::time::{format_time, unix_now};
@@ -584,7 +584,7 @@ pub struct RetagPage {
 /// none left. The daemon runs it page by page on its writer thread.
 pub fn retag_page(
     store: &mut crate::store::Store,
-    config: &crate::config::Config,
+    taggers: &dyn crate::tag::Taggers,
     after: i64,
 ) -> Result<Option<RetagPage>, StoreError> {
     let page = store.items_after(after, RETAG_PAGE)?;
@@ -594,7 +594,7 @@ pub fn retag_page(
     let updates: Vec<_> = page
         .iter()
         .map(|item| {
-            let tagger = config.tagger(&item.source_id);
+            let tagger = taggers.tagger(&item.source_id);
             (item.id, tagger.topics(item.into()))
         })
         .collect();

@@ -15,6 +15,7 @@
 //! any new import against the order; the few that remain are listed there.
 //!
 //! * [`config`]: reads and validates `feeds.toml`; every error carries `FILE:LINE:COL`.
+//! * [`source`]: one configured source, as the stages take it.
 //! * [`schedule`]: when each source is polled (cron, jitter, backoff, `Retry-After`), and the loop that polls.
 //! * [`fetch`]: the polite HTTP client: limits, timeouts, size caps, redirects, address guard.
 //! * [`decode`]: raw bytes to UTF-8 (BOM, HTTP charset, XML declaration, guess).
@@ -56,6 +57,7 @@ pub mod render;
 pub mod rules;
 pub mod schedule;
 pub mod serve;
+pub mod source;
 pub mod status;
 pub mod store;
 pub mod tag;

@@ -62,6 +62,11 @@ impl<'a> From<&'a Item> for ItemView<'a> {
     }
 }
 
+/// Hands out the tagger of each source's items (the configuration does).
+pub trait Taggers {
+    fn tagger<'a>(&'a self, source_id: &'a str) -> Tagger<'a>;
+}
+
 /// Tags the items of one source.
 #[derive(Debug, Clone, Copy)]
 pub struct Tagger<'a> {

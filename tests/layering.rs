@@ -27,6 +27,8 @@ const LAYERS: &[&str] = &[
     "fetch",
     "decode",
     "parse",
+    // One configured source, as the stages take it (it holds parse's selectors).
+    "source",
     "normalize",
     "identify",
     "dedup",
@@ -53,7 +55,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("feeds", "config"),
     ("status", "config"),
     ("serve", "config"),
-    ("ingest", "config"),
     // `Identified` carries the dedup keys.
     ("identify", "dedup"),
 ];

@@ -164,7 +164,7 @@ async fn retag_all(writer: StoreWriter, config: Arc<Config>) {
     loop {
         let config = config.clone();
         match writer
-            .run(move |store| retag_page(store, &config, after))
+            .run(move |store| retag_page(store, &*config, after))
             .await
         {
             Ok(Ok(Some(page))) => {
