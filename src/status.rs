@@ -12,10 +12,11 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use crate::config::Config;
 use crate::normalize::sanitize::escape_text;
 use crate::redact;
+use crate::schedule::Timing;
 use crate::schedule::plan::{self, Next};
+use crate::source::Source;
 use crate::store::{SourceState, Store, StoreError};
 use crate::time::format_time;
 
@@ -69,11 +70,18 @@ pub struct SourceStatus {
 }
 
 /// Every configured source's status at `now`, in config order.
-pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceStatus>, StoreError> {
+/// `timing` says when a source is polled (the config knows: its own
+/// schedule or the default, and the jitter).
+pub fn sources(
+    sources: &[Source],
+    timing: impl Fn(&Source) -> Timing,
+    store: &Store,
+    now: i64,
+) -> Result<Vec<SourceStatus>, StoreError> {
     let states: HashMap<String, SourceState> = store.source_states()?;
     let counts = store.item_counts_by_source()?;
-    let mut rows = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
+    let mut rows = Vec::with_capacity(sources.len());
+    for source in sources {
         // State recorded for another URL belongs to the source's past.
         let state = states
             .get(&source.id)
@@ -88,7 +96,7 @@ pub fn sources(config: &Config, store: &Store, now: i64) -> Result<Vec<SourceSta
         };
         let times = state.map(SourceState::times).unwrap_or_default();
         let next_fetch = if source.enabled {
-            match plan::next_fetch(&config.timing(source), &source.id, &times, now) {
+            match plan::next_fetch(&timing(source), &source.id, &times, now) {
                 Next::At(at) => Some(at),
                 Next::Stopped => None,
             }

@@ -53,7 +53,6 @@ const LAYERS: &[&str] = &[
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The source model and the stages' settings still live in `config`.
     ("feeds", "config"),
-    ("status", "config"),
     ("serve", "config"),
     // `Identified` carries the dedup keys.
     ("identify", "dedup"),

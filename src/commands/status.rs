@@ -16,7 +16,9 @@ pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
     };
     let now = unix_now();
     let db_path = resolve_db_path(&config, options.db.as_deref());
-    let rows = Store::open(&db_path).and_then(|store| crate::status::sources(&config, &store, now));
+    let rows = Store::open(&db_path).and_then(|store| {
+        crate::status::sources(&config.sources, |s| config.timing(s), &store, now)
+    });
     match rows {
         Ok(rows) => {
             // Fetches that cannot be stored leave no trace in the database:

@@ -447,9 +447,9 @@ async fn sources(
 ) -> Response {
     let read = |state: &AppState, now| {
         let config = state.config();
-        let mut rows = state
-            .stores
-            .with(|store| crate::status::sources(&config, store, now))?;
+        let mut rows = state.stores.with(|store| {
+            crate::status::sources(&config.sources, |s| config.timing(s), store, now)
+        })?;
         if let Some(unrecorded) = state.unrecorded.get() {
             unrecorded.apply(&mut rows);
         }
