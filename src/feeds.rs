@@ -11,11 +11,19 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use crate::config::Config;
 use crate::render::{AlsoReported, Entry, EntrySource, FeedInfo, Format, render};
 use crate::rules::Rule;
 use crate::store::{ALL_FEED, Store, StoreError, StoredItem};
 use crate::tag::Tag;
+
+/// What the feeds need of the configuration: its topics, its sources (titles,
+/// priorities, tags) and the public address links are built from. The
+/// config implements it.
+pub trait Catalog: crate::tag::Taggers {
+    fn topics(&self) -> &crate::rules::TopicSet;
+    fn source(&self, id: &str) -> Option<&crate::source::Source>;
+    fn base_url(&self) -> &url::Url;
+}
 
 /// A rendered feed.
 #[derive(Debug, Clone)]
@@ -29,7 +37,7 @@ pub struct RenderedFeed {
 /// becomes the cluster's entry: see [`cluster_entry`].
 pub fn entries(
     store: &Store,
-    config: &Config,
+    config: &dyn Catalog,
     items: Vec<StoredItem>,
 ) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::with_capacity(items.len());
@@ -47,12 +55,16 @@ pub fn entries(
     Ok(entries)
 }
 
-fn item_tags(store: &Store, config: &Config, item: &StoredItem) -> Result<Vec<Tag>, StoreError> {
+fn item_tags(
+    store: &Store,
+    config: &dyn Catalog,
+    item: &StoredItem,
+) -> Result<Vec<Tag>, StoreError> {
     let topics = store.topics_of(item.id)?;
     Ok(config.tagger(&item.source_id).tags(item.into(), &topics))
 }
 
-fn entry_source(config: &Config, source_id: &str) -> EntrySource {
+fn entry_source(config: &dyn Catalog, source_id: &str) -> EntrySource {
     let source = config.source(source_id);
     EntrySource {
         title: source.map_or_else(|| source_id.to_owned(), |s| s.title.clone()),
@@ -61,7 +73,7 @@ fn entry_source(config: &Config, source_id: &str) -> EntrySource {
     }
 }
 
-fn single_entry(config: &Config, item: StoredItem, tags: Vec<Tag>) -> Entry {
+fn single_entry(config: &dyn Catalog, item: StoredItem, tags: Vec<Tag>) -> Entry {
     Entry {
         source: entry_source(config, &item.source_id),
         title: item.title,
@@ -87,7 +99,7 @@ fn single_entry(config: &Config, item: StoredItem, tags: Vec<Tag>) -> Entry {
 ///   every report's, and it counts as updated when a report joined.
 pub fn cluster_entry(
     store: &Store,
-    config: &Config,
+    config: &dyn Catalog,
     cluster: i64,
     members: Vec<StoredItem>,
 ) -> Result<Entry, StoreError> {
@@ -139,14 +151,14 @@ pub fn cluster_entry(
 }
 
 /// Whether `slug` names a feed: a configured topic, or `all`.
-pub fn is_feed(config: &Config, slug: &str) -> bool {
-    slug == ALL_FEED || config.topics.get(slug).is_some()
+pub fn is_feed(config: &dyn Catalog, slug: &str) -> bool {
+    slug == ALL_FEED || config.topics().get(slug).is_some()
 }
 
 /// Every feed slug, topics in config order then `all`: for "valid are …" messages.
-pub fn feed_slugs(config: &Config) -> Vec<&str> {
+pub fn feed_slugs(config: &dyn Catalog) -> Vec<&str> {
     let mut slugs: Vec<&str> = config
-        .topics
+        .topics()
         .topics()
         .iter()
         .map(|t| t.slug.as_str())
@@ -165,15 +177,15 @@ pub fn feed_url(base: &Url, slug: &str, format: Format) -> Url {
 /// Renders the feed of `slug` (a topic, or `all`): its newest `limit` items.
 pub fn topic_feed(
     store: &Store,
-    config: &Config,
+    config: &dyn Catalog,
     slug: &str,
     format: Format,
     limit: usize,
 ) -> Result<RenderedFeed, StoreError> {
-    let topic = config.topics.get(slug);
+    let topic = config.topics().get(slug);
     let items = store.feed_items(topic.map(|t| t.slug.as_str()), limit)?;
     let entries = entries(store, config, items)?;
-    let base = &config.server.base_url;
+    let base = config.base_url();
     let info = FeedInfo {
         title: topic.map_or_else(|| "Kurator: all items".to_owned(), |t| t.title.clone()),
         description: topic
@@ -253,7 +265,7 @@ impl SearchBudget {
 /// Returns the matches and how many items were looked at.
 pub fn search(
     store: &Store,
-    config: &Config,
+    config: &dyn Catalog,
     rule: &Rule,
     limit: usize,
     depth: usize,
@@ -279,7 +291,7 @@ pub fn search(
         let tagger = config.tagger(&item.source_id);
         // Topics first, so the rule can use their slugs with tag:.
         let mut doc = tagger.document((&item).into());
-        config.topics.tag(&mut doc);
+        config.topics().tag(&mut doc);
         if rule.matches(&doc) {
             clusters.insert(item.cluster());
             on_match(&item);
@@ -303,7 +315,7 @@ pub fn search_url(base: &Url, rule_text: &str, format: Format) -> Url {
 /// Renders the search feed for `rule` (see [`search`]).
 pub fn search_feed(
     store: &Store,
-    config: &Config,
+    config: &dyn Catalog,
     rule: &Rule,
     format: Format,
     limit: usize,
@@ -320,14 +332,14 @@ pub fn search_feed(
 }
 
 /// What a search feed says about itself.
-pub fn search_info(config: &Config, rule_text: &str, format: Format) -> FeedInfo {
-    let self_url = search_url(&config.server.base_url, rule_text, format).to_string();
+pub fn search_info(config: &dyn Catalog, rule_text: &str, format: Format) -> FeedInfo {
+    let self_url = search_url(config.base_url(), rule_text, format).to_string();
     FeedInfo {
         title: format!("Kurator: {rule_text}"),
         description: format!("Items matching {rule_text}"),
         id: self_url.clone(),
         self_url,
-        home_url: config.server.base_url.to_string(),
+        home_url: config.base_url().to_string(),
     }
 }
 

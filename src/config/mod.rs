@@ -307,6 +307,20 @@ fn read_config_text(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+impl crate::feeds::Catalog for Config {
+    fn topics(&self) -> &TopicSet {
+        &self.topics
+    }
+
+    fn source(&self, id: &str) -> Option<&Source> {
+        Config::source(self, id)
+    }
+
+    fn base_url(&self) -> &Url {
+        &self.server.base_url
+    }
+}
+
 impl crate::tag::Taggers for Config {
     fn tagger<'a>(&'a self, source_id: &'a str) -> crate::tag::Tagger<'a> {
         Config::tagger(self, source_id)

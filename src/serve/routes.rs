@@ -152,7 +152,7 @@ async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response 
         );
     };
     let config = state.config();
-    if !feeds::is_feed(&config, slug) {
+    if !feeds::is_feed(&*config, slug) {
         return plain(
             StatusCode::NOT_FOUND,
             format!("no topic `{slug}`; valid: {}\n", valid_feeds(&config)),
