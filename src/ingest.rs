@@ -342,13 +342,6 @@ impl Ingester {
         }
     }
 
-    fn topics(&self) -> Arc<TopicSet> {
-        self.topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// Waits until every poll that had started has been recorded (new ones
     /// wait meanwhile). After [`Ingester::set_topics`], this is the point
     /// from which every item not yet stored is tagged with the new topics,
@@ -375,7 +368,11 @@ impl Ingester {
         let source_id = source.id.clone();
         let source_tags = source.tags.clone();
         let kind = source.kind.clone();
-        let topics = self.topics();
+        let topics = self
+            .topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let url = url.clone();
         let grouping = self.grouping.load(std::sync::atomic::Ordering::Relaxed);
         let seen = Arc::clone(&self.seen);

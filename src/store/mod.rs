@@ -167,12 +167,10 @@ pub fn explain_fault(error: StoreError, db_path: &Path) -> StoreError {
         StoreError::NotWritable {
             fault: WriteFault::Io,
             action,
-        } if free_bytes(db_path).is_some_and(|free| free < FULL_BELOW_BYTES) => {
-            StoreError::NotWritable {
-                fault: WriteFault::DiskFull,
-                action,
-            }
-        }
+        } if disk_full(db_path) => StoreError::NotWritable {
+            fault: WriteFault::DiskFull,
+            action,
+        },
         other => other,
     }
 }
@@ -180,13 +178,18 @@ pub fn explain_fault(error: StoreError, db_path: &Path) -> StoreError {
 /// Why the database at `path` cannot take writes, as far as can be seen
 /// without writing: a file system with no room left.
 pub fn write_outlook(path: &Path) -> Result<(), StoreError> {
-    match free_bytes(path) {
-        Some(free) if free < FULL_BELOW_BYTES => Err(StoreError::NotWritable {
+    if disk_full(path) {
+        return Err(StoreError::NotWritable {
             fault: WriteFault::DiskFull,
             action: "checking the free space beside it",
-        }),
-        _ => Ok(()),
+        });
     }
+    Ok(())
+}
+
+/// Whether the file system that holds `path` has no room left for SQLite.
+fn disk_full(path: &Path) -> bool {
+    free_bytes(path).is_some_and(|free| free < FULL_BELOW_BYTES)
 }
 
 /// Bytes an unprivileged writer may still use on the file system that holds
@@ -385,9 +388,7 @@ impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_error = |source: rusqlite::Error| match WriteFault::of(&source) {
-            Some(WriteFault::DiskFull | WriteFault::Io)
-                if free_bytes(path).is_some_and(|free| free < FULL_BELOW_BYTES) =>
-            {
+            Some(WriteFault::DiskFull | WriteFault::Io) if disk_full(path) => {
                 StoreError::OpenDiskFull {
                     path: path.to_path_buf(),
                 }
