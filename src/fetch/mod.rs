@@ -17,7 +17,7 @@
 //!   errors so the caller can store what they ask for.
 
 pub mod guard;
-mod limits;
+mod host;
 
 use std::error::Error as _;
 use std::io::Read;
@@ -32,7 +32,7 @@ use url::Url;
 use crate::redact::{Redacted, redacted};
 use crate::text::format_byte_size;
 use guard::{AddressPolicy, GuardedResolver, Reach, Refused, SourceKind};
-pub use limits::HostLimits;
+pub use host::{HostKey, HostPool};
 
 /// The default `User-Agent`: names the program, its version and where to learn about it,
 /// so that a site operator who sees us in their logs can find out who polls them.
@@ -261,7 +261,7 @@ impl Deadline {
 /// The HTTP client with its limits.
 pub struct Fetcher {
     config: Settings,
-    limits: HostLimits,
+    hosts: HostPool,
     policy: Arc<AddressPolicy>,
     clients: Clients,
     dns: Arc<guard::DnsOverrides>,
@@ -336,7 +336,7 @@ impl Fetcher {
         };
         Ok(Fetcher {
             config: config.clone(),
-            limits: HostLimits::new(config.concurrency, config.per_host, config.host_delay),
+            hosts: HostPool::new(config.concurrency, config.per_host, config.host_delay),
             clients: Clients {
                 public: build(Reach::Public)?,
                 as_configured: build(Reach::AsConfigured)?,
@@ -372,7 +372,7 @@ impl Fetcher {
         if url.scheme() == "file" && configured.scheme() != "file" {
             return Err(FetchError::FileFromWeb { url: redacted(url) });
         }
-        let _slot = self.limits.fetch_slot().await;
+        let _slot = self.hosts.fetch_slot().await;
         let mut deadline = Deadline {
             at: tokio::time::Instant::now() + self.config.timeout,
             limit: self.config.timeout,
@@ -403,10 +403,10 @@ impl Fetcher {
             self.check_ip_literal(&current, reach)?;
             let client = self.clients.of(reach);
             let waiting_since = tokio::time::Instant::now();
-            let host = host_key(&current);
-            let _host_slot = self.limits.host_slot(&host).await;
+            let host = HostKey::of(&current);
+            let _host_slot = self.hosts.host_slot(&host).await;
             deadline.at += waiting_since.elapsed();
-            if let Some(until) = self.limits.deferred_until(&host) {
+            if let Some(until) = self.hosts.deferred_until(&host) {
                 return Err(FetchError::HostDeferred {
                     host: current.host_str().unwrap_or_default().to_owned(),
                     until,
@@ -457,7 +457,7 @@ impl Fetcher {
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                     let retry_at = retry_after(response.headers(), SystemTime::now());
                     if let Some(until) = retry_at {
-                        self.limits.defer(&host, until);
+                        self.hosts.defer(&host, until);
                     }
                     return Err(FetchError::RateLimited {
                         status: status.as_u16(),
@@ -675,15 +675,6 @@ async fn gunzip_unlabelled(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, FetchE
         return Err(FetchError::TooLarge { limit });
     }
     Ok(inflated)
-}
-
-/// `host:port`, the unit that per-host limits count.
-fn host_key(url: &Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or_default(),
-        url.port_or_known_default().unwrap_or(0)
-    )
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
