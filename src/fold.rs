@@ -39,6 +39,12 @@ pub(crate) fn push_folded(c: char, out: &mut String) {
     fold_char(c, |folded| out.push(folded));
 }
 
+/// A byte offset into folded text as spans keep it: item texts are capped
+/// far below 4 GiB, and an offset past that would only end a span early.
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
+}
+
 /// Folds a whole string (no word splitting).
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 4);
@@ -108,12 +114,12 @@ impl FoldedWords {
                     push_folded(c, &mut self.text);
                 }
             } else if let Some(begin) = start.take() {
-                self.spans.push((begin as u32, self.text.len() as u32));
+                self.spans.push((offset(begin), offset(self.text.len())));
             }
             i += width;
         }
         if let Some(begin) = start {
-            self.spans.push((begin as u32, self.text.len() as u32));
+            self.spans.push((offset(begin), offset(self.text.len())));
         }
     }
 

@@ -50,6 +50,13 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
             "`{trimmed}` is out of range; use at least one byte"
         ));
     }
+    // In range and finite (checked above): the conversion only drops the
+    // fraction of a byte.
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "range checked above"
+    )]
     Ok(bytes as u64)
 }
 

@@ -163,7 +163,7 @@ impl SlotsByKey {
             Entry::Occupied(mut occupied) => {
                 let head = *occupied.get();
                 if head & CHAIN_TAG == 0 {
-                    *occupied.get_mut() = self.shared.len() as u32 | CHAIN_TAG;
+                    *occupied.get_mut() = index32(self.shared.len()) | CHAIN_TAG;
                     self.shared.push(vec![head, slot]);
                 } else {
                     self.shared[(head & !CHAIN_TAG) as usize].push(slot);
@@ -284,7 +284,7 @@ impl Index {
         if let Some(&number) = self.sources.get(source) {
             return number;
         }
-        let next = self.sources.len() as u32;
+        let next = index32(self.sources.len());
         self.sources.insert(source.to_owned(), next);
         next
     }
@@ -353,7 +353,7 @@ impl Index {
         self.last_id = id;
         self.count_terms(&keys);
         // Counting this item and the next one compared.
-        self.ln_items = super::score::ln_items(self.members.len() as u32 + 2);
+        self.ln_items = super::score::ln_items(index32(self.members.len() + 2));
         self.add_member(id, cluster, source, published, keys, sketch);
     }
 
@@ -379,7 +379,7 @@ impl Index {
             self.count_terms(keys);
         }
         // Every item is weighed against the counts of the whole load.
-        self.ln_items = super::score::ln_items((self.members.len() + items.len()) as u32 + 1);
+        self.ln_items = super::score::ln_items(index32(self.members.len() + items.len() + 1));
         for (id, cluster, source, published, keys) in items {
             let bands = self.bands_for(&keys.terms, 0).map(|bands| bands.keys);
             let weight_sum = match bands {
@@ -410,7 +410,7 @@ impl Index {
             Some(_) => keys.terms,
             None => TermSet::default(),
         };
-        let slot = self.members.len() as u32;
+        let slot = index32(self.members.len());
         // Slots below the tag: two billion items are far beyond any window.
         assert!(slot < CHAIN_TAG, "the window index is full");
         for (band, key) in bands.iter().flat_map(BandKeys::iter) {
@@ -421,7 +421,7 @@ impl Index {
                 Entry::Occupied(mut occupied) => {
                     let head = *occupied.get();
                     if head & CHAIN_TAG == 0 {
-                        let chain = self.chains.len() as u32;
+                        let chain = index32(self.chains.len());
                         self.chains.push(Chain::of(head, slot));
                         *occupied.get_mut() = chain | CHAIN_TAG;
                     } else {
@@ -653,6 +653,13 @@ impl Index {
 
 fn band_key(band: usize, key: u32) -> u32 {
     (super::text::mix(((band as u64) << 32) | u64::from(key)) >> 32) as u32
+}
+
+/// A position in the index's tables, which count in `u32` to stay small:
+/// two billion items are far beyond any window, and a table that outgrew
+/// that would be a fault, not a number to wrap.
+fn index32(n: usize) -> u32 {
+    u32::try_from(n).expect("the window index is full")
 }
 
 #[cfg(test)]

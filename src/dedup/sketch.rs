@@ -46,6 +46,10 @@ pub struct Signature {
 }
 
 /// The MinHash signature of a set of term hashes, or `None` for no terms.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "hash bits: keeping the low ones is the point"
+)]
 pub fn signature(terms: &[u64]) -> Option<Signature> {
     if terms.is_empty() {
         return None;
@@ -80,6 +84,10 @@ pub struct BandKeys {
 
 impl BandKeys {
     /// The keys of a signature's bands.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "hash bits: keeping the low ones is the point"
+    )]
     pub fn of(signature: &Signature) -> BandKeys {
         let mut keys = [0; BANDS];
         let mut keyed = 0u32;

@@ -64,6 +64,10 @@ pub(crate) fn is_stop_word(word: &str) -> bool {
 /// Slots of the stop-word table: a power of two, at most a third full.
 const STOP_TABLE: usize = 512;
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "hash bits: keeping the low ones is the point"
+)]
 fn stop_slot(packed: u64) -> usize {
     (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STOP_TABLE.trailing_zeros())) as usize
 }

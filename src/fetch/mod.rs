@@ -539,7 +539,8 @@ impl Fetcher {
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(FetchError::TooLarge { limit });
         }
-        let capacity = response.content_length().unwrap_or(64 * 1024).min(limit) as usize;
+        let capacity = response.content_length().unwrap_or(64 * 1024).min(limit);
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         let mut bytes = Vec::with_capacity(capacity);
         loop {
             match response.chunk().await {

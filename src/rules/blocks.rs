@@ -88,6 +88,11 @@ mod sse2 {
     /// `chunk` is 16 bytes long.
     #[inline]
     #[target_feature(enable = "sse2")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the movemask of 16 byte lanes sets only the low 16 bits"
+    )]
     fn classify16<const MARKUP: bool>(chunk: &[u8]) -> (u16, u16) {
         assert_eq!(chunk.len(), 16);
         // SAFETY: the chunk holds 16 readable bytes, and `loadu` needs no
@@ -101,8 +106,8 @@ mod sse2 {
         // The top bit of every non-ASCII byte.
         let mut careful = _mm_movemask_epi8(v) as u16;
         if MARKUP {
-            let lt = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'<' as i8));
-            let amp = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'&' as i8));
+            let lt = _mm_cmpeq_epi8(v, _mm_set1_epi8(i8::from_ne_bytes([b'<'])));
+            let amp = _mm_cmpeq_epi8(v, _mm_set1_epi8(i8::from_ne_bytes([b'&'])));
             careful |= _mm_movemask_epi8(_mm_or_si128(lt, amp)) as u16;
         }
         (alnum, careful)
@@ -115,8 +120,11 @@ mod sse2 {
     #[inline]
     #[target_feature(enable = "sse2")]
     fn in_range(x: __m128i, lo: u8, width: u8) -> __m128i {
-        let shifted = _mm_add_epi8(x, _mm_set1_epi8(0x80u8.wrapping_sub(lo) as i8));
-        _mm_cmplt_epi8(shifted, _mm_set1_epi8((0x80u8 + width) as i8))
+        let shifted = _mm_add_epi8(
+            x,
+            _mm_set1_epi8(i8::from_ne_bytes([0x80u8.wrapping_sub(lo)])),
+        );
+        _mm_cmplt_epi8(shifted, _mm_set1_epi8(i8::from_ne_bytes([0x80u8 + width])))
     }
 }
 

@@ -31,7 +31,8 @@ impl Index {
                 u64::from_be_bytes(key)
             })
             .collect();
-        let mut sorted: Vec<u32> = (0..words.len() as u32).collect();
+        let count = u32::try_from(words.len()).expect("items hold fewer than 2^32 words");
+        let mut sorted: Vec<u32> = (0..count).collect();
         sorted.sort_unstable_by(|&a, &b| {
             keys[a as usize]
                 .cmp(&keys[b as usize])

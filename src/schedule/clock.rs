@@ -33,11 +33,11 @@ impl Clock {
         match self {
             Clock::System => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
+                .map_or(0, millis),
             Clock::Tokio {
                 origin_millis,
                 start,
-            } => origin_millis + start.elapsed().as_millis() as i64,
+            } => origin_millis.saturating_add(millis(start.elapsed())),
         }
     }
 
@@ -49,7 +49,13 @@ impl Clock {
     /// Sleeps until `at` (seconds since the epoch) or for a minute, whichever
     /// comes first; the caller looks at the time again either way.
     pub async fn sleep_until(&self, at: i64) {
-        let wait = (at * 1000 - self.now_millis()).max(0) as u64;
-        tokio::time::sleep(Duration::from_millis(wait).min(MAX_SLEEP)).await;
+        let wait = at.saturating_mul(1000).saturating_sub(self.now_millis());
+        let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+        tokio::time::sleep(wait.min(MAX_SLEEP)).await;
     }
+}
+
+/// `duration` in whole milliseconds (saturating).
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

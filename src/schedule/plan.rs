@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use chrono::{Local, TimeZone};
 
+use crate::time::{duration_secs, secs_duration, whole_secs};
+
 /// The longest wait an error backoff imposes (unless the schedule itself is longer).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
 
@@ -87,9 +89,7 @@ impl CronSchedule {
             None => return Duration::from_secs(1),
         };
         match (fires.next(), fires.next()) {
-            (Some(a), Some(b)) => {
-                Duration::from_secs((b.timestamp() - a.timestamp()).max(1) as u64)
-            }
+            (Some(a), Some(b)) => secs_duration((b.timestamp() - a.timestamp()).max(1)),
             _ => MAX_BACKOFF,
         }
     }
@@ -170,7 +170,7 @@ pub fn stable_fraction(id: &str) -> f64 {
 
 /// The jitter offset of a source, in whole seconds.
 pub fn jitter_offset(id: &str, window: Duration) -> i64 {
-    (stable_fraction(id) * window.as_secs() as f64) as i64
+    whole_secs(stable_fraction(id) * window.as_secs_f64().floor())
 }
 
 /// How long `errors` consecutive errors make a source wait after its last
@@ -199,13 +199,12 @@ pub fn next_fetch(timing: &Timing, id: &str, times: &SourceTimes, now: i64) -> N
     // after the last attempt: an attempt on the grid is followed by the next
     // slot, and one off the grid (a catch-up after a start) is not followed
     // by another moments later. The offset does not accumulate.
-    let earliest = last + (interval.as_secs() / 2) as i64;
+    let earliest = last.saturating_add(duration_secs(interval) / 2);
     let Some(fire) = timing.schedule.next_after(earliest - offset - 1) else {
         return Next::Stopped;
     };
     let mut due = fire + offset;
-    due =
-        due.max(last.saturating_add(backoff(interval, times.consecutive_errors).as_secs() as i64));
+    due = due.max(last.saturating_add(duration_secs(backoff(interval, times.consecutive_errors))));
     if let Some(retry_after) = times.retry_after {
         due = due.max(retry_after);
     }
@@ -232,7 +231,7 @@ pub fn spread_overdue(due: &mut [(i64, usize)], now: i64, window_of: impl Fn(usi
     let count = overdue.len() as f64;
     for (slot, entry) in overdue.into_iter().enumerate() {
         let window = window_of(entry.1).as_secs_f64();
-        entry.0 = now + (slot as f64 * window / count) as i64;
+        entry.0 = now + whole_secs(slot as f64 * window / count);
     }
 }
 

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use regex::Regex;
 
 use super::super::parser::{Field, Pattern};
-use super::{CONTENT, ItemFields, Node, SUMMARY, TITLE};
+use super::{CONTENT, ItemFields, Node, SUMMARY, TITLE, id32};
 use crate::fold;
 
 /// A pattern matched against a whole value (`source:`, `tag:`) as
@@ -163,7 +163,7 @@ impl Context<'_> {
         {
             return false;
         }
-        let last = keys.len() as u32 - 1;
+        let last = id32(keys.len() - 1);
         self.occurrences
             .iter()
             .filter(|&&(_, key)| key == keys[0])

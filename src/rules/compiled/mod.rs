@@ -145,6 +145,13 @@ impl Node {
     }
 }
 
+/// A count or position in the compiled tables, which hold `u32`s to stay
+/// in the cache. The rules come from a configuration file of at most
+/// 8 MiB, so they hold far fewer than 2^32 words.
+pub(super) fn id32(n: usize) -> u32 {
+    u32::try_from(n).expect("rules hold fewer than 2^32 words")
+}
+
 /// Collects the keys of all topics while they are compiled.
 #[derive(Default)]
 struct Keys {
@@ -173,7 +180,7 @@ impl Keys {
                 self.list.push((word.to_owned(), prefix));
                 self.in_phrase.push(false);
                 self.fields.push(0);
-                (self.list.len() - 1) as u32
+                id32(self.list.len() - 1)
             });
         self.in_phrase[id as usize] |= in_phrase;
         self.fields[id as usize] |= fields;
@@ -241,14 +248,14 @@ impl Compiled {
         let mut per_key = vec![Vec::new(); keys.list.len()];
         for (set, words) in sets.iter().enumerate() {
             for &(key, fields) in words {
-                per_key[key as usize].push((set as u32, fields));
+                per_key[key as usize].push((id32(set), fields));
             }
         }
         let mut key_word_sets = vec![0];
         let mut word_sets = Vec::new();
         for sets_of_key in per_key {
             word_sets.extend(sets_of_key);
-            key_word_sets.push(word_sets.len() as u32);
+            key_word_sets.push(id32(word_sets.len()));
         }
         let gated: Vec<bool> = nodes.iter().map(needs_word).collect();
         let mut topics_of_key = vec![Vec::new(); keys.list.len()];
@@ -259,7 +266,7 @@ impl Compiled {
                 keys.sort_unstable();
                 keys.dedup();
                 for key in keys {
-                    topics_of_key[key as usize].push(topic as u32);
+                    topics_of_key[key as usize].push(id32(topic));
                 }
             }
         }
@@ -267,7 +274,7 @@ impl Compiled {
         let mut key_topics = Vec::new();
         for topics in topics_of_key {
             key_topics.extend(topics);
-            key_topic_starts.push(key_topics.len() as u32);
+            key_topic_starts.push(id32(key_topics.len()));
         }
         let text = TITLE | SUMMARY | CONTENT;
         Compiled {
@@ -476,7 +483,7 @@ fn number_word_sets(node: &mut Node, sets: &mut Vec<Box<[(u32, u8)]>>) {
     match node {
         Node::Words(words) => {
             sets.push(std::mem::take(words));
-            *node = Node::AnyWord((sets.len() - 1) as u32);
+            *node = Node::AnyWord(id32(sets.len() - 1));
         }
         Node::And(parts) | Node::Or(parts) => {
             parts.iter_mut().for_each(|p| number_word_sets(p, sets));

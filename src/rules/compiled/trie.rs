@@ -1,6 +1,6 @@
 //! The trie that all topics' words are compiled into.
 
-use super::{DEAD, NONE};
+use super::{DEAD, NONE, id32};
 
 /// A trie over folded words in a double array, so that it stays in the
 /// first-level cache: each byte any key contains has a class (upper-case
@@ -81,9 +81,9 @@ impl Trie {
                 };
             }
             if *is_prefix {
-                ends[node].1 = id as u32;
+                ends[node].1 = id32(id);
             } else {
-                ends[node].0 = id as u32;
+                ends[node].0 = id32(id);
             }
         }
 
@@ -131,7 +131,7 @@ impl Trie {
             for &(c, kid) in kids {
                 let at = base + c as usize;
                 used[at] = true;
-                slots[at].parent = slot as u32;
+                slots[at].parent = id32(slot);
                 (exact[at], prefix[at]) = ends[kid];
                 queue.push_back((kid, at));
             }
