@@ -13,6 +13,13 @@
 //! Zipf-like distribution (a few words in most items, most words rare), 30
 //! words and 2 numbers each, as titles and leads of news items have.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 #[allow(dead_code)]
 #[path = "ingest.rs"]
 mod ingest;

@@ -30,6 +30,13 @@
 //!   (before `Store::open` asks for its own), and SQL run on the connection
 //!   after `Store::open` (e.g. `PRAGMA wal_autocheckpoint = 10000`).
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 /// The allocator `kurator` itself uses (src/main.rs).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

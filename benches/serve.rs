@@ -24,6 +24,13 @@
 //! wrk needs as much CPU as either server and shares the two cores with
 //! them, so the ratio is the figure to read, not the absolutes.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;

@@ -12,6 +12,13 @@
 //! `cargo test --release --test dedup_quality -- --nocapture` prints the
 //! figures BENCHMARKS.md reports, with a threshold sweep.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 use std::path::Path;
 
 use kurator::dedup::{self, Index, Keys, TermSet, sketch};

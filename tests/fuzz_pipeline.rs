@@ -7,6 +7,13 @@
 //! `KURATOR_FUZZ_ITERATIONS=200000 cargo test --release --test fuzz_pipeline -- --nocapture`.
 //! A failing input is written to `target/fuzz-failure-<n>.bin` to reproduce it.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,6 +1,13 @@
 //! The SQLite store on real files: migrations from older schemas, one
 //! transaction per fetch, updates in place, stable ids.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 use kurator::fetch::Validators;
 use kurator::identify::{Identified, identify};
 use kurator::normalize::Item;

@@ -7,6 +7,13 @@
 //! against the 20 topics of the benchmark, the shipped ones, and rules written
 //! to hit the corners of the language.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

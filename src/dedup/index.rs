@@ -663,6 +663,11 @@ fn index32(n: usize) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "small made-up counts"
+)]
 mod tests {
     use super::*;
 

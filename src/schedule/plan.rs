@@ -236,6 +236,11 @@ pub fn spread_overdue(due: &mut [(i64, usize)], now: i64, window_of: impl Fn(usi
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "small made-up counts"
+)]
 mod tests {
     use super::*;
 

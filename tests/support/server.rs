@@ -47,6 +47,13 @@
 //! body. Every request is recorded (see [`TestServer::requests`]) before it
 //! is answered, so stalled and hung-up requests are recorded too.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "made-up test data and counts, not values from outside"
+)]
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
