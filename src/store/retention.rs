@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::{ALL_FEED, Context, Store, StoreError, bump_feed_versions};
+use super::error::Context;
+use super::topics::{ALL_FEED, bump_feed_versions};
+use super::{Store, StoreError};
 
 /// Items deleted per transaction.
 const PRUNE_BATCH: usize = 2_000;

@@ -1,4 +1,5 @@
-//! Clusters in the database: which stored items are one story.
+//! Stories: which stored items are one story (clusters), read back for
+//! feeds and `kurator explain`, and the writer's index they are grouped by.
 //!
 //! `items.cluster_id` is `NULL` for an item alone, else the id of the
 //! cluster's first item (whose `uid` is the id of the cluster's feed entry,
@@ -9,9 +10,11 @@
 //! savepoint is released, and a failed commit drops the index (it is rebuilt
 //! on the next write).
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Context, StoreError};
+use super::error::Context;
+use super::items::{ITEM_COLUMNS, stored_item};
+use super::{StoreError, StoredItem};
 use crate::dedup::{self, Index, Keys, Settings};
 
 /// Longest stretch of content read to compare an item without a summary.
@@ -202,7 +205,7 @@ pub fn cluster_topics(conn: &Connection, cluster: i64) -> Result<Vec<String>, St
 /// Another item as `kurator explain` shows it next to the explained one.
 #[derive(Debug, Clone)]
 pub struct Related {
-    pub item: super::StoredItem,
+    pub item: StoredItem,
     /// Text similarity to the explained item, weighted as dedup weighs it.
     pub similarity: f64,
     /// What raised or lowered it ("places differ", "same place", …).
@@ -229,11 +232,39 @@ pub struct StoryExplanation {
 const NEAREST_SHOWN: usize = 5;
 
 impl super::Store {
+    /// The items of a cluster, oldest first.
+    pub fn cluster_members(&self, cluster: i64) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE cluster_id = ?1 ORDER BY published, id"
+            ))
+            .context("reading a cluster")?;
+        let rows = statement
+            .query_map([cluster], stored_item)
+            .context("reading a cluster")?;
+        rows.collect::<Result<_, _>>().context("reading a cluster")
+    }
+
+    /// Why an item joined its cluster: the reason (`link`, `cites`, `text`)
+    /// and the score, if it joined one.
+    pub fn cluster_reason(&self, item_id: i64) -> Result<Option<(String, f64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT cluster_reason, cluster_score FROM items
+                 WHERE id = ?1 AND cluster_reason IS NOT NULL",
+                [item_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .context("reading a cluster reason")
+    }
+
     /// The story of `item`: its cluster's other reports with their
     /// similarity to it, or, if it is alone, the nearest recent items.
     pub fn explain_story(
         &mut self,
-        item: &super::StoredItem,
+        item: &StoredItem,
         settings: Settings,
         now: i64,
     ) -> Result<StoryExplanation, StoreError> {
@@ -248,7 +279,7 @@ impl super::Store {
         // As the decision weighs them: a text that names no place is about
         // its source's home place.
         let home = |source: &str| index.source_id(source).and_then(|s| index.home_place(s));
-        let related = |store: &super::Store, other: super::StoredItem| {
+        let related = |store: &super::Store, other: StoredItem| {
             let other_terms = dedup_keys_of_stored(&other).terms;
             let homes = [home(&item.source_id), home(&other.source_id)];
             Ok::<_, StoreError>(Related {
@@ -301,10 +332,7 @@ impl super::Store {
 
     /// Stories with several reports whose newest report was published at or
     /// after `since`, newest first: (cluster id, reports oldest first).
-    pub fn recent_clusters(
-        &self,
-        since: i64,
-    ) -> Result<Vec<(i64, Vec<super::StoredItem>)>, StoreError> {
+    pub fn recent_clusters(&self, since: i64) -> Result<Vec<(i64, Vec<StoredItem>)>, StoreError> {
         let ids: Vec<i64> = {
             let mut statement = self
                 .conn
@@ -325,7 +353,7 @@ impl super::Store {
     }
 }
 
-fn dedup_keys_of_stored(item: &super::StoredItem) -> Keys {
+fn dedup_keys_of_stored(item: &StoredItem) -> Keys {
     // The same fields as `Keys::of_item` reads of a new item.
     Keys::of(
         item.link.as_deref(),

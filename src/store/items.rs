@@ -1,0 +1,225 @@
+//! Items: the rows of stored items. New ones are inserted with the story
+//! they join as given to them; changed ones are updated in place, keeping
+//! their row id and `uid`; and every read query on items.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::error::Context;
+use super::{Store, StoreError};
+
+/// A stored item, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub id: i64,
+    pub uid: String,
+    pub source_id: String,
+    pub identity: String,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub categories: Vec<String>,
+    pub published: i64,
+    pub updated: i64,
+    pub first_seen: i64,
+    /// The cluster (the id of its first item) when the story has several reports.
+    pub cluster_id: Option<i64>,
+}
+
+impl StoredItem {
+    /// The cluster this item shows as: its own id when alone.
+    pub fn cluster(&self) -> i64 {
+        self.cluster_id.unwrap_or(self.id)
+    }
+}
+
+impl Store {
+    /// Stored items per source id.
+    pub fn item_counts_by_source(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT source_id, count(*) FROM items GROUP BY source_id")
+            .context("counting items per source")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })
+            .context("counting items per source")?;
+        rows.collect::<Result<_, _>>()
+            .context("counting items per source")
+    }
+
+    /// Number of stored items, optionally of one source.
+    pub fn item_count(&self, source_id: Option<&str>) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM items WHERE ?1 IS NULL OR source_id = ?1",
+                [source_id],
+                |row| row.get(0),
+            )
+            .context("counting items")
+    }
+
+    /// Stored items of one source, newest first.
+    pub fn items_of_source(&self, source_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let mut items = Vec::new();
+        self.scan_items(Some(source_id), |item| {
+            items.push(item);
+            true
+        })?;
+        Ok(items)
+    }
+
+    /// Calls `visit` with stored items, newest first (all sources, or one),
+    /// until it returns `false`. Items are streamed, not collected, so a
+    /// query over a large database stops as soon as it has enough.
+    pub fn scan_items(
+        &self,
+        source_id: Option<&str>,
+        mut visit: impl FnMut(StoredItem) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL OR source_id = ?1
+                 ORDER BY published DESC, id DESC"
+            ))
+            .context("reading items")?;
+        let mut rows = statement.query([source_id]).context("reading items")?;
+        while let Some(row) = rows.next().context("reading items")? {
+            let item = stored_item(row).context("reading an item")?;
+            if !visit(item) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` items with ids above `after_id`, in id order: pages for
+    /// maintenance passes that also write (`kurator retag`).
+    pub fn items_after(&self, after_id: i64, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
+            .context("reading items")?;
+        let rows = statement
+            .query_map(params![after_id, limit as i64], stored_item)
+            .context("reading items")?;
+        rows.collect::<Result<_, _>>().context("reading items")
+    }
+
+    /// One item by its row id.
+    pub fn item_by_id(&self, id: i64) -> Result<Option<StoredItem>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"),
+                [id],
+                stored_item,
+            )
+            .optional()
+            .context("reading an item")
+    }
+
+    /// Items with this (canonical) link, newest first.
+    pub fn items_by_link(&self, link: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE link = ?1 ORDER BY published DESC"
+            ))
+            .context("reading items")?;
+        let rows = statement
+            .query_map([link], stored_item)
+            .context("reading items")?;
+        rows.collect::<Result<_, _>>().context("reading items")
+    }
+
+    /// The newest `limit` items of a topic (or of all items), newest first.
+    pub fn feed_items(
+        &self,
+        topic: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        // Newest first, one item per cluster (its newest in the feed). A
+        // LIMIT lets SQLite keep only the newest rows while sorting; clusters
+        // make some rows repeats, so it reads a few times `limit` rows and
+        // only reads on when that was not enough.
+        let sql = match topic {
+            Some(_) => format!(
+                "SELECT {ITEM_COLUMNS} FROM item_topics JOIN items ON items.id = item_topics.item_id
+                 WHERE item_topics.topic = ?1 ORDER BY items.published DESC, items.id DESC LIMIT ?2"
+            ),
+            None => format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE ?1 IS NULL ORDER BY published DESC, id DESC LIMIT ?2"
+            ),
+        };
+        let mut statement = self.conn.prepare_cached(&sql).context("reading a feed")?;
+        let mut rows_wanted = limit.saturating_mul(4).max(64);
+        loop {
+            let mut rows = statement
+                .query(params![topic, rows_wanted as i64])
+                .context("reading a feed")?;
+            let mut seen = std::collections::HashSet::new();
+            let mut items = Vec::with_capacity(limit.min(512));
+            let mut rows_read = 0;
+            while items.len() < limit
+                && let Some(row) = rows.next().context("reading a feed")?
+            {
+                rows_read += 1;
+                let item = stored_item(row).context("reading a feed item")?;
+                if seen.insert(item.cluster()) {
+                    items.push(item);
+                }
+            }
+            // Enough clusters, or every row read.
+            if items.len() >= limit || rows_read < rows_wanted {
+                return Ok(items);
+            }
+            rows_wanted = rows_wanted.saturating_mul(8).min(i64::MAX as usize);
+        }
+    }
+}
+
+/// The columns [`stored_item`] reads, in its order.
+pub(super) const ITEM_COLUMNS: &str = "items.id, items.uid, items.source_id, items.identity, items.link, \
+                            items.title, items.summary, items.content, items.author, items.categories, \
+                            items.published, items.updated, items.first_seen, items.cluster_id";
+
+pub(super) fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
+    let categories: String = row.get(9)?;
+    Ok(StoredItem {
+        id: row.get(0)?,
+        uid: row.get(1)?,
+        source_id: row.get(2)?,
+        identity: row.get(3)?,
+        link: row.get(4)?,
+        title: row.get(5)?,
+        summary: row.get(6)?,
+        content: row.get(7)?,
+        author: row.get(8)?,
+        categories: serde_json::from_str(&categories).unwrap_or_default(),
+        published: row.get(10)?,
+        updated: row.get(11)?,
+        first_seen: row.get(12)?,
+        cluster_id: row.get(13)?,
+    })
+}
+
+/// What rules see of a stored item.
+impl<'a> From<&'a StoredItem> for crate::tag::ItemView<'a> {
+    fn from(item: &'a StoredItem) -> Self {
+        crate::tag::ItemView {
+            title: &item.title,
+            summary: item.summary.as_deref(),
+            content: item.content.as_deref(),
+            author: item.author.as_deref(),
+            link: item.link.as_deref(),
+            categories: &item.categories,
+        }
+    }
+}
