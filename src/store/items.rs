@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use super::error::Context;
 use super::{Store, StoreError};
+use crate::dedup::Decision;
+use crate::identify::Identified;
 
 /// A stored item, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,4 +224,119 @@ impl<'a> From<&'a StoredItem> for crate::tag::ItemView<'a> {
             categories: &item.categories,
         }
     }
+}
+
+/// The statements that write one fetch's items, prepared once per fetch.
+pub(super) struct ItemWriter<'c> {
+    conn: &'c Connection,
+    find: CachedStatement<'c>,
+    was_pruned: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+    update: CachedStatement<'c>,
+}
+
+impl<'c> ItemWriter<'c> {
+    pub fn prepare(conn: &'c Connection) -> Result<ItemWriter<'c>, StoreError> {
+        Ok(ItemWriter {
+            conn,
+            find: conn
+                .prepare_cached("SELECT id, content_hash FROM items WHERE uid = ?1")
+                .context("preparing item lookup")?,
+            was_pruned: conn
+                .prepare_cached("SELECT 1 FROM pruned WHERE uid = ?1")
+                .context("preparing the pruned lookup")?,
+            insert: conn
+                .prepare_cached(
+                    "INSERT INTO items (uid, source_id, identity, guid, link, title, summary, content, author,
+                                        categories, published, updated, first_seen, content_hash,
+                                        cluster_id, cluster_reason, cluster_score)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                )
+                .context("preparing item insert")?,
+            update: conn
+                .prepare_cached(
+                    "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, content = ?6,
+                                      author = ?7, categories = ?8, updated = ?9, content_hash = ?10
+                     WHERE id = ?1",
+                )
+                .context("preparing item update")?,
+        })
+    }
+
+    /// The row id and content hash of the item stored under `uid`.
+    pub fn find(&mut self, uid: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        self.find
+            .query_row([uid], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .context("looking up an item")
+    }
+
+    /// Whether an item stored under `uid` was pruned (and so is not new).
+    pub fn was_pruned(&mut self, uid: &str) -> Result<bool, StoreError> {
+        self.was_pruned
+            .exists([uid])
+            .context("looking up pruned items")
+    }
+
+    /// Stores a new item of `source_id` in the story `story` it joins (none:
+    /// alone), as decided before (see [`super::grouping`]); returns its row id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert(
+        &mut self,
+        identified: &Identified,
+        source_id: &str,
+        published: i64,
+        updated: i64,
+        now: i64,
+        story: Option<&Decision>,
+    ) -> Result<i64, StoreError> {
+        let item = &identified.item;
+        self.insert
+            .execute(params![
+                identified.uid,
+                source_id,
+                identified.identity,
+                item.guid,
+                item.link,
+                item.title,
+                item.summary,
+                item.content,
+                item.author,
+                categories_json(&item.categories),
+                published,
+                updated,
+                now,
+                identified.content_hash.as_slice(),
+                story.map(|d| d.cluster),
+                story.map(|d| d.reason.as_str()),
+                story.map(|d| d.score),
+            ])
+            .context("inserting an item")?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Rewrites the stored item `id` with what `identified` says now; its
+    /// row id, `uid`, published date and story stay.
+    pub fn update(&mut self, id: i64, identified: &Identified, now: i64) -> Result<(), StoreError> {
+        let item = &identified.item;
+        self.update
+            .execute(params![
+                id,
+                item.guid,
+                item.link,
+                item.title,
+                item.summary,
+                item.content,
+                item.author,
+                categories_json(&item.categories),
+                now,
+                identified.content_hash.as_slice(),
+            ])
+            .context("updating an item")?;
+        Ok(())
+    }
+}
+
+fn categories_json(categories: &[String]) -> String {
+    serde_json::to_string(categories).unwrap_or_else(|_| "[]".into())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::error::{Context, disk_full};
-use super::{Store, StoreError, WriteFault, schema, stories, write_transaction};
+use super::{Store, StoreError, WriteFault, grouping, schema, write_transaction};
 
 /// How long a connection waits for another's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +46,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
-            dedup: stories::Dedup::default(),
+            dedup: grouping::Dedup::default(),
         };
         store.migrate()?;
         Ok(store)

@@ -18,8 +18,10 @@
 //!   schema up to date; `schema` holds the migrations themselves.
 //! * `sources`: what is remembered of each source between fetches.
 //! * `items`: the item rows: inserting, updating, reading them back.
-//! * `stories`: which items are one story (clusters) and the writer's index
-//!   of recent items that new ones are grouped against.
+//! * `stories`: which items are one story (clusters), recorded and read back.
+//! * `grouping`: which story a new item joins, decided against the writer's
+//!   index of recent items before the item's row is written; the row then
+//!   records the decision as given (the SQL makes none).
 //! * `topics`: the topics of each item and the versions of the output feeds.
 //! * `retention`: pruning old items, and backups.
 //! * `fetches`: recording one fetch (or a group of them) in one transaction,
@@ -29,6 +31,7 @@
 
 mod error;
 mod fetches;
+mod grouping;
 mod items;
 mod migrations;
 mod retention;
@@ -58,7 +61,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     /// Grouping of new items into stories; used by writers only.
-    dedup: stories::Dedup,
+    dedup: grouping::Dedup,
 }
 
 impl Store {

@@ -1,193 +1,31 @@
-//! Stories: which stored items are one story (clusters), read back for
-//! feeds and `kurator explain`, and the writer's index they are grouped by.
+//! Stories: which stored items are one story (clusters), as recorded and
+//! as read back for feeds and `kurator explain`.
 //!
 //! `items.cluster_id` is `NULL` for an item alone, else the id of the
 //! cluster's first item (whose `uid` is the id of the cluster's feed entry,
 //! forever). `cluster_reason` and `cluster_score` record why an item joined.
-//! Decisions are made by [`crate::dedup`] against its window index, which
-//! this module builds from the database and keeps in step with the
-//! transactions: index changes of a fetch are applied only once its
-//! savepoint is released, and a failed commit drops the index (it is rebuilt
-//! on the next write).
+//! Which story a new item joins is decided in [`super::grouping`]; this
+//! module only records decisions and reads stories back.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::error::Context;
+use super::grouping::Dedup;
 use super::items::{ITEM_COLUMNS, stored_item};
 use super::{StoreError, StoredItem};
-use crate::dedup::{self, Index, Keys, Settings};
-
-/// Longest stretch of content read to compare an item without a summary.
-const CONTENT_CHARS: i64 = 4000;
-
-/// How often the index is rebuilt, dropping items that left the window.
-const REBUILD_EVERY: i64 = 86_400;
-
-/// The writer's dedup state.
-#[derive(Debug, Default)]
-pub struct Dedup {
-    pub settings: Settings,
-    index: Option<Index>,
-    built_at: i64,
-}
-
-/// A change to the index, applied when the fetch that made it is kept.
-// Nearly every change is an insert, and boxing it would cost an allocation
-// per new item on the single writer.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum IndexChange {
-    /// A new item of the fetch's source.
-    Insert {
-        id: i64,
-        cluster: i64,
-        published: i64,
-        keys: Keys,
-        sketch: crate::dedup::index::Sketch,
-    },
-    SetCluster {
-        id: i64,
-        cluster: i64,
-    },
-}
-
-impl Dedup {
-    /// Changes the settings; a new window needs a new index.
-    pub fn configure(&mut self, settings: Settings) {
-        if settings.window_secs != self.settings.window_secs {
-            self.index = None;
-        }
-        self.settings = settings;
-    }
-
-    /// Drops the index (after a failed commit: it may hold rolled-back items).
-    pub fn invalidate(&mut self) {
-        self.index = None;
-    }
-
-    /// The index, if prepared.
-    pub fn index(&self) -> Option<&Index> {
-        self.index.as_ref()
-    }
-
-    /// [`Dedup::prepare`] for a write: if the index cannot be built, the
-    /// write goes on and its new items stay alone (grouping is never worth
-    /// losing items over).
-    pub fn prepare_or_skip(&mut self, conn: &Connection, now: i64) {
-        if let Err(err) = self.prepare(conn, now) {
-            tracing::warn!("story grouping is skipped for this write: {err}");
-        }
-    }
-
-    /// Builds the index, or catches it up with items other writers stored.
-    pub fn prepare(&mut self, conn: &Connection, now: i64) -> Result<(), StoreError> {
-        if self.settings.mode == crate::dedup::Mode::Off {
-            self.index = None;
-            return Ok(());
-        }
-        let horizon = now - self.settings.window_secs - REBUILD_EVERY;
-        if self.index.is_none() || now - self.built_at >= REBUILD_EVERY {
-            self.index = Some(Index::default());
-            self.built_at = now;
-        }
-        let index = self.index.as_mut().expect("set above");
-        if let Err(err) = load_after(conn, index, horizon) {
-            self.index = None;
-            return Err(err);
-        }
-        Ok(())
-    }
-
-    /// Applies the changes a fetch of `source` made, once it is kept.
-    pub fn apply(&mut self, source: &str, changes: Vec<IndexChange>) {
-        let Some(index) = self.index.as_mut() else {
-            return;
-        };
-        for change in changes {
-            match change {
-                IndexChange::Insert {
-                    id,
-                    cluster,
-                    published,
-                    keys,
-                    sketch,
-                } => index.insert_decided(id, cluster, source, published, keys, sketch),
-                IndexChange::SetCluster { id, cluster } => index.set_cluster(id, cluster),
-            }
-        }
-    }
-}
-
-/// Indexes the items with ids above the index's last, published after `horizon`.
-fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), StoreError> {
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT id, cluster_id, source_id, published, link, title, summary,
-                    substr(content, 1, ?3)
-             FROM items WHERE id > ?1 AND published >= ?2 ORDER BY id",
-        )
-        .context("preparing the dedup index load")?;
-    let mut rows = statement
-        .query(params![index.last_id, horizon, CONTENT_CHARS])
-        .context("loading the dedup index")?;
-    let mut batch = Vec::new();
-    // The first items of clusters: their stored cluster id says they are
-    // in a story (an alone item stores none).
-    let mut founders = Vec::new();
-    while let Some(row) = rows.next().context("loading the dedup index")? {
-        let mut read = || -> rusqlite::Result<_> {
-            let id: i64 = row.get(0)?;
-            let cluster: Option<i64> = row.get(1)?;
-            if cluster == Some(id) {
-                founders.push(id);
-            }
-            let cluster = cluster.unwrap_or(id);
-            let source: String = row.get(2)?;
-            let published: i64 = row.get(3)?;
-            let link: Option<String> = row.get(4)?;
-            let title: String = row.get(5)?;
-            let summary: Option<String> = row.get(6)?;
-            let content: Option<String> = row.get(7)?;
-            let keys = Keys::of(
-                link.as_deref(),
-                &title,
-                summary.as_deref(),
-                content.as_deref(),
-            );
-            Ok((id, cluster, source, published, keys))
-        };
-        batch.push(read().context("reading an item for the dedup index")?);
-    }
-    index.insert_many(batch);
-    for founder in founders {
-        index.set_cluster(founder, founder);
-    }
-    // Items published before the horizon are not indexed, but must not be
-    // read again on every catch-up (which runs before every commit, so the
-    // statement is cached).
-    let newest: Option<i64> = conn
-        .prepare_cached("SELECT max(id) FROM items")
-        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-        .context("reading the newest item id")?;
-    index.last_id = index.last_id.max(newest.unwrap_or(0));
-    Ok(())
-}
+use crate::dedup::{self, Keys, Settings};
 
 /// Makes `cluster` explicit on its first item, in case that item was alone
 /// until now (a new item joining it stores the cluster with itself).
-/// Returns the index change to apply once the fetch is kept.
-pub fn found(conn: &Connection, cluster: i64) -> Result<IndexChange, StoreError> {
+pub(super) fn found(conn: &Connection, cluster: i64) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE items SET cluster_id = ?1 WHERE id = ?1 AND cluster_id IS NULL")
         .and_then(|mut statement| statement.execute([cluster]))
         .context("founding a cluster")?;
-    Ok(IndexChange::SetCluster {
-        id: cluster,
-        cluster,
-    })
+    Ok(())
 }
 
 /// The topics of every item of a cluster: the feeds its entry shows in.
-pub fn cluster_topics(conn: &Connection, cluster: i64) -> Result<Vec<String>, StoreError> {
+pub(super) fn cluster_topics(conn: &Connection, cluster: i64) -> Result<Vec<String>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT DISTINCT item_topics.topic FROM items
