@@ -194,3 +194,69 @@ impl<T> Context<T> for rusqlite::Result<T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, OpenFlags};
+
+    use super::*;
+    use crate::store::testing;
+
+    #[test]
+    fn a_read_only_database_is_a_fault_of_the_whole_database() {
+        let (dir, store) = testing::open();
+        drop(store);
+        let conn = Connection::open_with_flags(
+            dir.path().join("kurator.db"),
+            OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let error = conn
+            .execute(
+                "INSERT INTO sources (id, url) VALUES ('a', 'https://a.example/')",
+                [],
+            )
+            .context("recording a fetch")
+            .unwrap_err();
+        assert_eq!(error.write_fault(), Some(WriteFault::ReadOnly));
+        let message = error.to_string();
+        assert!(message.contains("(while recording a fetch)"), "{message}");
+        assert!(message.contains("writable by the user"), "{message}");
+    }
+
+    #[test]
+    fn a_write_lock_held_by_another_connection_is_locked() {
+        let (dir, store) = testing::open();
+        store.connection().execute_batch("BEGIN IMMEDIATE").unwrap();
+        let other = Connection::open(dir.path().join("kurator.db")).unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let error = other
+            .execute_batch("BEGIN IMMEDIATE")
+            .context("starting a transaction")
+            .unwrap_err();
+        assert_eq!(error.write_fault(), Some(WriteFault::Locked));
+        assert!(error.to_string().contains("held the write lock"), "{error}");
+    }
+
+    #[test]
+    fn a_failed_statement_blames_the_statement_not_the_database() {
+        let (dir, store) = testing::open();
+        let error = store
+            .connection()
+            .execute("INSERT INTO no_such_table VALUES (1)", [])
+            .context("storing a thing")
+            .unwrap_err();
+        assert_eq!(error.write_fault(), None);
+        assert!(matches!(
+            error,
+            StoreError::Sql {
+                action: "storing a thing",
+                ..
+            }
+        ));
+        // Only an I/O error may turn out to be a full disk.
+        let explained = explain_fault(error, &dir.path().join("kurator.db"));
+        assert!(matches!(explained, StoreError::Sql { .. }), "{explained}");
+        assert!(write_outlook(&dir.path().join("kurator.db")).is_ok());
+    }
+}

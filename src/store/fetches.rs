@@ -224,3 +224,82 @@ fn upsert_items(
     }
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, NOW, tagged};
+
+    fn fetch(source: &str, items: Vec<Identified>) -> PendingFetch {
+        PendingFetch {
+            source_id: source.into(),
+            url: format!("https://{source}.example/feed"),
+            record: testing::success(),
+            items,
+            now: NOW,
+            oldest_kept: None,
+        }
+    }
+
+    #[test]
+    fn a_fetch_in_a_group_commit_joins_the_story_of_a_fetch_before_it() {
+        let (_dir, mut store) = testing::open();
+        let story = "https://www.example.de/story";
+        let first = testing::item("a", "1", "Brücke gesperrt", story);
+        let second = testing::item("b", "2", "Sperrung", &format!("{story}?utm_source=b"));
+        let other = testing::item("c", "3", "Neue Kita eröffnet", "https://c.example/3");
+        let mut fetches = vec![
+            fetch("a", vec![tagged(first, &["verkehr"])]),
+            fetch("b", vec![tagged(second, &["stadt"])]),
+            fetch("c", vec![other]),
+        ];
+        let results = store.record_fetches(&mut fetches).unwrap();
+        for result in results {
+            assert_eq!(result.unwrap().new, 1);
+        }
+        let item = |source: &str| store.items_of_source(source).unwrap().remove(0);
+        let (a, b, c) = (item("a"), item("b"), item("c"));
+        assert_eq!(a.cluster_id, Some(a.id), "founded with its second report");
+        assert_eq!(b.cluster_id, Some(a.id));
+        assert_eq!(c.cluster_id, None);
+        assert_eq!(
+            store.cluster_reason(b.id).unwrap(),
+            Some(("link".into(), 1.0))
+        );
+        // The story's entry shows in both topics' feeds: `verkehr` moved
+        // again when `b` joined.
+        let versions = store.feed_versions().unwrap();
+        assert_eq!(versions["verkehr"].version, 2);
+        assert_eq!(versions["stadt"].version, 1);
+        assert_eq!(versions[ALL_FEED].version, 3);
+    }
+
+    #[test]
+    fn items_older_than_kept_are_not_new_and_move_no_feed() {
+        let (_dir, mut store) = testing::open();
+        let old = testing::item("a", "1", "Brücke gesperrt", "https://a.example/1");
+        let mut fetches = vec![PendingFetch {
+            oldest_kept: Some(NOW),
+            ..fetch("a", vec![old])
+        }];
+        let counts = store
+            .record_fetches(&mut fetches)
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert_eq!(
+            counts,
+            Counts {
+                new: 0,
+                updated: 0,
+                unchanged: 1
+            }
+        );
+        assert_eq!(store.item_count(None).unwrap(), 0);
+        assert!(store.feed_versions().unwrap().is_empty());
+        assert!(
+            store.source_state("a").unwrap().is_some(),
+            "the fetch is recorded"
+        );
+    }
+}

@@ -275,3 +275,76 @@ impl<'a> Grouping<'a> {
         (self.changes, self.bumping)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::{Mode, Reason};
+    use crate::store::testing::{self, NOW};
+
+    const STORY: &str = "https://www.example.de/story";
+
+    fn report(source: &str, title: &str) -> Identified {
+        let link = format!("{STORY}?utm_source={source}");
+        let mut report = testing::item(source, title, title, &link);
+        crate::dedup::add_keys(std::slice::from_mut(&mut report));
+        report
+    }
+
+    #[test]
+    fn a_new_item_joins_an_indexed_story_and_hands_its_keys_to_the_index() {
+        let (_dir, mut store) = testing::open();
+        testing::record(&mut store, "a", vec![report("a", "Brücke gesperrt")]);
+        let first = store.items_of_source("a").unwrap().remove(0).id;
+        let mut dedup = Dedup::default();
+        dedup.prepare(&store.conn, NOW).unwrap();
+        let bumped = HashSet::new();
+
+        let mut grouping = Grouping::new(&dedup, "b", &bumped);
+        let mut second = report("b", "Sperrung der Brücke");
+        let grouped = grouping.decide(&mut second, NOW).expect("an index");
+        assert!(second.keys.is_none(), "moved to the index, not copied");
+        let decision = grouped.decision().expect("the same link");
+        assert_eq!(
+            (decision.cluster, decision.founded, decision.reason),
+            (first, false, Reason::SameLink)
+        );
+        assert!(grouping.first_join_to(first));
+        assert!(!grouping.first_join_to(first), "its topics are read once");
+        let stored_as = first + 1;
+        grouping.inserted(stored_as, NOW, grouped);
+        let (changes, bumping) = grouping.finish();
+        assert_eq!(bumping, [first]);
+        assert!(matches!(
+            changes[..],
+            [
+                IndexChange::SetCluster { id, cluster },
+                IndexChange::Insert { id: new, cluster: joined, .. },
+            ] if (id, cluster, new, joined) == (first, first, stored_as, first)
+        ));
+
+        // Once the fetch is kept, the index knows the story has two reports.
+        dedup.apply("b", changes);
+        let grouping = Grouping::new(&dedup, "c", &bumped);
+        let grouped = grouping.decide(&mut report("c", "Brücke dicht"), NOW);
+        let decision = grouped.as_ref().and_then(Grouped::decision).unwrap();
+        assert_eq!((decision.cluster, decision.founded), (first, true));
+    }
+
+    #[test]
+    fn without_an_index_an_item_stays_alone_and_keeps_its_keys() {
+        let (_dir, mut store) = testing::open();
+        testing::record(&mut store, "a", vec![report("a", "Brücke gesperrt")]);
+        let mut dedup = Dedup::default();
+        dedup.configure(Settings {
+            mode: Mode::Off,
+            ..Settings::default()
+        });
+        dedup.prepare(&store.conn, NOW).unwrap();
+        let bumped = HashSet::new();
+        let grouping = Grouping::new(&dedup, "b", &bumped);
+        let mut second = report("b", "Sperrung der Brücke");
+        assert!(grouping.decide(&mut second, NOW).is_none());
+        assert!(second.keys.is_some());
+    }
+}

@@ -340,3 +340,87 @@ impl<'c> ItemWriter<'c> {
 fn categories_json(categories: &[String]) -> String {
     serde_json::to_string(categories).unwrap_or_else(|_| "[]".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::Reason;
+    use crate::store::testing::{self, NOW};
+
+    #[test]
+    fn an_item_row_records_the_story_it_is_given_and_decides_none() {
+        let (_dir, mut store) = testing::open();
+        let first = testing::item("a", "1", "Sperrung der Brücke", "https://a.example/1");
+        let second = testing::item("b", "2", "Neue Kita eröffnet", "https://b.example/2");
+        let tx = store.conn.transaction().unwrap();
+        let (a, b) = {
+            let mut rows = ItemWriter::prepare(&tx).unwrap();
+            let a = rows
+                .insert(&first, "a", NOW - 60, NOW - 60, NOW, None)
+                .unwrap();
+            // Nothing alike: the row takes the story it is told.
+            let story = Decision {
+                cluster: a,
+                partner: a,
+                founded: false,
+                reason: Reason::Cites,
+                score: 0.5,
+            };
+            let b = rows
+                .insert(&second, "b", NOW - 30, NOW, NOW, Some(&story))
+                .unwrap();
+            let hash = second.content_hash.to_vec();
+            assert_eq!(rows.find(&second.uid).unwrap(), Some((b, hash)));
+            assert!(!rows.was_pruned(&second.uid).unwrap());
+            (a, b)
+        };
+        tx.commit().unwrap();
+
+        let alone = store.item_by_id(a).unwrap().unwrap();
+        assert_eq!((alone.cluster_id, alone.cluster()), (None, a));
+        assert_eq!(store.cluster_reason(a).unwrap(), None);
+        let joined = store.item_by_id(b).unwrap().unwrap();
+        assert_eq!(joined.cluster_id, Some(a));
+        assert_eq!(
+            store.cluster_reason(b).unwrap(),
+            Some(("cites".into(), 0.5))
+        );
+        assert_eq!(
+            (joined.published, joined.updated, joined.first_seen),
+            (NOW - 30, NOW, NOW)
+        );
+        assert_eq!(joined.categories, ["Verwaltung"]);
+        assert_eq!(joined.uid, second.uid);
+    }
+
+    #[test]
+    fn a_changed_item_is_rewritten_in_place() {
+        let (_dir, mut store) = testing::open();
+        let link = "https://a.example/1";
+        testing::record(
+            &mut store,
+            "a",
+            vec![testing::item("a", "1", "Sperrung", link)],
+        );
+        let before = store.items_of_source("a").unwrap().remove(0);
+        let counts = testing::record(
+            &mut store,
+            "a",
+            vec![testing::item("a", "1", "Sperrung aufgehoben", link)],
+        );
+        assert_eq!((counts.new, counts.updated), (0, 1));
+        let after = store.item_by_id(before.id).unwrap().unwrap();
+        assert_eq!(after.title, "Sperrung aufgehoben");
+        assert_eq!(
+            (&after.uid, after.published, after.first_seen),
+            (&before.uid, before.published, before.first_seen)
+        );
+        assert_eq!(store.item_count(Some("a")).unwrap(), 1);
+        assert_eq!(store.item_counts_by_source().unwrap()["a"], 1);
+        assert_eq!(
+            store.items_by_link(link).unwrap(),
+            std::slice::from_ref(&after)
+        );
+        assert_eq!(store.items_after(0, 10).unwrap(), [after]);
+    }
+}

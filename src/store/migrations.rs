@@ -106,3 +106,58 @@ impl Store {
         Ok(store)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, NOW};
+
+    #[test]
+    fn a_new_database_is_at_the_newest_version_and_reopening_changes_nothing() {
+        let (dir, mut store) = testing::open();
+        let newest = schema::MIGRATIONS.len() as u32;
+        assert_eq!(store.schema_version().unwrap(), newest);
+        testing::record(&mut store, "src", vec![]);
+        drop(store);
+        let store = Store::open(&dir.path().join("kurator.db")).unwrap();
+        assert_eq!(store.schema_version().unwrap(), newest);
+        let state = store.source_state("src").unwrap().expect("kept");
+        assert_eq!(state.last_success, Some(NOW));
+    }
+
+    #[test]
+    fn a_database_half_way_up_is_migrated_the_rest_of_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kurator.db");
+        let half = schema::MIGRATIONS.len() / 2;
+        let conn = Connection::open(&path).unwrap();
+        for migration in &schema::MIGRATIONS[..half] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", half as u32)
+            .unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            schema::MIGRATIONS.len() as u32
+        );
+        // The tables and columns of the later migrations are there.
+        assert!(store.feed_versions().unwrap().is_empty());
+        assert!(store.recent_clusters(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_reader_keeps_a_small_page_cache() {
+        let (dir, store) = testing::open();
+        let cache = |store: &Store| -> i64 {
+            store
+                .connection()
+                .query_row("PRAGMA cache_size", [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(cache(&store), -32768);
+        let reader = Store::open_reader(&dir.path().join("kurator.db")).unwrap();
+        assert_eq!(cache(&reader), -i64::from(READER_CACHE_KIB));
+    }
+}

@@ -91,3 +91,6 @@ fn write_transaction<'c>(
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .context(action)
 }
+
+#[cfg(test)]
+mod testing;

@@ -254,3 +254,64 @@ pub(super) fn record_outcome(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, NOW};
+
+    fn outcome(store: &mut Store, record: FetchRecord, now: i64) -> SourceState {
+        store
+            .record_fetch("src", "https://www.example.de/feed", &record, &mut [], now)
+            .unwrap();
+        store.source_state("src").unwrap().expect("recorded")
+    }
+
+    #[test]
+    fn a_304_keeps_the_validators_and_gone_dates_from_the_first_410() {
+        let (_dir, mut store) = testing::open();
+        let first = outcome(&mut store, testing::success(), NOW);
+        assert_eq!(first.validators.etag.as_deref(), Some("\"e1\""));
+        assert_eq!(first.last_success, Some(NOW));
+
+        // A `304` sends no validators: the stored ones stay.
+        let not_modified = FetchRecord::Success {
+            status: 304,
+            validators: None,
+            body_sha256: None,
+            effective_url: "https://www.example.de/feed".into(),
+            moved_to: None,
+            feed_ttl: None,
+            fresh_until: Some(NOW + 600),
+        };
+        let state = outcome(&mut store, not_modified, NOW + 60);
+        assert_eq!(state.validators.etag.as_deref(), Some("\"e1\""));
+        assert_eq!(state.body_sha256.as_deref(), Some(&[7u8; 32][..]));
+        assert_eq!(state.last_status, Some(304));
+        assert_eq!(state.times().fresh_until, Some(NOW + 600));
+
+        let gone = FetchRecord::Failure {
+            status: Some(410),
+            error: "410 Gone".into(),
+            retry_after: None,
+            gone: true,
+        };
+        outcome(&mut store, gone.clone(), NOW + 120);
+        let state = outcome(&mut store, gone, NOW + 180);
+        assert_eq!(state.gone_since, Some(NOW + 120), "when it first went");
+        assert_eq!(state.consecutive_errors, 2);
+        assert_eq!(
+            state.fresh_until, None,
+            "a failure ends a freshness promise"
+        );
+        assert!(state.times().gone);
+        assert_eq!(store.stats(false).unwrap().failing_sources, 1);
+
+        // Back: the errors are forgotten.
+        let state = outcome(&mut store, testing::success(), NOW + 240);
+        assert_eq!((state.gone_since, state.consecutive_errors), (None, 0));
+        assert_eq!(state.last_error, None);
+        assert_eq!(store.stats(false).unwrap().failing_sources, 0);
+        assert_eq!(store.source_states().unwrap()["src"], state);
+    }
+}

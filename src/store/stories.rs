@@ -200,3 +200,55 @@ fn dedup_keys_of_stored(item: &StoredItem) -> Keys {
         item.content.as_deref(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, NOW, tagged};
+
+    #[test]
+    fn a_story_is_founded_once_and_read_back_with_its_reports_and_topics() {
+        let (_dir, mut store) = testing::open();
+        let first = testing::item("a", "1", "Sperrung der Brücke", "https://a.example/1");
+        let second = testing::item("b", "2", "Neue Kita eröffnet", "https://b.example/2");
+        testing::record(&mut store, "a", vec![tagged(first, &["verkehr"])]);
+        testing::record(&mut store, "b", vec![tagged(second, &["kinder"])]);
+        let a = store.items_of_source("a").unwrap().remove(0).id;
+        let b = store.items_of_source("b").unwrap().remove(0).id;
+        assert!(store.recent_clusters(0).unwrap().is_empty(), "both alone");
+
+        // What a write records when `b` joins the story of `a`.
+        store
+            .conn
+            .execute(
+                "UPDATE items SET cluster_id = ?1, cluster_reason = 'text', cluster_score = 0.25
+                 WHERE id = ?2",
+                [a, b],
+            )
+            .unwrap();
+        found(&store.conn, a).unwrap();
+        found(&store.conn, a).unwrap();
+
+        let members = store.cluster_members(a).unwrap();
+        let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [a, b]);
+        assert!(members.iter().all(|m| m.cluster_id == Some(a)));
+        assert_eq!(
+            store.cluster_reason(a).unwrap(),
+            None,
+            "the first joined none"
+        );
+        assert_eq!(
+            store.cluster_reason(b).unwrap(),
+            Some(("text".into(), 0.25))
+        );
+        let mut topics = cluster_topics(&store.conn, a).unwrap();
+        topics.sort();
+        assert_eq!(topics, ["kinder", "verkehr"]);
+        assert_eq!(store.recent_clusters(NOW - 7200).unwrap(), [(a, members)]);
+        assert!(
+            store.recent_clusters(NOW).unwrap().is_empty(),
+            "older reports only"
+        );
+    }
+}

@@ -139,3 +139,38 @@ impl Store {
         Ok(changed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, NOW, tagged};
+
+    #[test]
+    fn replacing_topics_moves_only_the_feeds_an_item_enters_or_leaves() {
+        let (_dir, mut store) = testing::open();
+        let item = testing::item("a", "1", "Sperrung der Brücke", "https://a.example/1");
+        testing::record(&mut store, "a", vec![tagged(item, &["verkehr", "bau"])]);
+        let id = store.items_of_source("a").unwrap().remove(0).id;
+        assert_eq!(store.topics_of(id).unwrap(), ["bau", "verkehr"]);
+        let before = store.feed_versions().unwrap();
+        assert_eq!(before[ALL_FEED].version, 1);
+
+        let wanted = vec![
+            "verkehr".to_owned(),
+            "umwelt".to_owned(),
+            "umwelt".to_owned(),
+        ];
+        assert_eq!(store.replace_topics(&[(id, wanted)], NOW + 60).unwrap(), 1);
+        assert_eq!(store.topics_of(id).unwrap(), ["umwelt", "verkehr"]);
+        let after = store.feed_versions().unwrap();
+        assert_eq!(after["bau"].version, before["bau"].version + 1, "left");
+        assert_eq!(after["umwelt"].version, 1, "entered");
+        assert_eq!(after["umwelt"].changed_at, NOW + 60);
+        assert_eq!(after["verkehr"], before["verkehr"], "stayed");
+        assert_eq!(after[ALL_FEED], before[ALL_FEED], "the same items");
+
+        let same = vec!["umwelt".to_owned(), "verkehr".to_owned()];
+        assert_eq!(store.replace_topics(&[(id, same)], NOW + 120).unwrap(), 0);
+        assert_eq!(store.feed_versions().unwrap(), after);
+    }
+}
