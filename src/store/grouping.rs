@@ -5,8 +5,8 @@
 //! writer's index of recent items ([`crate::dedup::Index`]) which story the
 //! item joins; the item's row is then written with that decision as given
 //! ([`super::items::ItemWriter::insert`], [`super::stories::found`]), and
-//! [`Grouping::inserted`] notes the item for the index. Deciding reads no
-//! table and writes none; recording reads and writes nothing but tables.
+//! [`Grouping::inserted`] notes the item for the index. Deciding touches no
+//! table; the SQL that records a decision makes none.
 //!
 //! The index is built from the database (the items published in the
 //! window) and caught up before every write with what other writers stored.

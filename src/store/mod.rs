@@ -12,6 +12,17 @@
 //!   the same transaction ([`Store::feed_versions`]), which is how the server
 //!   knows a rendered feed is stale without reading items.
 //! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
+//! * The story a new item joins is decided before its row is written, by
+//!   code that touches no table (`grouping`), against the items stored
+//!   before it: those of earlier fetches, including earlier fetches of the
+//!   same group commit. The SQL records the decision it is given.
+//!
+//! One fetch is written in this order (`fetches`): per item, in feed order,
+//! it is looked up; a new one gets its story decided, its row inserted with
+//! that decision, its topics, and the story founded on its first report; a
+//! changed one is updated in place with its topics replaced. Then the
+//! versions of the feeds that changed move on, and last the source's state
+//! is recorded.
 //!
 //! One file per entity, each with its own tests against real SQLite files:
 //! * `migrations`: opening a database (connection settings) and bringing its
