@@ -22,7 +22,8 @@
 //! * [`parse`]: feed-rs behind repairs for the dialects and damage it cannot handle.
 //! * [`normalize`]: plain-text titles, sanitized HTML, absolute URLs, dates.
 //! * [`identify`]: the stable identity of an item within its source.
-//! * [`store`]: SQLite schema, migrations, per-source state and item upserts.
+//! * [`store`]: SQLite, one file per entity: sources, items, stories, topics,
+//!   retention, migrations; it records the story decided for each new item.
 //! * [`rules`]: the topic rule language (parser, matcher) and topic sets.
 //! * [`tag`]: what rules see of an item, and which topics it belongs to.
 //! * [`render`]: topic feeds as RSS 2.0, Atom 1.0 and JSON Feed 1.1.

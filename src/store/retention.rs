@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::{ALL_FEED, Context, Store, StoreError, bump_feed_versions};
+use super::error::Context;
+use super::topics::{ALL_FEED, bump_feed_versions};
+use super::{Store, StoreError};
 
 /// Items deleted per transaction.
 const PRUNE_BATCH: usize = 2_000;
@@ -177,4 +179,49 @@ pub fn backup(db_path: &Path, target: &Path) -> Result<Backup, StoreError> {
         bytes,
         items: items as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, NOW};
+
+    #[test]
+    fn a_backup_is_a_checked_copy_and_never_overwrites() {
+        let (dir, mut store) = testing::open();
+        let items = vec![
+            testing::item("a", "1", "Sperrung der Brücke", "https://a.example/1"),
+            testing::item("a", "2", "Neue Kita eröffnet", "https://a.example/2"),
+        ];
+        testing::record(&mut store, "a", items);
+        let target = dir.path().join("copy.db");
+        let done = backup(&dir.path().join("kurator.db"), &target).unwrap();
+        assert_eq!((done.items, &done.path), (2, &target));
+        assert_eq!(done.bytes, std::fs::metadata(&target).unwrap().len());
+        let copy = Store::open(&target).unwrap();
+        assert_eq!(
+            copy.items_of_source("a").unwrap(),
+            store.items_of_source("a").unwrap()
+        );
+
+        let again = backup(&dir.path().join("kurator.db"), &target).unwrap_err();
+        assert!(
+            again.to_string().contains("a backup never overwrites"),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn a_pruned_item_is_remembered_and_not_stored_again() {
+        let (_dir, mut store) = testing::open();
+        let item = || testing::item("a", "1", "Sperrung der Brücke", "https://a.example/1");
+        testing::record(&mut store, "a", vec![item()]);
+        assert_eq!(store.count_older_than(NOW).unwrap(), 1);
+        assert_eq!(store.prune(NOW, NOW).unwrap(), Pruned { items: 1 });
+        assert_eq!(store.item_count(None).unwrap(), 0);
+        assert_eq!(store.feed_versions().unwrap()[ALL_FEED].version, 2);
+        let counts = testing::record(&mut store, "a", vec![item()]);
+        assert_eq!((counts.new, counts.unchanged), (0, 1));
+        assert_eq!(store.item_count(None).unwrap(), 0);
+    }
 }
