@@ -16,9 +16,9 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use url::Url;
 
-use crate::dedup::SeenItems;
+use crate::dedup::{Identified, SeenItems};
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
-use crate::identify::{Identified, identify};
+use crate::identify::identify;
 use crate::parse::ParseError;
 use crate::redact::Redacted;
 use crate::rules::TopicSet;
@@ -652,7 +652,7 @@ mod tests {
         };
         let processed = process(&tagger, xml.clone().into_bytes(), None, &url, i64::MAX).unwrap();
         assert_eq!(processed.ttl, Some(Duration::from_secs(45 * 60)));
-        let whole = identify(
+        let whole: Vec<Identified> = identify(
             "stadt",
             normalize::normalize(&parse::parse(&xml, &url).unwrap().feed, &url, i64::MAX),
         );

@@ -1,8 +1,9 @@
 //! The SQLite store on real files: migrations from older schemas, one
 //! transaction per fetch, updates in place, stable ids.
 
+use kurator::dedup::Identified;
 use kurator::fetch::Validators;
-use kurator::identify::{Identified, identify};
+use kurator::identify::identify;
 use kurator::normalize::Item;
 use kurator::store::{Counts, FetchRecord, PendingFetch, Store, schema::MIGRATIONS};
 

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::dedup::Identified;
 use crate::fetch::Validators;
-use crate::identify::Identified;
 use crate::schedule::SourceTimes;
 
 #[derive(Debug, thiserror::Error)]
