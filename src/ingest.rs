@@ -7,6 +7,12 @@
 //! preview calls it too, and follows a page to its feed by the same rule
 //! ([`linked_feed`]), so what it shows is what a fetch stores.
 //!
+//! An item is read as feed-rs's entry or scrape's `ScrapedItem` (what the
+//! parser found, with what preview shows of it), becomes a
+//! [`normalize::Item`], and from identify on is one record,
+//! [`crate::dedup::Identified`]: the item, moved in, enriched in place with
+//! its identity, its topics and its dedup keys, until the store writes it.
+//!
 //! Rules:
 //! * A source that failed never affects another: every error ends up in that
 //!   source's [`Report`] and its stored state, nothing propagates.

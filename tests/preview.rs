@@ -195,7 +195,7 @@ fn preview_lists_exactly_what_fetch_stores_for_every_fixture() {
             .collect()
     });
 
-    let (mut agreed, mut unread, mut items) = (0, 0, 0);
+    let (mut agreed, mut unread, mut items) = (0, Vec::new(), 0);
     for ((id, what), preview) in sources.iter().zip(&previews) {
         let stdout = String::from_utf8_lossy(&preview.stdout);
         let stored = stored(&db, id);
@@ -211,7 +211,7 @@ fn preview_lists_exactly_what_fetch_stores_for_every_fixture() {
                 String::from_utf8_lossy(&preview.stderr),
                 stored.len()
             );
-            unread += 1;
+            unread.push(id.as_str());
             continue;
         }
         assert!(
@@ -237,12 +237,20 @@ fn preview_lists_exactly_what_fetch_stores_for_every_fixture() {
         agreed += 1;
         items += stored.len();
     }
-    println!("{agreed} sources agree on {items} items; {unread} unreadable by both");
+    println!(
+        "{agreed} sources agree on {items} items; {} unreadable by both: {unread:?}",
+        unread.len()
+    );
     assert!(
         agreed > 50 && items > 500,
         "{agreed} sources, {items} items"
     );
-    assert!(unread > 0, "the hostile fixtures fail in both");
+    assert!(!unread.is_empty(), "the hostile fixtures fail in both");
+    for id in ["feed-0", "stadt", "rathaus", "umgestellt"] {
+        assert!(!unread.contains(&id), "{id} is read");
+    }
+    // The page was followed to its feed: the feed's items, under the page's source.
+    assert_eq!(stored(&db, "stadt").len(), stored(&db, "feed-0").len());
 
     // The HTML source lists every element, and says which are not stored.
     let rathaus = &previews[sources.iter().position(|(id, _)| id == "rathaus").unwrap()];
