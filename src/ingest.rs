@@ -732,6 +732,33 @@ mod tests {
     }
 
     #[test]
+    fn only_an_auto_source_follows_a_page_to_the_feed_it_links() {
+        let page = "<!DOCTYPE html><html><head>\
+            <link rel=\"alternate\" type=\"application/rss+xml\" href=\"/presse.rss\">\
+            </head><body>Presse</body></html>";
+        let url = Url::parse("https://www.stadt.example/").unwrap();
+        let topics = TopicSet::default();
+        let tagger = Tagger {
+            topics: &topics,
+            source_id: "stadt",
+            source_tags: &[],
+        };
+        let read = |kind: &SourceKind| {
+            process_source(kind, &tagger, page.into(), None, &url, 1_764_000_000).unwrap_err()
+        };
+        assert_eq!(
+            linked_feed(&SourceKind::Auto, &read(&SourceKind::Auto)).map(String::from),
+            Some("https://www.stadt.example/presse.rss".to_owned())
+        );
+        assert_eq!(
+            linked_feed(&SourceKind::Feed, &read(&SourceKind::Feed)),
+            None
+        );
+        let empty = ParseError::Empty;
+        assert_eq!(linked_feed(&SourceKind::Auto, &empty), None);
+    }
+
+    #[test]
     fn freshness_is_the_longer_of_ttl_and_max_age_and_capped() {
         let now = 1_000_000;
         assert_eq!(fresh_until(now, None, None), None);
