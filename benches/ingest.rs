@@ -47,8 +47,8 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kurator::dedup::Identified;
 use kurator::fetch::Validators;
-use kurator::identify::Identified;
 use kurator::store::{Counts, FetchRecord, MAX_BATCH, PendingFetch, Store};
 use sha2::{Digest, Sha256};
 use url::Url;

@@ -11,6 +11,13 @@
 //! The public id (`uid`) is derived from the source id and the identity, so it
 //! is the same on every machine and after every rebuild of the database: feed
 //! readers must never see an item twice.
+//!
+//! [`Identified`] is the one record an item is from here to the store: the
+//! normalized item, enriched by each later stage in place (topics by `tag`,
+//! dedup's keys by `dedup`). The keys' type is a parameter so that this
+//! stage, below dedup, need not know it: `dedup::Identified` names the
+//! record with dedup's keys, as `std::io::Result` names a `Result` with
+//! `io::Error`.
 
 use std::collections::HashMap;
 
@@ -19,9 +26,10 @@ use sha2::{Digest, Sha256};
 use crate::links::canonical_link;
 use crate::normalize::Item;
 
-/// An item with its identity within the source and its public id.
+/// An item with its identity within the source and its public id; `Keys`
+/// is what a later stage (dedup) compares it by.
 #[derive(Debug, Clone)]
-pub struct Identified {
+pub struct Identified<Keys> {
     /// `guid:…`, `link:…` or `hash:…`; unique within the source.
     pub identity: String,
     /// Stable public id, derived from source id and identity (32 hex digits).
@@ -35,12 +43,12 @@ pub struct Identified {
     pub topics: Vec<String>,
     /// What dedup compares the item by; computed during ingest, so the
     /// single database writer does not have to (it does when missing).
-    pub keys: Option<crate::dedup::Keys>,
+    pub keys: Option<Keys>,
 }
 
 /// Identifies the items of one fetched document. Links are canonicalized in place.
 /// Items that share an identity within the document keep only the first.
-pub fn identify(source_id: &str, items: Vec<Item>) -> Vec<Identified> {
+pub fn identify<Keys>(source_id: &str, items: Vec<Item>) -> Vec<Identified<Keys>> {
     let mut items = items;
     for item in &mut items {
         item.link = item.link.as_deref().map(canonical_link);
@@ -186,7 +194,7 @@ mod tests {
             item(Some("same"), Some("https://e.org/4"), "d"),
             item(Some("same"), Some("https://e.org/5"), "e"),
         ];
-        let identified = identify("k21", items);
+        let identified: Vec<Identified<()>> = identify("k21", items);
         let identities: Vec<&str> = identified.iter().map(|i| i.identity.as_str()).collect();
         assert_eq!(identities[0], "guid:g1");
         assert_eq!(identities[1], "link:https://e.org/2");
@@ -207,7 +215,8 @@ mod tests {
 
     #[test]
     fn identical_entries_collapse() {
-        let identified = identify("s", vec![item(None, None, "x"), item(None, None, "x")]);
+        let identified: Vec<Identified<()>> =
+            identify("s", vec![item(None, None, "x"), item(None, None, "x")]);
         assert_eq!(identified.len(), 1);
     }
 }

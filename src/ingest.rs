@@ -1,5 +1,17 @@
 //! Ingest: drives one source through the pipeline
-//! (fetch → decode → parse → normalize → identify → store) and reports what happened.
+//! (fetch → decode → parse → normalize → identify → tag → store) and reports what happened.
+//!
+//! The part between the fetch and the store is one pure function,
+//! [`process_source`]: a fetched body in, the items that would be stored out
+//! (identified and tagged), with what `kurator preview` shows besides. The
+//! preview calls it too, and follows a page to its feed by the same rule
+//! ([`linked_feed`]), so what it shows is what a fetch stores.
+//!
+//! An item is read as feed-rs's entry or scrape's `ScrapedItem` (what the
+//! parser found, with what preview shows of it), becomes a
+//! [`normalize::Item`], and from identify on is one record,
+//! [`crate::dedup::Identified`]: the item, moved in, enriched in place with
+//! its identity, its topics and its dedup keys, until the store writes it.
 //!
 //! Rules:
 //! * A source that failed never affects another: every error ends up in that
@@ -16,9 +28,9 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use url::Url;
 
-use crate::dedup::SeenItems;
+use crate::dedup::{Identified, SeenItems};
 use crate::fetch::{FetchError, Fetcher, Response, Validators};
-use crate::identify::{Identified, identify};
+use crate::identify::identify;
 use crate::parse::ParseError;
 use crate::redact::Redacted;
 use crate::rules::TopicSet;
@@ -294,16 +306,12 @@ impl Ingester {
                                 Received::NewBody,
                             )
                         }
-                        Err(IngestError::Parse(ParseError::HtmlPage { alternates }))
-                            if source.kind == SourceKind::Auto
-                                && following.is_none()
-                                && parse::html::followed_feed(&alternates).is_some() =>
+                        Err(IngestError::Parse(err))
+                            if following.is_none() && linked_feed(&source.kind, &err).is_some() =>
                         {
                             // A page that links to its feed: follow it (the
                             // fetch guards it like a redirect).
-                            let feed = parse::html::followed_feed(&alternates)
-                                .cloned()
-                                .expect("checked above");
+                            let feed = linked_feed(&source.kind, &err).expect("checked above");
                             hints.push(format!(
                                 "{} is an HTML page; Kurator reads the feed it links to, {} (set that as `url` to save a request)",
                                 Redacted(&source.url),
@@ -461,15 +469,43 @@ impl Ingester {
     }
 }
 
-/// What a feed document yields.
+/// What a fetched document yields: the items that would be stored, and
+/// what `kurator preview` shows besides.
 #[derive(Debug)]
 pub struct Processed {
+    /// Identified and tagged; dedup's keys are not computed yet.
     pub items: Vec<Identified>,
     /// The feed's `<ttl>`: how long it says it stays fresh.
     pub ttl: Option<Duration>,
     /// The feed held more than [`MAX_ITEMS_PER_FETCH`] items; the rest
     /// were not read.
     pub items_dropped: bool,
+    /// For a page read with selectors: every element the `item` selector
+    /// matched, in page order, as read (with the fields each selector
+    /// missed). Empty for a feed.
+    pub scraped: Vec<ScrapedElement>,
+}
+
+/// One element an HTML source's `item` selector matched, as read.
+#[derive(Debug)]
+pub struct ScrapedElement {
+    pub read: parse::scrape::ScrapedItem,
+    /// The index in [`Processed::items`] of the item it became; `None` when
+    /// it is left out (it has no link, or an element before it has the same).
+    pub stored_as: Option<usize>,
+}
+
+/// The feed to read instead, when `error` says that the address of a source
+/// of `kind` is an HTML page that links to its feed: only `kind = "auto"`
+/// sources follow such a link. The caller follows it once; a linked feed
+/// that is a page too is an error.
+pub fn linked_feed(kind: &SourceKind, error: &ParseError) -> Option<Url> {
+    match error {
+        ParseError::HtmlPage { alternates } if *kind == SourceKind::Auto => {
+            parse::html::followed_feed(alternates).cloned()
+        }
+        _ => None,
+    }
 }
 
 /// The CPU part of the pipeline for a feed: decode, parse, normalize,
@@ -497,12 +533,32 @@ pub fn process_source(
     let tld = url.domain().and_then(|d| d.rsplit('.').next());
     let decoded = decode::decode_owned(bytes, content_type, tld);
     let mut dropped = false;
+    let mut scraped = Vec::new();
     let (items, ttl) = match kind {
         // A source with selectors whose address serves a feed after all
         // (the site added one) is read as a feed.
         SourceKind::Html(selectors) if parse::html::looks_like_html(&decoded.text) => {
-            let scraped = parse::scrape::scrape(&decoded.text, url, selectors)?;
-            let items = normalize::normalize_scraped(&scraped.items, &scraped.base, now);
+            let page = parse::scrape::scrape_all(&decoded.text, url, selectors)?;
+            let kept = parse::scrape::kept(&page.items);
+            let items = normalize::normalize_scraped(
+                page.items
+                    .iter()
+                    .zip(&kept)
+                    .filter_map(|(item, &kept)| kept.then_some(item)),
+                &page.base,
+                now,
+            );
+            // Kept elements have distinct links, so each is one item, in order.
+            let mut stored = 0..items.len();
+            scraped = page
+                .items
+                .into_iter()
+                .zip(kept)
+                .map(|(read, kept)| ScrapedElement {
+                    read,
+                    stored_as: if kept { stored.next() } else { None },
+                })
+                .collect();
             (items, None)
         }
         _ => {
@@ -535,6 +591,11 @@ pub fn process_source(
     };
     drop(decoded);
     let mut identified = identify(tagger.source_id, items);
+    debug_assert!(
+        scraped.is_empty()
+            || scraped.iter().filter(|e| e.stored_as.is_some()).count() == identified.len(),
+        "a page's kept elements are identified one by one"
+    );
     for item in &mut identified {
         item.topics = tagger.topics((&item.item).into());
     }
@@ -542,6 +603,7 @@ pub fn process_source(
         items: identified,
         ttl,
         items_dropped: dropped,
+        scraped,
     })
 }
 
@@ -652,7 +714,7 @@ mod tests {
         };
         let processed = process(&tagger, xml.clone().into_bytes(), None, &url, i64::MAX).unwrap();
         assert_eq!(processed.ttl, Some(Duration::from_secs(45 * 60)));
-        let whole = identify(
+        let whole: Vec<Identified> = identify(
             "stadt",
             normalize::normalize(&parse::parse(&xml, &url).unwrap().feed, &url, i64::MAX),
         );
@@ -667,6 +729,33 @@ mod tests {
         if let Some(n) = (0..whole.len()).find(|&n| pieces[n] != whole[n]) {
             panic!("item {n} differs:\n{:?}\n{:?}", pieces[n], whole[n]);
         }
+    }
+
+    #[test]
+    fn only_an_auto_source_follows_a_page_to_the_feed_it_links() {
+        let page = "<!DOCTYPE html><html><head>\
+            <link rel=\"alternate\" type=\"application/rss+xml\" href=\"/presse.rss\">\
+            </head><body>Presse</body></html>";
+        let url = Url::parse("https://www.stadt.example/").unwrap();
+        let topics = TopicSet::default();
+        let tagger = Tagger {
+            topics: &topics,
+            source_id: "stadt",
+            source_tags: &[],
+        };
+        let read = |kind: &SourceKind| {
+            process_source(kind, &tagger, page.into(), None, &url, 1_764_000_000).unwrap_err()
+        };
+        assert_eq!(
+            linked_feed(&SourceKind::Auto, &read(&SourceKind::Auto)).map(String::from),
+            Some("https://www.stadt.example/presse.rss".to_owned())
+        );
+        assert_eq!(
+            linked_feed(&SourceKind::Feed, &read(&SourceKind::Feed)),
+            None
+        );
+        let empty = ParseError::Empty;
+        assert_eq!(linked_feed(&SourceKind::Auto, &empty), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kurator::identify::Identified;
+use kurator::dedup::Identified;
 use kurator::ingest::process;
 use kurator::tag::Tagger;
 use support::shipped_topics;

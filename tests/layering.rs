@@ -53,8 +53,6 @@ const LAYERS: &[&str] = &[
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The source model and the stages' settings still live in `config`.
     ("serve", "config"),
-    // `Identified` carries the dedup keys.
-    ("identify", "dedup"),
 ];
 
 fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {

@@ -8,8 +8,9 @@
     reason = "made-up test data and counts, not values from outside"
 )]
 
+use kurator::dedup::Identified;
 use kurator::fetch::Validators;
-use kurator::identify::{Identified, identify};
+use kurator::identify::identify;
 use kurator::normalize::Item;
 use kurator::store::{Counts, FetchRecord, PendingFetch, Store, schema::MIGRATIONS};
 

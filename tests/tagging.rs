@@ -19,7 +19,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use kurator::config::Config;
-use kurator::identify::Identified;
+use kurator::dedup::Identified;
 use kurator::ingest::process;
 use kurator::rules::{Rule, Topic, TopicSet};
 use kurator::tag::{ItemView, Tagger};

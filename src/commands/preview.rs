@@ -3,16 +3,24 @@
 //! item's title, link, date and summary as the selectors find them, and
 //! which selectors found nothing; for a feed, its items. Made for tuning
 //! `[source.select]`: edit, preview, repeat.
+//!
+//! It runs ingest's own pipeline ([`crate::ingest::process_source`], and
+//! [`crate::ingest::linked_feed`] to follow a page to its feed), stopping
+//! before the store: the items it shows, with their ids and topics, are
+//! the ones `kurator fetch` would store.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::{Source, SourceKind};
-use crate::fetch::{Fetcher, Response, Validators};
-use crate::parse::ParseError;
-use crate::parse::scrape::{Selectors, scrape_all};
+use crate::dedup::Identified;
+use crate::fetch::{Body, Fetcher, Response, Validators};
+use crate::ingest::{MAX_ITEMS_PER_FETCH, Processed, linked_feed, process_source};
+use crate::parse::scrape::Selectors;
 use crate::redact::Redacted;
+use crate::rules::TopicSet;
+use crate::tag::Tagger;
 use crate::time::{format_time, unix_now};
 
 /// Characters of a summary shown.
@@ -43,7 +51,7 @@ pub fn run(options: &GlobalOptions, source_id: &str) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(preview(&fetcher, source)) {
+    match runtime.block_on(preview(&fetcher, source, &config.topics)) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -56,39 +64,39 @@ pub fn run(options: &GlobalOptions, source_id: &str) -> ExitCode {
 }
 
 /// The preview of `source`, or what went wrong.
-async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
+async fn preview(fetcher: &Fetcher, source: &Source, topics: &TopicSet) -> Result<String, String> {
+    let tagger = Tagger {
+        topics,
+        source_id: &source.id,
+        source_tags: &source.tags,
+    };
     let mut out = String::new();
     let mut url = source.url.clone();
-    // A page is followed to its feed once, as ingest does (`kind = "auto"`).
-    for attempt in 0..2 {
-        let (bytes, content_type, final_url) = fetch(fetcher, &url, &source.url).await?;
+    let mut following = false;
+    loop {
+        let (body, final_url) = fetch(fetcher, &url, &source.url).await?;
         let _ = writeln!(out, "{}: {}", source.id, Redacted(&final_url));
-        let tld = final_url.domain().and_then(|d| d.rsplit('.').next());
-        let decoded = crate::decode::decode_owned(bytes, content_type.as_deref(), tld);
-        if let SourceKind::Html(selectors) = &source.kind
-            && crate::parse::html::looks_like_html(&decoded.text)
-        {
-            return html_preview(out, &decoded.text, &final_url, selectors);
-        }
-        match crate::parse::parse(&decoded.text, &final_url) {
-            Ok(parsed) => {
-                let items = crate::normalize::normalize(&parsed.feed, &final_url, unix_now());
-                let _ = writeln!(out, "a feed with {} items\n", items.len());
-                for (number, item) in items.iter().enumerate() {
-                    let _ = writeln!(out, "{:>3}. {}", number + 1, item.title);
-                    field(&mut out, "link", item.link.as_deref());
-                    field(&mut out, "date", item.published.map(format_time).as_deref());
-                }
-                return Ok(out);
+        let processed = process_source(
+            &source.kind,
+            &tagger,
+            body.bytes,
+            body.content_type.as_deref(),
+            &final_url,
+            unix_now(),
+        );
+        match processed {
+            Ok(processed) => {
+                return Ok(match &source.kind {
+                    SourceKind::Html(selectors) if !processed.scraped.is_empty() => {
+                        html_preview(out, &processed, selectors)
+                    }
+                    _ => feed_preview(out, &processed),
+                });
             }
-            Err(ParseError::HtmlPage { alternates })
-                if source.kind == SourceKind::Auto
-                    && attempt == 0
-                    && crate::parse::html::followed_feed(&alternates).is_some() =>
-            {
-                url = crate::parse::html::followed_feed(&alternates)
-                    .cloned()
-                    .expect("checked above");
+            // A page is followed to its feed once, as ingest does (`kind = "auto"`).
+            Err(err) if !following && linked_feed(&source.kind, &err).is_some() => {
+                url = linked_feed(&source.kind, &err).expect("checked above");
+                following = true;
                 let _ = writeln!(
                     out,
                     "an HTML page that links to its feed: reading {}",
@@ -104,23 +112,19 @@ async fn preview(fetcher: &Fetcher, source: &Source) -> Result<String, String> {
             }
         }
     }
-    Err(format!(
-        "{out}{}: the linked feed is a page too\n",
-        source.id
-    ))
 }
 
 async fn fetch(
     fetcher: &Fetcher,
     url: &url::Url,
     configured: &url::Url,
-) -> Result<(Vec<u8>, Option<String>, url::Url), String> {
+) -> Result<(Body, url::Url), String> {
     let fetched = fetcher
         .fetch_found_on(url, &Validators::default(), configured)
         .await
         .map_err(|err| format!("{}: {err}\n", Redacted(url)))?;
     match fetched.response {
-        Response::Body(body) => Ok((body.bytes, body.content_type, fetched.final_url)),
+        Response::Body(body) => Ok((body, fetched.final_url)),
         Response::NotModified => Err(format!(
             "{}: the server answered 304 Not Modified to a request without validators\n",
             Redacted(url)
@@ -128,33 +132,49 @@ async fn fetch(
     }
 }
 
-fn html_preview(
-    mut out: String,
-    html: &str,
-    page: &url::Url,
-    selectors: &Selectors,
-) -> Result<String, String> {
-    let items = match scrape_all(html, page, selectors) {
-        Ok(scraped) => scraped.items,
-        Err(err) => return Err(format!("{out}{err}\n")),
-    };
+fn feed_preview(mut out: String, processed: &Processed) -> String {
+    let _ = writeln!(out, "a feed with {} items\n", processed.items.len());
+    for (number, item) in processed.items.iter().enumerate() {
+        let _ = writeln!(out, "{:>3}. {}", number + 1, item.item.title);
+        field(&mut out, "link", item.item.link.as_deref());
+        field(
+            &mut out,
+            "date",
+            item.item.published.map(format_time).as_deref(),
+        );
+        identity(&mut out, item);
+    }
+    if processed.items_dropped {
+        let _ = writeln!(
+            out,
+            "\nthe feed holds more than {MAX_ITEMS_PER_FETCH} items; only the first {MAX_ITEMS_PER_FETCH} are read"
+        );
+    }
+    out
+}
+
+fn html_preview(mut out: String, processed: &Processed, selectors: &Selectors) -> String {
+    let elements = &processed.scraped;
     let _ = writeln!(
         out,
         "`item` = `{}` matched {} elements\n",
         selectors.item.text,
-        items.len()
+        elements.len()
     );
     let mut missed_counts: Vec<(&str, usize)> = Vec::new();
-    for (number, item) in items.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{:>3}. {}",
-            number + 1,
-            item.title.as_deref().unwrap_or("(no title)")
-        );
-        field(&mut out, "link", item.link.as_deref());
+    for (number, element) in elements.iter().enumerate() {
+        let read = &element.read;
+        let stored = element.stored_as.map(|index| &processed.items[index]);
+        // What is stored, where there is one: normalized as a fetch stores it.
+        let title = match stored {
+            Some(stored) => &stored.item.title,
+            None => read.title.as_deref().unwrap_or("(no title)"),
+        };
+        let _ = writeln!(out, "{:>3}. {title}", number + 1);
+        let link = stored.map_or(read.link.as_deref(), |stored| stored.item.link.as_deref());
+        field(&mut out, "link", link);
         if selectors.date.is_some() {
-            let date = match (&item.date_text, item.published) {
+            let date = match (&read.date_text, read.published) {
                 (Some(text), Some(at)) => Some(format!("{text} → {}", format_time(at))),
                 (Some(text), None) => Some(format!("{text} → not a date Kurator reads")),
                 (None, _) => None,
@@ -162,14 +182,21 @@ fn html_preview(
             field(&mut out, "date", date.as_deref());
         }
         if selectors.summary.is_some() {
-            let summary = item
+            let summary = read
                 .summary_html
                 .as_deref()
                 .map(crate::normalize::html_to_text)
                 .map(|text| shorten(&text.split_whitespace().collect::<Vec<_>>().join(" ")));
             field(&mut out, "summary", summary.as_deref());
         }
-        for &missed in &item.missed {
+        match stored {
+            Some(stored) => identity(&mut out, stored),
+            None if read.link.is_some() => {
+                let _ = writeln!(out, "     not stored: an item above has the same link");
+            }
+            None => {}
+        }
+        for &missed in &read.missed {
             let selector = match missed {
                 "title" => Some(&selectors.title),
                 "link" => Some(&selectors.link),
@@ -187,17 +214,28 @@ fn html_preview(
             }
         }
     }
-    let kept = items.iter().filter(|item| item.link.is_some()).count();
     let _ = write!(
         out,
-        "\n{kept} of {} items have a link and would be stored",
-        items.len()
+        "\n{} of {} items have a link and would be stored",
+        processed.items.len(),
+        elements.len()
     );
     for (name, count) in missed_counts {
         let _ = write!(out, "; `{name}` missed in {count}");
     }
     out.push('\n');
-    Ok(out)
+    out
+}
+
+/// The id an item is stored and shown under, and the topics it is in.
+fn identity(out: &mut String, item: &Identified) {
+    field(out, "id", Some(&item.uid));
+    let topics = item.topics.join(", ");
+    field(
+        out,
+        "topics",
+        Some(&topics).filter(|t| !t.is_empty()).map(|t| t.as_str()),
+    );
 }
 
 fn field(out: &mut String, name: &str, value: Option<&str>) {

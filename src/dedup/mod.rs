@@ -68,6 +68,9 @@ const MIN_SHARED_TERMS: usize = 2;
 /// Most links read from one item's content.
 const MAX_CITED_LINKS: usize = 32;
 
+/// An identified item as it goes to the store, with what dedup compares it by.
+pub type Identified = crate::identify::Identified<Keys>;
+
 /// What an item is compared by, computed once per item (off the writer).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Keys {
@@ -120,7 +123,7 @@ impl Keys {
 
 /// Computes the keys of items that lack them (ingest does this off the
 /// database writer, which otherwise computes them itself).
-pub fn add_keys(items: &mut [crate::identify::Identified]) {
+pub fn add_keys(items: &mut [Identified]) {
     for identified in items {
         if identified.keys.is_none() {
             identified.keys = Some(Keys::of_item(&identified.item));
@@ -155,7 +158,7 @@ fn uid_key(uid: &str) -> u64 {
 impl SeenItems {
     /// [`add_keys`] for the items of `source` that were not in its previous
     /// body; remembers this body's items for the next one.
-    pub fn add_keys_of_new(&self, source: &str, items: &mut [crate::identify::Identified]) {
+    pub fn add_keys_of_new(&self, source: &str, items: &mut [Identified]) {
         let previous = self.lock().remove(source).unwrap_or_default();
         let mut seen = UidSet::with_capacity_and_hasher(items.len(), Default::default());
         for identified in items.iter_mut() {
@@ -418,7 +421,7 @@ mod decide_tests {
         Keys::of(Some(link), title, Some(summary), None)
     }
 
-    fn items_of(titles: &[&str]) -> Vec<crate::identify::Identified> {
+    fn items_of(titles: &[&str]) -> Vec<Identified> {
         let items = titles
             .iter()
             .map(|title| crate::normalize::Item {

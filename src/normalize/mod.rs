@@ -55,14 +55,14 @@ pub fn normalize(feed: &Feed, base: &Url, now: i64) -> Vec<Item> {
 /// Normalizes the items of an HTML source ([`crate::parse::scrape`]): as a
 /// feed's entries, except that they have no id of their own (the link
 /// identifies them) and only items with a link are kept.
-pub fn normalize_scraped(
-    items: &[crate::parse::scrape::ScrapedItem],
+pub fn normalize_scraped<'a>(
+    items: impl IntoIterator<Item = &'a crate::parse::scrape::ScrapedItem>,
     base: &Url,
     now: i64,
 ) -> Vec<Item> {
     let sanitizer = Sanitizer::new(base);
     items
-        .iter()
+        .into_iter()
         .filter_map(|scraped| {
             let link = scraped.link.clone()?;
             let summary = scraped

@@ -187,13 +187,23 @@ pub fn scrape_all(html: &str, page: &Url, selectors: &Selectors) -> Result<Scrap
 /// The items of the page that have a link, the first of each link only.
 pub fn scrape(html: &str, page: &Url, selectors: &Selectors) -> Result<Scraped, ScrapeError> {
     let mut scraped = scrape_all(html, page, selectors)?;
-    let mut seen = std::collections::HashSet::new();
-    scraped.items.retain(|item| {
-        item.link
-            .as_deref()
-            .is_some_and(|link| seen.insert(crate::links::canonical_link(link)))
-    });
+    let mut keep = kept(&scraped.items).into_iter();
+    scraped.items.retain(|_| keep.next().unwrap_or(false));
     Ok(scraped)
+}
+
+/// Which of the items [`scrape_all`] read are kept: those with a link, the
+/// first of each (canonical) link.
+pub fn kept(items: &[ScrapedItem]) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .iter()
+        .map(|item| {
+            item.link
+                .as_deref()
+                .is_some_and(|link| seen.insert(crate::links::canonical_link(link)))
+        })
+        .collect()
 }
 
 fn read_item(element: ElementRef<'_>, base: &Url, selectors: &Selectors) -> ScrapedItem {

@@ -14,7 +14,7 @@ use super::items::ItemWriter;
 use super::sources::record_outcome;
 use super::topics::{ALL_FEED, bump_feed_versions, insert_topics, topics_of, write_topics};
 use super::{FetchRecord, Store, StoreError, stories, write_transaction};
-use crate::identify::Identified;
+use crate::dedup::Identified;
 
 /// How many items one fetch added, changed and left alone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

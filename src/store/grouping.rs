@@ -22,8 +22,8 @@ use rusqlite::{Connection, params};
 
 use super::StoreError;
 use super::error::Context;
+use crate::dedup::Identified;
 use crate::dedup::{Decided, Decision, Index, Keys, Settings};
-use crate::identify::Identified;
 
 /// Longest stretch of content read to compare an item without a summary.
 const CONTENT_CHARS: i64 = 4000;

@@ -9,7 +9,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use super::error::Context;
 use super::{Store, StoreError};
 use crate::dedup::Decision;
-use crate::identify::Identified;
+use crate::dedup::Identified;
 
 /// A stored item, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 use tempfile::TempDir;
 
 use super::{Counts, FetchRecord, Store};
+use crate::dedup::Identified;
 use crate::fetch::Validators;
-use crate::identify::{Identified, identify};
+use crate::identify::identify;
 use crate::normalize::Item;
 
 /// The tests' clock: seconds since the epoch.
