@@ -9,8 +9,8 @@
 //! * When topics or source tags changed, items fetched from then on are
 //!   tagged with the new rules, and every stored item is retagged, a page
 //!   per transaction on the writer thread, in the background.
-//! * What only a restart applies (`[storage] path`, `[server]` and the
-//!   `[fetch]` limits) is named in a warning, so nobody waits for it.
+//! * What only a restart applies ([`crate::config::Startup`]) is named in a
+//!   warning, so nobody waits for it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,7 +73,7 @@ impl Reloader {
                 return;
             }
         };
-        for section in restart_only_changes(&self.config, &config) {
+        for section in self.config.startup().changes(&config.startup()) {
             tracing::warn!("{section} changed: that takes effect at the next restart");
         }
         self.sources.store(planned.len(), Ordering::Relaxed);
@@ -132,30 +132,6 @@ fn tagging(config: &Config) -> Tagging<'_> {
         .map(|s| (s.id.as_str(), s.tags.as_slice()))
         .collect();
     (topics, tags)
-}
-
-/// The parts of the file a reload does not apply.
-fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if old.storage.path != new.storage.path || old.storage.keep != new.storage.keep {
-        changed.push("[storage] path or keep_days");
-    }
-    let (a, b) = (&old.server, &new.server);
-    if a.listen != b.listen
-        || a.threads != b.threads
-        || a.max_connections != b.max_connections
-        || a.header_timeout != b.header_timeout
-        || a.cache_max_age != b.cache_max_age
-    {
-        changed.push("[server] listen, threads, max_connections, header_timeout or cache_max_age");
-    }
-    // The fetcher's settings are built once, at start; `schedule` and
-    // `jitter` apply live.
-    if old.fetch.limits != new.fetch.limits {
-        changed
-            .push("[fetch] timeouts, max_bytes, concurrency, per_host, host_delay or user_agent");
-    }
-    changed
 }
 
 /// Retags every stored item, a page per writer-thread turn.
