@@ -10,9 +10,10 @@
 //!   exits 0.
 //! * `SIGHUP`: `feeds.toml` is read again ([`reload`]). A file that fails
 //!   validation is logged and ignored, and the daemon runs on with the old
-//!   one; a good one replaces the sources, their schedules and the topics
-//!   (stored items are retagged in the background). What only a restart
-//!   applies is named in a warning.
+//!   one; a good one is published on one channel, and each part that applies
+//!   configuration live takes its share ([`live`]): the sources, their
+//!   schedules and the topics (stored items are retagged in the background).
+//!   What only a restart applies is named in a warning.
 //! * Under systemd ([`systemd`]): `READY=1` once the database is open and the
 //!   port bound, `RELOADING=1`/`READY=1` around every reload, `STOPPING=1`,
 //!   a `STATUS=` line, and watchdog pings only while healthy.
@@ -24,6 +25,7 @@
 //! [`upkeep`], and the signals (shared with `kurator serve`) in [`signals`].
 
 mod health;
+mod live;
 pub(crate) mod memory;
 mod poller;
 mod reload;
@@ -39,8 +41,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use health::{Status, monitor, scheduler_alive};
+use live::{Grouping, Scheduling, Serving, Tagging};
 use poller::IngestPoller;
-use reload::Reloader;
+use reload::{Live, Published, Reloader};
 use signals::{Asked, Signals};
 use upkeep::prune_daily;
 
@@ -149,7 +152,7 @@ pub async fn run(config: Config, db_path: PathBuf) -> Result<(), DaemonError> {
         metrics: server.metrics(),
         unrecorded,
     });
-    let scheduler = Scheduler::new(poller, clock, planned);
+    let scheduler = Scheduler::new(poller, clock, planned.clone());
     let heartbeat = scheduler.heartbeat();
     {
         let heartbeat = heartbeat.clone();
@@ -190,20 +193,35 @@ pub async fn run(config: Config, db_path: PathBuf) -> Result<(), DaemonError> {
         .keep
         .map(|keep| tokio::spawn(prune_daily(status.writer.clone(), keep)));
 
-    let mut reloader = Reloader {
-        config,
+    let reloader = Reloader {
         db_path,
-        commands,
-        sources,
-        ingester,
-        server: server_config,
-        writer: status.writer.clone(),
-        retagging: None,
+        published: Published::new(Live::new(config, planned)),
     };
-    let signals = handle_signals(&mut reloader, &status).await;
+    let published = &reloader.published;
+    let consumers = [
+        published.subscribe(Scheduling {
+            commands: commands.clone(),
+            sources,
+        }),
+        published.subscribe(Serving(server_config)),
+        published.subscribe(Grouping {
+            ingester: ingester.clone(),
+            writer: status.writer.clone(),
+        }),
+        published.subscribe(Tagging {
+            ingester,
+            writer: status.writer.clone(),
+            retagging: None,
+        }),
+    ];
+    let signals = handle_signals(&reloader, &status, &commands).await;
     let stopped = scheduling.await;
-    reloader.stop().await;
+    // No more reloads: each consumer stops (a running retag with it).
     drop(reloader);
+    drop(commands);
+    for consumer in consumers {
+        let _ = consumer.await;
+    }
     monitoring.abort();
     let _ = monitoring.await;
     if let Some(pruning) = pruning {
@@ -270,7 +288,11 @@ fn spawn_server(
 
 /// Turns signals into reloads until a stop signal, then stops the
 /// scheduler; returns an error only if signals cannot be received at all.
-async fn handle_signals(reloader: &mut Reloader, status: &Status) -> Result<(), String> {
+async fn handle_signals(
+    reloader: &Reloader,
+    status: &Status,
+    commands: &mpsc::Sender<Command<Source>>,
+) -> Result<(), String> {
     let mut signals = Signals::listen(true)?;
     while signals.next().await == Asked::Reload {
         systemd::reloading();
@@ -283,9 +305,6 @@ async fn handle_signals(reloader: &mut Reloader, status: &Status) -> Result<(), 
         "stopping: no new fetches; running ones get {} to finish",
         humantime::format_duration(STOP_GRACE)
     );
-    let _ = reloader
-        .commands
-        .send(Command::Stop { grace: STOP_GRACE })
-        .await;
+    let _ = commands.send(Command::Stop { grace: STOP_GRACE }).await;
     Ok(())
 }
