@@ -340,7 +340,7 @@ fn sighup_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     write_config_with_topics(
         dir.path(),
         &[("stadt-b", upstream.url("/b.xml"))],
-        "host_delay = \"0s\"",
+        "host_delay = \"0s\"\nuser_agent = \"Kurator-Test/2\"",
         &topics,
     );
     daemon.signal("HUP");
@@ -350,6 +350,12 @@ fn sighup_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     eventually("the reload is logged", Duration::from_secs(5), || {
         daemon.log_contains("configuration reloaded")
     });
+    // What only a restart applies is named, by its key.
+    assert!(
+        daemon.log_contains("user_agent changed: that takes effect at the next restart"),
+        "{}",
+        daemon.log_text()
+    );
     eventually("the retag", Duration::from_secs(10), || {
         daemon.log_contains("retagged stored items")
     });

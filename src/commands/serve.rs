@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
 use crate::config::resolve_db_path;
+use crate::daemon::signals::Signals;
 use crate::serve::Server;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
@@ -40,7 +41,7 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
             server.local_addr(),
             server.base_url()
         );
-        match server.run(shutdown_signal()).await {
+        match server.run(Signals::stop()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("{err}");
@@ -48,20 +49,4 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
             }
         }
     })
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

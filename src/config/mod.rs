@@ -8,6 +8,7 @@
 //! * Relative paths (`[storage] path`) are resolved against the config file's
 //!   directory, so the daemon behaves the same whatever its working directory.
 
+mod restart;
 mod units;
 
 use std::collections::HashSet;
@@ -25,6 +26,7 @@ use crate::schedule::{CronSchedule, Jitter, Timing};
 
 use crate::text::line_column;
 
+pub use restart::{Listening, SECTIONS, Section, Startup};
 pub use units::{format_byte_size, parse_byte_size, parse_duration};
 
 pub use crate::fetch::DEFAULT_USER_AGENT;
@@ -83,7 +85,7 @@ impl ServerConfig {
     pub const DEFAULT_THREADS: usize = 1;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StorageConfig {
     /// The SQLite database file.
     pub path: PathBuf,
