@@ -38,7 +38,7 @@ use crate::schedule::SourceTimes;
 use crate::source::{Source, SourceKind};
 use crate::store::{Counts, FetchRecord, PendingFetch, StoreError, StoreWriter};
 use crate::tag::Tagger;
-use crate::time::{format_time, unix_now};
+use crate::time::{duration_secs, format_time, secs_duration, unix_now};
 use crate::{decode, normalize, parse};
 
 /// What happened to one source.
@@ -297,7 +297,7 @@ impl Ingester {
                                     "the feed holds more than {MAX_ITEMS_PER_FETCH} items; only the first {MAX_ITEMS_PER_FETCH} are read (ask the publisher for a feed of recent items)"
                                 ));
                             }
-                            feed_ttl = processed.ttl.map(|ttl| ttl.as_secs() as i64);
+                            feed_ttl = processed.ttl.map(duration_secs);
                             (
                                 200,
                                 Some(body.validators),
@@ -463,7 +463,9 @@ impl Ingester {
             record,
             items,
             now,
-            oldest_kept: self.keep.map(|keep| now - keep.as_secs() as i64),
+            oldest_kept: self
+                .keep
+                .map(|keep| now.saturating_sub(duration_secs(keep))),
         };
         self.store.record(fetch).await.map_err(IngestError::Store)
     }
@@ -622,9 +624,9 @@ pub const MAX_FRESHNESS: Duration = Duration::from_secs(24 * 3600);
 /// (seconds) and `max-age`, at most [`MAX_FRESHNESS`], counted from `now`
 /// (whole seconds, so one more: never a fraction of a second too early).
 pub fn fresh_until(now: i64, feed_ttl: Option<i64>, max_age: Option<Duration>) -> Option<i64> {
-    let ttl = feed_ttl.map(|seconds| Duration::from_secs(seconds.max(0) as u64));
+    let ttl = feed_ttl.map(secs_duration);
     let fresh = ttl.max(max_age)?.min(MAX_FRESHNESS);
-    (!fresh.is_zero()).then(|| now + fresh.as_secs() as i64 + 1)
+    (!fresh.is_zero()).then(|| now.saturating_add(duration_secs(fresh)).saturating_add(1))
 }
 
 /// Items per retag transaction.

@@ -208,9 +208,7 @@ fn clean_plain(text: &str) -> String {
 }
 
 fn rfc822(secs: i64) -> String {
-    httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
-    )
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + crate::time::secs_duration(secs))
 }
 
 fn rss(info: &FeedInfo, entries: &[Entry]) -> Vec<u8> {

@@ -26,7 +26,7 @@ pub fn run(options: &GlobalOptions, dry_run: bool) -> ExitCode {
         }
     };
     let now = unix_now();
-    let cutoff = now - keep.as_secs() as i64;
+    let cutoff = now.saturating_sub(crate::time::duration_secs(keep));
     let days = keep.as_secs() / 86_400;
     let result = if dry_run {
         store.count_older_than(cutoff).map(|count| {

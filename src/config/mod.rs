@@ -491,7 +491,7 @@ impl Config {
 }
 
 fn days(n: i64) -> Duration {
-    Duration::from_secs(n as u64 * 86_400)
+    Duration::from_secs(u64::try_from(n).unwrap_or(0).saturating_mul(86_400))
 }
 
 /// Source ids are `[a-z0-9-]+`: safe in URLs, file names and log lines.
@@ -648,7 +648,7 @@ impl Locator<'_> {
             Some(value) => {
                 let parsed = match value.get_ref() {
                     toml::Value::String(s) => parse_byte_size(s),
-                    toml::Value::Integer(n) if *n > 0 => Ok(*n as u64),
+                    toml::Value::Integer(n) if *n > 0 => Ok(n.unsigned_abs()),
                     other => Err(format!("`{other}` is not a size")),
                 };
                 parsed.map_err(|msg| {
@@ -1064,7 +1064,7 @@ mod tests {
     fn an_oversized_config_is_refused_before_it_is_read_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feeds.toml");
-        let mut text = "# Kommentar\n".repeat((MAX_CONFIG_BYTES / 12 + 1) as usize);
+        let mut text = "# Kommentar\n".repeat(usize::try_from(MAX_CONFIG_BYTES / 12 + 1).unwrap());
         text.push_str("[[source]]\n");
         std::fs::write(&path, text).unwrap();
         let err = Config::load(&path).unwrap_err().to_string();

@@ -10,7 +10,7 @@ use crate::store::StoreWriter;
 pub(super) async fn prune_daily(writer: StoreWriter, keep: Duration) {
     loop {
         let now = crate::time::unix_now();
-        let cutoff = now - keep.as_secs() as i64;
+        let cutoff = now.saturating_sub(crate::time::duration_secs(keep));
         let mut pruned = 0;
         loop {
             match writer.prune_batch(cutoff, now).await {

@@ -40,7 +40,7 @@ fn iso(text: &str) -> Option<i64> {
     });
     let found = ISO.captures(text)?;
     let number = |at: usize| found.get(at).and_then(|m| m.as_str().parse::<u32>().ok());
-    let date = NaiveDate::from_ymd_opt(number(1)? as i32, number(2)?, number(3)?)?;
+    let date = NaiveDate::from_ymd_opt(i32::try_from(number(1)?).ok()?, number(2)?, number(3)?)?;
     let time = match number(4) {
         Some(hour) => NaiveTime::from_hms_opt(hour, number(5)?, number(6).unwrap_or(0))?,
         None => NaiveTime::MIN,

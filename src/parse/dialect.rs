@@ -53,7 +53,10 @@ pub fn root(text: &str) -> Option<Root> {
     let start = root_start(text)?;
     let mut reader = Reader::from_str(&text[start..]);
     let (element, end) = match reader.read_event().ok()? {
-        Event::Start(e) | Event::Empty(e) => (e, start + reader.buffer_position() as usize),
+        Event::Start(e) | Event::Empty(e) => (
+            e,
+            start.saturating_add(usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX)),
+        ),
         _ => return None,
     };
     let mut root = Root {

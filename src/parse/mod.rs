@@ -311,7 +311,9 @@ fn locate_xml_error(text: &str) -> Option<ParseError> {
             }
             Ok(_) => {}
             Err(err) => {
-                let offset = (reader.error_position() as usize).min(text.len());
+                let offset = usize::try_from(reader.error_position())
+                    .unwrap_or(usize::MAX)
+                    .min(text.len());
                 let (line, column) = line_column(text, offset);
                 return Some(ParseError::MalformedXml {
                     line,

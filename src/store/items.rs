@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use super::error::Context;
-use super::{Store, StoreError};
+use super::{Store, StoreError, row_count, sql_limit};
 use crate::dedup::Decision;
 use crate::dedup::Identified;
 
@@ -47,7 +47,7 @@ impl Store {
             .context("counting items per source")?;
         let rows = statement
             .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+                Ok((row.get::<_, String>(0)?, row_count(row.get(1)?)))
             })
             .context("counting items per source")?;
         rows.collect::<Result<_, _>>()
@@ -110,7 +110,7 @@ impl Store {
             ))
             .context("reading items")?;
         let rows = statement
-            .query_map(params![after_id, limit as i64], stored_item)
+            .query_map(params![after_id, sql_limit(limit)], stored_item)
             .context("reading items")?;
         rows.collect::<Result<_, _>>().context("reading items")
     }
@@ -164,7 +164,7 @@ impl Store {
         let mut rows_wanted = limit.saturating_mul(4).max(64);
         loop {
             let mut rows = statement
-                .query(params![topic, rows_wanted as i64])
+                .query(params![topic, sql_limit(rows_wanted)])
                 .context("reading a feed")?;
             let mut seen = std::collections::HashSet::new();
             let mut items = Vec::with_capacity(limit.min(512));
@@ -182,7 +182,7 @@ impl Store {
             if items.len() >= limit || rows_read < rows_wanted {
                 return Ok(items);
             }
-            rows_wanted = rows_wanted.saturating_mul(8).min(i64::MAX as usize);
+            rows_wanted = rows_wanted.saturating_mul(8);
         }
     }
 }

@@ -69,7 +69,7 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let found = self.schema_version()?;
-        let known = schema::MIGRATIONS.len() as u32;
+        let known = newest_version();
         if found > known {
             return Err(StoreError::TooNew {
                 path: self.path.clone(),
@@ -77,21 +77,21 @@ impl Store {
                 known,
             });
         }
-        for (index, migration) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+        for (version, migration) in (1u32..).zip(schema::MIGRATIONS).skip(found as usize) {
             let tx = write_transaction(&mut self.conn, "starting a migration")?;
             // Another process may have migrated while this one waited for the lock.
             let current: u32 = tx
                 .query_row("PRAGMA user_version", [], |row| row.get(0))
                 .context("reading the schema version")?;
-            if current > index as u32 {
+            if current >= version {
                 continue;
             }
             tx.execute_batch(migration)
                 .context("migrating the schema")?;
-            tx.pragma_update(None, "user_version", index as u32 + 1)
+            tx.pragma_update(None, "user_version", version)
                 .context("recording the schema version")?;
             tx.commit().context("committing a migration")?;
-            tracing::info!(version = index + 1, "database schema migrated");
+            tracing::info!(version, "database schema migrated");
         }
         Ok(())
     }
@@ -107,6 +107,11 @@ impl Store {
     }
 }
 
+/// The schema version of a database with every migration applied.
+fn newest_version() -> u32 {
+    u32::try_from(schema::MIGRATIONS.len()).expect("a few dozen migrations")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +120,7 @@ mod tests {
     #[test]
     fn a_new_database_is_at_the_newest_version_and_reopening_changes_nothing() {
         let (dir, mut store) = testing::open();
-        let newest = schema::MIGRATIONS.len() as u32;
+        let newest = newest_version();
         assert_eq!(store.schema_version().unwrap(), newest);
         testing::record(&mut store, "src", vec![]);
         drop(store);
@@ -134,14 +139,11 @@ mod tests {
         for migration in &schema::MIGRATIONS[..half] {
             conn.execute_batch(migration).unwrap();
         }
-        conn.pragma_update(None, "user_version", half as u32)
+        conn.pragma_update(None, "user_version", u32::try_from(half).unwrap())
             .unwrap();
         drop(conn);
         let store = Store::open(&path).unwrap();
-        assert_eq!(
-            store.schema_version().unwrap(),
-            schema::MIGRATIONS.len() as u32
-        );
+        assert_eq!(store.schema_version().unwrap(), newest_version());
         // The tables and columns of the later migrations are there.
         assert!(store.feed_versions().unwrap().is_empty());
         assert!(store.recent_clusters(0).unwrap().is_empty());

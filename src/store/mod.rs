@@ -91,6 +91,16 @@ impl Store {
     }
 }
 
+/// A count SQLite returned (`COUNT(*)`, `SUM`), which is never negative.
+fn row_count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A row limit as SQLite takes it.
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Starts a write transaction that takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so waiting for another writer goes through the busy
 /// timeout; a deferred transaction that reads first and then wants to write

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::error::Context;
 use super::topics::{ALL_FEED, bump_feed_versions};
-use super::{Store, StoreError};
+use super::{Store, StoreError, row_count, sql_limit};
 
 /// Items deleted per transaction.
 const PRUNE_BATCH: usize = 2_000;
@@ -69,7 +69,7 @@ impl Store {
                 )
                 .context("finding items to prune")?;
             let rows = select
-                .query_map(params![cutoff, PRUNE_BATCH as i64], |row| row.get(0))
+                .query_map(params![cutoff, sql_limit(PRUNE_BATCH)], |row| row.get(0))
                 .context("finding items to prune")?;
             rows.collect::<Result<_, _>>()
                 .context("finding items to prune")?
@@ -126,7 +126,7 @@ impl Store {
                 |row| row.get(0),
             )
             .context("counting old items")?;
-        Ok(count as u64)
+        Ok(row_count(count))
     }
 }
 
@@ -177,7 +177,7 @@ pub fn backup(db_path: &Path, target: &Path) -> Result<Backup, StoreError> {
     Ok(Backup {
         path: target.to_path_buf(),
         bytes,
-        items: items as u64,
+        items: row_count(items),
     })
 }
 

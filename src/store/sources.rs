@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::Context;
-use super::{Store, StoreError};
+use super::{Store, StoreError, row_count};
 use crate::fetch::Validators;
 use crate::schedule::SourceTimes;
 
@@ -139,7 +139,7 @@ impl Store {
                 .conn
                 .query_row("SELECT count(*) FROM items", [], |row| row.get(0))
                 .context("counting items")?;
-            Some(items as u64)
+            Some(row_count(items))
         } else {
             None
         };
@@ -153,7 +153,7 @@ impl Store {
             .context("counting failing sources")?;
         Ok(StoreStats {
             items,
-            failing_sources: failing as u64,
+            failing_sources: row_count(failing),
         })
     }
 }
