@@ -51,8 +51,6 @@ const LAYERS: &[&str] = &[
 
 /// Imports against the order that are still to be removed: (from, to).
 const KNOWN_UPWARD: &[(&str, &str)] = &[
-    // The source model and the stages' settings still live in `config`.
-    ("serve", "config"),
     // `Identified` carries the dedup keys.
     ("identify", "dedup"),
 ];

@@ -8,6 +8,7 @@
 //! * Relative paths (`[storage] path`) are resolved against the config file's
 //!   directory, so the daemon behaves the same whatever its working directory.
 
+mod served;
 mod units;
 
 use std::collections::HashSet;
