@@ -569,7 +569,9 @@ fn start_kurator(
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let server = Server::bind(config, db).await.expect("server binds");
+                let server = Server::bind(config.serve_settings(), config, db)
+                    .await
+                    .expect("server binds");
                 addr_tx.send(server.local_addr()).unwrap();
                 server
                     .run(async {

@@ -20,7 +20,7 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
     let db_path = resolve_db_path(&config, options.db.as_deref());
     runtime.block_on(async {
         let topics = config.topics.topics().len();
-        let server = match Server::bind(config, db_path).await {
+        let server = match Server::bind(config.serve_settings(), config, db_path).await {
             Ok(server) => server,
             Err(err) => {
                 eprintln!("{err}");

@@ -9,6 +9,7 @@
 //!   directory, so the daemon behaves the same whatever its working directory.
 
 mod restart;
+mod served;
 mod units;
 
 use std::collections::HashSet;

@@ -111,7 +111,8 @@ async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
         .map_err(|err| err.to_string())?;
     let planned = plan_sources(config, &store).map_err(|err| err.to_string())?;
     let fetcher = Fetcher::new(&config.fetch.limits).map_err(|err| err.to_string())?;
-    let server = Server::bind(config.clone(), db_path.to_path_buf())
+    let settings = config.serve_settings();
+    let server = Server::bind(settings, config.clone(), db_path.to_path_buf())
         .await
         .map_err(|err| err.to_string())?;
     let (writer, writer_thread) = StoreWriter::spawn(store)

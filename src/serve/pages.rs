@@ -3,8 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::Config;
-use crate::feeds::{feed_url, search_url};
+use crate::feeds::{Catalog, feed_url, search_url};
 use crate::normalize::sanitize::escape_text;
 use crate::normalize::strip_forbidden;
 use crate::render::Format;
@@ -34,8 +33,8 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The front page.
-pub fn index_html(config: &Config, feeds: &[FeedSummary]) -> Vec<u8> {
-    let base = &config.server.base_url;
+pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary]) -> Vec<u8> {
+    let base = site.base_url();
     let mut html = String::with_capacity(8192);
     html.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -94,7 +93,7 @@ pub fn index_html(config: &Config, feeds: &[FeedSummary]) -> Vec<u8> {
                     Some(link) => format!("<a href=\"{}\">{title}</a>", escape(link)),
                     None => title,
                 };
-                let source = config
+                let source = site
                     .source(&item.source_id)
                     .map_or(item.source_id.as_str(), |s| s.title.as_str());
                 let _ = writeln!(
@@ -123,8 +122,8 @@ pub fn index_html(config: &Config, feeds: &[FeedSummary]) -> Vec<u8> {
 }
 
 /// Every topic feed (and `all`) as an OPML 2.0 subscription list.
-pub fn opml(config: &Config, now: i64) -> Vec<u8> {
-    let base = &config.server.base_url;
+pub fn opml(site: &dyn Catalog, now: i64) -> Vec<u8> {
+    let base = site.base_url();
     let mut out = String::with_capacity(2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n<head>\n");
     out.push_str("<title>Kurator topic feeds</title>\n");
@@ -136,7 +135,7 @@ pub fn opml(config: &Config, now: i64) -> Vec<u8> {
         )
     );
     out.push_str("</head>\n<body>\n");
-    let topics = config.topics.topics().iter().map(|t| {
+    let topics = site.topics().topics().iter().map(|t| {
         (
             t.slug.as_str(),
             t.title.as_str(),

@@ -22,9 +22,9 @@ use tracing::{error, warn};
 
 use super::cache::{Coding, Key, Rendered};
 use super::pages::{self, FeedSummary};
+use super::site::Shown;
 use super::{AppState, WATCH_INTERVAL, negotiate};
-use crate::config::Config;
-use crate::feeds::{self, RenderedFeed, SearchBudget, SearchError};
+use crate::feeds::{self, Catalog, RenderedFeed, SearchBudget, SearchError};
 use crate::render::Format;
 use crate::rules::Rule;
 use crate::store::{ALL_FEED, Store, StoreError};
@@ -84,8 +84,8 @@ pub fn uri_too_long(length: usize) -> Response {
     )
 }
 
-fn valid_feeds(config: &Config) -> String {
-    feeds::feed_slugs(config).join(", ")
+fn valid_feeds(site: &Shown) -> String {
+    feeds::feed_slugs(site).join(", ")
 }
 
 async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
@@ -95,7 +95,7 @@ async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
             "nothing at {}\nfeeds are at /feeds/SLUG.rss, .atom or .json; slugs: {}\n\
              also: /search.atom?q=RULE, /opml, / (the front page)\n",
             uri.path(),
-            valid_feeds(&state.config())
+            valid_feeds(&state.site())
         ),
     )
 }
@@ -151,11 +151,11 @@ async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response 
             ),
         );
     };
-    let config = state.config();
-    if !feeds::is_feed(&*config, slug) {
+    let site = state.site();
+    if !feeds::is_feed(&*site, slug) {
         return plain(
             StatusCode::NOT_FOUND,
-            format!("no topic `{slug}`; valid: {}\n", valid_feeds(&config)),
+            format!("no topic `{slug}`; valid: {}\n", valid_feeds(&site)),
         );
     }
     let query = match feed_query(uri) {
@@ -174,9 +174,9 @@ async fn feed(State(state): State<Arc<AppState>>, request: Request) -> Response 
         headers,
         None,
         format.content_type(),
-        move |store, config| {
+        move |store, site| {
             let RenderedFeed { bytes, newest } =
-                feeds::topic_feed(store, config, &slug, format, query.limit)?;
+                feeds::topic_feed(store, site, &slug, format, query.limit)?;
             Ok((bytes, newest))
         },
     )
@@ -230,10 +230,7 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
         format,
         limit: query.limit,
     };
-    let (depth, allowed) = {
-        let server = &state.config().server;
-        (server.search_depth, server.search_timeout)
-    };
+    let limits = state.site().search_limits();
     // Set when this request ends, also when it is dropped because the
     // client hung up: the scan on the blocking thread stops at the next item.
     let client_gone = SetOnDrop(Arc::new(AtomicBool::new(false)));
@@ -244,15 +241,22 @@ async fn search(State(state): State<Arc<AppState>>, request: Request, format: Fo
         headers,
         Some(&state.searches),
         format.content_type(),
-        move |store, config| {
+        move |store, site| {
             // Parsed here, in its turn, not on arrival: compiling a rule's
             // regexes takes milliseconds and megabytes, which a flood of
             // waiting requests must not multiply (nor spend on the event loop).
             let rule = Rule::parse(&text)
                 .map_err(|err| Failure::BadRule(format!("{}\n", err.report(&text))))?;
-            let budget = SearchBudget::new(allowed, stops);
-            let RenderedFeed { bytes, newest } =
-                feeds::search_feed(store, config, &rule, format, query.limit, depth, &budget)?;
+            let budget = SearchBudget::new(limits.timeout, stops);
+            let RenderedFeed { bytes, newest } = feeds::search_feed(
+                store,
+                site,
+                &rule,
+                format,
+                query.limit,
+                limits.depth,
+                &budget,
+            )?;
             Ok((bytes, newest))
         },
     )
@@ -322,9 +326,9 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
         request.headers(),
         None,
         "text/html; charset=utf-8",
-        |store, config| {
+        |store, site| {
             let mut summaries = Vec::new();
-            let topics = config.topics.topics().iter().map(|t| {
+            let topics = site.topics().topics().iter().map(|t| {
                 (
                     Some(t.slug.as_str()),
                     t.slug.clone(),
@@ -351,7 +355,7 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
                 .flat_map(|s| &s.latest)
                 .map(|item| item.updated.max(item.published))
                 .max();
-            Ok((pages::index_html(config, &summaries), newest))
+            Ok((pages::index_html(site, &summaries), newest))
         },
     )
     .await
@@ -446,10 +450,10 @@ async fn sources(
     format: fn(&[crate::status::SourceStatus], i64) -> Vec<u8>,
 ) -> Response {
     let read = |state: &AppState, now| {
-        let config = state.config();
-        let mut rows = state.stores.with(|store| {
-            crate::status::sources(&config.sources, |s| config.timing(s), store, now)
-        })?;
+        let site = state.site();
+        let mut rows = state
+            .stores
+            .with(|store| crate::status::sources(site.sources(), |s| site.timing(s), store, now))?;
         if let Some(unrecorded) = state.unrecorded.get() {
             unrecorded.apply(&mut rows);
         }
@@ -547,7 +551,7 @@ async fn cached(
     headers: &HeaderMap,
     gate: Option<&SearchGate>,
     content_type: &'static str,
-    render: impl FnOnce(&Store, &Config) -> Result<(Vec<u8>, Option<i64>), Failure> + Send + 'static,
+    render: impl FnOnce(&Store, &Shown) -> Result<(Vec<u8>, Option<i64>), Failure> + Send + 'static,
 ) -> Response {
     let version = state.versions().of(&key);
     if let Some(hit) = state.cache.get(&key, version.version) {
@@ -586,8 +590,8 @@ async fn cached(
         // counts until it really ends, so dropped requests cannot pile up
         // renders on the blocking pool.
         let _permits = (gate, render_permit);
-        let config = worker.config();
-        let (bytes, newest) = worker.stores.with(|store| render(store, &config))?;
+        let site = worker.site();
+        let (bytes, newest) = worker.stores.with(|store| render(store, &site))?;
         // Last-Modified never goes back: a feed that loses its newest item
         // still changed when its version did.
         let mut last_modified = newest.unwrap_or(0).max(version.changed_at);
