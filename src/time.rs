@@ -20,6 +20,11 @@ pub fn duration_secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// `duration` in whole milliseconds (saturating).
+pub fn duration_millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Fractional seconds, rounded down to whole ones. Rust's float-to-integer
 /// `as` saturates at the ends and maps NaN to 0, which is what a schedule
 /// wants of an out-of-range value.

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::time::duration_millis;
+
 /// The longest single sleep: the scheduler wakes at least this often, so a
 /// wall-clock step (NTP, a resumed VM) is noticed within a minute.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -33,11 +35,11 @@ impl Clock {
         match self {
             Clock::System => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, millis),
+                .map_or(0, duration_millis),
             Clock::Tokio {
                 origin_millis,
                 start,
-            } => origin_millis.saturating_add(millis(start.elapsed())),
+            } => origin_millis.saturating_add(duration_millis(start.elapsed())),
         }
     }
 
@@ -53,9 +55,4 @@ impl Clock {
         let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
         tokio::time::sleep(wait.min(MAX_SLEEP)).await;
     }
-}
-
-/// `duration` in whole milliseconds (saturating).
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -68,7 +68,7 @@ pub fn not_modified(headers: &HeaderMap, rendered: &Rendered) -> bool {
     };
     let since = since
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+        .map_or(0, crate::time::duration_secs);
     rendered.last_modified <= since
 }
 

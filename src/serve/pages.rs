@@ -130,9 +130,7 @@ pub fn opml(site: &dyn Catalog, now: i64) -> Vec<u8> {
     let _ = writeln!(
         out,
         "<dateCreated>{}</dateCreated>",
-        httpdate::fmt_http_date(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64)
-        )
+        httpdate::fmt_http_date(std::time::UNIX_EPOCH + crate::time::secs_duration(now))
     );
     out.push_str("</head>\n<body>\n");
     let topics = site.topics().topics().iter().map(|t| {

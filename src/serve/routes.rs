@@ -28,6 +28,7 @@ use crate::feeds::{self, Catalog, RenderedFeed, SearchBudget, SearchError};
 use crate::render::Format;
 use crate::rules::Rule;
 use crate::store::{ALL_FEED, Store, StoreError};
+use crate::time::duration_millis;
 
 /// Longest request target (path and query) served; longer gets 414.
 pub const MAX_URI_BYTES: usize = 4096;
@@ -529,8 +530,8 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         .health
         .last_ok_ms
         .load(std::sync::atomic::Ordering::Relaxed);
-    let silent_ms = state.started.elapsed().as_millis() as i64 - last_ok;
-    if silent_ms > 10 * WATCH_INTERVAL.as_millis() as i64 {
+    let silent_ms = duration_millis(state.started.elapsed()) - last_ok;
+    if silent_ms > 10 * duration_millis(WATCH_INTERVAL) {
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the database has not answered for {} s\n", silent_ms / 1000),

@@ -205,7 +205,7 @@ pub(super) async fn watch_versions(
                     *state.versions.write().unwrap_or_else(|e| e.into_inner()) =
                         Arc::new(Versions::new(versions));
                 }
-                let elapsed = state.started.elapsed().as_millis() as i64;
+                let elapsed = crate::time::duration_millis(state.started.elapsed());
                 state.health.last_ok_ms.store(elapsed, Ordering::Relaxed);
                 *state.health.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
             }
