@@ -17,7 +17,9 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::daemon::run(config, db_path)) {
+    match runtime.block_on(crate::daemon::run(config, db_path, |listening| {
+        eprintln!("{listening}")
+    })) {
         Ok(()) => ExitCode::SUCCESS,
         // The log already said what failed on the way.
         Err(crate::daemon::DaemonError::Stopped) => ExitCode::from(EXIT_FAILED),

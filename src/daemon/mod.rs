@@ -126,8 +126,34 @@ async fn start(config: &Config, db_path: &Path) -> Result<Started, String> {
     })
 }
 
-/// Runs until SIGTERM or SIGINT, on the caller's multi-threaded runtime.
-pub async fn run(config: Config, db_path: PathBuf) -> Result<(), DaemonError> {
+/// Where the daemon serves, once it does: the command line prints it
+/// (scripts and tests read the line to learn the address).
+#[derive(Debug, Clone)]
+pub struct Listening {
+    pub sources: usize,
+    pub topics: usize,
+    pub address: std::net::SocketAddr,
+    /// The base URL of the links in the feeds.
+    pub base_url: String,
+}
+
+impl std::fmt::Display for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "polling {} source(s); serving {} topic feed(s) on http://{}/ (links use {})",
+            self.sources, self.topics, self.address, self.base_url
+        )
+    }
+}
+
+/// Runs until SIGTERM or SIGINT, on the caller's multi-threaded runtime;
+/// `on_listening` hears where it serves as soon as it does.
+pub async fn run(
+    config: Config,
+    db_path: PathBuf,
+    on_listening: impl FnOnce(&Listening),
+) -> Result<(), DaemonError> {
     let Started {
         planned,
         fetcher,
@@ -163,14 +189,12 @@ pub async fn run(config: Config, db_path: PathBuf) -> Result<(), DaemonError> {
         }));
     }
 
-    let listen = server.local_addr();
-    // Scripts and tests read this line to learn the address.
-    eprintln!(
-        "polling {} source(s); serving {} topic feed(s) on http://{listen}/ (links use {})",
-        sources.load(Ordering::Relaxed),
-        config.topics.topics().len(),
-        server.base_url()
-    );
+    on_listening(&Listening {
+        sources: sources.load(Ordering::Relaxed),
+        topics: config.topics.topics().len(),
+        address: server.local_addr(),
+        base_url: server.base_url().to_string(),
+    });
     let server_config = server.config_handle();
     let (stop_server, server_stopped) = watch::channel(false);
     let server_thread = match spawn_server(server, server_stopped) {
