@@ -11,8 +11,11 @@
 //!
 //! A module imports only modules below it in `tests/layering.rs`'s order:
 //! the leaves, the stages in the order above, then `ingest`, `config` (which
-//! builds the stages' settings), the daemon and the CLI. That test fails on
-//! any new import against the order; the few that remain are listed there.
+//! builds the stages' settings) and the daemon. That test fails on any
+//! import against the order, so the modules form no cycle. The command line
+//! is the binary on top (`main.rs`, `commands/`): the library prints nothing
+//! and returns typed errors; the binary turns them into messages and exit
+//! codes.
 //!
 //! * [`config`]: reads and validates `feeds.toml`; every error carries `FILE:LINE:COL`.
 //! * [`source`]: one configured source, as the stages take it.
@@ -37,9 +40,7 @@
 //! * [`time`], [`text`], [`fold`]: leaves every stage may use (seconds since the epoch;
 //!   plain-text helpers; German-aware folding, shared by rules, dates and dedup);
 //!   [`links`]: canonical links.
-//! * [`commands`]: the CLI subcommands; `main.rs` only parses arguments.
 
-pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod decode;

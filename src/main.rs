@@ -1,11 +1,16 @@
-//! The `kurator` command line: argument parsing only; the work is in `kurator::commands`.
+//! The `kurator` command line. This file parses arguments; `commands/` runs
+//! each subcommand on the library and owns the process's concerns: printing,
+//! exit codes and the async runtime. The library returns typed errors and
+//! prints nothing.
+
+mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kurator::commands::query::QueryFormat;
-use kurator::commands::{self, GlobalOptions};
+use commands::GlobalOptions;
+use commands::query::QueryFormat;
 use kurator::render::Format;
 
 /// feed-rs and html5ever allocate per element; mimalloc makes ingest about 25% faster

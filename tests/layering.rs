@@ -42,10 +42,13 @@ const LAYERS: &[&str] = &[
     "ingest",
     // Reads `feeds.toml` and builds every stage's settings.
     "config",
-    // The process: the daemon, and the CLI around everything.
+    // The daemon: the scheduler and the server in one process.
     "daemon",
-    "commands",
 ];
+
+/// The command line is the binary (`main.rs` and `commands/`), not part of
+/// the library: it sits above every layer, and no library module can name it.
+const BINARY: &[&str] = &["main", "commands"];
 
 fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -58,13 +61,13 @@ fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// (from, to) → the files where `from` names `to`.
-fn imports() -> BTreeMap<(String, String), BTreeSet<String>> {
+/// Each library file's top-level module, path relative to `src/` and its
+/// code lines (comments and `#[cfg(test)]` modules left out).
+fn library_code() -> Vec<(String, String, Vec<String>)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
-    let path = regex::Regex::new(r"\bcrate::([a-z_][a-z0-9_]*)").unwrap();
-    let mut found: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut library = Vec::new();
     for file in files {
         let relative = file
             .strip_prefix(&src)
@@ -77,18 +80,28 @@ fn imports() -> BTreeMap<(String, String), BTreeSet<String>> {
             .unwrap()
             .trim_end_matches(".rs")
             .to_owned();
-        if module == "main" || module == "lib" {
+        if module == "lib" || BINARY.contains(&module.as_str()) {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        for line in text.lines() {
-            let code = line.trim_start();
-            if code.starts_with("#[cfg(test)]") {
-                break;
-            }
-            if code.starts_with("//") {
-                continue;
-            }
+        let code = text
+            .lines()
+            .map(str::trim_start)
+            .take_while(|code| !code.starts_with("#[cfg(test)]"))
+            .filter(|code| !code.starts_with("//"))
+            .map(str::to_owned)
+            .collect();
+        library.push((module, relative, code));
+    }
+    library
+}
+
+/// (from, to) → the files where `from` names `to`.
+fn imports() -> BTreeMap<(String, String), BTreeSet<String>> {
+    let path = regex::Regex::new(r"\bcrate::([a-z_][a-z0-9_]*)").unwrap();
+    let mut found: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (module, relative, code) in library_code() {
+        for code in &code {
             for capture in path.captures_iter(code) {
                 let target = capture[1].to_owned();
                 if target != module {
@@ -132,6 +145,29 @@ fn no_module_imports_one_above_it() {
         "imports against the layer order {LAYERS:?}:\n{}",
         upward.join("\n")
     );
+}
+
+#[test]
+fn the_library_prints_nothing_and_owns_no_exit_codes() {
+    // Printing, exit codes and leaving the process belong to the binary;
+    // the library logs through `tracing` and returns typed errors.
+    let process =
+        regex::Regex::new(r"\b(e?print(ln)?!|ExitCode\b|process::exit|std::io::std(out|err)\(\))")
+            .unwrap();
+    let mut found = Vec::new();
+    for (_, relative, code) in library_code() {
+        for line in &code {
+            if let Some(hit) = process.find(line) {
+                found.push(format!("{relative}: {}", hit.as_str()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "process concerns in the library (move them to the CLI):\n{}",
+        found.join("\n")
+    );
+    assert!(process.is_match("    eprintln!(\"{listening}\");"));
 }
 
 #[test]

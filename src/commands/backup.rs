@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::{format_byte_size, resolve_db_path};
+use kurator::config::{format_byte_size, resolve_db_path};
 
 pub fn run(options: &GlobalOptions, target: &Path) -> ExitCode {
     let config = match load_config(options) {
@@ -13,7 +13,7 @@ pub fn run(options: &GlobalOptions, target: &Path) -> ExitCode {
         Err(code) => return code,
     };
     let db_path = resolve_db_path(&config, options.db.as_deref());
-    match crate::store::backup(&db_path, target) {
+    match kurator::store::backup(&db_path, target) {
         Ok(backup) => {
             println!(
                 "backed up {} item(s) from {} to {} ({}; integrity checked)",

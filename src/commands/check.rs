@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::{GlobalOptions, load_config};
-use crate::config::resolve_db_path;
+use kurator::config::resolve_db_path;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
     let config = match load_config(options) {

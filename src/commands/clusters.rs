@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::{Config, resolve_db_path};
-use crate::store::{Store, StoredItem};
-use crate::time::{format_time, unix_now};
+use kurator::config::{Config, resolve_db_path};
+use kurator::store::{Store, StoredItem};
+use kurator::time::{format_time, unix_now};
 
 pub fn run(options: &GlobalOptions, days: u32) -> ExitCode {
     let config = match load_config(options) {

@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::{Config, resolve_db_path};
-use crate::links::canonical_link;
-use crate::rules::Hit;
-use crate::store::{Related, Store, StoredItem, StoryExplanation};
-use crate::tag::TagKind;
-use crate::time::{format_time, unix_now};
+use kurator::config::{Config, resolve_db_path};
+use kurator::links::canonical_link;
+use kurator::rules::Hit;
+use kurator::store::{Related, Store, StoredItem, StoryExplanation};
+use kurator::tag::TagKind;
+use kurator::time::{format_time, unix_now};
 
 pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
     let config = match load_config(options) {

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::{Source, resolve_db_path};
-use crate::fetch::Fetcher;
-use crate::ingest::{Ingester, Outcome, Report};
-use crate::store::{Store, StoreWriter};
-use crate::time::format_time;
+use kurator::config::{Source, resolve_db_path};
+use kurator::fetch::Fetcher;
+use kurator::ingest::{Ingester, Outcome, Report};
+use kurator::store::{Store, StoreWriter};
+use kurator::time::format_time;
 
 pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     let config = match load_config(options) {

@@ -9,6 +9,7 @@ pub mod check;
 pub mod clusters;
 pub mod explain;
 pub mod fetch;
+mod memory;
 pub mod preview;
 pub mod prune;
 pub mod query;
@@ -22,7 +23,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{Config, ConfigError};
+use kurator::config::{Config, ConfigError};
 
 /// Options every command takes.
 #[derive(Debug, Clone)]
@@ -72,7 +73,7 @@ pub fn start_runtime(
     // Memory freed by one feed is given back before the next one needs it:
     // `kurator fetch` of a 10 MB feed peaked at 150 MB RSS without this, 105
     // MB with it (BENCHMARKS.md, "Peak memory of one fetch").
-    crate::daemon::memory::purge_freed_memory_at_once();
+    memory::purge_freed_memory_at_once();
     builder.enable_all().build().map_err(|err| {
         eprintln!("cannot start the async runtime: {err}");
         ExitCode::from(EXIT_FAILED)

@@ -4,8 +4,8 @@
 //! which selectors found nothing; for a feed, its items. Made for tuning
 //! `[source.select]`: edit, preview, repeat.
 //!
-//! It runs ingest's own pipeline ([`crate::ingest::process_source`], and
-//! [`crate::ingest::linked_feed`] to follow a page to its feed), stopping
+//! It runs ingest's own pipeline ([`kurator::ingest::process_source`], and
+//! [`kurator::ingest::linked_feed`] to follow a page to its feed), stopping
 //! before the store: the items it shows, with their ids and topics, are
 //! the ones `kurator fetch` would store.
 
@@ -13,15 +13,15 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::{Source, SourceKind};
-use crate::dedup::Identified;
-use crate::fetch::{Body, Fetcher, Response, Validators};
-use crate::ingest::{MAX_ITEMS_PER_FETCH, Processed, linked_feed, process_source};
-use crate::parse::scrape::Selectors;
-use crate::redact::Redacted;
-use crate::rules::TopicSet;
-use crate::tag::Tagger;
-use crate::time::{format_time, unix_now};
+use kurator::config::{Source, SourceKind};
+use kurator::dedup::Identified;
+use kurator::fetch::{Body, Fetcher, Response, Validators};
+use kurator::ingest::{MAX_ITEMS_PER_FETCH, Processed, linked_feed, process_source};
+use kurator::parse::scrape::Selectors;
+use kurator::redact::Redacted;
+use kurator::rules::TopicSet;
+use kurator::tag::Tagger;
+use kurator::time::{format_time, unix_now};
 
 /// Characters of a summary shown.
 const SUMMARY_CHARS: usize = 160;
@@ -185,7 +185,7 @@ fn html_preview(mut out: String, processed: &Processed, selectors: &Selectors) -
             let summary = read
                 .summary_html
                 .as_deref()
-                .map(crate::normalize::html_to_text)
+                .map(kurator::normalize::html_to_text)
                 .map(|text| shorten(&text.split_whitespace().collect::<Vec<_>>().join(" ")));
             field(&mut out, "summary", summary.as_deref());
         }

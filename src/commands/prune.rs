@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::resolve_db_path;
-use crate::store::Store;
-use crate::time::{format_time, unix_now};
+use kurator::config::resolve_db_path;
+use kurator::store::Store;
+use kurator::time::{format_time, unix_now};
 
 pub fn run(options: &GlobalOptions, dry_run: bool) -> ExitCode {
     let config = match load_config(options) {
@@ -26,7 +26,7 @@ pub fn run(options: &GlobalOptions, dry_run: bool) -> ExitCode {
         }
     };
     let now = unix_now();
-    let cutoff = now.saturating_sub(crate::time::duration_secs(keep));
+    let cutoff = now.saturating_sub(kurator::time::duration_secs(keep));
     let days = keep.as_secs() / 86_400;
     let result = if dry_run {
         store.count_older_than(cutoff).map(|count| {

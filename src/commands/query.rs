@@ -5,12 +5,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::resolve_db_path;
-use crate::feeds;
-use crate::render::{Format, render};
-use crate::rules::Rule;
-use crate::store::Store;
-use crate::time::format_time;
+use kurator::config::resolve_db_path;
+use kurator::feeds;
+use kurator::render::{Format, render};
+use kurator::rules::Rule;
+use kurator::store::Store;
+use kurator::time::format_time;
 
 /// How `kurator query` prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::resolve_db_path;
-use crate::feeds;
-use crate::render::Format;
-use crate::store::Store;
+use kurator::config::resolve_db_path;
+use kurator::feeds;
+use kurator::render::Format;
+use kurator::store::Store;
 
 pub fn run(options: &GlobalOptions, slug: &str, format: Format, limit: usize) -> ExitCode {
     let config = match load_config(options) {

@@ -5,9 +5,9 @@
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::resolve_db_path;
-use crate::ingest::retag_page;
-use crate::store::{Store, StoreError};
+use kurator::config::resolve_db_path;
+use kurator::ingest::retag_page;
+use kurator::store::{Store, StoreError};
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
     let config = match load_config(options) {
@@ -31,7 +31,7 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
 /// Returns (items seen, items whose tags changed).
 pub fn retag(
     store: &mut Store,
-    config: &crate::config::Config,
+    config: &kurator::config::Config,
 ) -> Result<(usize, usize), StoreError> {
     let (mut seen, mut changed, mut after) = (0, 0, 0);
     while let Some(page) = retag_page(store, config, after)? {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config, start_runtime};
-use crate::config::resolve_db_path;
+use kurator::config::resolve_db_path;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
     let config = match load_config(options) {
@@ -17,12 +17,12 @@ pub fn run(options: &GlobalOptions) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::daemon::run(config, db_path, |listening| {
+    match runtime.block_on(kurator::daemon::run(config, db_path, |listening| {
         eprintln!("{listening}")
     })) {
         Ok(()) => ExitCode::SUCCESS,
         // The log already said what failed on the way.
-        Err(crate::daemon::DaemonError::Stopped) => ExitCode::from(EXIT_FAILED),
+        Err(kurator::daemon::DaemonError::Stopped) => ExitCode::from(EXIT_FAILED),
         Err(err) => {
             eprintln!("{err}");
             ExitCode::from(EXIT_FAILED)

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::resolve_db_path;
-use crate::daemon::signals::Signals;
-use crate::serve::Server;
+use kurator::config::resolve_db_path;
+use kurator::daemon::signals::Signals;
+use kurator::serve::Server;
 
 pub fn run(options: &GlobalOptions) -> ExitCode {
     let config = match load_config(options) {

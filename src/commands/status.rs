@@ -5,9 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, GlobalOptions, load_config};
-use crate::config::resolve_db_path;
-use crate::store::Store;
-use crate::time::unix_now;
+use kurator::config::resolve_db_path;
+use kurator::store::Store;
+use kurator::time::unix_now;
 
 pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
     let config = match load_config(options) {
@@ -17,19 +17,19 @@ pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
     let now = unix_now();
     let db_path = resolve_db_path(&config, options.db.as_deref());
     let rows = Store::open(&db_path).and_then(|store| {
-        crate::status::sources(&config.sources, |s| config.timing(s), &store, now)
+        kurator::status::sources(&config.sources, |s| config.timing(s), &store, now)
     });
     match rows {
         Ok(rows) => {
             // Fetches that cannot be stored leave no trace in the database:
             // say why here.
-            if let Err(err) = crate::store::write_outlook(&db_path) {
+            if let Err(err) = kurator::store::write_outlook(&db_path) {
                 eprintln!("warning: {err}");
             }
             let output = if json {
-                crate::status::json(&rows, now)
+                kurator::status::json(&rows, now)
             } else {
-                crate::status::text(&rows, now).into_bytes()
+                kurator::status::text(&rows, now).into_bytes()
             };
             let _ = std::io::stdout().lock().write_all(&output);
             ExitCode::SUCCESS

@@ -26,7 +26,6 @@
 
 mod health;
 mod live;
-pub(crate) mod memory;
 mod poller;
 mod reload;
 pub mod signals;
