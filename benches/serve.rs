@@ -13,7 +13,14 @@
 //!   `worker_processes` both K; `K:N` is K threads against N processes
 //!   (`1:2` is both servers' default on two cores);
 //! * `KURATOR_BENCH_PACED` — `0` leaves out the paced rows (32 connections
-//!   that each wait 1 ms between requests).
+//!   that each wait 1 ms between requests);
+//! * `KURATOR_BENCH_AGAINST` — comma-separated servers to measure Kurator
+//!   against, each in every round (default `nginx`): `nginx`; `axum`, the
+//!   same routes and response cache under the stock `axum::serve` (a task
+//!   per connection; with K workers a work-stealing runtime of K threads)
+//!   instead of Kurator's own accept loop and workers, and without
+//!   `sendfile`; `axum-sendfile`, the same with Kurator's sendfile stream
+//!   (and write timeout) as its connections. Only `nginx` needs nginx.
 //!
 //! Each row also shows how the server's CPU time split over its workers
 //! (percent of one core, busiest first): at saturation the p99 depends on
@@ -33,14 +40,16 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use kurator::config::Config;
 use kurator::identify::identify;
 use kurator::normalize::Item;
-use kurator::serve::Server;
+use kurator::serve::sendfile::SendfileStream;
+use kurator::serve::{Server, WRITE_TIMEOUT};
 use kurator::store::{FetchRecord, Store};
 
 #[global_allocator]
@@ -327,24 +336,32 @@ fn cpu_ticks(stat: &Path) -> u64 {
     field(11) + field(12)
 }
 
-/// The stat files of a server's workers: Kurator's `kurator-http-N` threads
-/// in this process, or the worker processes of the nginx master `pid`.
-fn worker_stats(nginx_master: Option<u32>) -> Vec<std::path::PathBuf> {
+/// Where a server's workers run.
+#[derive(Debug, Clone, Copy)]
+enum WorkersOf {
+    /// Threads of this process whose names start so.
+    Threads(&'static str),
+    /// The worker processes of this nginx master.
+    Nginx(u32),
+}
+
+/// The stat files of a server's workers.
+fn worker_stats(workers: WorkersOf) -> Vec<PathBuf> {
     let mut stats = Vec::new();
-    match nginx_master {
-        None => {
+    match workers {
+        WorkersOf::Threads(prefix) => {
             for task in std::fs::read_dir("/proc/self/task")
                 .into_iter()
                 .flatten()
                 .flatten()
             {
                 let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-                if name.starts_with("kurator-http-") {
+                if name.starts_with(prefix) {
                     stats.push(task.path().join("stat"));
                 }
             }
         }
-        Some(master) => {
+        WorkersOf::Nginx(master) => {
             for process in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let stat = process.path().join("stat");
                 let text = std::fs::read_to_string(&stat).unwrap_or_default();
@@ -363,7 +380,7 @@ fn worker_stats(nginx_master: Option<u32>) -> Vec<std::path::PathBuf> {
 
 /// How a run's CPU time split over the workers, busiest first, in percent
 /// of the run's wall time (e.g. "98+2": one worker did nearly all the work).
-fn cpu_split(stats: &[std::path::PathBuf], before: &[u64], seconds: u64) -> String {
+fn cpu_split(stats: &[PathBuf], before: &[u64], seconds: u64) -> String {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let mut shares: Vec<f64> = stats
         .iter()
@@ -385,11 +402,107 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// A server Kurator is measured against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Against {
+    Nginx,
+    /// The same routes under the stock `axum::serve`, with or without
+    /// Kurator's sendfile stream.
+    Axum {
+        sendfile: bool,
+    },
+}
+
+impl Against {
+    fn parse(name: &str) -> Option<Against> {
+        match name.trim() {
+            "nginx" => Some(Against::Nginx),
+            "axum" => Some(Against::Axum { sendfile: false }),
+            "axum-sendfile" => Some(Against::Axum { sendfile: true }),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Against::Nginx => "nginx",
+            Against::Axum { sendfile: false } => "axum::serve",
+            Against::Axum { sendfile: true } => "axum::serve+sendfile",
+        }
+    }
+}
+
+/// A running server Kurator is measured against.
+struct Other {
+    against: Against,
+    addr: SocketAddr,
+    workers: WorkersOf,
+    stop: Box<dyn FnOnce()>,
+}
+
+fn start_other(
+    against: Against,
+    dir: &Path,
+    db: &Path,
+    body: &[u8],
+    gzipped: &[u8],
+    (threads, nginx_workers): (usize, usize),
+) -> Other {
+    match against {
+        Against::Nginx => {
+            let nginx_dir = dir.join(format!("nginx-{threads}-{nginx_workers}"));
+            let (mut nginx, addr) = start_nginx(&nginx_dir, body, gzipped, nginx_workers);
+            Other {
+                against,
+                addr,
+                workers: WorkersOf::Nginx(nginx.id()),
+                stop: Box::new(move || stop_nginx(&mut nginx, &nginx_dir)),
+            }
+        }
+        Against::Axum { sendfile } => {
+            let (addr, stop, thread) = start_stock(dir, db, threads, sendfile);
+            Other {
+                against,
+                addr,
+                workers: WorkersOf::Threads(if sendfile {
+                    "axum-sf-http"
+                } else {
+                    "axum-http"
+                }),
+                stop: Box::new(move || {
+                    let _ = stop.send(());
+                    let _ = thread.join();
+                }),
+            }
+        }
+    }
+}
+
+/// The medians of one row's rounds.
+struct Measured {
+    rps: f64,
+    p99: f64,
+    cpu: String,
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    for tool in ["nginx", "wrk"] {
+    let against: Vec<Against> = std::env::var("KURATOR_BENCH_AGAINST")
+        .unwrap_or_else(|_| "nginx".into())
+        .split(',')
+        .map(|name| {
+            Against::parse(name).unwrap_or_else(|| {
+                panic!("KURATOR_BENCH_AGAINST: `{name}` is none of nginx, axum, axum-sendfile")
+            })
+        })
+        .collect();
+    let mut tools = vec!["wrk"];
+    if against.contains(&Against::Nginx) {
+        tools.push("nginx");
+    }
+    for tool in tools {
         if Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -426,12 +539,12 @@ fn main() {
         .collect();
 
     println!(
-        "wrk -t1 on the same two cores, {seconds}s per run, {rounds} alternating rounds, medians\n"
+        "wrk -t1 on the same two cores, {seconds}s per run, {rounds} rounds alternating the servers, medians\n"
     );
     println!(
-        "| workers | encoding | connections | kurator req/s | nginx req/s | ratio | kurator p99 ms | nginx p99 ms | kurator CPU % per worker | nginx CPU % per worker |"
+        "| against | workers | encoding | connections | kurator req/s | other req/s | ratio | paired ratio | kurator p99 ms | other p99 ms | kurator CPU % per worker | other CPU % per worker |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut summary = Vec::new();
     for &(threads, nginx_workers) in &workers {
         let label = if threads == nginx_workers {
@@ -462,14 +575,29 @@ fn main() {
         let (gzipped, coding) = fetch(kurator_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
         assert_eq!(coding.as_deref(), Some("gzip"));
 
-        let nginx_dir = dir.path().join(format!("nginx-{threads}-{nginx_workers}"));
-        let (mut nginx, nginx_addr) = start_nginx(&nginx_dir, &body, &gzipped, nginx_workers);
-        let (nginx_body, _) = fetch(nginx_addr, FEED_PATH, Encoding::Identity, "etag");
-        assert_eq!(nginx_body, body, "nginx serves the same bytes");
-        let (nginx_gzipped, coding) =
-            fetch(nginx_addr, FEED_PATH, Encoding::Gzip, "content-encoding");
-        assert_eq!(coding.as_deref(), Some("gzip"));
-        assert_eq!(nginx_gzipped, gzipped, "nginx serves the same gzip bytes");
+        let others: Vec<Other> = against
+            .iter()
+            .map(|&other| {
+                let started = start_other(
+                    other,
+                    dir.path(),
+                    &db,
+                    &body,
+                    &gzipped,
+                    (threads, nginx_workers),
+                );
+                let name = other.name();
+                // Twice: the stock servers render on the first request.
+                fetch(started.addr, FEED_PATH, Encoding::Identity, "etag");
+                let (other_body, _) = fetch(started.addr, FEED_PATH, Encoding::Identity, "etag");
+                assert_eq!(other_body, body, "{name} serves the same bytes");
+                let (other_gzipped, coding) =
+                    fetch(started.addr, FEED_PATH, Encoding::Gzip, "content-encoding");
+                assert_eq!(coding.as_deref(), Some("gzip"));
+                assert_eq!(other_gzipped, gzipped, "{name} serves the same gzip bytes");
+                started
+            })
+            .collect();
         eprintln!(
             "{label} worker(s): a cached {entries}-entry Atom feed, {} bytes ({} gzipped)",
             body.len(),
@@ -487,53 +615,112 @@ fn main() {
                 paced: true,
             }))
             .collect();
-        let kurator_workers = worker_stats(None);
-        let nginx_workers = worker_stats(Some(nginx.id()));
+        let kurator_workers = worker_stats(WorkersOf::Threads("kurator-http-"));
+        let other_workers: Vec<Vec<PathBuf>> =
+            others.iter().map(|o| worker_stats(o.workers)).collect();
+        // One run: requests/s, p99 and the CPU split of `stats`.
+        let run = |addr, stats: &[PathBuf], encoding, load| {
+            let before: Vec<u64> = stats.iter().map(|s| cpu_ticks(s)).collect();
+            let (rps, p99) = wrk(addr, encoding, load, seconds);
+            (rps, p99, cpu_split(stats, &before, seconds))
+        };
         for encoding in [Encoding::Identity, Encoding::Gzip] {
             for &load in &loads {
-                // Warm both up.
+                // Warm all up.
                 wrk(kurator_addr, encoding, load, 2);
-                wrk(nginx_addr, encoding, load, 2);
-                let (mut k_rps, mut k_p99, mut n_rps, mut n_p99) = (vec![], vec![], vec![], vec![]);
-                let (mut k_cpu, mut n_cpu) = (String::new(), String::new());
-                for _ in 0..rounds {
-                    let before: Vec<u64> = kurator_workers.iter().map(|s| cpu_ticks(s)).collect();
-                    let (rps, p99) = wrk(kurator_addr, encoding, load, seconds);
-                    k_cpu = cpu_split(&kurator_workers, &before, seconds);
-                    k_rps.push(rps);
-                    k_p99.push(p99);
-                    let before: Vec<u64> = nginx_workers.iter().map(|s| cpu_ticks(s)).collect();
-                    let (rps, p99) = wrk(nginx_addr, encoding, load, seconds);
-                    n_cpu = cpu_split(&nginx_workers, &before, seconds);
-                    n_rps.push(rps);
-                    n_p99.push(p99);
+                for other in &others {
+                    wrk(other.addr, encoding, load, 2);
                 }
-                let (kr, kp, nr, np) = (
-                    median(&mut k_rps),
-                    median(&mut k_p99),
-                    median(&mut n_rps),
-                    median(&mut n_p99),
-                );
+                // Per server (Kurator first): each round's figures.
+                let mut runs: Vec<Vec<(f64, f64, String)>> = vec![vec![]; 1 + others.len()];
+                for _ in 0..rounds {
+                    runs[0].push(run(kurator_addr, &kurator_workers, encoding, load));
+                    for (index, other) in others.iter().enumerate() {
+                        runs[1 + index].push(run(
+                            other.addr,
+                            &other_workers[index],
+                            encoding,
+                            load,
+                        ));
+                    }
+                }
+                let measured: Vec<Measured> = runs
+                    .iter()
+                    .map(|rounds| Measured {
+                        rps: median(&mut rounds.iter().map(|r| r.0).collect::<Vec<_>>()),
+                        p99: median(&mut rounds.iter().map(|r| r.1).collect::<Vec<_>>()),
+                        cpu: rounds.last().map(|r| r.2.clone()).unwrap_or_default(),
+                    })
+                    .collect();
+                let kurator = &measured[0];
                 let name = encoding.name();
                 let load_label = load.label();
-                println!(
-                    "| {label} | {name} | {load_label} | {kr:.0} | {nr:.0} | {:.2} | {kp:.2} | {np:.2} | {k_cpu} | {n_cpu} |",
-                    kr / nr
-                );
-                summary.push((label.clone(), name, load_label, kr / nr, kp, np));
+                for (index, other) in others.iter().enumerate() {
+                    let theirs = &measured[1 + index];
+                    // The median of the rounds' own ratios: each pair ran
+                    // back to back, so a slow stretch of the host hits both.
+                    let paired = median(
+                        &mut runs[0]
+                            .iter()
+                            .zip(&runs[1 + index])
+                            .map(|(k, o)| k.0 / o.0)
+                            .collect::<Vec<_>>(),
+                    );
+                    println!(
+                        "| {} | {label} | {name} | {load_label} | {:.0} | {:.0} | {:.2} | {paired:.2} | {:.2} | {:.2} | {} | {} |",
+                        other.against.name(),
+                        kurator.rps,
+                        theirs.rps,
+                        kurator.rps / theirs.rps,
+                        kurator.p99,
+                        theirs.p99,
+                        kurator.cpu,
+                        theirs.cpu,
+                    );
+                    summary.push((
+                        other.against.name(),
+                        label.clone(),
+                        name,
+                        load_label.clone(),
+                        kurator.rps / theirs.rps,
+                        kurator.p99,
+                        theirs.p99,
+                    ));
+                }
             }
         }
-        stop_nginx(&mut nginx, &nginx_dir);
+        for other in others {
+            (other.stop)();
+        }
         let _ = stop_kurator.send(());
         let _ = kurator_thread.join();
     }
     println!();
-    for (workers, name, connections, ratio, kp, np) in summary {
+    for (other, workers, name, connections, ratio, kp, op) in summary {
+        let target = if other == "nginx" {
+            " (target ≥ 0.90)"
+        } else {
+            ""
+        };
         println!(
-            "{workers} worker(s), {name}, {connections} connections: requests/s {ratio:.2}× nginx (target ≥ 0.90); p99 {kp:.2} ms vs {np:.2} ms ({})",
-            if kp <= np { "no worse" } else { "worse" }
+            "{workers} worker(s), {name}, {connections} connections: requests/s {ratio:.2}× {other}{target}; p99 {kp:.2} ms vs {op:.2} ms ({})",
+            if kp <= op { "no worse" } else { "worse" }
         );
     }
+}
+
+/// The bench's config: the one topic, `threads` serving threads.
+fn bench_config(dir: &Path, name: &str, threads: usize) -> Config {
+    let config_path = dir.join(format!("feeds-{name}-{threads}.toml"));
+    std::fs::write(
+        &config_path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"https://feeds.example.de/\"\nthreads = {threads}\n\n\
+             [[topic]]\nslug = \"smart-city\"\ntitle = \"Smart City\"\nmatch = '\"smart city\"'\n"
+        ),
+    )
+    .unwrap();
+    Config::load(&config_path).expect("bench config")
 }
 
 /// Kurator with `threads` serving threads on a runtime of its own, as
@@ -547,16 +734,7 @@ fn start_kurator(
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<()>,
 ) {
-    let config_path = dir.join(format!("feeds-{threads}.toml"));
-    std::fs::write(
-        &config_path,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"https://feeds.example.de/\"\nthreads = {threads}\n\n\
-             [[topic]]\nslug = \"smart-city\"\ntitle = \"Smart City\"\nmatch = '\"smart city\"'\n"
-        ),
-    )
-    .unwrap();
-    let config = Config::load(&config_path).expect("bench config");
+    let config = bench_config(dir, "kurator", threads);
     let db = db.to_path_buf();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -579,6 +757,106 @@ fn start_kurator(
                     })
                     .await
                     .unwrap();
+            });
+        })
+        .unwrap();
+    (addr_rx.recv().unwrap(), stop_tx, thread)
+}
+
+/// Kurator's connections for the stock server: no delay, a write timeout
+/// and large cached bodies sent with `sendfile(2)`.
+struct SendfileListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for SendfileListener {
+    type Io = Pin<Box<tokio_io_timeout::TimeoutStream<SendfileStream>>>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let mut stream =
+                        tokio_io_timeout::TimeoutStream::new(SendfileStream::new(stream));
+                    stream.set_write_timeout(Some(WRITE_TIMEOUT));
+                    return (Box::pin(stream), peer);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// The same routes and response cache under the stock `axum::serve`: one
+/// current-thread runtime for one worker, else a work-stealing runtime of
+/// `threads` threads, with the accept loop a task on it. Stopped by the
+/// returned sender.
+fn start_stock(
+    dir: &Path,
+    db: &Path,
+    threads: usize,
+    sendfile: bool,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let config = bench_config(dir, "stock", threads);
+    let db = db.to_path_buf();
+    let name = if sendfile {
+        "axum-sf-http"
+    } else {
+        "axum-http"
+    };
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("{name}-0"))
+        .spawn(move || {
+            let runtime = if threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name(format!("{name}-w"))
+                    .enable_all()
+                    .build()
+            }
+            .unwrap();
+            runtime.block_on(async move {
+                let server = Server::bind(config.serve_settings(), config, db)
+                    .await
+                    .expect("server binds");
+                addr_tx.send(server.local_addr()).unwrap();
+                let (listener, router) = server.into_stock();
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let stopped = async move {
+                    let _ = stop_rx.await;
+                };
+                let serving = if sendfile {
+                    tokio::spawn(
+                        axum::serve(SendfileListener(listener), router)
+                            .with_graceful_shutdown(stopped)
+                            .into_future(),
+                    )
+                } else {
+                    use axum::serve::ListenerExt;
+                    let listener = listener.tap_io(|stream| {
+                        let _ = stream.set_nodelay(true);
+                    });
+                    tokio::spawn(
+                        axum::serve(listener, router)
+                            .with_graceful_shutdown(stopped)
+                            .into_future(),
+                    )
+                };
+                serving.await.unwrap().unwrap();
             });
         })
         .unwrap();

@@ -1,7 +1,8 @@
 //! Connections: the accept loop, the workers that serve what it accepts, and
 //! what every connection is held to.
 //!
-//! Our own loop rather than `axum::serve`, which has none of this:
+//! Our own loop rather than `axum::serve`, which has none of this (measured
+//! against it in BENCHMARKS.md, "Own accept loop or `axum::serve`"):
 //! * Connections are bounded, in all (`[server] max_connections`) and per
 //!   client address; when full, the longest-idle one is closed ([`clients`]).
 //! * The time to send request headers is bounded (also for idle keep-alive

@@ -153,6 +153,28 @@ impl Server {
         self.state.metrics.clone()
     }
 
+    /// The listening socket and the routes, with the request-target cap as
+    /// an axum middleware, for serving under the stock `axum::serve`: the
+    /// serve benchmark measures that path against [`Server::run`]
+    /// (BENCHMARKS.md). Nothing else uses it; the feed versions are not
+    /// watched.
+    #[doc(hidden)]
+    pub fn into_stock(self) -> (std::net::TcpListener, axum::Router) {
+        let cap = axum::middleware::from_fn(
+            |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let length = request
+                    .uri()
+                    .path_and_query()
+                    .map_or(0, |p| p.as_str().len());
+                if length > routes::MAX_URI_BYTES {
+                    return routes::uri_too_long(length);
+                }
+                next.run(request).await
+            },
+        );
+        (self.listener, routes::router(self.state).layer(cap))
+    }
+
     /// A handle that replaces what the server shows while it runs.
     pub fn config_handle(&self) -> ConfigHandle {
         ConfigHandle {
