@@ -8,21 +8,21 @@
 //!   [`STOP_GRACE`] to finish (each is committed whole or not at all), the
 //!   server finishes its requests, the database is closed, and the process
 //!   exits 0.
-//! * `SIGHUP`: `feeds.toml` is read again ([`reload`]). A file that fails
+//! * `SIGHUP`: `feeds.toml` is read again (`reload`). A file that fails
 //!   validation is logged and ignored, and the daemon runs on with the old
 //!   one; a good one is published on one channel, and each part that applies
-//!   configuration live takes its share ([`live`]): the sources, their
+//!   configuration live takes its share (`live`): the sources, their
 //!   schedules and the topics (stored items are retagged in the background).
 //!   What only a restart applies is named in a warning.
-//! * Under systemd ([`systemd`]): `READY=1` once the database is open and the
+//! * Under systemd (`systemd`): `READY=1` once the database is open and the
 //!   port bound, `RELOADING=1`/`READY=1` around every reload, `STOPPING=1`,
 //!   a `STATUS=` line, and watchdog pings only while healthy.
 //! * A source's stored state counts only while its `url` is the one it was
 //!   fetched from: a changed `url` starts it over (a `410 Gone` is forgotten).
 //!
 //! This file starts the parts and stops them in order. The poller is in
-//! [`poller`], health and the status line in [`health`], pruning in
-//! [`upkeep`], and the signals (shared with `kurator serve`) in [`signals`].
+//! `poller`, health and the status line in `health`, pruning in
+//! `upkeep`, and the signals (shared with `kurator serve`) in [`signals`].
 
 mod health;
 mod live;

@@ -311,7 +311,7 @@ impl Index {
     }
 
     /// The place a source reports on, learned from its indexed items: the
-    /// place at least half of them name, once it has [`HOME_MIN_ITEMS`]. A
+    /// place at least half of them name, once it has `HOME_MIN_ITEMS`. A
     /// city's press office rarely names its own city ("Das Bürgerbüro bleibt
     /// am Freitag geschlossen"); its items that name no place are taken to
     /// be about it.
@@ -454,7 +454,7 @@ impl Index {
 
     /// The LSH band keys of a term set: the sketch of its telling terms.
     /// `pending` counts items not indexed yet that have these terms (the one
-    /// being decided). An item with fewer than [`MIN_TELLING_TERMS`] telling
+    /// being decided). An item with fewer than `MIN_TELLING_TERMS` telling
     /// terms gets none: what it says, many items say (a recurring notice,
     /// boilerplate), so its text cannot tell one story from another; it can
     /// still group by link.

@@ -707,7 +707,7 @@ fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
     Ok(target)
 }
 
-/// Reads `Retry-After` (seconds or an HTTP date), capped at [`MAX_RETRY_AFTER`].
+/// Reads `Retry-After` (seconds or an HTTP date), capped at `MAX_RETRY_AFTER`.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     let at = match value.parse::<u64>() {

@@ -3,7 +3,7 @@
 //!
 //! * [`parser`]: words, `"phrases"`, `prefix*`, `/regex/`, `AND` (implicit),
 //!   `OR`, `NOT`/`-`, parentheses, and `field:` prefixes; errors carry a column.
-//! * [`fold`]: German-aware folding (`ä`=`ae`, `ß`=`ss`, case-insensitive).
+//! * `fold`: German-aware folding (`ä`=`ae`, `ß`=`ss`, case-insensitive).
 //! * [`matcher`]: evaluates a rule against an item prepared once as a [`Document`]
 //!   (for `kurator query` and `kurator explain`).
 //! * [`compiled`]: all topics at once, for tagging at ingest: one pass over an

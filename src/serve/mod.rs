@@ -10,9 +10,9 @@
 //!   from the content, honours `If-None-Match`/`If-Modified-Since` with 304,
 //!   and comes brotli- or gzip-compressed when the client accepts it.
 //! * Slow or hostile clients cannot hold the server: our own accept loop
-//!   ([`accept`]; `axum::serve` has none of this) bounds connections, in all
+//!   (`accept`; `axum::serve` has none of this) bounds connections, in all
 //!   and per client address, closes the longest-idle ones when full
-//!   ([`clients`]), and bounds the time to send request headers (also for
+//!   (`clients`), and bounds the time to send request headers (also for
 //!   idle keep-alive connections), the time a client may stall reading a
 //!   response, and the size of URIs and headers.
 //! * Searches run one at a time for at most `[server] search_timeout`, and
@@ -25,9 +25,9 @@
 //!   replaced while it runs ([`ConfigHandle`]); how it listens and what it
 //!   bounds ([`Settings`]) stays as started.
 //!
-//! The parts: [`Server`] here binds and runs; [`accept`] holds the
-//! connections; [`state`] the state every handler shares; [`routes`] the
-//! handlers; [`site`] what the server is given to show.
+//! The parts: [`Server`] here binds and runs; `accept` holds the
+//! connections; `state` the state every handler shares; `routes` the
+//! handlers; `site` what the server is given to show.
 
 mod accept;
 pub mod cache;

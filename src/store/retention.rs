@@ -53,7 +53,7 @@ impl Store {
         }
     }
 
-    /// One transaction of [`Store::prune`]: at most [`PRUNE_BATCH`] items.
+    /// One transaction of [`Store::prune`]: at most `PRUNE_BATCH` items.
     /// Zero items means done.
     pub fn prune_batch(&mut self, cutoff: i64, now: i64) -> Result<Pruned, StoreError> {
         let tx = super::write_transaction(&mut self.conn, "starting a prune")?;
