@@ -42,6 +42,13 @@ struct Report {
     title: String,
     summary: String,
     published: String,
+    /// Where the report was published (`real.toml`: its provenance).
+    #[serde(default)]
+    link: String,
+    /// Kept for provenance but not measured (`real.toml`: a report whose
+    /// stored page did not show its headline).
+    #[serde(default)]
+    skip: bool,
 }
 
 struct Prepared {
@@ -61,7 +68,7 @@ fn load(name: &str) -> Vec<Prepared> {
     let set: StorySet = toml::from_str(&text).unwrap();
     let mut out = Vec::new();
     for (index, story) in set.story.iter().enumerate() {
-        for report in &story.report {
+        for report in story.report.iter().filter(|r| !r.skip) {
             let terms = dedup::item_terms(&report.title, Some(&report.summary), None);
             let published = chrono::DateTime::parse_from_rfc3339(&report.published)
                 .unwrap_or_else(|err| panic!("{}: {err}", report.published))
@@ -306,6 +313,56 @@ fn report(name: &str, verbose: bool) -> (Outcome, Outcome) {
         replayed.recall()
     );
     (outcome, replayed)
+}
+
+/// `real.toml`: real reports by real outlets (headline and lead as
+/// published, each with its URL; README in `tests/dedup/`). Measured, and
+/// held at the figures reached when it was added (issue "Grouping that never
+/// hides a story" raises them): precision 0.97 and recall 0.85 are the goal;
+/// on 2026-12-06 the shipped defaults reached 0.709 / 0.841 as ingest
+/// judges and 0.696 / 0.850 replayed.
+const REAL_PRECISION_FLOOR: f64 = 0.69;
+const REAL_RECALL_FLOOR: f64 = 0.83;
+
+#[test]
+fn real_news_reports_are_measured() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dedup/real.toml");
+    let set: StorySet = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // The set is what it says: real reports with their provenance, each
+    // story told by different outlets.
+    let mut links = std::collections::HashSet::new();
+    let mut told_twice = 0;
+    for story in &set.story {
+        let measured: Vec<&Report> = story.report.iter().filter(|r| !r.skip).collect();
+        let sources: std::collections::HashSet<&str> =
+            measured.iter().map(|r| r.source.as_str()).collect();
+        assert_eq!(sources.len(), measured.len(), "{}: one outlet twice", story.id);
+        told_twice += usize::from(measured.len() >= 2);
+        for report in &story.report {
+            assert!(report.link.starts_with("http"), "{}: no URL", story.id);
+            assert!(links.insert(report.link.as_str()), "{}: URL twice", report.link);
+        }
+        for report in measured {
+            assert!(
+                !report.title.is_empty() && !report.summary.is_empty(),
+                "{}: {} has no headline or lead",
+                story.id,
+                report.link
+            );
+        }
+    }
+    assert!(told_twice >= 30, "{told_twice} stories told by two outlets");
+    let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
+    let (outcome, replayed) = report("real.toml", verbose);
+    assert!(outcome.true_pos + outcome.false_neg >= 100);
+    for (label, measured) in [("as ingest judges", &outcome), ("replayed", &replayed)] {
+        assert!(
+            measured.precision() >= REAL_PRECISION_FLOOR && measured.recall() >= REAL_RECALL_FLOOR,
+            "real.toml, {label}: precision {:.3}, recall {:.3}",
+            measured.precision(),
+            measured.recall()
+        );
+    }
 }
 
 /// Issue 5's targets: precision ≥ 0.95 and recall ≥ 0.80 on pairs, judged
