@@ -336,11 +336,20 @@ fn real_news_reports_are_measured() {
         let measured: Vec<&Report> = story.report.iter().filter(|r| !r.skip).collect();
         let sources: std::collections::HashSet<&str> =
             measured.iter().map(|r| r.source.as_str()).collect();
-        assert_eq!(sources.len(), measured.len(), "{}: one outlet twice", story.id);
+        assert_eq!(
+            sources.len(),
+            measured.len(),
+            "{}: one outlet twice",
+            story.id
+        );
         told_twice += usize::from(measured.len() >= 2);
         for report in &story.report {
             assert!(report.link.starts_with("http"), "{}: no URL", story.id);
-            assert!(links.insert(report.link.as_str()), "{}: URL twice", report.link);
+            assert!(
+                links.insert(report.link.as_str()),
+                "{}: URL twice",
+                report.link
+            );
         }
         for report in measured {
             assert!(
