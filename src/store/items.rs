@@ -103,16 +103,27 @@ impl Store {
     /// Up to `limit` items with ids above `after_id`, in id order: pages for
     /// maintenance passes that also write (`kurator retag`).
     pub fn items_after(&self, after_id: i64, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        self.select_items(
+            "WHERE id > ?1 ORDER BY id LIMIT ?2",
+            params![after_id, sql_limit(limit)],
+            "reading items",
+        )
+    }
+
+    /// The items `SELECT … FROM items {tail}` finds; `doing` names the read
+    /// in errors.
+    pub(super) fn select_items(
+        &self,
+        tail: &str,
+        params: impl rusqlite::Params,
+        doing: &'static str,
+    ) -> Result<Vec<StoredItem>, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"
-            ))
-            .context("reading items")?;
-        let rows = statement
-            .query_map(params![after_id, sql_limit(limit)], stored_item)
-            .context("reading items")?;
-        rows.collect::<Result<_, _>>().context("reading items")
+            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items {tail}"))
+            .context(doing)?;
+        let rows = statement.query_map(params, stored_item).context(doing)?;
+        rows.collect::<Result<_, _>>().context(doing)
     }
 
     /// One item by its row id.
@@ -129,16 +140,11 @@ impl Store {
 
     /// Items with this (canonical) link, newest first.
     pub fn items_by_link(&self, link: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE link = ?1 ORDER BY published DESC"
-            ))
-            .context("reading items")?;
-        let rows = statement
-            .query_map([link], stored_item)
-            .context("reading items")?;
-        rows.collect::<Result<_, _>>().context("reading items")
+        self.select_items(
+            "WHERE link = ?1 ORDER BY published DESC",
+            [link],
+            "reading items",
+        )
     }
 
     /// The newest `limit` items of a topic (or of all items), newest first.

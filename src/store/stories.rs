@@ -11,7 +11,6 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::error::Context;
 use super::grouping::Dedup;
-use super::items::{ITEM_COLUMNS, stored_item};
 use super::{StoreError, StoredItem};
 use crate::dedup::{self, Keys, Settings};
 
@@ -72,16 +71,11 @@ const NEAREST_SHOWN: usize = 5;
 impl super::Store {
     /// The items of a cluster, oldest first.
     pub fn cluster_members(&self, cluster: i64) -> Result<Vec<StoredItem>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE cluster_id = ?1 ORDER BY published, id"
-            ))
-            .context("reading a cluster")?;
-        let rows = statement
-            .query_map([cluster], stored_item)
-            .context("reading a cluster")?;
-        rows.collect::<Result<_, _>>().context("reading a cluster")
+        self.select_items(
+            "WHERE cluster_id = ?1 ORDER BY published, id",
+            [cluster],
+            "reading a cluster",
+        )
     }
 
     /// Why an item joined its cluster: the reason (`link`, `cites`, `text`)
