@@ -33,19 +33,38 @@ pub struct RenderedFeed {
     pub newest: Option<i64>,
 }
 
+/// Which report of a story its entry shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Shown<'a> {
+    /// Any report: the `all` feed.
+    Any,
+    /// A report in this topic: a topic feed never heads an entry with a
+    /// report that does not match the topic.
+    Topic(&'a str),
+    /// The report that was found (search, `kurator query`).
+    Found,
+}
+
 /// Stored items as feed entries, with their tags. An item of a cluster
 /// becomes the cluster's entry: see [`cluster_entry`].
 pub fn entries(
     store: &Store,
     config: &dyn Catalog,
     items: Vec<StoredItem>,
+    shown: Shown<'_>,
 ) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
         if let Some(cluster) = item.cluster_id {
             let members = store.cluster_members(cluster)?;
             if members.len() > 1 {
-                entries.push(cluster_entry(store, config, cluster, members)?);
+                let found = item.id;
+                let eligible = |member: &StoredItem, topics: &[String]| match shown {
+                    Shown::Any => true,
+                    Shown::Topic(slug) => topics.iter().any(|t| t == slug),
+                    Shown::Found => member.id == found,
+                };
+                entries.push(cluster_entry(store, config, cluster, members, eligible)?);
                 continue;
             }
         }
@@ -93,8 +112,9 @@ fn single_entry(config: &dyn Catalog, item: StoredItem, tags: Vec<Tag>) -> Entry
 ///
 /// * Its id is the cluster's first item's uid, whichever report shows: an
 ///   entry once emitted keeps its id when later reports join.
-/// * The report shown (the representative) is the one from the source with
-///   the highest `priority`, then the earliest published.
+/// * The report shown (the representative) is, of the `eligible` ones (in
+///   the feed's topic, or the one found), the one from the source with the
+///   highest `priority`, then the earliest published.
 /// * The other reports are listed ([`Entry::also`]); the entry's tags are
 ///   every report's, and it counts as updated when a report joined.
 pub fn cluster_entry(
@@ -102,6 +122,7 @@ pub fn cluster_entry(
     config: &dyn Catalog,
     cluster: i64,
     members: Vec<StoredItem>,
+    eligible: impl Fn(&StoredItem, &[String]) -> bool,
 ) -> Result<Entry, StoreError> {
     let uid = members
         .iter()
@@ -110,20 +131,30 @@ pub fn cluster_entry(
         .map(|m| m.uid.clone())
         .unwrap_or_default();
     let priority = |m: &StoredItem| config.source(&m.source_id).map_or(0, |s| s.priority);
-    let representative = members
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, m)| (std::cmp::Reverse(priority(m)), m.published, m.id))
-        .map(|(at, _)| at)
-        .unwrap_or(0);
     let mut tags: Vec<Tag> = Vec::new();
+    let mut eligible_members = Vec::with_capacity(members.len());
     for member in &members {
-        for tag in item_tags(store, config, member)? {
+        let topics = store.topics_of(member.id)?;
+        eligible_members.push(eligible(member, &topics));
+        for tag in config
+            .tagger(&member.source_id)
+            .tags(member.into(), &topics)
+        {
             if !tags.iter().any(|t| t.name == tag.name) {
                 tags.push(tag);
             }
         }
     }
+    // None eligible (a member's topics changed since the feed was read):
+    // any report rather than none.
+    let any_eligible = eligible_members.contains(&true);
+    let representative = members
+        .iter()
+        .enumerate()
+        .filter(|(at, _)| eligible_members[*at] || !any_eligible)
+        .min_by_key(|(_, m)| (std::cmp::Reverse(priority(m)), m.published, m.id))
+        .map(|(at, _)| at)
+        .unwrap_or(0);
     let joined = members
         .iter()
         .enumerate()
@@ -184,7 +215,11 @@ pub fn topic_feed(
 ) -> Result<RenderedFeed, StoreError> {
     let topic = config.topics().get(slug);
     let items = store.feed_items(topic.map(|t| t.slug.as_str()), limit)?;
-    let entries = entries(store, config, items)?;
+    let shown = match topic {
+        Some(topic) => Shown::Topic(&topic.slug),
+        None => Shown::Any,
+    };
+    let entries = entries(store, config, items, shown)?;
     let base = config.base_url();
     let info = FeedInfo {
         title: topic.map_or_else(|| "Kurator: all items".to_owned(), |t| t.title.clone()),
@@ -323,7 +358,7 @@ pub fn search_feed(
     budget: &SearchBudget,
 ) -> Result<RenderedFeed, SearchError> {
     let (items, _) = search(store, config, rule, limit, depth, budget, |_| {})?;
-    let entries = entries(store, config, items)?;
+    let entries = entries(store, config, items, Shown::Found)?;
     Ok(finish(
         format,
         &search_info(config, &rule.text, format),

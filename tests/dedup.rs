@@ -535,3 +535,57 @@ fn a_press_office_that_never_names_its_city_keeps_its_notices_apart() {
     assert_eq!(entries.len(), 2, "one notice per city: {entries:#?}");
     assert!(entries.iter().all(|e| e.2.is_empty()), "{entries:#?}");
 }
+
+#[test]
+fn a_topic_feed_heads_a_story_with_a_report_in_that_topic() {
+    // The city's release (the higher priority) is about the budget; the
+    // trade press reports the same release for its broadband part. On the
+    // digitalisation feed the story must not be headed by a budget headline.
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start();
+    let city = [Report {
+        guid: "haushalt-1",
+        title: "Haushalt 2026: Stadt investiert 40 Millionen Euro in Schulen",
+        link: "https://www.darmstadt.de/nachrichten/haushalt-2026",
+        summary: "Die Stadtverordnetenversammlung hat den Haushalt 2026 beschlossen. \
+                  Schwerpunkte sind Schulsanierungen und der Nahverkehr.",
+        hours_ago: 20,
+    }];
+    let trade_press = [Report {
+        guid: "k21-1",
+        title: "Darmstadt bringt Glasfaser an alle Schulen",
+        link: "https://www.kommune21.de/meldung_darmstadt-glasfaser-schulen",
+        summary: "Mit dem <a href=\"https://www.darmstadt.de/nachrichten/haushalt-2026\">Haushalt 2026</a> \
+                  schließt Darmstadt alle Schulen an das Glasfasernetz an.",
+        hours_ago: 18,
+    }];
+    server.route(
+        "/stadt.xml",
+        Behaviour::ok("application/rss+xml", rss("Stadt", &city)),
+    );
+    server.route(
+        "/kommune21.xml",
+        Behaviour::ok("application/rss+xml", rss("Kommune21", &trade_press)),
+    );
+    let config = write_config(dir.path(), &server, false);
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let all = atom_entries(&render(&config, "all", "atom"));
+    assert_eq!(all.len(), 1, "one story: {all:#?}");
+    assert_eq!(
+        all[0].1, "Haushalt 2026: Stadt investiert 40 Millionen Euro in Schulen",
+        "the higher priority heads the story where any report may"
+    );
+    let digital = atom_entries(&render(&config, "digitalisierung", "atom"));
+    assert_eq!(digital.len(), 1, "{digital:#?}");
+    assert_eq!(
+        digital[0].1, "Darmstadt bringt Glasfaser an alle Schulen",
+        "the topic feed shows the report in the topic"
+    );
+    assert_eq!(digital[0].0, all[0].0, "one story, one id in every feed");
+    assert_eq!(digital[0].2.len(), 1, "the other report is listed");
+}

@@ -82,7 +82,7 @@ pub fn run(
     };
     let found = matched.len();
     if format == QueryFormat::Json {
-        let entries = match feeds::entries(&store, &config, matched) {
+        let entries = match feeds::entries(&store, &config, matched, feeds::Shown::Found) {
             Ok(entries) => entries,
             Err(err) => {
                 eprintln!("{err}");
