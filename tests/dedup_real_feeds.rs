@@ -1,0 +1,265 @@
+//! Story grouping as a subscriber meets it: the real German reports of
+//! `tests/dedup/real.toml` served as one RSS feed per outlet on loopback,
+//! fetched into a fresh database with the shipped `[dedup]` defaults, and
+//! judged on the `all` JSON feed (an entry's report plus its
+//! `also_reported_by` are one story). Pairs of reports from different
+//! outlets published within the window are the positives; every pair of
+//! reports in one entry is a grouped pair.
+//!
+//! The same reports fetched with the outlets in the opposite order must end
+//! in the same stories; the test counts the stories that differ.
+//!
+//! `cargo test --release --test dedup_real_feeds -- --nocapture` prints the
+//! figures BENCHMARKS.md reports.
+
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use kurator::links::canonical_link;
+use serde::Deserialize;
+use support::run_kurator;
+use support::server::{Behaviour, TestServer};
+
+#[derive(Deserialize)]
+struct StorySet {
+    story: Vec<Story>,
+}
+
+#[derive(Deserialize)]
+struct Story {
+    report: Vec<Report>,
+}
+
+#[derive(Deserialize)]
+struct Report {
+    source: String,
+    title: String,
+    summary: String,
+    published: String,
+    link: String,
+    #[serde(default)]
+    skip: bool,
+}
+
+/// One measured report.
+struct Known {
+    story: usize,
+    outlet: String,
+    published: i64,
+}
+
+/// `[dedup] window_days` as shipped.
+const WINDOW_SECS: i64 = 7 * 86_400;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The measured reports by canonical link, and each outlet's RSS feed.
+fn load() -> (HashMap<String, Known>, Vec<(String, String)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dedup/real.toml");
+    let set: StorySet = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut known = HashMap::new();
+    let mut items: HashMap<String, String> = HashMap::new();
+    for (story, reports) in set.story.iter().enumerate() {
+        for report in reports.report.iter().filter(|r| !r.skip) {
+            let published = chrono::DateTime::parse_from_rfc3339(&report.published).unwrap();
+            items
+                .entry(report.source.clone())
+                .or_default()
+                .push_str(&format!(
+                    "<item><guid isPermaLink=\"false\">{}</guid><title>{}</title><link>{}</link>\
+                 <description>{}</description><pubDate>{}</pubDate></item>",
+                    escape(&report.link),
+                    escape(&report.title),
+                    escape(&report.link),
+                    escape(&report.summary),
+                    published.to_rfc2822()
+                ));
+            known.insert(
+                canonical_link(&report.link),
+                Known {
+                    story,
+                    outlet: report.source.clone(),
+                    published: published.timestamp(),
+                },
+            );
+        }
+    }
+    let mut feeds: Vec<(String, String)> = items
+        .into_iter()
+        .map(|(outlet, items)| {
+            let rss = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>\
+                 <title>{outlet}</title><link>https://example.org/</link><description>d</description>\
+                 {items}</channel></rss>"
+            );
+            (outlet, rss)
+        })
+        .collect();
+    feeds.sort();
+    (known, feeds)
+}
+
+/// A config with every outlet as a source, in `order`; items are kept
+/// whatever their age (the reports span ten years), grouping as shipped,
+/// one fetch at a time so the order holds.
+fn write_config(dir: &Path, server: &TestServer, outlets: &[&str]) -> PathBuf {
+    let mut text = String::from(
+        "[storage]\npath = \"kurator.db\"\nkeep_days = 0\n\
+         [fetch]\nhost_delay = \"0s\"\nconcurrency = 1\n",
+    );
+    for (n, outlet) in outlets.iter().enumerate() {
+        text.push_str(&format!(
+            "[[source]]\nid = \"outlet-{n}\"\ntitle = \"{outlet}\"\nurl = \"{}\"\n",
+            server.url(&format!("/{outlet}.xml"))
+        ));
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The stories of the `all` feed, each as its reports' canonical links.
+fn stories(config: &Path) -> Vec<BTreeSet<String>> {
+    let output = run_kurator(config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run_kurator(
+        config,
+        &["render", "all", "--format", "json", "--limit", "500"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let feed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let mut links = BTreeSet::from([item["url"].as_str().unwrap().to_owned()]);
+            for also in item["_kurator"]["also_reported_by"].as_array().unwrap() {
+                links.insert(also["url"].as_str().unwrap().to_owned());
+            }
+            links
+        })
+        .collect()
+}
+
+struct Figures {
+    grouped: usize,
+    right: usize,
+    positives: usize,
+    found: usize,
+}
+
+fn judge(known: &HashMap<String, Known>, stories: &[BTreeSet<String>]) -> Figures {
+    let mut story_of: HashMap<&str, usize> = HashMap::new();
+    for (n, links) in stories.iter().enumerate() {
+        for link in links {
+            assert!(known.contains_key(link), "an entry links {link}, no report");
+            story_of.insert(link, n);
+        }
+    }
+    assert_eq!(
+        story_of.len(),
+        known.len(),
+        "every report is in the feed once"
+    );
+    let mut figures = Figures {
+        grouped: 0,
+        right: 0,
+        positives: 0,
+        found: 0,
+    };
+    let reports: Vec<(&String, &Known)> = known.iter().collect();
+    for (i, (link_a, a)) in reports.iter().enumerate() {
+        for (link_b, b) in &reports[i + 1..] {
+            let same_story = a.story == b.story;
+            let grouped = story_of[link_a.as_str()] == story_of[link_b.as_str()];
+            if grouped {
+                figures.grouped += 1;
+                figures.right += usize::from(same_story);
+            }
+            if same_story
+                && a.outlet != b.outlet
+                && (a.published - b.published).abs() <= WINDOW_SECS
+            {
+                figures.positives += 1;
+                figures.found += usize::from(grouped);
+            }
+        }
+    }
+    figures
+}
+
+/// What the shipped defaults reached when this test was written
+/// (2026-12-06), over three runs: precision 0.709–0.713, recall 0.841–0.858,
+/// and 5–14 stories differing with the opposite order (the order in which
+/// fetches finish varies from run to run, and so do the stories). The issue
+/// on grouping precision aims at 0.97 / 0.85 and no difference; until then
+/// the test holds a floor a little under today's figures.
+const PRECISION_FLOOR: f64 = 0.68;
+const RECALL_FLOOR: f64 = 0.80;
+
+#[test]
+fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
+    let (known, feeds) = load();
+    let server = TestServer::start();
+    for (outlet, rss) in &feeds {
+        server.route(
+            &format!("/{outlet}.xml"),
+            Behaviour::ok("application/rss+xml", rss.clone()),
+        );
+    }
+    let outlets: Vec<&str> = feeds.iter().map(|(outlet, _)| outlet.as_str()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let forward = stories(&write_config(
+        &dir.path().join("forward"),
+        &server,
+        &outlets,
+    ));
+    let reversed: Vec<&str> = outlets.iter().rev().copied().collect();
+    let backward = stories(&write_config(
+        &dir.path().join("backward"),
+        &server,
+        &reversed,
+    ));
+
+    let figures = judge(&known, &forward);
+    let precision = figures.right as f64 / figures.grouped.max(1) as f64;
+    let recall = figures.found as f64 / figures.positives.max(1) as f64;
+    let forward_set: BTreeSet<&BTreeSet<String>> = forward.iter().collect();
+    let differ = backward
+        .iter()
+        .filter(|story| !forward_set.contains(story))
+        .count();
+    println!(
+        "real.toml as {} feeds, {} reports: {} entries; precision {precision:.3} ({} of {} grouped pairs), \
+         recall {recall:.3} ({} of {} same-story pairs within the window); \
+         fetched in the opposite order, {differ} stories differ",
+        feeds.len(),
+        known.len(),
+        forward.len(),
+        figures.right,
+        figures.grouped,
+        figures.found,
+        figures.positives,
+    );
+    assert!(figures.positives >= 100, "{} positives", figures.positives);
+    assert!(
+        precision >= PRECISION_FLOOR && recall >= RECALL_FLOOR,
+        "precision {precision:.3}, recall {recall:.3}"
+    );
+}
