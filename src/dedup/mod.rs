@@ -15,6 +15,7 @@
 //! clusters never merge or split, so the entry a cluster was first shown as
 //! keeps its id for good.
 
+pub mod background;
 pub mod entities;
 pub mod index;
 pub mod score;
