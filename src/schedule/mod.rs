@@ -540,6 +540,24 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_source_polled_every_second_is_polled_once_a_second() {
+        // Answers take no time and times are whole seconds: the slot of the
+        // last attempt must not come due again within its own second.
+        let clock = Clock::tokio_starting_at(T0);
+        let poller = ScriptedPoller::new(clock, &[("schnell", &[Answer::Ok][..])]);
+        let sources = vec![planned("schnell", "* * * * * *", Jitter::default())];
+        let stopped = run_for(&poller, sources, 60).await;
+        assert_eq!(stopped.abandoned, 0);
+        let polls = poller.polls_of("schnell");
+        assert!(
+            (55..=61).contains(&polls.len()),
+            "{} polls in 60 s",
+            polls.len()
+        );
+        assert!(gaps(&polls).iter().all(|&gap| gap >= 1), "{polls:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn errors_back_off_and_recover_and_retry_after_is_honoured() {
         let clock = Clock::tokio_starting_at(T0);
         use Answer::*;

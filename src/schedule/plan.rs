@@ -198,8 +198,11 @@ pub fn next_fetch(timing: &Timing, id: &str, times: &SourceTimes, now: i64) -> N
     // The first fire time (moved by the offset) at least half an interval
     // after the last attempt: an attempt on the grid is followed by the next
     // slot, and one off the grid (a catch-up after a start) is not followed
-    // by another moments later. The offset does not accumulate.
-    let earliest = last.saturating_add(duration_secs(interval) / 2);
+    // by another moments later. The offset does not accumulate. At least a
+    // second after it, though: times are whole seconds, and a schedule that
+    // fires every second would otherwise find the last attempt's own second
+    // due again, and poll as fast as the server answers.
+    let earliest = last.saturating_add((duration_secs(interval) / 2).max(1));
     let Some(fire) = timing.schedule.next_after(earliest - offset - 1) else {
         return Next::Stopped;
     };
@@ -278,6 +281,27 @@ mod tests {
         assert!(err.contains("not a valid cron expression"), "{err}");
         let err = CronSchedule::parse("0 0 0 30 2 * *").unwrap_err();
         assert!(err.contains("never fires"), "{err}");
+    }
+
+    #[test]
+    fn a_schedule_of_every_second_polls_once_a_second() {
+        let t = timing("* * * * * *");
+        for (errors, last) in [(0, T0), (0, T0 + 7), (1, T0)] {
+            let times = SourceTimes {
+                last_attempt: Some(last),
+                consecutive_errors: errors,
+                ..SourceTimes::default()
+            };
+            for now in [last, last + 1] {
+                let Next::At(due) = next_fetch(&t, "quelle", &times, now) else {
+                    panic!("every second never stops");
+                };
+                assert!(
+                    due > last,
+                    "attempted at {last}, due again at {due} (now {now}, {errors} errors)"
+                );
+            }
+        }
     }
 
     #[test]
