@@ -311,13 +311,22 @@ fn spawn_server(
 }
 
 /// Turns signals into reloads until a stop signal, then stops the
-/// scheduler; returns an error only if signals cannot be received at all.
+/// scheduler; returns an error only if signals cannot be received at all,
+/// and then stops the scheduler at once: a daemon that could never be
+/// stopped or reloaded must not run on.
 async fn handle_signals(
     reloader: &Reloader,
     status: &Status,
     commands: &mpsc::Sender<Command<Source>>,
 ) -> Result<(), String> {
-    let mut signals = Signals::listen(true)?;
+    let mut signals = match Signals::listen(true) {
+        Ok(signals) => signals,
+        Err(err) => {
+            systemd::stopping();
+            let _ = commands.send(Command::Stop { grace: STOP_GRACE }).await;
+            return Err(err);
+        }
+    };
     while signals.next().await == Asked::Reload {
         systemd::reloading();
         reloader.reload().await;
