@@ -229,6 +229,10 @@ fn a_story_split_off_its_first_report_keeps_its_entry_and_the_report_never_rejoi
     // The release's new entry id names it too.
     let explained = kurator(&config, &["explain", &release]);
     assert!(explained.contains("split by an editor on"), "{explained}");
+    assert!(
+        explained.contains(&format!("entry id   {release}")),
+        "{explained}"
+    );
 
     // Fetching everything again, retagging: nothing changes.
     kurator(&config, &["fetch", "--force"]);

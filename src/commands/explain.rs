@@ -155,6 +155,10 @@ pub fn explain(item: &StoredItem, config: &Config, stored_topics: &[String]) -> 
         format!("  published  {}", format_time(item.published)),
     );
     line(&mut out, format!("  id         {}", item.uid));
+    if item.entry_id() != item.uid {
+        // An editor split a story's first report off: the story kept the id.
+        line(&mut out, format!("  entry id   {}", item.entry_id()));
+    }
     let tagger = config.tagger(&item.source_id);
     let tags = tagger.tags(item.into(), stored_topics);
     let show = |kind: TagKind| {
