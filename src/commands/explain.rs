@@ -33,7 +33,7 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
     let items = match found {
         Ok(items) if items.is_empty() => {
             eprintln!(
-                "no stored item has the number, id or link `{wanted}`; `kurator query` finds items by their text"
+                "no stored item has the id or link `{wanted}`; `kurator query` finds items by their text"
             );
             return ExitCode::from(EXIT_CONFIG);
         }
