@@ -109,17 +109,21 @@ impl Store {
         }
         // The report with this uid first: an entry id a story kept is also
         // the uid of the report that was split off it.
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {ITEM_COLUMNS} FROM items WHERE uid = ?1 OR entry_uid = ?1
-                     ORDER BY uid = ?1 DESC, id LIMIT 1"
-                ),
-                [&hex],
-                stored_item,
-            )
-            .optional()
-            .context("looking up an item")
+        for column in ["uid", "entry_uid"] {
+            let found = self
+                .conn
+                .query_row(
+                    &format!("SELECT {ITEM_COLUMNS} FROM items WHERE {column} = ?1 LIMIT 1"),
+                    [&hex],
+                    stored_item,
+                )
+                .optional()
+                .context("looking up an item")?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// The corrections recorded for the report `uid`, oldest first.
@@ -178,12 +182,9 @@ impl Store {
             cluster
         };
         if key != cluster {
-            let kept = (rest.iter().find(|m| m.id == key).map(|m| m.uid.as_str())
-                != Some(&story_entry_id))
-            .then_some(&story_entry_id);
             tx.execute(
                 "UPDATE items SET entry_uid = ?2 WHERE id = ?1",
-                params![key, kept],
+                params![key, story_entry_id],
             )
             .context("keeping the story's entry id")?;
             entry_id = split_entry_id(&story_entry_id, &item.uid);

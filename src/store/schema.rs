@@ -115,5 +115,6 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX story_corrections_by_item ON story_corrections (item_uid);
     ALTER TABLE items ADD COLUMN entry_uid TEXT;
+    CREATE INDEX items_by_entry_uid ON items (entry_uid) WHERE entry_uid IS NOT NULL;
     ",
 ];
