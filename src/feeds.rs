@@ -93,6 +93,7 @@ fn entry_source(config: &dyn Catalog, source_id: &str) -> EntrySource {
 }
 
 fn single_entry(config: &dyn Catalog, item: StoredItem, tags: Vec<Tag>) -> Entry {
+    let uid = item.entry_id().to_owned();
     Entry {
         source: entry_source(config, &item.source_id),
         title: item.title,
@@ -102,7 +103,7 @@ fn single_entry(config: &dyn Catalog, item: StoredItem, tags: Vec<Tag>) -> Entry
         author: item.author,
         published: item.published,
         updated: item.updated,
-        uid: item.uid,
+        uid,
         tags,
         also: Vec::new(),
     }
@@ -110,8 +111,9 @@ fn single_entry(config: &dyn Catalog, item: StoredItem, tags: Vec<Tag>) -> Entry
 
 /// One entry for a story several sources reported.
 ///
-/// * Its id is the cluster's first item's uid, whichever report shows: an
-///   entry once emitted keeps its id when later reports join.
+/// * Its id is the cluster's first item's entry id (its uid, unless an
+///   editor split the story's first report off), whichever report shows: an
+///   entry once emitted keeps its id when later reports join or leave.
 /// * The report shown (the representative) is, of the `eligible` ones (in
 ///   the feed's topic, or the one found), the one from the source with the
 ///   highest `priority`, then the earliest published.
@@ -128,7 +130,7 @@ pub fn cluster_entry(
         .iter()
         .find(|m| m.id == cluster)
         .or_else(|| members.iter().min_by_key(|m| m.id))
-        .map(|m| m.uid.clone())
+        .map(|m| m.entry_id().to_owned())
         .unwrap_or_default();
     let priority = |m: &StoredItem| config.source(&m.source_id).map_or(0, |s| s.priority);
     let mut tags: Vec<Tag> = Vec::new();

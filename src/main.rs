@@ -79,7 +79,7 @@ enum Command {
     Retag,
     /// Show which topics an item matches (which terms hit in which field) and its story's other reports.
     Explain {
-        /// The item's number (as `kurator query` and `explain` show it) or its link.
+        /// The item's number (as `kurator query` and `explain` show it), its id or its link.
         item: String,
     },
     /// Fetch one source and print what Kurator reads from it (for an HTML
@@ -93,6 +93,19 @@ enum Command {
         /// How far back, by each story's newest report.
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: u32,
+    },
+    /// Take a report out of its story for good: it gets its own entry and never
+    /// rejoins; the story keeps its entry id.
+    Split {
+        /// The report's number or id (as `kurator clusters` and `explain` show them).
+        item: String,
+    },
+    /// Merge the second report's story into the first's, which keeps its entry id.
+    Join {
+        /// A report of the story that stays.
+        into: String,
+        /// A report of the story that joins it.
+        other: String,
     },
     /// Serve the topic feeds, search feeds, OPML and a front page over HTTP.
     Serve,
@@ -174,6 +187,8 @@ fn main() -> ExitCode {
         Command::Retag => commands::retag::run(&options),
         Command::Explain { item } => commands::explain::run(&options, &item),
         Command::Clusters { days } => commands::clusters::run(&options, days),
+        Command::Split { item } => commands::correct::split(&options, &item),
+        Command::Join { into, other } => commands::correct::join(&options, &into, &other),
         Command::Preview { source } => commands::preview::run(&options, &source),
         Command::Serve => commands::serve::run(&options),
         Command::Run => commands::run::run(&options),

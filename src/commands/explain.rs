@@ -7,7 +7,7 @@ use super::{EXIT_CONFIG, EXIT_FAILED, GlobalOptions, load_config};
 use kurator::config::{Config, resolve_db_path};
 use kurator::links::canonical_link;
 use kurator::rules::Hit;
-use kurator::store::{Related, Store, StoredItem, StoryExplanation};
+use kurator::store::{Correction, CorrectionKind, Related, Store, StoredItem, StoryExplanation};
 use kurator::tag::TagKind;
 use kurator::time::{format_time, unix_now};
 
@@ -23,11 +23,12 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let found = match wanted.trim().parse::<i64>() {
-        Ok(id) => store
-            .item_by_id(id)
-            .map(|item| item.into_iter().collect::<Vec<_>>()),
-        Err(_) => store.items_by_link(&canonical_link(wanted)),
+    // A number or an id names one item; anything else is a link.
+    let found = match store.find_item(wanted) {
+        Ok(Some(item)) => Ok(vec![item]),
+        Ok(None) if wanted.trim().parse::<i64>().is_ok() => Ok(Vec::new()),
+        Ok(None) => store.items_by_link(&canonical_link(wanted)),
+        Err(err) => Err(err),
     };
     let items = match found {
         Ok(items) if items.is_empty() => {
@@ -45,8 +46,14 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
     for item in &items {
         let stored_topics = store.topics_of(item.id).unwrap_or_default();
         print!("{}", explain(item, &config, &stored_topics));
-        match store.explain_story(item, config.dedup, unix_now()) {
-            Ok(story) => print!("{}", explain_story(&story, &config)),
+        let story = store
+            .explain_story(item, config.dedup, unix_now())
+            .and_then(|story| Ok((story, store.corrections_of(&item.uid)?)));
+        match story {
+            Ok((story, corrections)) => {
+                print!("{}", explain_story(&story, &config));
+                print!("{}", explain_corrections(&corrections));
+            }
             Err(err) => {
                 eprintln!("{err}");
                 return ExitCode::from(EXIT_FAILED);
@@ -110,6 +117,26 @@ pub fn explain_story(story: &StoryExplanation, config: &Config) -> String {
     out
 }
 
+/// The editors' corrections of an item's story, oldest first.
+pub fn explain_corrections(corrections: &[Correction]) -> String {
+    let mut out = String::new();
+    for correction in corrections {
+        let when = format_time(correction.at);
+        let line = match correction.kind {
+            CorrectionKind::Split => format!(
+                "  split by an editor on {when} from the story of entry {} (`kurator split`): held apart, it never rejoins\n",
+                correction.other_uid
+            ),
+            CorrectionKind::Join => format!(
+                "  joined by an editor on {when} with the story of item {} (`kurator join`)\n",
+                correction.other_uid
+            ),
+        };
+        out.push_str(&line);
+    }
+    out
+}
+
 /// The explanation of one item, as printed.
 pub fn explain(item: &StoredItem, config: &Config, stored_topics: &[String]) -> String {
     let mut out = String::new();
@@ -128,6 +155,10 @@ pub fn explain(item: &StoredItem, config: &Config, stored_topics: &[String]) -> 
         format!("  published  {}", format_time(item.published)),
     );
     line(&mut out, format!("  id         {}", item.uid));
+    if item.entry_id() != item.uid {
+        // An editor split a story's first report off: the story kept the id.
+        line(&mut out, format!("  entry id   {}", item.entry_id()));
+    }
     let tagger = config.tagger(&item.source_id);
     let tags = tagger.tags(item.into(), stored_topics);
     let show = |kind: TagKind| {

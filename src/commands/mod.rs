@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod check;
 pub mod clusters;
+pub mod correct;
 pub mod explain;
 pub mod fetch;
 mod memory;

@@ -37,6 +37,10 @@ pub struct Dedup {
     pub settings: Settings,
     index: Option<Index>,
     built_at: i64,
+    /// The newest editor's correction (`story_corrections.id`) the index
+    /// reflects: a split or join, possibly by another process, changes the
+    /// stories of items indexed already, so the index is rebuilt.
+    corrections_seen: i64,
 }
 
 /// A change to the index, applied when the fetch that made it is kept.
@@ -94,9 +98,20 @@ impl Dedup {
             return Ok(());
         }
         let horizon = now - self.settings.window_secs - REBUILD_EVERY;
-        if self.index.is_none() || now - self.built_at >= REBUILD_EVERY {
+        let corrections = match newest_correction(conn) {
+            Ok(corrections) => corrections,
+            Err(err) => {
+                self.index = None;
+                return Err(err);
+            }
+        };
+        if self.index.is_none()
+            || now - self.built_at >= REBUILD_EVERY
+            || corrections != self.corrections_seen
+        {
             self.index = Some(Index::default());
             self.built_at = now;
+            self.corrections_seen = corrections;
         }
         let index = self.index.as_mut().expect("set above");
         if let Err(err) = load_after(conn, index, horizon) {
@@ -126,13 +141,31 @@ impl Dedup {
     }
 }
 
-/// Indexes the items with ids above the index's last, published after `horizon`.
+/// The id of the newest editor's correction to stories (0: none).
+fn newest_correction(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) FROM story_corrections")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .context("reading the newest story correction")
+}
+
+/// Indexes the items with ids above the index's last, published after
+/// `horizon`. A report an editor split off its story (and did not join
+/// since) is not indexed: no later report groups with it, so it never
+/// rejoins its story, nor starts another.
 fn load_after(conn: &Connection, index: &mut Index, horizon: i64) -> Result<(), StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT id, cluster_id, source_id, published, link, title, summary,
                     substr(content, 1, ?3)
-             FROM items WHERE id > ?1 AND published >= ?2 ORDER BY id",
+             FROM items WHERE id > ?1 AND published >= ?2
+               AND NOT EXISTS (
+                   SELECT 1 FROM story_corrections AS split
+                   WHERE split.item_uid = items.uid AND split.kind = 'split'
+                     AND NOT EXISTS (
+                         SELECT 1 FROM story_corrections AS joined
+                         WHERE joined.kind = 'join' AND joined.id > split.id
+                           AND items.uid IN (joined.item_uid, joined.other_uid)))
+             ORDER BY id",
         )
         .context("preparing the dedup index load")?;
     let mut rows = statement

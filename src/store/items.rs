@@ -29,12 +29,23 @@ pub struct StoredItem {
     pub first_seen: i64,
     /// The cluster (the id of its first item) when the story has several reports.
     pub cluster_id: Option<i64>,
+    /// The id of the entry it shows as (alone, or as its story's first
+    /// report) when that is not its `uid`: see [`StoredItem::entry_id`].
+    pub entry_uid: Option<String>,
 }
 
 impl StoredItem {
     /// The cluster this item shows as: its own id when alone.
     pub fn cluster(&self) -> i64 {
         self.cluster_id.unwrap_or(self.id)
+    }
+
+    /// The id of the entry this item shows as when it is alone or its
+    /// story's first report: its uid, unless an editor split a story's first
+    /// report off (the story keeps the entry id it had, the report gets a
+    /// new one; see `kurator split`).
+    pub fn entry_id(&self) -> &str {
+        self.entry_uid.as_deref().unwrap_or(&self.uid)
     }
 }
 
@@ -196,7 +207,8 @@ impl Store {
 /// The columns [`stored_item`] reads, in its order.
 pub(super) const ITEM_COLUMNS: &str = "items.id, items.uid, items.source_id, items.identity, items.link, \
                             items.title, items.summary, items.content, items.author, items.categories, \
-                            items.published, items.updated, items.first_seen, items.cluster_id";
+                            items.published, items.updated, items.first_seen, items.cluster_id, \
+                            items.entry_uid";
 
 pub(super) fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
     let categories: String = row.get(9)?;
@@ -215,6 +227,7 @@ pub(super) fn stored_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredIte
         updated: row.get(11)?,
         first_seen: row.get(12)?,
         cluster_id: row.get(13)?,
+        entry_uid: row.get(14)?,
     })
 }
 

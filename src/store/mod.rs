@@ -30,6 +30,7 @@
 //! * `sources`: what is remembered of each source between fetches.
 //! * `items`: the item rows: inserting, updating, reading them back.
 //! * `stories`: which items are one story (clusters), recorded and read back.
+//! * `corrections`: editors' splits and joins of stories, which hold.
 //! * `grouping`: which story a new item joins, decided against the writer's
 //!   index of recent items before the item's row is written; the row then
 //!   records the decision as given (the SQL makes none).
@@ -40,6 +41,7 @@
 //! * `writer`: the writer thread that batches fetches into group commits.
 //! * `error`: what goes wrong, and which faults are the database's as a whole.
 
+mod corrections;
 mod error;
 mod fetches;
 mod grouping;
@@ -52,6 +54,7 @@ mod stories;
 mod topics;
 mod writer;
 
+pub use corrections::{Correction, CorrectionKind, Joined, Refused, Split};
 pub use error::{StoreError, WriteFault, explain_fault, write_outlook};
 pub use fetches::{Counts, PendingFetch};
 pub use items::StoredItem;

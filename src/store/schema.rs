@@ -97,4 +97,24 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN cluster_score REAL;
     CREATE INDEX items_by_cluster ON items (cluster_id) WHERE cluster_id IS NOT NULL;
     ",
+    // 8: editors' corrections to stories (`kurator split`, `kurator join`),
+    // by uid so that they outlive row ids and pruning; `other_uid` is the
+    // story's entry id a split report left, or the report whose story a
+    // join went into. A report whose last correction is a split is held
+    // apart: no later report groups with it. `items.entry_uid` is the id of
+    // the entry an item shows as, alone or as its story's first report, when
+    // that is not its own uid: a story whose first report was split off
+    // keeps its entry id, and that report gets a new one.
+    "
+    CREATE TABLE story_corrections (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_uid  TEXT NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('split', 'join')),
+        other_uid TEXT NOT NULL,
+        at        INTEGER NOT NULL
+    );
+    CREATE INDEX story_corrections_by_item ON story_corrections (item_uid);
+    ALTER TABLE items ADD COLUMN entry_uid TEXT;
+    CREATE INDEX items_by_entry_uid ON items (entry_uid) WHERE entry_uid IS NOT NULL;
+    ",
 ];
