@@ -155,7 +155,9 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
             };
             outcome.candidates += usize::from(candidate);
             outcome.found += usize::from(candidate && same);
-            let score = dedup::similarity(&a.terms, &b.terms, weight);
+            let apart = dedup::score::apart(a.published - b.published);
+            let score = dedup::similarity(&a.terms, &b.terms, weight)
+                * apart.map_or(1.0, |(_, share)| share);
             // As ingest decides: other sources only, within the window.
             let eligible = a.source != b.source
                 && (!windowed || (a.published - b.published).abs() <= settings.window_secs);

@@ -7,9 +7,11 @@
 //! 1. they have the same canonical link (identify's normalization), or
 //! 2. one's content links to the other's canonical link, or
 //! 3. their title and lead are near-duplicates ([`score::similarity`] at or
-//!    above the threshold), unless they name different places or streets
-//!    ([`entities`]); candidates come from a MinHash LSH index ([`sketch`]),
-//!    so finding them costs a few lookups however many items are stored.
+//!    above the threshold), unless they name different places, streets,
+//!    states or offices ([`entities`]); reports days apart count less
+//!    ([`score::apart`]: a follow-up); candidates come from a MinHash LSH
+//!    index ([`sketch`]), so finding them costs a few lookups however many
+//!    items are stored.
 //!
 //! Clusters only grow: an item joins at most one existing cluster and
 //! clusters never merge or split, so the entry a cluster was first shown as
@@ -314,6 +316,8 @@ impl Index {
                         member.weight_sum,
                         homes,
                     );
+                    let apart = score::apart(member.published - published);
+                    let score = score * apart.map_or(1.0, |(_, share)| share);
                     if score < settings.threshold {
                         continue;
                     }
@@ -549,6 +553,18 @@ mod decide_tests {
         assert!(index.decide(&other, "stadt-of", 2100, &settings).is_none());
         // From a source with no home place (trade press) it is a report of it.
         assert!(index.decide(&other, "kommune21", 2100, &settings).is_some());
+    }
+
+    #[test]
+    fn a_report_days_later_counts_less() {
+        let mut index = Index::default();
+        index.insert(1, 1, "stadt", 1000, &keys("https://a.example/1", CITY));
+        let settings = Settings::default();
+        let rewrite = keys("https://b.example/1", REWRITE);
+        let same_day = index.decide(&rewrite, "kommune21", 5000, &settings);
+        let days_later = index.decide(&rewrite, "kommune21", 1000 + 4 * 86_400, &settings);
+        let (same_day, days_later) = (same_day.unwrap().score, days_later.unwrap().score);
+        assert!(days_later < same_day * 0.7, "{days_later} {same_day}");
     }
 
     #[test]
