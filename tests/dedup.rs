@@ -589,3 +589,75 @@ fn a_topic_feed_heads_a_story_with_a_report_in_that_topic() {
     assert_eq!(digital[0].0, all[0].0, "one story, one id in every feed");
     assert_eq!(digital[0].2.len(), 1, "the other report is listed");
 }
+
+#[test]
+fn a_landrat_and_a_mayor_in_two_states_stay_apart_and_explain_says_why() {
+    // Issue 18's example: the same kind of first, in two states and two
+    // offices. A report of the Landrat's election four days later is one
+    // story with it, but scored lower (a follow-up is likelier then).
+    let landrat = Report {
+        guid: "bb-1",
+        title: "Erster AfD-Landrat in Brandenburg gewählt",
+        link: "https://bb.example/landrat-gewaehlt",
+        summary: "Die AfD stellt erstmals einen Landrat in Brandenburg: Der Kandidat gewann die \
+                  Stichwahl mit knapper Mehrheit, die Wahlbeteiligung lag bei 41 Prozent.",
+        hours_ago: 100,
+    };
+    let mayor = Report {
+        guid: "st-1",
+        title: "Erster AfD-Bürgermeister in Sachsen-Anhalt gewählt",
+        link: "https://st.example/buergermeister-gewaehlt",
+        summary: "Die AfD stellt erstmals einen Bürgermeister in Sachsen-Anhalt: Der Kandidat \
+                  gewann die Stichwahl mit knapper Mehrheit, die Wahlbeteiligung lag bei 41 Prozent.",
+        hours_ago: 99,
+    };
+    let days_later = Report {
+        guid: "wk-1",
+        title: "Erster AfD-Landrat in Brandenburg gewählt: Stichwahl knapp gewonnen",
+        link: "https://wochenblatt.example/landrat",
+        summary: "Die AfD stellt erstmals einen Landrat in Brandenburg. Der Kandidat gewann die \
+                  Stichwahl mit knapper Mehrheit bei 41 Prozent Wahlbeteiligung.",
+        hours_ago: 2,
+    };
+    let server = TestServer::start();
+    for (path, title, report) in [
+        ("/bb.xml", "BB", landrat),
+        ("/st.xml", "ST", mayor),
+        ("/wk.xml", "Wochenblatt", days_later),
+    ] {
+        server.route(
+            path,
+            Behaviour::ok("application/rss+xml", rss(title, &[report])),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = citizen_services_config(
+        dir.path(),
+        &[
+            ("bb", "BB", server.url("/bb.xml")),
+            ("st", "ST", server.url("/st.xml")),
+            ("wk", "Wochenblatt", server.url("/wk.xml")),
+        ],
+    );
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run_kurator(
+        &config,
+        &["explain", "https://st.example/buergermeister-gewaehlt"],
+    );
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{explained}");
+    assert!(explained.contains("story: alone"), "{explained}");
+    assert!(
+        explained.contains("states differ, offices differ"),
+        "{explained}"
+    );
+    let output = run_kurator(&config, &["explain", "https://wochenblatt.example/landrat"]);
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(explained.contains("story: cluster"), "{explained}");
+    assert!(explained.contains("published days apart"), "{explained}");
+}

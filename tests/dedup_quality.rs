@@ -155,7 +155,9 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
             };
             outcome.candidates += usize::from(candidate);
             outcome.found += usize::from(candidate && same);
-            let score = dedup::similarity(&a.terms, &b.terms, weight);
+            let apart = dedup::score::apart(a.published - b.published);
+            let score = dedup::similarity(&a.terms, &b.terms, weight)
+                * apart.map_or(1.0, |(_, share)| share);
             // As ingest decides: other sources only, within the window.
             let eligible = a.source != b.source
                 && (!windowed || (a.published - b.published).abs() <= settings.window_secs);
@@ -317,12 +319,13 @@ fn report(name: &str, verbose: bool) -> (Outcome, Outcome) {
 
 /// `real.toml`: real reports by real outlets (headline and lead as
 /// published, each with its URL; README in `tests/dedup/`). Measured, and
-/// held at the figures reached when it was added (issue "Grouping that never
-/// hides a story" raises them): precision 0.97 and recall 0.85 are the goal;
-/// on 2026-12-06 the shipped defaults reached 0.709 / 0.841 as ingest
-/// judges and 0.696 / 0.850 replayed.
-const REAL_PRECISION_FLOOR: f64 = 0.69;
-const REAL_RECALL_FLOOR: f64 = 0.83;
+/// held at the figures reached (issue "Grouping that never hides a story"
+/// raises them): precision 0.97 and recall 0.85 are the goal. The shipped
+/// defaults reached, on 2026-12-06, 0.709 / 0.841 as ingest judges and
+/// 0.696 / 0.850 replayed; with states, offices, datelines and reports
+/// days apart as evidence, 0.762 / 0.850 and 0.750 / 0.850.
+const REAL_PRECISION_FLOOR: f64 = 0.74;
+const REAL_RECALL_FLOOR: f64 = 0.84;
 
 #[test]
 fn real_news_reports_are_measured() {

@@ -10,6 +10,13 @@
 //! streets) but share none of them are about different places, whatever
 //! else they share ([`super::score`] weighs that).
 //!
+//! Two more kinds tell events apart only against their own kind: a state
+//! ("Erster AfD-Landrat in Brandenburg?" and "… Bürgermeister
+//! Sachsen-Anhalts"; a report on Darmstadt and one on Hessen still agree)
+//! and an office ("Landrat", "Bürgermeister", "Ministerpräsident": a
+//! county's head and a town's mayor are different people, so different
+//! events).
+//!
 //! Entities are kept as hashes with their kind in the low bits.
 
 use std::hash::BuildHasherDefault;
@@ -17,23 +24,37 @@ use std::hash::BuildHasherDefault;
 use super::index::AlreadyHashed;
 use super::text::{FNV_OFFSET, fnv_step, hash_term, mix};
 
-/// The kind of a named thing (the low two bits of its hash).
+/// The kind of a named thing (the low three bits of its hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Place = 1,
     Street = 2,
+    /// A federal state.
+    State = 3,
+    /// A public office ("Landrat", "Bürgermeister").
+    Office = 4,
+}
+
+/// The bits of an entity hash that hold its kind.
+const KIND_BITS: u64 = 7;
+
+/// `hash` (of a name) as an entity of `kind`.
+fn with_kind(hash: u64, kind: Kind) -> u64 {
+    (hash & !KIND_BITS) | kind as u64
 }
 
 /// The hash of an entity of `kind` called `name`.
 fn entity(kind: Kind, name: &str) -> u64 {
-    (hash_term(name) & !3) | kind as u64
+    with_kind(hash_term(name), kind)
 }
 
 /// The kind of an entity hash.
 pub fn kind_of(entity: u64) -> Option<Kind> {
-    match entity & 3 {
+    match entity & KIND_BITS {
         1 => Some(Kind::Place),
         2 => Some(Kind::Street),
+        3 => Some(Kind::State),
+        4 => Some(Kind::Office),
         _ => None,
     }
 }
@@ -75,8 +96,20 @@ Odenwald Odenwaldkreis Vogelsberg Vogelsbergkreis Wetterau Wetteraukreis Kinzig 
 Hochtaunus Hochtaunuskreis Schwalm Waldeck Werra Bergstraße Gerau Gersprenztal Dill
 ";
 
-/// The folded gazetteer: the term hash of each name with the place it
-/// stands for, and which three-letter starts the names have (most words
+/// The federal states, as [`Kind::State`]: `Word=State` as in [`PLACES`],
+/// each part of a name in several words standing for the state. "Sachsen"
+/// is Saxony unless "Anhalt" follows (see [`named`]); city states are
+/// places already.
+const STATES: &str = "
+Baden=BadenWürttemberg Württemberg=BadenWürttemberg Bayern Brandenburg Hessen
+Mecklenburg=MecklenburgVorpommern Vorpommern=MecklenburgVorpommern Niedersachsen
+Nordrhein=NordrheinWestfalen Westfalen=NordrheinWestfalen Rheinland=RheinlandPfalz
+Pfalz=RheinlandPfalz Saarland Sachsen Anhalt=SachsenAnhalt Thüringen
+Schleswig=SchleswigHolstein Holstein=SchleswigHolstein
+";
+
+/// The folded gazetteer: the term hash of each name with the entity (place
+/// or state) it stands for, and which three-letter starts the names have (most words
 /// are rejected by their start, without hashing).
 struct Gazetteer {
     names: std::collections::HashMap<u64, u64, BuildHasherDefault<AlreadyHashed>>,
@@ -110,16 +143,18 @@ fn gazetteer() -> &'static Gazetteer {
             names: Default::default(),
             starts: vec![0; (26 * 26 * 26usize).div_ceil(64)],
         };
-        for entry in PLACES
-            .split(|c: char| c.is_whitespace() || c == '-')
-            .filter(|entry| !entry.is_empty())
-        {
-            let (name, stands_for) = entry.split_once('=').unwrap_or((entry, entry));
-            let folded = crate::fold::fold(name);
-            let place = hash_term(&crate::fold::fold(stands_for));
-            gazetteer.names.insert(hash_term(&folded), place);
-            if let Some(start) = start_of(&folded) {
-                gazetteer.starts[start / 64] |= 1 << (start % 64);
+        for (names, kind) in [(PLACES, Kind::Place), (STATES, Kind::State)] {
+            for entry in names
+                .split(|c: char| c.is_whitespace() || c == '-')
+                .filter(|entry| !entry.is_empty())
+            {
+                let (name, stands_for) = entry.split_once('=').unwrap_or((entry, entry));
+                let folded = crate::fold::fold(name);
+                let named = with_kind(hash_term(&crate::fold::fold(stands_for)), kind);
+                gazetteer.names.insert(hash_term(&folded), named);
+                if let Some(start) = start_of(&folded) {
+                    gazetteer.starts[start / 64] |= 1 << (start % 64);
+                }
             }
         }
         gazetteer
@@ -130,7 +165,7 @@ fn gazetteer() -> &'static Gazetteer {
 /// ("Kasseler", "Offenbacherin", "Wiesbadens"), longest first.
 const PLACE_ENDINGS: &[&str] = &["erinnen", "erin", "ern", "er", "s"];
 
-/// The place a folded word names, if any.
+/// The place or state a folded word names (as an entity), if any.
 fn place(word: &str) -> Option<u64> {
     let gazetteer = gazetteer();
     if !start_of(word).is_some_and(|start| gazetteer.has_start(start)) {
@@ -201,10 +236,40 @@ const NOT_STREET_NAMES: &[&str] = &[
     "ausfall",
 ];
 
+/// Offices by a part of their folded word ("Oberbürgermeisterin",
+/// "AfD-Landrat", "Landratsamt"), longest first; a lord mayor and a mayor
+/// are one office (reports call the same person either).
+const OFFICES: &[(&str, &str)] = &[
+    ("ministerpraesident", "ministerpraesident"),
+    ("buergermeister", "buergermeister"),
+    ("landraet", "landrat"),
+    ("landrat", "landrat"),
+];
+
+/// The office a folded word names, if any (an office word is never a
+/// place or a street).
+fn office(word: &str) -> Option<u64> {
+    // Every word is asked: most are too short to hold an office's name.
+    if word.len() < 7 {
+        return None;
+    }
+    OFFICES
+        .iter()
+        .find(|(part, _)| word.contains(part))
+        .map(|(_, office)| entity(Kind::Office, office))
+}
+
 /// The entity a folded word names, if any; `previous` is the word before.
 /// `Replace` means the previous word's entity was part of this one (the
-/// "Frankfurter" of "Frankfurter Straße" is a street, not Frankfurt).
+/// "Frankfurter" of "Frankfurter Straße" is a street, not Frankfurt; the
+/// "Sachsen" of "Sachsen-Anhalt" is not Saxony).
 pub fn named(previous: &str, word: &str) -> Option<Named> {
+    if let Some(office) = office(word) {
+        return Some(Named::New(office));
+    }
+    if previous == "sachsen" && word.starts_with("anhalt") {
+        return place_entity(word).map(Named::Replace);
+    }
     for suffix in STREET_WORDS {
         if word == *suffix {
             // "Frankfurter Straße", "Berliner Allee": the name is the word
@@ -234,9 +299,9 @@ pub enum Named {
     Replace(u64),
 }
 
-/// The place a word names, as an entity, if any.
+/// The place or state a word names, as an entity, if any.
 pub fn place_entity(word: &str) -> Option<u64> {
-    place(word).map(|hash| (hash & !3) | Kind::Place as u64)
+    place(word)
 }
 
 /// Whether `a` and `b` (sorted entity hashes) both name things of `kind` but
@@ -266,9 +331,39 @@ mod tests {
         assert_eq!(of("Kassel"), of("Kasseler Bürgerbüro"));
         assert_eq!(of("Köln"), of("den Kölnern"));
         assert_eq!(of("Landkreis Hohenstein").len(), 1);
-        assert!(of("Essen auf Rädern, ein Bad und eine Halle in Hessen").is_empty());
+        assert!(
+            of("Essen auf Rädern, ein Bad und eine Halle in Hessen")
+                .iter()
+                .all(|&e| kind_of(e) == Some(Kind::State)),
+            "no place (Hessen is a state)"
+        );
         // A district stands for its city.
         assert_eq!(of("in Eberstadt"), of("in Darmstadt"));
+    }
+
+    #[test]
+    fn states_and_offices_are_named_things_of_their_own() {
+        let brandenburg = of("Erster AfD-Landrat in Brandenburg?");
+        let sachsen_anhalt = of("Erster AfD-Bürgermeister Sachsen-Anhalts");
+        assert!(disagree(&brandenburg, &sachsen_anhalt, Kind::State));
+        assert!(disagree(&brandenburg, &sachsen_anhalt, Kind::Office));
+        // Sachsen-Anhalt is not Saxony, but is itself.
+        assert!(disagree(&of("in Sachsen"), &sachsen_anhalt, Kind::State));
+        let the_state = of("Sachsen-Anhalt kündigt Vertrag");
+        assert!(!disagree(&the_state, &sachsen_anhalt, Kind::State));
+        assert_eq!(the_state.len(), 1);
+        assert_eq!(of("Baden-Württemberg"), of("Württemberg"));
+        // A state is no place: a report on Darmstadt and one on Hessen agree.
+        assert!(!disagree(&of("Darmstadt"), &of("Hessen"), Kind::Place));
+        assert!(!disagree(&of("Darmstadt"), &of("Hessen"), Kind::State));
+        // A lord mayor is a mayor; the county's office is the Landrat's.
+        assert_eq!(of("Oberbürgermeisterin"), of("Bürgermeister"));
+        assert_eq!(of("Landratsamt"), of("Landrätin"));
+        assert!(
+            of("Bürgermeister Benz")
+                .iter()
+                .all(|&e| kind_of(e) == Some(Kind::Office))
+        );
     }
 
     #[test]

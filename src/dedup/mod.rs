@@ -7,9 +7,11 @@
 //! 1. they have the same canonical link (identify's normalization), or
 //! 2. one's content links to the other's canonical link, or
 //! 3. their title and lead are near-duplicates ([`score::similarity`] at or
-//!    above the threshold), unless they name different places or streets
-//!    ([`entities`]); candidates come from a MinHash LSH index ([`sketch`]),
-//!    so finding them costs a few lookups however many items are stored.
+//!    above the threshold), unless they name different places, streets,
+//!    states or offices ([`entities`]); reports days apart count less
+//!    ([`score::apart`]: a follow-up); candidates come from a MinHash LSH
+//!    index ([`sketch`]), so finding them costs a few lookups however many
+//!    items are stored.
 //!
 //! Clusters only grow: an item joins at most one existing cluster and
 //! clusters never merge or split, so the entry a cluster was first shown as
@@ -315,6 +317,8 @@ impl Index {
                         member.weight_sum,
                         homes,
                     );
+                    let apart = score::apart(member.published - published);
+                    let score = score * apart.map_or(1.0, |(_, share)| share);
                     if score < settings.threshold {
                         continue;
                     }
@@ -354,14 +358,75 @@ pub const DEFAULT_THRESHOLD: f64 = 0.14;
 
 /// The terms an item is compared by: its title and the start of its
 /// summary (or, without one, of its content).
+///
+/// A lead's dateline ("Osnabrück. …", "Berlin (dpa) – …") names where the
+/// report was written, often the outlet's or agency's town rather than the
+/// event's: its place counts only when the item names no other place or
+/// state (then it is mostly the event's: "Estorf (dpa) – Der Bürgermeister
+/// …").
 pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> TermSet {
     let mut terms = Vec::with_capacity(64);
     let mut entities = Vec::new();
     text::terms_and_entities(title, usize::MAX, &mut terms, &mut entities);
     if let Some(lead) = summary.filter(|s| !s.trim().is_empty()).or(content) {
-        text::terms_and_entities(lead, LEAD_WORDS, &mut terms, &mut entities);
+        let (dateline, rest) = split_dateline(lead);
+        let mut dateline_entities = Vec::new();
+        let read =
+            text::terms_and_entities(dateline, LEAD_WORDS, &mut terms, &mut dateline_entities);
+        text::terms_and_entities(rest, LEAD_WORDS - read, &mut terms, &mut entities);
+        let names_where = |e: &u64| {
+            matches!(
+                entities::kind_of(*e),
+                Some(entities::Kind::Place | entities::Kind::State)
+            )
+        };
+        let is_dateline = dateline_entities.iter().any(names_where);
+        if !is_dateline || !entities.iter().any(names_where) {
+            entities.append(&mut dateline_entities);
+        }
     }
     TermSet::with_entities(terms, entities)
+}
+
+/// Most bytes a dateline and its agency take.
+const DATELINE_BYTES: usize = 48;
+
+/// A lead's possible dateline and the rest: the start of the text, up to
+/// three words, ending in ". ", an agency in brackets or a dash ("Berlin
+/// (dpa) – ", "LUDWIGSBURG – ", "Osnabrück. "). Only a dateline that names
+/// a place is treated as one ([`item_terms`]), so a false find ("Am 5. März")
+/// changes nothing.
+fn split_dateline(lead: &str) -> (&str, &str) {
+    const ENDS: [&str; 5] = [". ", " (", " - ", " – ", " — "];
+    let text = lead.trim_start();
+    let mut limit = text.len().min(DATELINE_BYTES);
+    while !text.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    let window = &text[..limit];
+    let Some((end, ending)) = ENDS
+        .iter()
+        .filter_map(|ending| window.find(ending).map(|at| (at, *ending)))
+        .min()
+    else {
+        return ("", lead);
+    };
+    let head = &text[..end];
+    let words = head.split_whitespace().count();
+    if !(1..=3).contains(&words) || !head.starts_with(char::is_uppercase) || head.contains('<') {
+        return ("", lead);
+    }
+    let mut rest = &text[end + ending.len()..];
+    if ending == " (" {
+        // The agency: "(dpa)", "(dpa/lhe)", then a dash, colon or full stop.
+        match rest.find(')') {
+            Some(close) if close < 16 => rest = &rest[close + 1..],
+            _ => return ("", lead),
+        }
+        rest = rest.trim_start();
+        rest = rest.strip_prefix(['-', '–', '—', ':', '.']).unwrap_or(rest);
+    }
+    (head, rest.trim_start())
 }
 
 #[cfg(test)]
@@ -383,6 +448,58 @@ mod tests {
             None,
         );
         assert_eq!(marked, whole);
+    }
+
+    #[test]
+    fn a_dateline_names_the_event_only_when_nothing_else_does() {
+        assert_eq!(
+            split_dateline("Berlin (dpa/lhe) – Die Städte fordern"),
+            ("Berlin", "Die Städte fordern")
+        );
+        assert_eq!(
+            split_dateline("Osnabrück. Das Land"),
+            ("Osnabrück", "Das Land")
+        );
+        assert_eq!(
+            split_dateline("LUDWIGSBURG – Das Amt"),
+            ("LUDWIGSBURG", "Das Amt")
+        );
+        assert_eq!(
+            split_dateline("Die Anwendung ist seit Monaten umstritten. Zuletzt").0,
+            ""
+        );
+        // The agency's town is not where the event is.
+        let with_dateline = item_terms(
+            "Kiel kündigt den Vertrag",
+            Some("Osnabrück. Kiel hat den Vertrag gekündigt."),
+            None,
+        );
+        let without = item_terms(
+            "Kiel kündigt den Vertrag",
+            Some("Kiel hat den Vertrag gekündigt."),
+            None,
+        );
+        assert_eq!(with_dateline.entities(), without.entities());
+        // Naming nothing else, the dateline is the event's place.
+        let only_dateline = item_terms(
+            "Bürgerbüro geschlossen",
+            Some("Kassel (dpa) – Das Bürgerbüro bleibt zu."),
+            None,
+        );
+        assert_eq!(
+            only_dateline.entities(),
+            item_terms("Bürgerbüro in Kassel geschlossen", None, None).entities()
+        );
+        // The same words either way.
+        assert_eq!(
+            with_dateline.terms(),
+            item_terms(
+                "Kiel kündigt den Vertrag",
+                Some("Osnabrück Kiel hat den Vertrag gekündigt."),
+                None
+            )
+            .terms()
+        );
     }
 
     #[test]
@@ -550,6 +667,18 @@ mod decide_tests {
         assert!(index.decide(&other, "stadt-of", 2100, &settings).is_none());
         // From a source with no home place (trade press) it is a report of it.
         assert!(index.decide(&other, "kommune21", 2100, &settings).is_some());
+    }
+
+    #[test]
+    fn a_report_days_later_counts_less() {
+        let mut index = Index::default();
+        index.insert(1, 1, "stadt", 1000, &keys("https://a.example/1", CITY));
+        let settings = Settings::default();
+        let rewrite = keys("https://b.example/1", REWRITE);
+        let same_day = index.decide(&rewrite, "kommune21", 5000, &settings);
+        let days_later = index.decide(&rewrite, "kommune21", 1000 + 4 * 86_400, &settings);
+        let (same_day, days_later) = (same_day.unwrap().score, days_later.unwrap().score);
+        assert!(days_later < same_day * 0.7, "{days_later} {same_day}");
     }
 
     #[test]

@@ -101,8 +101,13 @@ pub fn terms(text: &str, out: &mut Vec<u64>) {
 
 /// [`terms`] of the first `words` words of `text` (markup does not count;
 /// stop words and numbers do), also appending the [`entities`] the text
-/// names to `entities`.
-pub fn terms_and_entities(text: &str, words: usize, out: &mut Vec<u64>, entities: &mut Vec<u64>) {
+/// names to `entities`. Returns how many words it read.
+pub fn terms_and_entities(
+    text: &str,
+    words: usize,
+    out: &mut Vec<u64>,
+    entities: &mut Vec<u64>,
+) -> usize {
     let mut sink = Sink {
         terms: out,
         entities,
@@ -168,6 +173,7 @@ pub fn terms_and_entities(text: &str, words: usize, out: &mut Vec<u64>, entities
         }
     }
     finish_word(&mut word, out);
+    words - out.words_left
 }
 
 /// Where finished words go.

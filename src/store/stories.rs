@@ -114,17 +114,22 @@ impl super::Store {
         let related = |store: &super::Store, other: StoredItem| {
             let other_terms = dedup_keys_of_stored(&other).terms;
             let homes = [home(&item.source_id), home(&other.source_id)];
+            // As the decision weighs it: reports days apart count less.
+            let apart = dedup::score::apart(item.published - other.published);
+            let mut findings: Vec<&'static str> =
+                dedup::score::factors_with_homes(&keys.terms, &other_terms, homes)
+                    .into_iter()
+                    .map(|(finding, _)| finding)
+                    .collect();
+            findings.extend(apart.map(|(finding, _)| finding));
             Ok::<_, StoreError>(Related {
                 similarity: dedup::score::similarity_at_home(
                     &keys.terms,
                     &other_terms,
                     |t| index.weight(t),
                     homes,
-                ),
-                findings: dedup::score::factors_with_homes(&keys.terms, &other_terms, homes)
-                    .into_iter()
-                    .map(|(finding, _)| finding)
-                    .collect(),
+                ) * apart.map_or(1.0, |(_, share)| share),
+                findings,
                 joined: store.cluster_reason(other.id)?,
                 item: other,
             })
