@@ -379,6 +379,32 @@ fn citizen_services_config(dir: &Path, sources: &[(&str, &str, String)]) -> Path
     path
 }
 
+/// Serves one report per source (id, title, report), writes a
+/// citizen-services config for them and fetches once.
+fn serve_and_fetch<const N: usize>(
+    dir: &Path,
+    sources: [(&str, &str, Report<'_>); N],
+) -> (TestServer, PathBuf) {
+    let server = TestServer::start();
+    let mut configured = Vec::new();
+    for (id, title, report) in sources {
+        let path = format!("/{id}.xml");
+        server.route(
+            &path,
+            Behaviour::ok("application/rss+xml", rss(title, &[report])),
+        );
+        configured.push((id, title, server.url(&path)));
+    }
+    let config = citizen_services_config(dir, &configured);
+    let output = run_kurator(&config, &["fetch"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (server, config)
+}
+
 #[test]
 fn the_same_notice_from_two_places_stays_two_stories() {
     // Two cities close their citizen offices on the same Friday: the notices
@@ -410,31 +436,14 @@ fn the_same_notice_from_two_places_stays_two_stories() {
                   Gebuchte Termine werden verlegt.",
         hours_ago: 20,
     };
-    let server = TestServer::start();
-    for (path, title, report) in [
-        ("/kassel.xml", "Kassel", kassel),
-        ("/offenbach.xml", "Offenbach", offenbach),
-        ("/hna.xml", "HNA", rewrite),
-    ] {
-        server.route(
-            path,
-            Behaviour::ok("application/rss+xml", rss(title, &[report])),
-        );
-    }
     let dir = tempfile::tempdir().unwrap();
-    let config = citizen_services_config(
+    let (_server, config) = serve_and_fetch(
         dir.path(),
-        &[
-            ("kassel", "Stadt Kassel", server.url("/kassel.xml")),
-            ("offenbach", "Stadt Offenbach", server.url("/offenbach.xml")),
-            ("hna", "HNA", server.url("/hna.xml")),
+        [
+            ("kassel", "Stadt Kassel", kassel),
+            ("offenbach", "Stadt Offenbach", offenbach),
+            ("hna", "HNA", rewrite),
         ],
-    );
-    let output = run_kurator(&config, &["fetch"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
     );
     let entries = atom_entries(&render(&config, "buergerservice", "atom"));
     assert_eq!(entries.len(), 2, "Kassel and Offenbach: {entries:#?}");
@@ -619,31 +628,14 @@ fn a_landrat_and_a_mayor_in_two_states_stay_apart_and_explain_says_why() {
                   Stichwahl mit knapper Mehrheit bei 41 Prozent Wahlbeteiligung.",
         hours_ago: 2,
     };
-    let server = TestServer::start();
-    for (path, title, report) in [
-        ("/bb.xml", "BB", landrat),
-        ("/st.xml", "ST", mayor),
-        ("/wk.xml", "Wochenblatt", days_later),
-    ] {
-        server.route(
-            path,
-            Behaviour::ok("application/rss+xml", rss(title, &[report])),
-        );
-    }
     let dir = tempfile::tempdir().unwrap();
-    let config = citizen_services_config(
+    let (_server, config) = serve_and_fetch(
         dir.path(),
-        &[
-            ("bb", "BB", server.url("/bb.xml")),
-            ("st", "ST", server.url("/st.xml")),
-            ("wk", "Wochenblatt", server.url("/wk.xml")),
+        [
+            ("bb", "BB", landrat),
+            ("st", "ST", mayor),
+            ("wk", "Wochenblatt", days_later),
         ],
-    );
-    let output = run_kurator(&config, &["fetch"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
     );
     let output = run_kurator(
         &config,
