@@ -316,6 +316,11 @@ fn each_story_appears_once_with_its_other_sources_and_ids_never_change() {
     let listing = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{listing}");
     assert!(listing.contains("3 reports"), "{listing}");
+    let entry = item["_kurator"]["uid"].as_str().unwrap();
+    assert!(
+        listing.contains(&format!("(entry {entry}): 3 reports")),
+        "the story's entry id, as feeds show it: {listing}"
+    );
     assert!(listing.contains("cites"), "{listing}");
     assert!(listing.contains("text 0."), "{listing}");
     assert!(

@@ -52,8 +52,15 @@ fn describe(
     reasons: &mut impl Iterator<Item = Option<(String, f64)>>,
 ) -> String {
     let newest = members.iter().map(|m| m.published).max().unwrap_or(0);
+    // The id readers know the story by (what `split`, `join` and `explain`
+    // also take).
+    let entry = members
+        .iter()
+        .find(|m| m.id == cluster)
+        .or_else(|| members.iter().min_by_key(|m| m.id))
+        .map_or("", StoredItem::entry_id);
     let mut out = format!(
-        "cluster {cluster}: {} reports, newest {}\n",
+        "cluster {cluster} (entry {entry}): {} reports, newest {}\n",
         members.len(),
         format_time(newest)
     );
