@@ -126,12 +126,7 @@ pub fn cluster_entry(
     members: Vec<StoredItem>,
     eligible: impl Fn(&StoredItem, &[String]) -> bool,
 ) -> Result<Entry, StoreError> {
-    let uid = members
-        .iter()
-        .find(|m| m.id == cluster)
-        .or_else(|| members.iter().min_by_key(|m| m.id))
-        .map(|m| m.entry_id().to_owned())
-        .unwrap_or_default();
+    let uid = crate::store::story_entry_id(cluster, &members).to_owned();
     let priority = |m: &StoredItem| config.source(&m.source_id).map_or(0, |s| s.priority);
     let mut tags: Vec<Tag> = Vec::new();
     let mut eligible_members = Vec::with_capacity(members.len());

@@ -54,11 +54,7 @@ fn describe(
     let newest = members.iter().map(|m| m.published).max().unwrap_or(0);
     // The id readers know the story by (what `split`, `join` and `explain`
     // also take).
-    let entry = members
-        .iter()
-        .find(|m| m.id == cluster)
-        .or_else(|| members.iter().min_by_key(|m| m.id))
-        .map_or("", StoredItem::entry_id);
+    let entry = kurator::store::story_entry_id(cluster, members);
     let mut out = format!(
         "cluster {cluster} (entry {entry}): {} reports, newest {}\n",
         members.len(),

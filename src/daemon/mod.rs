@@ -319,19 +319,14 @@ async fn handle_signals(
     status: &Status,
     commands: &mpsc::Sender<Command<Source>>,
 ) -> Result<(), String> {
-    let mut signals = match Signals::listen(true) {
-        Ok(signals) => signals,
-        Err(err) => {
-            systemd::stopping();
-            let _ = commands.send(Command::Stop { grace: STOP_GRACE }).await;
-            return Err(err);
+    let mut listening = Signals::listen(true);
+    if let Ok(signals) = &mut listening {
+        while signals.next().await == Asked::Reload {
+            systemd::reloading();
+            reloader.reload().await;
+            // Good or bad, the daemon is running again.
+            systemd::ready(&status.line().await);
         }
-    };
-    while signals.next().await == Asked::Reload {
-        systemd::reloading();
-        reloader.reload().await;
-        // Good or bad, the daemon is running again.
-        systemd::ready(&status.line().await);
     }
     systemd::stopping();
     tracing::info!(
@@ -339,5 +334,5 @@ async fn handle_signals(
         humantime::format_duration(STOP_GRACE)
     );
     let _ = commands.send(Command::Stop { grace: STOP_GRACE }).await;
-    Ok(())
+    listening.map(drop)
 }

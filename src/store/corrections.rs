@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Context;
 use super::items::{ITEM_COLUMNS, stored_item};
+use super::stories::story_entry_id;
 use super::topics::{ALL_FEED, bump_feed_versions, topics_of};
 use super::{Store, StoreError, StoredItem, write_transaction};
 
@@ -171,7 +172,7 @@ impl Store {
             return Ok(Err(Refused::Alone));
         }
         let feeds = story_feeds(&tx, &members)?;
-        let story_entry_id = entry_id_of_story(&members, cluster);
+        let story_entry_id = story_entry_id(cluster, &members).to_owned();
         let rest: Vec<&StoredItem> = members.iter().filter(|m| m.id != item.id).collect();
         let mut entry_id = item.entry_id().to_owned();
         // The story's first report leaves: the next keeps the story, and
@@ -234,8 +235,8 @@ impl Store {
         }
         let story = story_of(&tx, &into)?;
         let joining = story_of(&tx, &other)?;
-        let story_entry_id = entry_id_of_story(&story, key);
-        let gone_entry_id = entry_id_of_story(&joining, other_key);
+        let gone_entry_id = story_entry_id(other_key, &joining).to_owned();
+        let story_entry_id = story_entry_id(key, &story).to_owned();
         let mut feeds = story_feeds(&tx, &story)?;
         feeds.extend(story_feeds(&tx, &joining)?);
         tx.execute(
@@ -286,17 +287,6 @@ fn story_of(conn: &Connection, item: &StoredItem) -> Result<Vec<StoredItem>, Sto
         Some(cluster) => members_in(conn, cluster),
         None => Ok(vec![item.clone()]),
     }
-}
-
-/// The entry id of the story whose first report is `key`, as the feeds
-/// show it (a story's entry takes its id from its first report).
-fn entry_id_of_story(members: &[StoredItem], key: i64) -> String {
-    members
-        .iter()
-        .find(|m| m.id == key)
-        .or_else(|| members.iter().min_by_key(|m| m.id))
-        .map(|m| m.entry_id().to_owned())
-        .unwrap_or_default()
 }
 
 /// The new entry id of `report`, a story's first report split off the

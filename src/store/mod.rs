@@ -61,7 +61,7 @@ pub use items::StoredItem;
 pub use migrations::BUSY_TIMEOUT;
 pub use retention::{Backup, Pruned, backup};
 pub use sources::{FetchRecord, SourceState, StoreStats};
-pub use stories::{Related, StoryExplanation};
+pub use stories::{Related, StoryExplanation, story_entry_id};
 pub use topics::{ALL_FEED, FeedVersion};
 pub use writer::{MAX_BATCH, StoreWriter};
 

@@ -200,6 +200,16 @@ fn dedup_keys_of_stored(item: &StoredItem) -> Keys {
     )
 }
 
+/// The id readers know story `cluster` by, as the feeds show it: its first
+/// report's entry id (or, if that was pruned, its oldest member's).
+pub fn story_entry_id(cluster: i64, members: &[StoredItem]) -> &str {
+    members
+        .iter()
+        .find(|m| m.id == cluster)
+        .or_else(|| members.iter().min_by_key(|m| m.id))
+        .map_or("", StoredItem::entry_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
