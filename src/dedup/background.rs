@@ -14,15 +14,25 @@
 //! rare, which is what they are.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::LazyLock;
+
+use super::index::AlreadyHashed;
 
 /// The list, as shipped.
 const FREQUENCIES: &str = include_str!("../../data/wordfreq-de/frequencies.txt");
 
+/// Words an item is compared by (its title and lead: [`super::LEAD_WORDS`]
+/// and a headline), for [`Background::share_of_item`].
+pub const ITEM_WORDS: u32 = 70;
+
 /// Term frequencies per word of running text.
 #[derive(Debug, Default)]
 pub struct Background {
-    by_term: HashMap<u64, f64>,
+    by_term: HashMap<u64, f64, BuildHasherDefault<AlreadyHashed>>,
+    /// The share of texts of [`ITEM_WORDS`] words with each term (asked
+    /// for every term of every new item).
+    share_of_item: HashMap<u64, f64, BuildHasherDefault<AlreadyHashed>>,
 }
 
 static GERMAN: LazyLock<Background> = LazyLock::new(|| Background::parse(FREQUENCIES));
@@ -35,7 +45,7 @@ impl Background {
 
     /// Reads lines of `centibels<TAB>word word …`; `#` lines are comments.
     fn parse(text: &str) -> Background {
-        let mut by_term: HashMap<u64, f64> = HashMap::new();
+        let mut by_term: HashMap<u64, f64, BuildHasherDefault<AlreadyHashed>> = HashMap::default();
         let mut terms = Vec::new();
         for line in text.lines().filter(|line| !line.starts_with('#')) {
             let Some((bucket, words)) = line.split_once('\t') else {
@@ -53,7 +63,22 @@ impl Background {
                 }
             }
         }
-        Background { by_term }
+        let mut background = Background {
+            by_term,
+            share_of_item: HashMap::default(),
+        };
+        let shares = background
+            .by_term
+            .keys()
+            .map(|&term| (term, background.share_of_texts(term, ITEM_WORDS)))
+            .collect();
+        background.share_of_item = shares;
+        background
+    }
+
+    /// The share of German texts as long as an item's that contain `term`.
+    pub fn share_of_item(&self, term: u64) -> f64 {
+        self.share_of_item.get(&term).copied().unwrap_or(0.0)
     }
 
     /// How often `term` occurs per word of German text (0 if rarer than

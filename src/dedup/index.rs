@@ -19,6 +19,7 @@ use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Keys;
+use super::background::Background;
 use super::score::TermSet;
 use super::sketch::{self, BANDS, BandKeys, ROWS};
 
@@ -238,14 +239,19 @@ pub struct Index {
     by_link: SlotsByKey,
     /// Cited link hash → slots whose content links there.
     citing: SlotsByKey,
-    /// Term → how many members have it.
+    /// Term → how many members of the last bulk load have it (see
+    /// [`Index::insert_many`]): the local half of term weights.
     document_frequency: HashedMap<u64, u32>,
+    /// How many items `document_frequency` counted.
+    items_counted: u32,
+    /// General German, the other half of term weights.
+    background: &'static Background,
     sources: HashMap<String, u32>,
-    /// By source number: the places its indexed items name.
+    /// By source number: the places its bulk-loaded items name.
     source_places: Vec<SourcePlaces>,
-    /// `ln` of the item count [`Index::weight`] assumes (members and the
-    /// item being compared), kept current on insert.
-    ln_items: f64,
+    /// Clusters merged into another since the index was built (see
+    /// [`Index::merge`]): cluster → the cluster it is now part of.
+    merged: HashedMap<i64, i64>,
     /// The highest item id indexed.
     pub last_id: i64,
 }
@@ -259,9 +265,11 @@ impl Default for Index {
             by_link: SlotsByKey::default(),
             citing: SlotsByKey::default(),
             document_frequency: HashedMap::default(),
+            items_counted: 0,
+            background: Background::german(),
             sources: HashMap::new(),
             source_places: Vec::new(),
-            ln_items: super::score::ln_items(1),
+            merged: HashedMap::default(),
             last_id: 0,
         }
     }
@@ -336,8 +344,10 @@ impl Index {
     }
 
     /// Adds the item [`Index::decide`] was just asked about, with the band
-    /// keys it computed then (the term counts it assumed are the counts once
-    /// the item is added, so they are the same).
+    /// keys it computed then. Its terms and places are not counted: term
+    /// weights and home places change only with a bulk load
+    /// ([`Index::insert_many`]), so that the items of one run are judged by
+    /// the same weights whatever the order they come in.
     pub fn insert_decided(
         &mut self,
         id: i64,
@@ -351,10 +361,7 @@ impl Index {
             return;
         }
         self.last_id = id;
-        self.count_terms(&keys);
-        // Counting this item and the next one compared.
-        self.ln_items = super::score::ln_items(index32(self.members.len() + 2));
-        self.add_member(id, cluster, source, published, keys, sketch);
+        self.add_member(id, cluster, source, published, keys, sketch, false);
     }
 
     fn count_terms(&mut self, keys: &Keys) {
@@ -363,9 +370,11 @@ impl Index {
         }
     }
 
-    /// Adds items (in id order): first their terms are counted, then their
-    /// sketches are taken, so a bulk load sketches every item against the
-    /// same term counts.
+    /// Adds items (in id order): first their terms and places are counted,
+    /// then their sketches are taken, so a bulk load sketches every item
+    /// against the same term counts. The writer loads the window so when it
+    /// starts and once a day; in between, items it adds one by one
+    /// ([`Index::insert_decided`]) leave the counts as they are.
     pub fn insert_many(&mut self, items: Vec<(i64, i64, String, i64, Keys)>) {
         let items: Vec<_> = items
             .into_iter()
@@ -378,8 +387,9 @@ impl Index {
             self.last_id = self.last_id.max(*id);
             self.count_terms(keys);
         }
-        // Every item is weighed against the counts of the whole load.
-        self.ln_items = super::score::ln_items(index32(self.members.len() + items.len() + 1));
+        self.items_counted = self
+            .items_counted
+            .saturating_add(index32(items.len()));
         for (id, cluster, source, published, keys) in items {
             let bands = self.bands_for(&keys.terms, 0).map(|bands| bands.keys);
             let weight_sum = match bands {
@@ -387,7 +397,7 @@ impl Index {
                 None => 0.0,
             };
             let sketch = Sketch { bands, weight_sum };
-            self.add_member(id, cluster, &source, published, keys, sketch);
+            self.add_member(id, cluster, &source, published, keys, sketch, true);
         }
     }
 
@@ -399,10 +409,13 @@ impl Index {
         published: i64,
         keys: Keys,
         sketch: Sketch,
+        count_places: bool,
     ) {
         let Sketch { bands, weight_sum } = sketch;
         let source = self.source_number(source);
-        self.count_places(source, &keys);
+        if count_places {
+            self.count_places(source, &keys);
+        }
         // An item without bands is never a text candidate, so its terms are
         // never read again: most items of a busy window, and most of the
         // index's memory.
@@ -447,9 +460,13 @@ impl Index {
         });
     }
 
-    /// Whether a term found in `df` indexed items is too common to sketch.
-    fn is_common(&self, df: u32) -> bool {
-        df as usize > COMMON_AT_LEAST.max(self.members.len() / COMMON_SHARE)
+    /// Whether `term`, found in `df` counted items, is too common to
+    /// sketch: counted, or by the background, in too many items.
+    fn is_common(&self, term: u64, df: u32) -> bool {
+        let items = f64::from(self.items_counted) + super::score::BACKGROUND_ITEMS;
+        let share = self.background.share_of_item(term);
+        let expected = f64::from(df) + share * super::score::BACKGROUND_ITEMS;
+        expected > (COMMON_AT_LEAST as f64).max(items / COMMON_SHARE as f64)
     }
 
     /// The LSH band keys of a term set: the sketch of its telling terms.
@@ -481,10 +498,9 @@ impl Index {
         );
     }
 
-    /// The weight of a term found in `df` indexed items ([`Index::weight`]).
-    pub fn weight_of_count(&self, df: u32) -> f64 {
-        // The item being compared counts too (it is not indexed yet).
-        super::score::idf_with(df + 1, self.ln_items)
+    /// The weight of `term`, found in `df` counted items ([`Index::weight`]).
+    pub fn weight_of_count(&self, term: u64, df: u32) -> f64 {
+        super::score::idf(df, self.items_counted, self.background.share_of_item(term))
     }
 
     /// [`Index::bands_for`] with the term counts looked up already.
@@ -504,7 +520,7 @@ impl Index {
             telling.clear();
             telling_counts.clear();
             for (&term, &df) in terms.terms().iter().zip(counts) {
-                if !self.is_common(df + pending) {
+                if !self.is_common(term, df + pending) {
                     telling.push(term);
                     telling_counts.push(df);
                 }
@@ -538,14 +554,63 @@ impl Index {
         }
     }
 
-    /// The weight of a term: rare among indexed items means telling.
+    /// The cluster `member` belongs to now, after merges.
+    pub fn cluster_of(&self, member: &Member) -> i64 {
+        let mut cluster = member.cluster;
+        if self.merged.is_empty() {
+            return cluster;
+        }
+        while let Some(&into) = self.merged.get(&cluster) {
+            cluster = into;
+        }
+        cluster
+    }
+
+    /// Records that cluster `from` is now part of cluster `into` (a new item
+    /// was a report of both): its members are read as `into`'s from now on,
+    /// without touching each (a merge costs one map entry; the daily
+    /// rebuild reads the merged clusters from the database).
+    pub fn merge(&mut self, from: i64, into: i64) {
+        let (from, into) = (self.resolve(from), self.resolve(into));
+        if from != into {
+            self.merged.insert(from, into);
+        }
+        self.set_cluster(into, into);
+    }
+
+    fn resolve(&self, mut cluster: i64) -> i64 {
+        while let Some(&into) = self.merged.get(&cluster) {
+            cluster = into;
+        }
+        cluster
+    }
+
+    /// The weight of a term: rare among counted items and in German at
+    /// large means telling.
     pub fn weight(&self, term: u64) -> f64 {
-        self.weight_of_count(self.document_frequency.get(&term).copied().unwrap_or(0))
+        self.weight_of_count(
+            term,
+            self.document_frequency.get(&term).copied().unwrap_or(0),
+        )
     }
 
     /// Slots of items that may be the same story as `keys`, each with the
     /// strongest reason it was found for. Text candidates still need scoring.
     pub fn candidates(&self, keys: &Keys, bands: Option<&Bands>) -> Vec<(u32, Reason)> {
+        self.candidates_within(keys, bands, None)
+    }
+
+    /// [`Index::candidates`] published within `(published, window_secs)`
+    /// of the item, if given: items that left the window (the index drops
+    /// them only at its daily rebuild) take no place among the text
+    /// candidates scored, which would otherwise depend on the order the
+    /// items came in.
+    pub fn candidates_within(
+        &self,
+        keys: &Keys,
+        bands: Option<&Bands>,
+        window: Option<(i64, i64)>,
+    ) -> Vec<(u32, Reason)> {
         let mut found: Vec<(u32, Reason)> = Vec::new();
         if let Some(link) = keys.link {
             for &slot in self.by_link.get(link) {
@@ -628,7 +693,11 @@ impl Index {
                 if scored == MAX_SCORED {
                     break;
                 }
-                let cluster = self.members[slot as usize].cluster;
+                let member = &self.members[slot as usize];
+                if window.is_some_and(|(published, secs)| (member.published - published).abs() > secs) {
+                    continue;
+                }
+                let cluster = self.cluster_of(member);
                 match per_cluster[..clusters]
                     .iter_mut()
                     .find(|(c, _)| *c == cluster)

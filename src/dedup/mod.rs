@@ -208,6 +208,10 @@ pub struct Decision {
     pub reason: Reason,
     /// 1 for links; the text similarity otherwise.
     pub score: f64,
+    /// Other clusters the item is also a report of, to be merged into
+    /// `cluster` (the oldest): a story is every report linked to another by
+    /// a link or alike text, whatever order they arrive in.
+    pub merges: Vec<i64>,
 }
 
 /// What [`Index::decide`] found: the cluster to join, if any, and the band
@@ -255,6 +259,9 @@ impl Index {
         let source = self.source_id(source);
         let home = source.and_then(|source| self.home_place(source));
         let mut best: Option<Decision> = None;
+        // Every cluster the item is a report of (the oldest is joined, the
+        // others merged into it), with whether its first item says so.
+        let mut joined: Vec<(i64, bool)> = Vec::new();
         thread_local! {
             // The new item's term counts and weights: buffers reused for
             // every new item, on the single writer.
@@ -273,10 +280,17 @@ impl Index {
         // little that is rare to get bands, and skip this.
         weights.clear();
         if bands.is_some() {
-            weights.extend(counts.iter().map(|&df| self.weight_of_count(df)));
+            weights.extend(
+                keys.terms
+                    .terms()
+                    .iter()
+                    .zip(counts.iter())
+                    .map(|(&term, &df)| self.weight_of_count(term, df)),
+            );
         }
         let weight_sum: f64 = weights.iter().sum();
-        let candidates = self.candidates(keys, bands.as_ref());
+        let candidates =
+            self.candidates_within(keys, bands.as_ref(), Some((published, settings.window_secs)));
         // The candidates' members and term lists lie scattered over memory:
         // touching them all first lets their cache misses overlap, instead
         // of scoring waiting for each in turn.
@@ -325,18 +339,31 @@ impl Index {
                     (reason, score)
                 }
             };
+            let cluster = self.cluster_of(member);
+            match joined.iter_mut().find(|(c, _)| *c == cluster) {
+                Some((_, founded)) => *founded |= member.in_story,
+                None => joined.push((cluster, member.in_story)),
+            }
             let better = best
                 .as_ref()
-                .is_none_or(|b| (reason, -score, member.cluster) < (b.reason, -b.score, b.cluster));
+                .is_none_or(|b| (reason, -score, member.id) < (b.reason, -b.score, b.partner));
             if better {
                 best = Some(Decision {
-                    cluster: member.cluster,
+                    cluster,
                     partner: member.id,
-                    founded: member.in_story,
+                    founded: false,
                     reason,
                     score,
+                    merges: Vec::new(),
                 });
             }
+        }
+        if let Some(decision) = best.as_mut() {
+            joined.sort_unstable();
+            let (oldest, founded) = joined[0];
+            decision.cluster = oldest;
+            decision.founded = founded;
+            decision.merges = joined[1..].iter().map(|&(c, _)| c).collect();
         }
         SCRATCH.set(scratch);
         Decided {
@@ -354,7 +381,7 @@ impl Index {
 pub const LEAD_WORDS: usize = 60;
 
 /// Similarity at and above which two texts are one story (`[dedup] threshold`).
-pub const DEFAULT_THRESHOLD: f64 = 0.14;
+pub const DEFAULT_THRESHOLD: f64 = 0.22;
 
 /// The terms an item is compared by: its title and the start of its
 /// summary (or, without one, of its content).

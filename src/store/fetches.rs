@@ -196,6 +196,13 @@ fn upsert_items(
                     if !story.founded {
                         stories::found(tx, story.cluster)?;
                     }
+                    // The item is a report of other stories too: they
+                    // become part of the oldest, and their entries leave
+                    // their topics' feeds.
+                    for &other in &story.merges {
+                        story_topics.extend(stories::cluster_topics(tx, other)?);
+                        stories::merge(tx, other, story.cluster)?;
+                    }
                     // The story's entry now lists this report too: its
                     // topics' feeds change (read once per commit).
                     if grouping.first_join_to(story.cluster) {

@@ -61,6 +61,11 @@ pub enum IndexChange {
         id: i64,
         cluster: i64,
     },
+    /// Story `from` became part of story `into`.
+    Merge {
+        from: i64,
+        into: i64,
+    },
 }
 
 impl Dedup {
@@ -136,6 +141,7 @@ impl Dedup {
                     sketch,
                 } => index.insert_decided(id, cluster, source, published, keys, sketch),
                 IndexChange::SetCluster { id, cluster } => index.set_cluster(id, cluster),
+                IndexChange::Merge { from, into } => index.merge(from, into),
             }
         }
     }
@@ -228,6 +234,10 @@ pub(super) struct Grouping<'a> {
     bumped: &'a HashSet<i64>,
     /// Stories whose topics' feeds this fetch bumps.
     bumping: Vec<i64>,
+    /// Stories this fetch merged into another (from, into): the index
+    /// learns of them only when the fetch is kept, and a later item of the
+    /// fetch may still find the story merged away.
+    merged: Vec<(i64, i64)>,
 }
 
 /// What [`Grouping::decide`] decided for one new item, with the keys it
@@ -253,6 +263,7 @@ impl<'a> Grouping<'a> {
             changes: Vec::new(),
             bumped,
             bumping: Vec::new(),
+            merged: Vec::new(),
         }
     }
 
@@ -265,8 +276,37 @@ impl<'a> Grouping<'a> {
             .keys
             .take()
             .unwrap_or_else(|| Keys::of_item(&identified.item));
-        let decided = index.decide_with_bands(&keys, self.source, published, &self.settings);
+        let mut decided = index.decide_with_bands(&keys, self.source, published, &self.settings);
+        if let Some(decision) = decided.decision.as_mut() {
+            self.after_merges(decision);
+        }
         Some(Grouped { keys, decided })
+    }
+
+    /// Points `decision` at the stories its clusters were merged into
+    /// earlier in this fetch.
+    fn after_merges(&self, decision: &mut Decision) {
+        if self.merged.is_empty() {
+            return;
+        }
+        let now_in = |mut cluster: i64| {
+            while let Some(&(_, into)) = self.merged.iter().find(|(from, _)| *from == cluster) {
+                cluster = into;
+            }
+            cluster
+        };
+        let mut clusters: Vec<i64> = std::iter::once(decision.cluster)
+            .chain(decision.merges.iter().copied())
+            .map(now_in)
+            .collect();
+        clusters.sort_unstable();
+        clusters.dedup();
+        if clusters[0] != decision.cluster {
+            // Founded by the merge, if not before (founding twice is harmless).
+            decision.founded = false;
+        }
+        decision.cluster = clusters[0];
+        decision.merges = clusters[1..].to_vec();
     }
 
     /// Whether this fetch is the first in the commit to add a report to
@@ -291,6 +331,13 @@ impl<'a> Grouping<'a> {
                     id: cluster,
                     cluster,
                 });
+            }
+            for &from in &decision.merges {
+                self.changes.push(IndexChange::Merge {
+                    from,
+                    into: cluster,
+                });
+                self.merged.push((from, cluster));
             }
         }
         self.changes.push(IndexChange::Insert {

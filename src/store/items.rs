@@ -384,6 +384,7 @@ mod tests {
                 founded: false,
                 reason: Reason::Cites,
                 score: 0.5,
+                merges: Vec::new(),
             };
             let b = rows
                 .insert(&second, "b", NOW - 30, NOW, NOW, Some(&story))

@@ -23,13 +23,22 @@ pub(super) fn found(conn: &Connection, cluster: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Makes story `from` (an item alone or a cluster) part of story `into`,
+/// which keeps its entry id.
+pub(super) fn merge(conn: &Connection, from: i64, into: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE items SET cluster_id = ?2 WHERE cluster_id = ?1 OR id = ?1")
+        .and_then(|mut statement| statement.execute(rusqlite::params![from, into]))
+        .context("merging two stories")?;
+    Ok(())
+}
+
 /// The topics of every item of a cluster: the feeds its entry shows in.
 pub(super) fn cluster_topics(conn: &Connection, cluster: i64) -> Result<Vec<String>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT DISTINCT item_topics.topic FROM items
              JOIN item_topics ON item_topics.item_id = items.id
-             WHERE items.cluster_id = ?1",
+             WHERE items.cluster_id = ?1 OR items.id = ?1",
         )
         .context("reading a cluster's topics")?;
     let rows = statement
