@@ -338,13 +338,14 @@ fn report(name: &str, verbose: bool) -> (Outcome, Outcome) {
 /// defaults reached, on 2026-12-06, 0.709 / 0.841 as ingest judges pairs
 /// and 0.696 / 0.850 replayed; with states, offices, datelines and reports
 /// days apart as evidence, 0.762 / 0.850 and 0.750 / 0.850; with background
-/// weights, reports a day apart counting less, stories merged by any report
-/// of both, and the threshold at 0.22: 0.891 / 0.796 and 0.827 / 0.929 (a
-/// story is every report linked to another, so pairs judged one by one
-/// find fewer than the stories hold).
-const REAL_PRECISION_FLOOR: f64 = 0.80;
-const REAL_PAIR_RECALL_FLOOR: f64 = 0.78;
-const REAL_STORY_RECALL_FLOOR: f64 = 0.90;
+/// weights, GeoNames places, place names weighed as common words, reports a
+/// day apart counting less, headline nouns compared, stories merged by any
+/// report of both, and the threshold at 0.22: 0.893 / 0.664 and 0.901 /
+/// 0.885 (a story is every report linked to another, so pairs judged one
+/// by one find fewer than the stories hold).
+const REAL_PRECISION_FLOOR: f64 = 0.88;
+const REAL_PAIR_RECALL_FLOOR: f64 = 0.64;
+const REAL_STORY_RECALL_FLOOR: f64 = 0.86;
 
 #[test]
 fn real_news_reports_are_measured() {
@@ -403,15 +404,16 @@ fn real_news_reports_are_measured() {
 /// set and all three together. Its recall target (0.80) gave way to
 /// precision on real news (issue "Grouping that never hides a story"):
 /// many rewrites in dev and holdout are trade press reporting a city's
-/// release days later in few shared words, and reports a day or more apart
-/// now count less, as most such pairs in real news are follow-ups. What
-/// the sets reached then (2026-12-06): pairs as ingest judges them 0.489
-/// (dev), 0.500 (holdout), 0.839 (sameweek); stories replayed 0.648, 0.618,
-/// 0.920. Each set keeps the precision target and the recall reached, so a
-/// change cannot make one set worse while another hides it.
+/// release days later under another headline in few shared words, while
+/// reports a day or more apart now count less and headlines whose nouns
+/// differ too (as most such pairs in real news are other events). What the
+/// sets reached then (2026-12-06): pairs as ingest judges them 0.375 (dev),
+/// 0.382 (holdout), 0.690 (sameweek); stories replayed 0.443, 0.500, 0.678.
+/// Each set keeps the precision target and the recall reached, so a change
+/// cannot make one set worse while another hides it.
 const PRECISION_TARGET: f64 = 0.95;
-const RECALL_REACHED_PER_SET: f64 = 0.45;
-const RECALL_REACHED_REPLAYED: f64 = 0.70;
+const RECALL_REACHED_PER_SET: f64 = 0.35;
+const RECALL_REACHED_REPLAYED: f64 = 0.50;
 
 #[test]
 fn grouping_keeps_its_precision_and_recall_on_the_labelled_sets() {
@@ -509,5 +511,19 @@ fn every_order_of_the_reports_ends_in_the_same_stories() {
             let stories = stories_of(&reports, &clusters_in(&reports, other, false));
             assert_eq!(stories, expected, "{name}: order {n} ends in other stories");
         }
+    }
+}
+
+/// `lookalikes.toml` (issue "Grouping that never hides a story"): six
+/// events in another story's pattern (the same service elsewhere, another
+/// service in the same city, the same chamber deciding another law) stay
+/// apart from it, pair by pair and replayed.
+#[test]
+fn look_alike_events_stay_apart() {
+    let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
+    let (outcome, replayed) = report("lookalikes.toml", verbose);
+    for (label, measured) in [("as ingest judges", &outcome), ("replayed", &replayed)] {
+        assert_eq!(measured.false_pos, 0, "lookalikes.toml, {label}: {measured:?}");
+        assert!(measured.true_pos > 0, "lookalikes.toml, {label}: nothing grouped");
     }
 }

@@ -60,8 +60,10 @@ fn escape(text: &str) -> String {
 }
 
 /// The measured reports by canonical link, and each outlet's RSS feed.
-fn load() -> (HashMap<String, Known>, Vec<(String, String)>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dedup/real.toml");
+fn load(name: &str) -> (HashMap<String, Known>, Vec<(String, String)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/dedup")
+        .join(name);
     let set: StorySet = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut known = HashMap::new();
     let mut items: HashMap<String, String> = HashMap::new();
@@ -206,17 +208,17 @@ fn judge(known: &HashMap<String, Known>, stories: &[BTreeSet<String>]) -> Figure
 
 /// What the shipped defaults reached on 2026-12-06, over three runs:
 /// precision 0.740–0.743, recall 0.832–0.947, and 8–9 stories differing
-/// with the opposite order; with background weights, reports a day apart
-/// counting less and stories merged by a report of both, 0.827 / 0.929 in
-/// five runs out of five, and no story differing. The issue on grouping
-/// precision aims at 0.97 / 0.85; until then the test holds a floor a
-/// little under today's figures.
-const PRECISION_FLOOR: f64 = 0.80;
-const RECALL_FLOOR: f64 = 0.88;
+/// with the opposite order; with background weights, GeoNames places,
+/// reports a day apart counting less, headline nouns compared and stories
+/// merged by a report of both, 0.901 / 0.885, and no story differing. The
+/// issue on grouping precision aims at 0.97 / 0.85; until then the test
+/// holds a floor a little under today's figures.
+const PRECISION_FLOOR: f64 = 0.88;
+const RECALL_FLOOR: f64 = 0.86;
 
 #[test]
 fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
-    let (known, feeds) = load();
+    let (known, feeds) = load("real.toml");
     let server = TestServer::start();
     for (outlet, rss) in &feeds {
         server.route(
@@ -269,4 +271,62 @@ fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
         precision >= PRECISION_FLOOR && recall >= RECALL_FLOOR,
         "precision {precision:.3}, recall {recall:.3}"
     );
+}
+
+/// `lookalikes.toml`: stories told by three trade-press sources, and six
+/// other events in one story's pattern (the same service elsewhere, another
+/// service in the same city, the same chamber deciding another law),
+/// fetched into a fresh database in both orders: no look-alike joins a
+/// story, and every story's reports are one entry.
+#[test]
+fn look_alike_events_stay_apart_and_each_story_is_one_entry() {
+    let (known, feeds) = load("lookalikes.toml");
+    let server = TestServer::start();
+    for (outlet, rss) in &feeds {
+        server.route(
+            &format!("/{outlet}.xml"),
+            Behaviour::ok("application/rss+xml", rss.clone()),
+        );
+    }
+    let outlets: Vec<&str> = feeds.iter().map(|(outlet, _)| outlet.as_str()).collect();
+    let reversed: Vec<&str> = outlets.iter().rev().copied().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut by_order = Vec::new();
+    for (name, order) in [("forward", &outlets), ("backward", &reversed)] {
+        let config = write_config(&dir.path().join(name), &server, order);
+        let stories = stories(&config);
+        let figures = judge(&known, &stories);
+        println!(
+            "lookalikes.toml, {name}: {} entries; {} of {} grouped pairs right, {} of {} same-story pairs grouped",
+            stories.len(),
+            figures.right,
+            figures.grouped,
+            figures.found,
+            figures.positives
+        );
+        for story in &stories {
+            let events: BTreeSet<usize> = story.iter().map(|link| known[link].story).collect();
+            assert_eq!(events.len(), 1, "{name}: one entry holds two events: {story:?}");
+        }
+        assert_eq!(
+            figures.found, figures.positives,
+            "{name}: a story's reports are in several entries: {stories:#?}"
+        );
+        let mut stories = stories;
+        stories.sort();
+        by_order.push(stories);
+        // `explain` names the evidence on both sides.
+        let output = run_kurator(
+            &config,
+            &["explain", "https://egovernment.example/kiel-wlan-innenstadt"],
+        );
+        let explained = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{explained}");
+        assert!(explained.contains("story: alone"), "{explained}");
+        assert!(
+            explained.contains("headline words differ (innenstadt / bussen)"),
+            "{explained}"
+        );
+    }
+    assert_eq!(by_order[0], by_order[1], "the order changed the stories");
 }

@@ -9,7 +9,7 @@ use kurator::links::canonical_link;
 use kurator::rules::Hit;
 use kurator::store::{Correction, CorrectionKind, Related, Store, StoredItem, StoryExplanation};
 use kurator::tag::TagKind;
-use kurator::time::{format_time, unix_now};
+use kurator::time::format_time;
 
 pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
     let config = match load_config(options) {
@@ -47,7 +47,7 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
         let stored_topics = store.topics_of(item.id).unwrap_or_default();
         print!("{}", explain(item, &config, &stored_topics));
         let story = store
-            .explain_story(item, config.dedup, unix_now())
+            .explain_story(item, config.dedup)
             .and_then(|story| Ok((story, store.corrections_of(&item.uid)?)));
         match story {
             Ok((story, corrections)) => {

@@ -96,6 +96,12 @@ Odenwald Odenwaldkreis Vogelsberg Vogelsbergkreis Wetterau Wetteraukreis Kinzig 
 Hochtaunus Hochtaunuskreis Schwalm Waldeck Werra Bergstraße Gerau Gersprenztal Dill
 ";
 
+/// German places from GeoNames (`data/places-de/`, CC BY 4.0): towns
+/// and villages of at least 500 inhabitants, by the words of their names,
+/// without those that are common German words. [`PLACES`] is read after
+/// them, so its districts (`Eberstadt=Darmstadt`) stand for their city.
+const GEONAMES: &str = include_str!("../../data/places-de/places.txt");
+
 /// The federal states, as [`Kind::State`]: `Word=State` as in [`PLACES`],
 /// each part of a name in several words standing for the state. "Sachsen"
 /// is Saxony unless "Anhalt" follows (see [`named`]); city states are
@@ -143,7 +149,16 @@ fn gazetteer() -> &'static Gazetteer {
             names: Default::default(),
             starts: vec![0; (26 * 26 * 26usize).div_ceil(64)],
         };
-        for (names, kind) in [(PLACES, Kind::Place), (STATES, Kind::State)] {
+        let listed = GEONAMES
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (names, kind) in [
+            (listed.as_str(), Kind::Place),
+            (PLACES, Kind::Place),
+            (STATES, Kind::State),
+        ] {
             for entry in names
                 .split(|c: char| c.is_whitespace() || c == '-')
                 .filter(|entry| !entry.is_empty())
@@ -289,6 +304,31 @@ pub fn named(previous: &str, word: &str) -> Option<Named> {
         }
     }
     place_entity(word).map(Named::New)
+}
+
+/// Words after which a capitalized word names a district ("Landkreis
+/// Harz", "Kreisverwaltung Prignitz"): districts are too many, and too
+/// often named like regions, for the gazetteer.
+const DISTRICT_WORDS: &[&str] = &[
+    "landkreis",
+    "landkreises",
+    "kreis",
+    "kreises",
+    "kreisverwaltung",
+    "kreisstadt",
+    "samtgemeinde",
+    "verbandsgemeinde",
+];
+
+/// The district a capitalized `word` after `previous` names, as a place
+/// ("Landkreis Harz"), if it is not in the gazetteer already.
+pub fn district(previous: &str, word: &str, capitalized: bool) -> Option<u64> {
+    (capitalized
+        && word.len() >= 4
+        && DISTRICT_WORDS.contains(&previous)
+        && !super::text::is_stop_word(word)
+        && place(word).is_none())
+    .then(|| entity(Kind::Place, word))
 }
 
 /// What [`named`] found.

@@ -500,7 +500,12 @@ impl Index {
 
     /// The weight of `term`, found in `df` counted items ([`Index::weight`]).
     pub fn weight_of_count(&self, term: u64, df: u32) -> f64 {
-        super::score::idf(df, self.items_counted, self.background.share_of_item(term))
+        let weight = super::score::idf(df, self.items_counted, self.background.share_of_item(term));
+        if super::text::is_place(term) {
+            weight.min(super::score::PLACE_WEIGHT)
+        } else {
+            weight
+        }
     }
 
     /// [`Index::bands_for`] with the term counts looked up already.

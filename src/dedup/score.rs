@@ -13,12 +13,19 @@
 /// German at large; one with many more, mostly by its own counts.
 pub const BACKGROUND_ITEMS: f64 = 1000.0;
 
+/// The most a place's or state's name weighs ([`super::text::is_place`]):
+/// that of a word in about one item in ten.
+pub const PLACE_WEIGHT: f64 = 2.3;
+
 /// Distinct terms of one item, sorted, and the places and streets it
 /// names ([`super::entities`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TermSet {
     terms: Vec<u64>,
     entities: Vec<u64>,
+    /// The headline's nouns, folded, separated by spaces
+    /// ([`super::text::terms_entities_and_keys`]).
+    keys: Box<str>,
 }
 
 impl TermSet {
@@ -31,7 +38,22 @@ impl TermSet {
         terms.dedup();
         entities.sort_unstable();
         entities.dedup();
-        TermSet { terms, entities }
+        TermSet {
+            terms,
+            entities,
+            keys: Box::default(),
+        }
+    }
+
+    /// With `keys` as the headline's nouns (folded words, separated by spaces).
+    pub fn with_keys(mut self, keys: String) -> TermSet {
+        self.keys = keys.into_boxed_str();
+        self
+    }
+
+    /// The headline's nouns, folded.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.split(' ').filter(|word| !word.is_empty())
     }
 
     pub fn terms(&self) -> &[u64] {
@@ -74,6 +96,9 @@ pub struct Overlap {
     /// Heinrichstraße vom 3. bis 14. März" and "… vom 21. April bis 9. Mai"),
     /// though rewrites of one event sometimes quote different figures.
     pub numbers_differ: bool,
+    /// Each headline has a telling noun the other text lacks (set by the
+    /// caller from [`key_words_differ`]: it needs both items' weights).
+    pub keys_differ: bool,
 }
 
 /// Compares two sorted term lists in one merge; `a_weights` are the
@@ -104,7 +129,45 @@ pub fn overlap(a: &[u64], a_weights: &[f64], b: &[u64]) -> Overlap {
         shared,
         shared_weight,
         numbers_differ: a_number && b_number && !shared_number,
+        keys_differ: false,
     }
+}
+
+/// Whether `set`'s title or lead has the headline noun `key`, or its
+/// headline a noun with a part in common with it as a compound
+/// ("Weltkriegsbombe" and "Bombenfund"; [`super::text::word_and_parts`]).
+fn names_it(set: &TermSet, key: &str) -> bool {
+    use super::text::{term_of_folded, word_and_parts};
+    if set.terms().binary_search(&term_of_folded(key)).is_ok() {
+        return true;
+    }
+    let parts: Vec<u64> = word_and_parts(key).collect();
+    set.keys()
+        .any(|other| word_and_parts(other).any(|part| parts.contains(&part)))
+}
+
+/// The heaviest headline noun ([`TermSet::keys`]) of each of `a` and `b`
+/// that the other does not name ([`names_it`]: "Weltkriegsbombe" and
+/// "Bombe" agree), if both have one weighing at
+/// least [`KEY_WEIGHT`]: "Kiel schaltet kostenloses WLAN in Bussen frei"
+/// and "… WLAN in der Innenstadt frei", "Freiburg startet Bürger-App für
+/// Parkplatzsuche" and "… Mängelmelder-App" are other events. A rewrite
+/// of one event mostly names, in its lead, what the other's headline says
+/// happened; a headline noun both lack is not evidence of difference.
+pub fn key_words_differ<'a>(
+    a: &'a TermSet,
+    b: &'a TermSet,
+    weight: impl Fn(u64) -> f64,
+) -> Option<(&'a str, &'a str)> {
+    let missing = |from: &'a TermSet, other: &TermSet| {
+        from.keys()
+            .filter(|key| !names_it(other, key))
+            .map(|key| (weight(super::text::term_of_folded(key)), key))
+            .filter(|&(weight, _)| weight >= KEY_WEIGHT)
+            .max_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, key)| key)
+    };
+    Some((missing(a, b)?, missing(b, a)?))
 }
 
 /// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
@@ -124,21 +187,8 @@ pub fn similarity_at_home(
     let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
     let a_sum = a_weights.iter().sum();
     let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
-    similarity_with_homes(a, &a_weights, a_sum, b, b_sum, homes)
-}
-
-/// [`similarity_at_home`] with `a`'s term weights and the sums of both
-/// items' term weights given (one new item is compared with several
-/// candidates): only the shared terms are weighed, with `a`'s weights.
-pub fn similarity_with_homes(
-    a: &TermSet,
-    a_weights: &[f64],
-    a_sum: f64,
-    b: &TermSet,
-    b_sum: f64,
-    homes: [Option<u64>; 2],
-) -> f64 {
-    let found = overlap(a.terms(), a_weights, b.terms());
+    let mut found = overlap(a.terms(), &a_weights, b.terms());
+    found.keys_differ = key_words_differ(a, b, &weight).is_some();
     score(&found, a, a_sum, b, b_sum, homes)
 }
 
@@ -166,7 +216,7 @@ pub fn score(
     let containment = shared / (shared + smaller);
     let jaccard = shared / (shared + smaller + larger);
     let mut factor = 1.0;
-    each_factor(a, b, overlap.numbers_differ, homes, |_, f| factor *= f);
+    each_factor(a, b, overlap, homes, |_, f| factor *= f);
     // Containment carries most of the score; Jaccard damps pairs where one
     // text is a small part of a much longer one.
     ((2.0 * containment + jaccard) / 3.0 * factor).min(1.0)
@@ -177,12 +227,14 @@ pub fn score(
 pub fn factors_with_homes(
     a: &TermSet,
     b: &TermSet,
+    weight: impl Fn(u64) -> f64,
     homes: [Option<u64>; 2],
 ) -> Vec<(&'static str, f64)> {
     let unweighted = vec![0.0; a.terms().len()];
-    let numbers_differ = overlap(a.terms(), &unweighted, b.terms()).numbers_differ;
+    let mut compared = overlap(a.terms(), &unweighted, b.terms());
+    compared.keys_differ = key_words_differ(a, b, weight).is_some();
     let mut found = Vec::new();
-    each_factor(a, b, numbers_differ, homes, |finding, factor| {
+    each_factor(a, b, &compared, homes, |finding, factor| {
         found.push((finding, factor))
     });
     found
@@ -197,14 +249,18 @@ pub fn factors_with_homes(
 fn each_factor(
     a: &TermSet,
     b: &TermSet,
-    numbers_differ: bool,
+    compared: &Overlap,
     [a_home, b_home]: [Option<u64>; 2],
     mut visit: impl FnMut(&'static str, f64),
 ) {
     use super::entities::{Kind, disagree, kind_of};
     let mut any = false;
-    if numbers_differ {
+    if compared.numbers_differ {
         visit("numbers differ", NUMBERS_DISAGREE);
+        any = true;
+    }
+    if compared.keys_differ {
+        visit(KEYS_DIFFER, KEYS_DISAGREE);
         any = true;
     }
     let is_place = |e: &&u64| kind_of(**e) == Some(Kind::Place);
@@ -275,6 +331,15 @@ const DAYS_APART_HOURS: i64 = 72;
 /// The share kept days apart.
 const DAYS_APART: f64 = 0.4;
 
+/// What `kurator explain` calls a [`key_words_differ`] finding.
+pub const KEYS_DIFFER: &str = "headline words differ";
+
+/// The least weight of a headline noun whose absence is evidence
+/// ([`key_words_differ`]): a word in fewer than about one item in ninety.
+pub const KEY_WEIGHT: f64 = 4.5;
+/// The share kept when each headline has a telling noun the other lacks.
+const KEYS_DISAGREE: f64 = 0.5;
+
 /// The share of the score kept when the numbers disagree.
 const NUMBERS_DISAGREE: f64 = 0.5;
 /// The share kept when the places (or the streets) disagree: below the
@@ -307,7 +372,7 @@ mod tests {
         let terms = |text: &str| crate::dedup::item_terms(text, None, None);
         let landrat = terms("Erster AfD-Landrat in Brandenburg gewählt");
         let mayor = terms("Erster AfD-Bürgermeister in Sachsen-Anhalt gewählt");
-        let findings: Vec<&str> = factors_with_homes(&landrat, &mayor, [None, None])
+        let findings: Vec<&str> = factors_with_homes(&landrat, &mayor, |_| 1.0, [None, None])
             .into_iter()
             .map(|(finding, _)| finding)
             .collect();
@@ -316,7 +381,7 @@ mod tests {
         assert!(alike < 0.14 * 0.5, "{alike}");
         // One office or state in common is no sign of one event.
         let other_mayor = terms("Bürgermeister in Sachsen-Anhalt tritt zurück");
-        assert!(factors_with_homes(&mayor, &other_mayor, [None, None]).is_empty());
+        assert!(factors_with_homes(&mayor, &other_mayor, |_| 1.0, [None, None]).is_empty());
 
         assert_eq!(apart(20 * 3_600), None, "the same news cycle");
         assert_eq!(apart(-20 * 3_600), None, "either order");
@@ -370,3 +435,4 @@ mod tests {
         assert_eq!(overlap(&[], &[], &a).shared, 0);
     }
 }
+

@@ -108,11 +108,27 @@ pub fn terms_and_entities(
     out: &mut Vec<u64>,
     entities: &mut Vec<u64>,
 ) -> usize {
+    terms_entities_and_keys(text, words, out, entities, None)
+}
+
+/// [`terms_and_entities`], also appending to `keys` the (folded) words that
+/// begin with a capital letter and name nothing ([`entities`]) nor a number:
+/// in a German headline, the nouns that say what happened ("Bussen",
+/// "Innenstadt", "Parkplatzsuche"; see [`super::score::key_words_differ`]).
+pub fn terms_entities_and_keys(
+    text: &str,
+    words: usize,
+    out: &mut Vec<u64>,
+    entities: &mut Vec<u64>,
+    keys: Option<&mut String>,
+) -> usize {
     let mut sink = Sink {
         terms: out,
         entities,
+        keys,
         previous: String::with_capacity(32),
         words_left: words,
+        capitalized: false,
     };
     let out = &mut sink;
     // Byte by byte: most of the text is ASCII, and every item's title and
@@ -149,6 +165,9 @@ pub fn terms_and_entities(
                 }
                 b if b.is_ascii_alphanumeric() => {
                     split_at_digits(&mut word, b.is_ascii_digit(), out);
+                    if word.is_empty() {
+                        out.capitalized = b.is_ascii_uppercase();
+                    }
                     word.push(char::from(b.to_ascii_lowercase()));
                 }
                 _ => finish_word(&mut word, out),
@@ -167,6 +186,9 @@ pub fn terms_and_entities(
             }
             c if is_word_char(c) => {
                 split_at_digits(&mut word, c.is_ascii_digit(), out);
+                if word.is_empty() {
+                    out.capitalized = c.is_uppercase();
+                }
                 fold_char(c, |folded| word.push(folded));
             }
             _ => finish_word(&mut word, out),
@@ -184,6 +206,10 @@ struct Sink<'a> {
     previous: String,
     /// Words still to read.
     words_left: usize,
+    /// Whether the word being read began with a capital letter.
+    capitalized: bool,
+    /// Where capitalized words go (folded, separated by spaces), if wanted.
+    keys: Option<&'a mut String>,
 }
 
 /// Whether a non-ASCII character belongs to a word. German letters
@@ -223,26 +249,46 @@ fn finish_word(word: &mut String, out: &mut Sink) {
         word.clear();
         return;
     }
-    if !numeric {
-        record_entity(word, out);
+    let named = if numeric { None } else { record_entity(word, out) };
+    let names_place = matches!(
+        named,
+        Some(entities::Kind::Place | entities::Kind::State)
+    );
+    let term = term_hash(term_of_word(word));
+    let term = if names_place { term | PLACE_FLAG } else { term };
+    out.terms.push(term);
+    if let Some(keys) = out.keys.as_deref_mut()
+        && out.capitalized
+        && named.is_none()
+        && !numeric
+        && word.len() >= 4
+    {
+        if !keys.is_empty() {
+            keys.push(' ');
+        }
+        keys.push_str(word);
     }
-    out.terms.push(term_hash(term_of_word(word)));
     std::mem::swap(&mut out.previous, word);
     word.clear();
 }
 
-/// Notes the place or street `word` names, if any (see [`entities::named`]).
-fn record_entity(word: &str, out: &mut Sink) {
-    match entities::named(&out.previous, word) {
-        Some(entities::Named::New(entity)) => out.entities.push(entity),
+/// Notes the place or street `word` names, if any (see [`entities::named`]);
+/// the kind of what it names.
+fn record_entity(word: &str, out: &mut Sink) -> Option<entities::Kind> {
+    let named = entities::named(&out.previous, word)
+        .or_else(|| entities::district(&out.previous, word, out.capitalized).map(entities::Named::New));
+    let entity = match named {
+        Some(entities::Named::New(entity)) => entity,
         Some(entities::Named::Replace(entity)) => {
             if out.entities.last().copied() == entities::place_entity(&out.previous) {
                 out.entities.pop();
             }
-            out.entities.push(entity);
+            entity
         }
-        None => {}
-    }
+        None => return None,
+    };
+    out.entities.push(entity);
+    entities::kind_of(entity)
 }
 
 /// Appends the term a folded word stands for, if any.
@@ -275,6 +321,27 @@ fn term_of_word(word: &str) -> &str {
         .find(|(from, _)| *from == word)
         .map_or(word, |(_, to)| *to);
     truncate(stem(word))
+}
+
+/// The term of a folded word (as [`terms`] makes it, for a word that
+/// names nothing).
+pub fn term_of_folded(word: &str) -> u64 {
+    term_hash(term_of_word(word))
+}
+
+/// The terms of a folded word and of its parts as a compound, each of at
+/// least four letters: its head ("Weltkriegsbombe" → "bombe") and its
+/// first part ("Bombenfund" → "bomben"). Two headline nouns with a part
+/// in common name one thing.
+pub fn word_and_parts(word: &str) -> impl Iterator<Item = u64> + '_ {
+    const PART: usize = 4;
+    let splits = word
+        .char_indices()
+        .map(|(at, _)| at)
+        .filter(move |&at| at >= PART && word.len() - at >= PART);
+    std::iter::once(term_of_folded(word)).chain(
+        splits.flat_map(move |at| [term_of_folded(&word[at..]), term_of_folded(&word[..at])]),
+    )
 }
 
 /// Keeps the first [`TERM_CHARS`] characters: German compounds and
@@ -316,15 +383,28 @@ fn stem(word: &str) -> &str {
 /// the high 32), so the flag does not bias sketches.
 const NUMBER_FLAG: u64 = 1 << 20;
 
+/// Set in the hash of a term that names a place or a state (see
+/// [`is_place`]).
+const PLACE_FLAG: u64 = 1 << 21;
+
+/// Whether a term hash is a place's or a state's name: its weight is
+/// capped, since where an event happened is weighed as a place
+/// ([`super::score`]: the same place, or different places) and a city's
+/// own name is in nearly all its press office's items, however rare the
+/// name is in German at large.
+pub fn is_place(term: u64) -> bool {
+    term & PLACE_FLAG != 0
+}
+
 /// The hash of a term, flagged when it is a number that can tell events
 /// apart. Years are not flagged: "2025" is in half of this year's news, and
 /// two reports of one event need not both give it.
 pub fn term_hash(term: &str) -> u64 {
     let hash = hash_term(term);
     if term.as_bytes().first().is_some_and(u8::is_ascii_digit) && !is_year(term) {
-        hash | NUMBER_FLAG
+        (hash | NUMBER_FLAG) & !PLACE_FLAG
     } else {
-        hash & !NUMBER_FLAG
+        hash & !(NUMBER_FLAG | PLACE_FLAG)
     }
 }
 

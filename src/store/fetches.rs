@@ -309,4 +309,61 @@ mod tests {
             "the fetch is recorded"
         );
     }
+
+    #[test]
+    fn a_report_of_two_stories_merges_them_into_the_older() {
+        let (_dir, mut store) = testing::open();
+        let first = testing::item("a", "1", "Brücke gesperrt", "https://a.example/1");
+        let second = testing::item("b", "2", "Neue Kita eröffnet", "https://b.example/2");
+        testing::record(&mut store, "a", vec![tagged(first, &["verkehr"])]);
+        testing::record(&mut store, "b", vec![tagged(second, &["kinder"])]);
+        let older = store.items_of_source("a").unwrap().remove(0);
+        let newer = store.items_of_source("b").unwrap().remove(0);
+        let before = store.feed_versions().unwrap();
+
+        // A roundup links both: it is a report of each, so they are one story.
+        let mut roundup = testing::item("c", "3", "Kurz gemeldet", "https://c.example/3");
+        roundup.item.summary = Some(
+            r#"<p>Die <a href="https://a.example/1">Brücke</a> ist gesperrt, die
+               <a href="https://b.example/2">Kita</a> eröffnet.</p>"#
+                .into(),
+        );
+        testing::record(&mut store, "c", vec![roundup]);
+        let roundup = store.items_of_source("c").unwrap().remove(0);
+        let members: Vec<i64> = store
+            .cluster_members(older.id)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(members, [older.id, newer.id, roundup.id]);
+        assert_eq!(
+            store.cluster_reason(roundup.id).unwrap().map(|(reason, _)| reason),
+            Some("cites".to_owned())
+        );
+        // The story keeps the older entry's id; the other entry left its
+        // topic's feed, which moves on.
+        let stories = store.recent_clusters(0).unwrap();
+        assert_eq!(stories.len(), 1);
+        assert_eq!(stories[0].0, older.id);
+        assert_eq!(
+            crate::store::story_entry_id(older.id, &stories[0].1),
+            older.entry_id()
+        );
+        let after = store.feed_versions().unwrap();
+        for feed in ["verkehr", "kinder", "all"] {
+            assert!(
+                after[feed].version > before[feed].version,
+                "{feed}: {before:?} {after:?}"
+            );
+        }
+
+        // A later report of the merged story joins it as one.
+        let later = testing::item("d", "4", "Kita eröffnet", "https://b.example/2?utm_source=d");
+        testing::record(&mut store, "d", vec![later]);
+        assert_eq!(
+            store.items_of_source("d").unwrap()[0].cluster_id,
+            Some(older.id)
+        );
+    }
 }

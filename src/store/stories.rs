@@ -55,7 +55,7 @@ pub struct Related {
     /// Text similarity to the explained item, weighted as dedup weighs it.
     pub similarity: f64,
     /// What raised or lowered it ("places differ", "same place", …).
-    pub findings: Vec<&'static str>,
+    pub findings: Vec<String>,
     /// Why it joined its cluster (`link`, `cites`, `text`) and the score then.
     pub joined: Option<(String, f64)>,
 }
@@ -107,14 +107,14 @@ impl super::Store {
         &mut self,
         item: &StoredItem,
         settings: Settings,
-        now: i64,
     ) -> Result<StoryExplanation, StoreError> {
         let mut dedup = Dedup::default();
         dedup.configure(Settings {
             mode: crate::dedup::Mode::Cluster,
             ..settings
         });
-        dedup.prepare(&self.conn, now.max(item.published))?;
+        // The window around the item, however old it is.
+        dedup.prepare(&self.conn, item.published)?;
         let index = dedup.index().expect("prepared in cluster mode");
         let keys = dedup_keys_of_stored(item);
         // As the decision weighs them: a text that names no place is about
@@ -125,12 +125,20 @@ impl super::Store {
             let homes = [home(&item.source_id), home(&other.source_id)];
             // As the decision weighs it: reports days apart count less.
             let apart = dedup::score::apart(item.published - other.published);
-            let mut findings: Vec<&'static str> =
-                dedup::score::factors_with_homes(&keys.terms, &other_terms, homes)
+            let weight = |t| index.weight(t);
+            // The headline nouns on both sides, when they tell two events apart.
+            let key_words = dedup::score::key_words_differ(&keys.terms, &other_terms, weight);
+            let mut findings: Vec<String> =
+                dedup::score::factors_with_homes(&keys.terms, &other_terms, weight, homes)
                     .into_iter()
-                    .map(|(finding, _)| finding)
+                    .map(|(finding, _)| match key_words {
+                        Some((ours, theirs)) if finding == dedup::score::KEYS_DIFFER => {
+                            format!("{finding} ({ours} / {theirs})")
+                        }
+                        _ => finding.to_owned(),
+                    })
                     .collect();
-            findings.extend(apart.map(|(finding, _)| finding));
+            findings.extend(apart.map(|(finding, _)| finding.to_owned()));
             Ok::<_, StoreError>(Related {
                 similarity: dedup::score::similarity_at_home(
                     &keys.terms,
@@ -161,7 +169,8 @@ impl super::Store {
         // Similarities from the stored items: the index keeps no terms of
         // items without bands.
         let mut near = Vec::new();
-        for (slot, _) in index.candidates(&keys, bands.as_ref()) {
+        let window = Some((item.published, settings.window_secs));
+        for (slot, _) in index.candidates_within(&keys, bands.as_ref(), window) {
             let id = index.member(slot).id;
             if id == item.id {
                 continue;
