@@ -523,7 +523,13 @@ fn look_alike_events_stay_apart() {
     let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
     let (outcome, replayed) = report("lookalikes.toml", verbose);
     for (label, measured) in [("as ingest judges", &outcome), ("replayed", &replayed)] {
-        assert_eq!(measured.false_pos, 0, "lookalikes.toml, {label}: {measured:?}");
-        assert!(measured.true_pos > 0, "lookalikes.toml, {label}: nothing grouped");
+        assert_eq!(
+            measured.false_pos, 0,
+            "lookalikes.toml, {label}: {measured:?}"
+        );
+        assert!(
+            measured.true_pos > 0,
+            "lookalikes.toml, {label}: nothing grouped"
+        );
     }
 }

@@ -306,7 +306,11 @@ fn look_alike_events_stay_apart_and_each_story_is_one_entry() {
         );
         for story in &stories {
             let events: BTreeSet<usize> = story.iter().map(|link| known[link].story).collect();
-            assert_eq!(events.len(), 1, "{name}: one entry holds two events: {story:?}");
+            assert_eq!(
+                events.len(),
+                1,
+                "{name}: one entry holds two events: {story:?}"
+            );
         }
         assert_eq!(
             figures.found, figures.positives,
@@ -318,7 +322,10 @@ fn look_alike_events_stay_apart_and_each_story_is_one_entry() {
         // `explain` names the evidence on both sides.
         let output = run_kurator(
             &config,
-            &["explain", "https://egovernment.example/kiel-wlan-innenstadt"],
+            &[
+                "explain",
+                "https://egovernment.example/kiel-wlan-innenstadt",
+            ],
         );
         let explained = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{explained}");

@@ -361,7 +361,7 @@ impl Index {
             return;
         }
         self.last_id = id;
-        self.add_member(id, cluster, source, published, keys, sketch, false);
+        self.add_member(id, cluster, source, published, keys, sketch);
     }
 
     fn count_terms(&mut self, keys: &Keys) {
@@ -387,9 +387,7 @@ impl Index {
             self.last_id = self.last_id.max(*id);
             self.count_terms(keys);
         }
-        self.items_counted = self
-            .items_counted
-            .saturating_add(index32(items.len()));
+        self.items_counted = self.items_counted.saturating_add(index32(items.len()));
         for (id, cluster, source, published, keys) in items {
             let bands = self.bands_for(&keys.terms, 0).map(|bands| bands.keys);
             let weight_sum = match bands {
@@ -397,7 +395,9 @@ impl Index {
                 None => 0.0,
             };
             let sketch = Sketch { bands, weight_sum };
-            self.add_member(id, cluster, &source, published, keys, sketch, true);
+            let number = self.source_number(&source);
+            self.count_places(number, &keys);
+            self.add_member(id, cluster, &source, published, keys, sketch);
         }
     }
 
@@ -409,13 +409,9 @@ impl Index {
         published: i64,
         keys: Keys,
         sketch: Sketch,
-        count_places: bool,
     ) {
         let Sketch { bands, weight_sum } = sketch;
         let source = self.source_number(source);
-        if count_places {
-            self.count_places(source, &keys);
-        }
         // An item without bands is never a text candidate, so its terms are
         // never read again: most items of a busy window, and most of the
         // index's memory.
@@ -699,7 +695,9 @@ impl Index {
                     break;
                 }
                 let member = &self.members[slot as usize];
-                if window.is_some_and(|(published, secs)| (member.published - published).abs() > secs) {
+                if window
+                    .is_some_and(|(published, secs)| (member.published - published).abs() > secs)
+                {
                     continue;
                 }
                 let cluster = self.cluster_of(member);

@@ -7,15 +7,21 @@
 //! 1. they have the same canonical link (identify's normalization), or
 //! 2. one's content links to the other's canonical link, or
 //! 3. their title and lead are near-duplicates ([`score::similarity`] at or
-//!    above the threshold), unless they name different places, streets,
-//!    states or offices ([`entities`]); reports days apart count less
-//!    ([`score::apart`]: a follow-up); candidates come from a MinHash LSH
+//!    above the threshold). Terms weigh by how rare they are, in German at
+//!    large ([`background`]) and among the items the index counted when it
+//!    was built; evidence of difference lowers the score: other places,
+//!    streets, states or offices ([`entities`]), numbers, headline nouns
+//!    the other report does not name, reports a day or more apart
+//!    ([`score::apart`]: a follow-up). Candidates come from a MinHash LSH
 //!    index ([`sketch`]), so finding them costs a few lookups however many
 //!    items are stored.
 //!
-//! Clusters only grow: an item joins at most one existing cluster and
-//! clusters never merge or split, so the entry a cluster was first shown as
-//! keeps its id for good.
+//! A story is every report linked to another of it by one of these rules:
+//! a new item joins the oldest story it is a report of, and any other story
+//! it is a report of merges into that one (which keeps its id). Term
+//! weights and home places change only when the index is built (at start
+//! and daily), not item by item, so the same reports end in the same
+//! stories whatever order they arrive in.
 
 pub mod background;
 pub mod entities;
@@ -289,8 +295,11 @@ impl Index {
             );
         }
         let weight_sum: f64 = weights.iter().sum();
-        let candidates =
-            self.candidates_within(keys, bands.as_ref(), Some((published, settings.window_secs)));
+        let candidates = self.candidates_within(
+            keys,
+            bands.as_ref(),
+            Some((published, settings.window_secs)),
+        );
         // The candidates' members and term lists lie scattered over memory:
         // touching them all first lets their cache misses overlap, instead
         // of scoring waiting for each in turn.
@@ -399,7 +408,13 @@ pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> 
     let mut terms = Vec::with_capacity(64);
     let mut entities = Vec::new();
     let mut keys = String::new();
-    text::terms_entities_and_keys(title, usize::MAX, &mut terms, &mut entities, Some(&mut keys));
+    text::terms_entities_and_keys(
+        title,
+        usize::MAX,
+        &mut terms,
+        &mut entities,
+        Some(&mut keys),
+    );
     if let Some(lead) = summary.filter(|s| !s.trim().is_empty()).or(content) {
         let (dateline, rest) = split_dateline(lead);
         let mut dateline_entities = Vec::new();
@@ -775,7 +790,9 @@ mod decide_tests {
                 [None, None],
             );
             assert!(
-                findings.iter().any(|(finding, _)| *finding == "headline words differ"),
+                findings
+                    .iter()
+                    .any(|(finding, _)| *finding == "headline words differ"),
                 "{findings:?}"
             );
         }

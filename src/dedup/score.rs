@@ -435,4 +435,3 @@ mod tests {
         assert_eq!(overlap(&[], &[], &a).shared, 0);
     }
 }
-

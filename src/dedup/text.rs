@@ -249,11 +249,12 @@ fn finish_word(word: &mut String, out: &mut Sink) {
         word.clear();
         return;
     }
-    let named = if numeric { None } else { record_entity(word, out) };
-    let names_place = matches!(
-        named,
-        Some(entities::Kind::Place | entities::Kind::State)
-    );
+    let named = if numeric {
+        None
+    } else {
+        record_entity(word, out)
+    };
+    let names_place = matches!(named, Some(entities::Kind::Place | entities::Kind::State));
     let term = term_hash(term_of_word(word));
     let term = if names_place { term | PLACE_FLAG } else { term };
     out.terms.push(term);
@@ -275,8 +276,9 @@ fn finish_word(word: &mut String, out: &mut Sink) {
 /// Notes the place or street `word` names, if any (see [`entities::named`]);
 /// the kind of what it names.
 fn record_entity(word: &str, out: &mut Sink) -> Option<entities::Kind> {
-    let named = entities::named(&out.previous, word)
-        .or_else(|| entities::district(&out.previous, word, out.capitalized).map(entities::Named::New));
+    let named = entities::named(&out.previous, word).or_else(|| {
+        entities::district(&out.previous, word, out.capitalized).map(entities::Named::New)
+    });
     let entity = match named {
         Some(entities::Named::New(entity)) => entity,
         Some(entities::Named::Replace(entity)) => {

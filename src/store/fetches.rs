@@ -338,7 +338,10 @@ mod tests {
             .collect();
         assert_eq!(members, [older.id, newer.id, roundup.id]);
         assert_eq!(
-            store.cluster_reason(roundup.id).unwrap().map(|(reason, _)| reason),
+            store
+                .cluster_reason(roundup.id)
+                .unwrap()
+                .map(|(reason, _)| reason),
             Some("cites".to_owned())
         );
         // The story keeps the older entry's id; the other entry left its
@@ -359,7 +362,12 @@ mod tests {
         }
 
         // A later report of the merged story joins it as one.
-        let later = testing::item("d", "4", "Kita eröffnet", "https://b.example/2?utm_source=d");
+        let later = testing::item(
+            "d",
+            "4",
+            "Kita eröffnet",
+            "https://b.example/2?utm_source=d",
+        );
         testing::record(&mut store, "d", vec![later]);
         assert_eq!(
             store.items_of_source("d").unwrap()[0].cluster_id,
