@@ -95,6 +95,11 @@ impl Chain {
     }
 }
 
+/// Items added one by one before their counts are taken as weights, at
+/// the least (see [`Index::insert_decided`]): a run of fewer new items is
+/// judged by the same weights throughout, so its order does not matter.
+const RECOUNT_FROM: u32 = 1000;
+
 /// Most chain entries read for one item, over all its bands.
 const MAX_WALK: usize = 64;
 
@@ -239,11 +244,16 @@ pub struct Index {
     by_link: SlotsByKey,
     /// Cited link hash → slots whose content links there.
     citing: SlotsByKey,
-    /// Term → how many members of the last bulk load have it (see
+    /// Term → how many members had it when the counts were last taken (see
     /// [`Index::insert_many`]): the local half of term weights.
     document_frequency: HashedMap<u64, u32>,
     /// How many items `document_frequency` counted.
     items_counted: u32,
+    /// Term → how many members have it now, and how many members there
+    /// are: taken as the counts at a bulk load and whenever the index has
+    /// doubled since (see [`RECOUNT_FROM`]).
+    counting: HashedMap<u64, u32>,
+    items_seen: u32,
     /// General German, the other half of term weights.
     background: &'static Background,
     sources: HashMap<String, u32>,
@@ -266,6 +276,8 @@ impl Default for Index {
             citing: SlotsByKey::default(),
             document_frequency: HashedMap::default(),
             items_counted: 0,
+            counting: HashedMap::default(),
+            items_seen: 0,
             background: Background::german(),
             sources: HashMap::new(),
             source_places: Vec::new(),
@@ -344,10 +356,13 @@ impl Index {
     }
 
     /// Adds the item [`Index::decide`] was just asked about, with the band
-    /// keys it computed then. Its terms and places are not counted: term
-    /// weights and home places change only with a bulk load
-    /// ([`Index::insert_many`]), so that the items of one run are judged by
-    /// the same weights whatever the order they come in.
+    /// keys it computed then. Term weights and home places change only with
+    /// a bulk load ([`Index::insert_many`]), so that the items of one run
+    /// are judged by the same weights whatever the order they come in; the
+    /// item's terms are counted, and the counts taken as weights once the
+    /// index has doubled and grown by [`RECOUNT_FROM`] items since they were
+    /// last (a first fetch of thousands of items would otherwise weigh every
+    /// word by German at large alone).
     pub fn insert_decided(
         &mut self,
         id: i64,
@@ -361,13 +376,24 @@ impl Index {
             return;
         }
         self.last_id = id;
+        self.count_terms(&keys);
+        if self.items_seen >= self.items_counted.saturating_mul(2).saturating_add(RECOUNT_FROM) {
+            self.take_counts();
+        }
         self.add_member(id, cluster, source, published, keys, sketch);
     }
 
     fn count_terms(&mut self, keys: &Keys) {
         for &term in keys.terms.terms() {
-            *self.document_frequency.entry(term).or_default() += 1;
+            *self.counting.entry(term).or_default() += 1;
         }
+        self.items_seen = self.items_seen.saturating_add(1);
+    }
+
+    /// Takes the current counts as the ones term weights use.
+    fn take_counts(&mut self) {
+        self.document_frequency.clone_from(&self.counting);
+        self.items_counted = self.items_seen;
     }
 
     /// Adds items (in id order): first their terms and places are counted,
@@ -387,7 +413,11 @@ impl Index {
             self.last_id = self.last_id.max(*id);
             self.count_terms(keys);
         }
-        self.items_counted = self.items_counted.saturating_add(index32(items.len()));
+        // A catch-up that found nothing new (before every write) leaves the
+        // weights as they are.
+        if !items.is_empty() {
+            self.take_counts();
+        }
         for (id, cluster, source, published, keys) in items {
             let bands = self.bands_for(&keys.terms, 0).map(|bands| bands.keys);
             let weight_sum = match bands {

@@ -332,22 +332,33 @@ impl Index {
                     if overlap.shared < MIN_SHARED_TERMS {
                         continue;
                     }
+                    let homes = [home, self.home_place(member.source)];
+                    let apart = score::apart(member.published - published);
+                    let scored = |overlap: &score::Overlap| {
+                        score::score(
+                            overlap,
+                            &keys.terms,
+                            weight_sum,
+                            &member.terms,
+                            member.weight_sum,
+                            homes,
+                        ) * apart.map_or(1.0, |(_, share)| share)
+                    };
+                    let mut score = scored(&overlap);
+                    if score < settings.threshold {
+                        continue;
+                    }
+                    // Headline nouns only lower a score, and comparing them
+                    // costs more than the rest: only for a pair that would
+                    // otherwise be one story.
                     overlap.keys_differ =
                         score::key_words_differ(&keys.terms, &member.terms, |t| self.weight(t))
                             .is_some();
-                    let homes = [home, self.home_place(member.source)];
-                    let score = score::score(
-                        &overlap,
-                        &keys.terms,
-                        weight_sum,
-                        &member.terms,
-                        member.weight_sum,
-                        homes,
-                    );
-                    let apart = score::apart(member.published - published);
-                    let score = score * apart.map_or(1.0, |(_, share)| share);
-                    if score < settings.threshold {
-                        continue;
+                    if overlap.keys_differ {
+                        score = scored(&overlap);
+                        if score < settings.threshold {
+                            continue;
+                        }
                     }
                     (reason, score)
                 }

@@ -141,7 +141,13 @@ fn names_it(set: &TermSet, key: &str) -> bool {
     if set.terms().binary_search(&term_of_folded(key)).is_ok() {
         return true;
     }
-    let parts: Vec<u64> = word_and_parts(key).collect();
+    let mut parts = [0u64; 64];
+    let mut count = 0;
+    for part in word_and_parts(key).take(parts.len()) {
+        parts[count] = part;
+        count += 1;
+    }
+    let parts = &parts[..count];
     set.keys()
         .any(|other| word_and_parts(other).any(|part| parts.contains(&part)))
 }

@@ -249,7 +249,10 @@ fn finish_word(word: &mut String, out: &mut Sink) {
         word.clear();
         return;
     }
-    let named = if numeric {
+    // Places, streets, states and offices are nouns and names, written
+    // with a capital letter: lowercase words are not looked up (about half
+    // of the words that reach here).
+    let named = if numeric || !out.capitalized {
         None
     } else {
         record_entity(word, out)
