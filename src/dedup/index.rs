@@ -377,7 +377,12 @@ impl Index {
         }
         self.last_id = id;
         self.count_terms(&keys);
-        if self.items_seen >= self.items_counted.saturating_mul(2).saturating_add(RECOUNT_FROM) {
+        if self.items_seen
+            >= self
+                .items_counted
+                .saturating_mul(2)
+                .saturating_add(RECOUNT_FROM)
+        {
             self.take_counts();
         }
         self.add_member(id, cluster, source, published, keys, sketch);
