@@ -216,16 +216,22 @@ fn judge(known: &HashMap<String, Known>, stories: &[BTreeSet<String>]) -> Figure
 const PRECISION_FLOOR: f64 = 0.88;
 const RECALL_FLOOR: f64 = 0.86;
 
-#[test]
-fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
-    let (known, feeds) = load("real.toml");
+/// A loopback server with each outlet's feed at `/OUTLET.xml`.
+fn serve(feeds: &[(String, String)]) -> TestServer {
     let server = TestServer::start();
-    for (outlet, rss) in &feeds {
+    for (outlet, rss) in feeds {
         server.route(
             &format!("/{outlet}.xml"),
             Behaviour::ok("application/rss+xml", rss.clone()),
         );
     }
+    server
+}
+
+#[test]
+fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
+    let (known, feeds) = load("real.toml");
+    let server = serve(&feeds);
     let outlets: Vec<&str> = feeds.iter().map(|(outlet, _)| outlet.as_str()).collect();
     let dir = tempfile::tempdir().unwrap();
     let forward = stories(&write_config(
@@ -281,13 +287,7 @@ fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
 #[test]
 fn look_alike_events_stay_apart_and_each_story_is_one_entry() {
     let (known, feeds) = load("lookalikes.toml");
-    let server = TestServer::start();
-    for (outlet, rss) in &feeds {
-        server.route(
-            &format!("/{outlet}.xml"),
-            Behaviour::ok("application/rss+xml", rss.clone()),
-        );
-    }
+    let server = serve(&feeds);
     let outlets: Vec<&str> = feeds.iter().map(|(outlet, _)| outlet.as_str()).collect();
     let reversed: Vec<&str> = outlets.iter().rev().copied().collect();
     let dir = tempfile::tempdir().unwrap();
