@@ -403,9 +403,10 @@ impl Index {
 
     /// Adds items (in id order): first their terms and places are counted,
     /// then their sketches are taken, so a bulk load sketches every item
-    /// against the same term counts. The writer loads the window so when it
-    /// starts and once a day; in between, items it adds one by one
-    /// ([`Index::insert_decided`]) leave the counts as they are.
+    /// against the same term counts, which term weights use from then on.
+    /// The writer loads the window so when it starts and once a day; items
+    /// it adds one by one in between ([`Index::insert_decided`]) change the
+    /// weights only once the index has doubled.
     pub fn insert_many(&mut self, items: Vec<(i64, i64, String, i64, Keys)>) {
         let items: Vec<_> = items
             .into_iter()
@@ -592,14 +593,10 @@ impl Index {
 
     /// The cluster `member` belongs to now, after merges.
     pub fn cluster_of(&self, member: &Member) -> i64 {
-        let mut cluster = member.cluster;
         if self.merged.is_empty() {
-            return cluster;
+            return member.cluster;
         }
-        while let Some(&into) = self.merged.get(&cluster) {
-            cluster = into;
-        }
-        cluster
+        self.resolve(member.cluster)
     }
 
     /// Records that cluster `from` is now part of cluster `into` (a new item

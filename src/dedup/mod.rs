@@ -20,8 +20,8 @@
 //! a new item joins the oldest story it is a report of, and any other story
 //! it is a report of merges into that one (which keeps its id). Term
 //! weights and home places change only when the index is built (at start
-//! and daily), not item by item, so the same reports end in the same
-//! stories whatever order they arrive in.
+//! and daily) or has doubled, not item by item, so the same reports end in
+//! the same stories whatever order they arrive in.
 
 pub mod background;
 pub mod entities;
