@@ -558,13 +558,16 @@ fn slow_clients_cannot_hold_the_server() {
     let mut closed_after: Vec<Duration> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     closed_after.sort();
     // One client holds at most half of max_connections = 4: each further
-    // connection closes its longest-idle one at once, and header_timeout =
-    // 1s closes the last two.
+    // connection closes its longest-idle one at once (or is refused when
+    // both it holds are busy reading a request), and header_timeout = 1s
+    // closes the rest. At most two are left to the timeout; which two, and
+    // whether one of them was shed as well, depends on the order the
+    // threads' connections and partial requests reach the server.
     let at_once = closed_after
         .iter()
         .filter(|d| **d < Duration::from_millis(500))
         .count();
-    assert_eq!(at_once, 6, "{closed_after:?}");
+    assert!(at_once >= 6, "{closed_after:?}");
     assert!(closed_after[7] < Duration::from_secs(3), "{closed_after:?}");
     // And the server is free again.
     assert_eq!(served.get("/feeds/politik.atom").status, 200);
