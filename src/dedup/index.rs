@@ -251,7 +251,7 @@ pub struct Index {
     items_counted: u32,
     /// Term → how many members have it now, and how many members there
     /// are: taken as the counts at a bulk load and whenever the index has
-    /// doubled since (see [`RECOUNT_FROM`]).
+    /// doubled since (see `RECOUNT_FROM`).
     counting: HashedMap<u64, u32>,
     items_seen: u32,
     /// General German, the other half of term weights.
@@ -360,7 +360,7 @@ impl Index {
     /// a bulk load ([`Index::insert_many`]), so that the items of one run
     /// are judged by the same weights whatever the order they come in; the
     /// item's terms are counted, and the counts taken as weights once the
-    /// index has doubled and grown by [`RECOUNT_FROM`] items since they were
+    /// index has doubled and grown by `RECOUNT_FROM` items since they were
     /// last (a first fetch of thousands of items would otherwise weigh every
     /// word by German at large alone).
     pub fn insert_decided(

@@ -1,12 +1,15 @@
 //! How alike two items' texts are, from 0 (nothing shared) to 1.
 //!
-//! Terms are weighted by how rare they are among recent items (inverse
-//! document frequency): sharing "Eberstadt", "Glasfaser" and "2,5 Millionen"
-//! says much more than sharing "Stadt" and "Digitalisierung". The score is
-//! the weighted share of the smaller text's terms that the other text also
-//! has, damped by how much the larger one adds: a short teaser contained in
-//! a long press release still scores high, while two texts on one topic that
-//! share only the topic's vocabulary score low.
+//! Terms are weighted by how rare they are among recent items and in German
+//! at large ([`idf`]): sharing "Entega", "Glasfaser" and "2,5 Millionen"
+//! says much more than sharing "Stadt" and "Digitalisierung"; a place's name
+//! weighs little, since where is judged as a place. The score is the
+//! weighted share of the smaller text's terms that the other text also has,
+//! damped by how much the larger one adds: a short teaser contained in a
+//! long press release still scores high, while two texts on one topic that
+//! share only the topic's vocabulary score low. Evidence of difference
+//! (other places, streets, states, offices, numbers, headline nouns, days
+//! apart) then lowers it; [`factors_with_homes`] names each finding.
 
 /// How many items the background statistics count as ([`idf`]): a
 /// database with far fewer items in its window weighs terms mostly by
@@ -153,7 +156,7 @@ fn names_it(set: &TermSet, key: &str) -> bool {
 }
 
 /// The heaviest headline noun ([`TermSet::keys`]) of each of `a` and `b`
-/// that the other does not name ([`names_it`]: "Weltkriegsbombe" and
+/// that the other does not name (`names_it`: "Weltkriegsbombe" and
 /// "Bombe" agree), if both have one weighing at
 /// least [`KEY_WEIGHT`]: "Kiel schaltet kostenloses WLAN in Bussen frei"
 /// and "… WLAN in der Innenstadt frei", "Freiburg startet Bürger-App für
