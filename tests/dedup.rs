@@ -171,6 +171,14 @@ fn render(config: &Path, topic: &str, format: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// What `kurator explain ITEM` prints (it must succeed).
+fn explain(config: &Path, item: &str) -> String {
+    let output = run_kurator(config, &["explain", item]);
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{explained}");
+    explained
+}
+
 /// (id, title, related links) of each Atom entry.
 fn atom_entries(atom: &str) -> Vec<(String, String, Vec<String>)> {
     atom.split("<entry>")
@@ -327,9 +335,7 @@ fn each_story_appears_once_with_its_other_sources_and_ids_never_change() {
         listing.contains("3 stories with several reports"),
         "{listing}"
     );
-    let output = run_kurator(&config, &["explain", ECHO[0].link]);
-    let explained = String::from_utf8(output.stdout).unwrap();
-    assert!(output.status.success(), "{explained}");
+    let explained = explain(&config, ECHO[0].link);
     assert!(explained.contains("story: cluster"), "{explained}");
     assert!(
         explained.contains("this item: joined by text, 0."),
@@ -339,8 +345,7 @@ fn each_story_appears_once_with_its_other_sources_and_ids_never_change() {
         explained.contains("Glasfaserausbau in Eberstadt startet"),
         "{explained}"
     );
-    let output = run_kurator(&config, &["explain", ECHO[2].link]);
-    let explained = String::from_utf8(output.stdout).unwrap();
+    let explained = explain(&config, ECHO[2].link);
     assert!(explained.contains("story: alone"), "{explained}");
 
     // The Atom with related links is still valid RFC 4287.
@@ -467,15 +472,10 @@ fn the_same_notice_from_two_places_stays_two_stories() {
         .unwrap();
     assert!(offenbach_entry.2.is_empty(), "{offenbach_entry:?}");
     // The operator sees why: the nearest item names another place.
-    let output = run_kurator(
+    let explained = explain(
         &config,
-        &[
-            "explain",
-            "https://www.offenbach.de/aktuelles/buergerbuero-geschlossen",
-        ],
+        "https://www.offenbach.de/aktuelles/buergerbuero-geschlossen",
     );
-    let explained = String::from_utf8(output.stdout).unwrap();
-    assert!(output.status.success(), "{explained}");
     assert!(explained.contains("story: alone"), "{explained}");
     assert!(explained.contains("places differ"), "{explained}");
 }
@@ -642,19 +642,13 @@ fn a_landrat_and_a_mayor_in_two_states_stay_apart_and_explain_says_why() {
             ("wk", "Wochenblatt", days_later),
         ],
     );
-    let output = run_kurator(
-        &config,
-        &["explain", "https://st.example/buergermeister-gewaehlt"],
-    );
-    let explained = String::from_utf8(output.stdout).unwrap();
-    assert!(output.status.success(), "{explained}");
+    let explained = explain(&config, "https://st.example/buergermeister-gewaehlt");
     assert!(explained.contains("story: alone"), "{explained}");
     assert!(
         explained.contains("states differ, offices differ"),
         "{explained}"
     );
-    let output = run_kurator(&config, &["explain", "https://wochenblatt.example/landrat"]);
-    let explained = String::from_utf8(output.stdout).unwrap();
+    let explained = explain(&config, "https://wochenblatt.example/landrat");
     assert!(explained.contains("story: cluster"), "{explained}");
     assert!(explained.contains("published days apart"), "{explained}");
 }

@@ -19,37 +19,10 @@
     reason = "made-up test data and counts, not values from outside"
 )]
 
-use std::path::Path;
+mod support;
 
 use kurator::dedup::{self, Index, Keys, TermSet, sketch};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct StorySet {
-    story: Vec<Story>,
-}
-
-#[derive(Deserialize)]
-struct Story {
-    id: String,
-    group: Option<String>,
-    report: Vec<Report>,
-}
-
-#[derive(Deserialize)]
-struct Report {
-    source: String,
-    title: String,
-    summary: String,
-    published: String,
-    /// Where the report was published (`real.toml`: its provenance).
-    #[serde(default)]
-    link: String,
-    /// Kept for provenance but not measured (`real.toml`: a report whose
-    /// stored page did not show its headline).
-    #[serde(default)]
-    skip: bool,
-}
+use support::labelled::{self, Report};
 
 struct Prepared {
     story: usize,
@@ -61,11 +34,7 @@ struct Prepared {
 }
 
 fn load(name: &str) -> Vec<Prepared> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/dedup")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let set: StorySet = toml::from_str(&text).unwrap();
+    let set = labelled::read(name);
     let mut out = Vec::new();
     for (index, story) in set.story.iter().enumerate() {
         for report in story.report.iter().filter(|r| !r.skip) {
@@ -349,8 +318,7 @@ const REAL_STORY_RECALL_FLOOR: f64 = 0.86;
 
 #[test]
 fn real_news_reports_are_measured() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dedup/real.toml");
-    let set: StorySet = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let set = labelled::read("real.toml");
     // The set is what it says: real reports with their provenance, each
     // story told by different outlets.
     let mut links = std::collections::HashSet::new();

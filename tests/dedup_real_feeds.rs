@@ -18,30 +18,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use kurator::links::canonical_link;
-use serde::Deserialize;
+use support::labelled;
 use support::run_kurator;
 use support::server::{Behaviour, TestServer};
-
-#[derive(Deserialize)]
-struct StorySet {
-    story: Vec<Story>,
-}
-
-#[derive(Deserialize)]
-struct Story {
-    report: Vec<Report>,
-}
-
-#[derive(Deserialize)]
-struct Report {
-    source: String,
-    title: String,
-    summary: String,
-    published: String,
-    link: String,
-    #[serde(default)]
-    skip: bool,
-}
 
 /// One measured report.
 struct Known {
@@ -61,10 +40,7 @@ fn escape(text: &str) -> String {
 
 /// The measured reports by canonical link, and each outlet's RSS feed.
 fn load(name: &str) -> (HashMap<String, Known>, Vec<(String, String)>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/dedup")
-        .join(name);
-    let set: StorySet = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let set = labelled::read(name);
     let mut known = HashMap::new();
     let mut items: HashMap<String, String> = HashMap::new();
     for (story, reports) in set.story.iter().enumerate() {

@@ -30,9 +30,6 @@ pub const ITEM_WORDS: u32 = 70;
 #[derive(Debug, Default)]
 pub struct Background {
     by_term: HashMap<u64, f64, BuildHasherDefault<AlreadyHashed>>,
-    /// The share of texts of [`ITEM_WORDS`] words with each term (asked
-    /// for every term of every new item).
-    share_of_item: HashMap<u64, f64, BuildHasherDefault<AlreadyHashed>>,
 }
 
 static GERMAN: LazyLock<Background> = LazyLock::new(|| Background::parse(FREQUENCIES));
@@ -63,22 +60,12 @@ impl Background {
                 }
             }
         }
-        let mut background = Background {
-            by_term,
-            share_of_item: HashMap::default(),
-        };
-        let shares = background
-            .by_term
-            .keys()
-            .map(|&term| (term, background.share_of_texts(term, ITEM_WORDS)))
-            .collect();
-        background.share_of_item = shares;
-        background
+        Background { by_term }
     }
 
     /// The share of German texts as long as an item's that contain `term`.
     pub fn share_of_item(&self, term: u64) -> f64 {
-        self.share_of_item.get(&term).copied().unwrap_or(0.0)
+        self.share_of_texts(term, ITEM_WORDS)
     }
 
     /// How often `term` occurs per word of German text (0 if rarer than

@@ -149,18 +149,15 @@ fn gazetteer() -> &'static Gazetteer {
             names: Default::default(),
             starts: vec![0; (26 * 26 * 26usize).div_ceil(64)],
         };
-        let listed = GEONAMES
-            .lines()
-            .filter(|line| !line.starts_with('#'))
-            .collect::<Vec<_>>()
-            .join(" ");
         for (names, kind) in [
-            (listed.as_str(), Kind::Place),
+            (GEONAMES, Kind::Place),
             (PLACES, Kind::Place),
             (STATES, Kind::State),
         ] {
             for entry in names
-                .split(|c: char| c.is_whitespace() || c == '-')
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .flat_map(|line| line.split(|c: char| c.is_whitespace() || c == '-'))
                 .filter(|entry| !entry.is_empty())
             {
                 let (name, stands_for) = entry.split_once('=').unwrap_or((entry, entry));

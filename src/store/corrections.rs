@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Context;
 use super::items::{ITEM_COLUMNS, stored_item};
-use super::stories::story_entry_id;
+use super::stories::{self, story_entry_id};
 use super::topics::{ALL_FEED, bump_feed_versions, topics_of};
 use super::{Store, StoreError, StoredItem, write_transaction};
 
@@ -239,11 +239,8 @@ impl Store {
         let story_entry_id = story_entry_id(key, &story).to_owned();
         let mut feeds = story_feeds(&tx, &story)?;
         feeds.extend(story_feeds(&tx, &joining)?);
-        tx.execute(
-            "UPDATE items SET cluster_id = ?1 WHERE id = ?1 OR cluster_id = ?2 OR id = ?2",
-            params![key, other_key],
-        )
-        .context("joining the stories")?;
+        stories::found(&tx, key)?;
+        stories::merge(&tx, other_key, key)?;
         tx.execute(
             "UPDATE items SET cluster_reason = 'editor', cluster_score = 1.0 WHERE id = ?1",
             [other_key],

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod labelled;
 pub mod process;
 pub mod server;
 
