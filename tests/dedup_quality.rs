@@ -154,8 +154,23 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
                     outcome.hard_false_pos += usize::from(hard);
                     if verbose {
                         println!(
-                            "  wrongly grouped ({score:.2}):\n    {}\n    {}",
-                            a.label, b.label
+                            "  wrongly grouped ({score:.2}):\n    {}\n    {}\n    findings {:?}; headline nouns {:?} / {:?}",
+                            a.label,
+                            b.label,
+                            dedup::score::factors_with_homes(
+                                &a.terms,
+                                &b.terms,
+                                weight,
+                                [None, None]
+                            ),
+                            a.terms
+                                .keys()
+                                .map(|k| (k, weight(dedup::text::term_of_folded(k))))
+                                .collect::<Vec<_>>(),
+                            b.terms
+                                .keys()
+                                .map(|k| (k, weight(dedup::text::term_of_folded(k))))
+                                .collect::<Vec<_>>(),
                         );
                     }
                 }
@@ -311,10 +326,14 @@ fn report(name: &str, verbose: bool) -> (Outcome, Outcome) {
 /// day apart counting less, headline nouns compared, stories merged by any
 /// report of both, and the threshold at 0.22: 0.893 / 0.664 and 0.901 /
 /// 0.885 (a story is every report linked to another, so pairs judged one
-/// by one find fewer than the stories hold).
-const REAL_PRECISION_FLOOR: f64 = 0.88;
+/// by one find fewer than the stories hold); with compound parts that are
+/// words and a preview against its outcome as evidence, 0.926 / 0.664 and
+/// 0.971 / 0.885. The replay, what a subscriber sees, holds the issue's
+/// targets.
+const REAL_PRECISION_FLOOR: f64 = 0.92;
+const REAL_REPLAYED_PRECISION_FLOOR: f64 = 0.97;
 const REAL_PAIR_RECALL_FLOOR: f64 = 0.64;
-const REAL_STORY_RECALL_FLOOR: f64 = 0.86;
+const REAL_STORY_RECALL_FLOOR: f64 = 0.85;
 
 #[test]
 fn real_news_reports_are_measured() {
@@ -355,12 +374,22 @@ fn real_news_reports_are_measured() {
     let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
     let (outcome, replayed) = report("real.toml", verbose);
     assert!(outcome.true_pos + outcome.false_neg >= 100);
-    for (label, measured, recall_floor) in [
-        ("as ingest judges", &outcome, REAL_PAIR_RECALL_FLOOR),
-        ("replayed", &replayed, REAL_STORY_RECALL_FLOOR),
+    for (label, measured, precision_floor, recall_floor) in [
+        (
+            "as ingest judges",
+            &outcome,
+            REAL_PRECISION_FLOOR,
+            REAL_PAIR_RECALL_FLOOR,
+        ),
+        (
+            "replayed",
+            &replayed,
+            REAL_REPLAYED_PRECISION_FLOOR,
+            REAL_STORY_RECALL_FLOOR,
+        ),
     ] {
         assert!(
-            measured.precision() >= REAL_PRECISION_FLOOR && measured.recall() >= recall_floor,
+            measured.precision() >= precision_floor && measured.recall() >= recall_floor,
             "real.toml, {label}: precision {:.3}, recall {:.3}",
             measured.precision(),
             measured.recall()

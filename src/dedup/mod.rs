@@ -28,6 +28,7 @@ pub mod entities;
 pub mod index;
 pub mod score;
 pub mod sketch;
+pub mod stage;
 pub mod text;
 
 pub use index::{Index, Reason};
@@ -443,7 +444,9 @@ pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> 
             entities.append(&mut dateline_entities);
         }
     }
-    TermSet::with_entities(terms, entities).with_keys(keys)
+    TermSet::with_entities(terms, entities)
+        .with_keys(keys)
+        .with_stage(stage::of_headline(title))
 }
 
 /// Most bytes a dateline and its agency take.
@@ -826,6 +829,74 @@ mod decide_tests {
             score::key_words_differ(&bomb, &found, |t| index.weight(t)),
             None
         );
+    }
+
+    #[test]
+    fn nouns_that_only_end_alike_are_different_things() {
+        let index = Index::default();
+        // The headlines of two real reports of one evening
+        // (tests/dedup/real.toml): a mayor's resignation, and the police
+        // inquiry that followed it.
+        let resignation = item_terms(
+            "Bürgermeister-Rücktritt wegen Anfeindungen",
+            Some(
+                "Der Bürgermeister der niedersächsischen Gemeinde ist wegen rechtsextremer Übergriffe zurückgetreten.",
+            ),
+            None,
+        );
+        let inquiry = item_terms(
+            "Ermittlungen wegen Volksverhetzung",
+            Some("Der Rücktritt als Bürgermeister schlägt überregional Wellen."),
+            None,
+        );
+        // "Anfeindungen" and "Ermittlungen" share "ungen", which is no word.
+        assert_eq!(
+            score::key_words_differ(&resignation, &inquiry, |t| index.weight(t)),
+            Some(("anfeindungen", "volksverhetzung"))
+        );
+    }
+
+    #[test]
+    fn a_preview_and_its_outcome_are_two_stories() {
+        let mut index = Index::default();
+        let preview = (
+            "Mögliche Weltkriegsbombe in Riehl",
+            "Im Kölner Stadtteil Riehl ist bei Bauarbeiten ein Verdachtspunkt entdeckt worden. \
+             Der Kampfmittelräumdienst prüft den Fund am Seniorenzentrum.",
+        );
+        let all_clear = (
+            "Möglicher Bombenfund in Köln-Riehl: Stadt gibt Entwarnung!",
+            "Der Verdachtspunkt am Seniorenzentrum in Riehl war keine Weltkriegsbombe. \
+             Der Kampfmittelräumdienst gab am Nachmittag Entwarnung.",
+        );
+        index.insert(1, 1, "radio", 1000, &keys("https://a.example/1", preview));
+        let later = keys("https://b.example/1", all_clear);
+        let settings = Settings::default();
+        assert!(index.decide(&later, "zeitung", 9000, &settings).is_none());
+        let findings = score::factors_with_homes(
+            &keys("", preview).terms,
+            &later.terms,
+            |t| index.weight(t),
+            [None, None],
+        );
+        assert!(
+            findings
+                .iter()
+                .any(|(finding, _)| *finding == score::STAGES_DIFFER),
+            "{findings:?}"
+        );
+        // The same all-clear from another outlet still joins.
+        index.insert(2, 2, "zeitung", 9000, &later);
+        let again = keys(
+            "https://c.example/1",
+            (
+                "Köln-Riehl: Entwarnung nach Bombenverdacht",
+                "Der Verdachtspunkt am Seniorenzentrum in Riehl war keine Weltkriegsbombe, \
+                 der Kampfmittelräumdienst gab Entwarnung.",
+            ),
+        );
+        let joined = index.decide(&again, "sender", 9500, &settings).unwrap();
+        assert_eq!(joined.cluster, 2);
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! damped by how much the larger one adds: a short teaser contained in a
 //! long press release still scores high, while two texts on one topic that
 //! share only the topic's vocabulary score low. Evidence of difference
-//! (other places, streets, states, offices, numbers, headline nouns, days
-//! apart) then lowers it; [`factors_with_homes`] names each finding.
+//! (other places, streets, states, offices, numbers, headline nouns, a
+//! preview against an outcome, days apart) then lowers it;
+//! [`factors_with_homes`] names each finding.
+
+use super::stage::Stage;
 
 /// How many items the background statistics count as ([`idf`]): a
 /// database with far fewer items in its window weighs terms mostly by
@@ -29,6 +32,8 @@ pub struct TermSet {
     /// The headline's nouns, folded, separated by spaces
     /// ([`super::text::terms_entities_and_keys`]).
     keys: Box<str>,
+    /// Where in its event's course the headline stands.
+    stage: Stage,
 }
 
 impl TermSet {
@@ -45,6 +50,7 @@ impl TermSet {
             terms,
             entities,
             keys: Box::default(),
+            stage: Stage::Unknown,
         }
     }
 
@@ -52,6 +58,17 @@ impl TermSet {
     pub fn with_keys(mut self, keys: String) -> TermSet {
         self.keys = keys.into_boxed_str();
         self
+    }
+
+    /// With `stage` as where the headline stands in its event's course.
+    pub fn with_stage(mut self, stage: Stage) -> TermSet {
+        self.stage = stage;
+        self
+    }
+
+    /// Where the headline stands in its event's course.
+    pub fn stage(&self) -> Stage {
+        self.stage
     }
 
     /// The headline's nouns, folded.
@@ -139,20 +156,27 @@ pub fn overlap(a: &[u64], a_weights: &[f64], b: &[u64]) -> Overlap {
 /// Whether `set`'s title or lead has the headline noun `key`, or its
 /// headline a noun with a part in common with it as a compound
 /// ("Weltkriegsbombe" and "Bombenfund"; [`super::text::word_and_parts`]).
+/// A part counts only if it is a German word of its own: "Ermittlungen"
+/// and "Anfeindungen" end alike, but "ungen" names nothing.
 fn names_it(set: &TermSet, key: &str) -> bool {
     use super::text::{term_of_folded, word_and_parts};
-    if set.terms().binary_search(&term_of_folded(key)).is_ok() {
+    let whole = term_of_folded(key);
+    if set.terms().binary_search(&whole).is_ok() {
         return true;
     }
+    let german = super::background::Background::german();
+    let is_word = |part: &u64| german.frequency(*part) > 0.0;
     let mut parts = [0u64; 64];
     let mut count = 0;
-    for part in word_and_parts(key).take(parts.len()) {
+    for part in word_and_parts(key).filter(is_word).take(parts.len()) {
         parts[count] = part;
         count += 1;
     }
     let parts = &parts[..count];
-    set.keys()
-        .any(|other| word_and_parts(other).any(|part| parts.contains(&part)))
+    set.keys().any(|other| {
+        term_of_folded(other) == whole
+            || word_and_parts(other).any(|part| is_word(&part) && parts.contains(&part))
+    })
 }
 
 /// The heaviest headline noun ([`TermSet::keys`]) of each of `a` and `b`
@@ -272,6 +296,10 @@ fn each_factor(
         visit(KEYS_DIFFER, KEYS_DISAGREE);
         any = true;
     }
+    if a.stage().differs_from(b.stage()) {
+        visit(STAGES_DIFFER, STAGES_DISAGREE);
+        any = true;
+    }
     let is_place = |e: &&u64| kind_of(**e) == Some(Kind::Place);
     let names_place = |t: &TermSet| t.entities().iter().any(|e| is_place(&e));
     let places_differ = match (names_place(a), names_place(b)) {
@@ -348,6 +376,13 @@ pub const KEYS_DIFFER: &str = "headline words differ";
 pub const KEY_WEIGHT: f64 = 4.5;
 /// The share kept when each headline has a telling noun the other lacks.
 const KEYS_DISAGREE: f64 = 0.5;
+
+/// What `kurator explain` calls headlines at different points of an
+/// event's course ([`super::stage`]).
+pub const STAGES_DIFFER: &str = "one headline looks ahead, the other tells the outcome";
+/// The share kept when one headline looks ahead and the other tells the
+/// outcome: a preview and its result share every name and place.
+const STAGES_DISAGREE: f64 = 0.4;
 
 /// The share of the score kept when the numbers disagree.
 const NUMBERS_DISAGREE: f64 = 0.5;

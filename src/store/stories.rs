@@ -135,6 +135,11 @@ impl super::Store {
                         Some((ours, theirs)) if finding == dedup::score::KEYS_DIFFER => {
                             format!("{finding} ({ours} / {theirs})")
                         }
+                        _ if finding == dedup::score::STAGES_DIFFER => format!(
+                            "{finding} ({} / {})",
+                            keys.terms.stage().describe(),
+                            other_terms.stage().describe()
+                        ),
                         _ => finding.to_owned(),
                     })
                     .collect();
