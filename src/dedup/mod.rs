@@ -334,7 +334,10 @@ impl Index {
                         continue;
                     }
                     let homes = [home, self.home_place(member.source)];
-                    let apart = score::apart(member.published - published);
+                    let gap = member.published - published;
+                    let in_time = score::apart(gap).map_or(1.0, |(_, share)| share)
+                        * score::course(gap, keys.terms.stage(), member.terms.stage())
+                            .map_or(1.0, |(_, share)| share);
                     let scored = |overlap: &score::Overlap| {
                         score::score(
                             overlap,
@@ -343,7 +346,7 @@ impl Index {
                             &member.terms,
                             member.weight_sum,
                             homes,
-                        ) * apart.map_or(1.0, |(_, share)| share)
+                        ) * in_time
                     };
                     let mut score = scored(&overlap);
                     if score < settings.threshold {

@@ -32,6 +32,11 @@ pub struct TermSet {
     /// The headline's nouns, folded, separated by spaces
     /// ([`super::text::terms_entities_and_keys`]).
     keys: Box<str>,
+    /// The same nouns as terms, for comparing them on the database writer
+    /// without hashing words: for each, in order, its term, the number of
+    /// its parts, then the parts (the terms of the word and of its parts as
+    /// a compound that are German words; [`names_it`]).
+    nouns: Box<[u64]>,
     /// Where in its event's course the headline stands.
     stage: Stage,
 }
@@ -50,14 +55,43 @@ impl TermSet {
             terms,
             entities,
             keys: Box::default(),
+            nouns: Box::default(),
             stage: Stage::Unknown,
         }
     }
 
     /// With `keys` as the headline's nouns (folded words, separated by spaces).
     pub fn with_keys(mut self, keys: String) -> TermSet {
+        use super::text::{term_of_folded, word_and_parts};
+        let german = super::background::Background::german();
+        let mut nouns = Vec::new();
+        for key in keys.split(' ').filter(|word| !word.is_empty()) {
+            let whole = term_of_folded(key);
+            nouns.push(whole);
+            let count_at = nouns.len();
+            nouns.push(0);
+            for part in word_and_parts(key).filter(|&part| german.frequency(part) > 0.0) {
+                if !nouns[count_at + 1..].contains(&part) {
+                    nouns.push(part);
+                }
+            }
+            nouns[count_at] = (nouns.len() - count_at - 1) as u64;
+        }
         self.keys = keys.into_boxed_str();
+        self.nouns = nouns.into_boxed_slice();
         self
+    }
+
+    /// Each headline noun's term and parts, in the order of [`TermSet::keys`].
+    fn nouns(&self) -> impl Iterator<Item = (u64, &[u64])> {
+        let mut rest = &self.nouns[..];
+        std::iter::from_fn(move || {
+            let (&whole, after) = rest.split_first()?;
+            let (&count, after) = after.split_first()?;
+            let (parts, after) = after.split_at(usize::try_from(count).ok()?.min(after.len()));
+            rest = after;
+            Some((whole, parts))
+        })
     }
 
     /// With `stage` as where the headline stands in its event's course.
@@ -153,30 +187,17 @@ pub fn overlap(a: &[u64], a_weights: &[f64], b: &[u64]) -> Overlap {
     }
 }
 
-/// Whether `set`'s title or lead has the headline noun `key`, or its
-/// headline a noun with a part in common with it as a compound
-/// ("Weltkriegsbombe" and "Bombenfund"; [`super::text::word_and_parts`]).
-/// A part counts only if it is a German word of its own: "Ermittlungen"
-/// and "Anfeindungen" end alike, but "ungen" names nothing.
-fn names_it(set: &TermSet, key: &str) -> bool {
-    use super::text::{term_of_folded, word_and_parts};
-    let whole = term_of_folded(key);
-    if set.terms().binary_search(&whole).is_ok() {
-        return true;
-    }
-    let german = super::background::Background::german();
-    let is_word = |part: &u64| german.frequency(*part) > 0.0;
-    let mut parts = [0u64; 64];
-    let mut count = 0;
-    for part in word_and_parts(key).filter(is_word).take(parts.len()) {
-        parts[count] = part;
-        count += 1;
-    }
-    let parts = &parts[..count];
-    set.keys().any(|other| {
-        term_of_folded(other) == whole
-            || word_and_parts(other).any(|part| is_word(&part) && parts.contains(&part))
-    })
+/// Whether `set`'s title or lead has the headline noun whose term is
+/// `whole`, or its headline a noun with a part in common with it as a
+/// compound ("Weltkriegsbombe" and "Bombenfund";
+/// [`super::text::word_and_parts`]). A part counts only if it is a German
+/// word of its own: "Ermittlungen" and "Anfeindungen" end alike, but
+/// "ungen" names nothing.
+fn names_it(set: &TermSet, whole: u64, parts: &[u64]) -> bool {
+    set.terms().binary_search(&whole).is_ok()
+        || set.nouns().any(|(other, other_parts)| {
+            other == whole || other_parts.iter().any(|part| parts.contains(part))
+        })
 }
 
 /// The heaviest headline noun ([`TermSet::keys`]) of each of `a` and `b`
@@ -194,8 +215,9 @@ pub fn key_words_differ<'a>(
 ) -> Option<(&'a str, &'a str)> {
     let missing = |from: &'a TermSet, other: &TermSet| {
         from.keys()
-            .filter(|key| !names_it(other, key))
-            .map(|key| (weight(super::text::term_of_folded(key)), key))
+            .zip(from.nouns())
+            .filter(|(_, (whole, parts))| !names_it(other, *whole, parts))
+            .map(|(key, (whole, _))| (weight(whole), key))
             .filter(|&(weight, _)| weight >= KEY_WEIGHT)
             .max_by(|x, y| x.0.total_cmp(&y.0))
             .map(|(_, key)| key)
@@ -358,6 +380,22 @@ pub fn apart(gap_secs: i64) -> Option<(&'static str, f64)> {
         None
     }
 }
+
+/// The finding and the share of the score kept for an incident and its
+/// outcome told `gap_secs` apart, if that is half a day or more (see
+/// [`super::stage`]): the outage and "wieder online" the next day, the
+/// attack on a candidate and her election.
+pub fn course(gap_secs: i64, a: Stage, b: Stage) -> Option<(&'static str, f64)> {
+    const HOUR: i64 = 3_600;
+    (a.incident_and_outcome(b) && gap_secs.abs() >= INCIDENT_HOURS * HOUR)
+        .then_some((INCIDENT_AND_OUTCOME, STAGES_DISAGREE))
+}
+
+/// What `kurator explain` calls a [`course`] finding.
+pub const INCIDENT_AND_OUTCOME: &str =
+    "one headline tells of an incident, the other of its outcome half a day later";
+/// From this many hours apart an incident and its outcome are two stories.
+const INCIDENT_HOURS: i64 = 12;
 
 /// Gaps up to this many hours are one story's news cycle.
 const NEXT_DAY_HOURS: i64 = 24;

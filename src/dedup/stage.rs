@@ -1,6 +1,7 @@
 //! Where in its event's course a headline stands: looking ahead (a
-//! preview, a suspicion, a yes-or-no question) or telling the outcome (a
-//! result, a verdict, the all-clear, systems back online).
+//! preview, a suspicion, a yes-or-no question), telling of an incident
+//! under way (an evacuation, an outage, an attack) or telling the outcome
+//! (a result, a verdict, the all-clear, systems back online).
 //!
 //! Reports of one event mostly stand at the same point. A preview and the
 //! result of the same vote share every name and place ("Bekommt Wangerooge
@@ -9,7 +10,10 @@
 //! all-clear ("Mögliche Weltkriegsbombe in Riehl" and "… Stadt gibt
 //! Entwarnung!"), yet a reader wants both: [`super::score`] counts a
 //! headline that looks ahead against one that tells the outcome as evidence
-//! of two events.
+//! of two events. An incident and its outcome are one story within a news
+//! cycle (the evacuation in the morning, the bomb defused at noon) but two
+//! when half a day or more apart (the outage, and the city back online the
+//! next day; the attack on a candidate, and her election).
 //!
 //! Only headlines are read, and only words that say so in any context: a
 //! lead recaps what came before ("Bei der Wahl am 17. August hatte keiner
@@ -26,6 +30,8 @@ pub enum Stage {
     Unknown,
     /// A preview, a suspicion, a threat, a yes-or-no question.
     Ahead,
+    /// An incident under way: an evacuation, an outage, an attack.
+    Underway,
     /// A result, a verdict, an all-clear, an arrest, a restart.
     Outcome,
 }
@@ -36,8 +42,18 @@ impl Stage {
         match self {
             Stage::Unknown => "neither",
             Stage::Ahead => "looks ahead",
+            Stage::Underway => "tells of an incident",
             Stage::Outcome => "tells the outcome",
         }
+    }
+
+    /// Whether one of `self` and `other` tells of an incident and the
+    /// other of its outcome.
+    pub fn incident_and_outcome(self, other: Stage) -> bool {
+        matches!(
+            (self, other),
+            (Stage::Underway, Stage::Outcome) | (Stage::Outcome, Stage::Underway)
+        )
     }
 
     /// Whether one of `self` and `other` looks ahead and the other tells
@@ -114,6 +130,29 @@ const AHEAD: &[&str] = &[
     "vorschau",
 ];
 
+/// Words (folded) that tell of an incident under way.
+const UNDERWAY: &[&str] = &[
+    "angegriffen",
+    "beginnt",
+    "begonnen",
+    "down",
+    "evakuieren",
+    "evakuiert",
+    "evakuierung",
+    "gesperrt",
+    "laeuft",
+    "lahm",
+    "lahmgelegt",
+    "laufen",
+    "niedergestochen",
+    "offline",
+    "verlassen",
+];
+
+/// Endings (folded) of nouns that name an attack: "Cyberangriff",
+/// "Messerattacke", "Anschlag".
+const ATTACKS: &[&str] = &["angriff", "anschlag", "attacke"];
+
 /// Question words: a headline asking "Wer ist Hannes Loth?" portrays, it
 /// does not look ahead.
 const QUESTION_WORDS: &[&str] = &[
@@ -124,25 +163,57 @@ const QUESTION_WORDS: &[&str] = &[
 /// The stage `title` tells of. An outcome word wins over a word that looks
 /// ahead ("Möglicher Bombenfund in Köln-Riehl: Stadt gibt Entwarnung!").
 pub fn of_headline(title: &str) -> Stage {
-    let words = fold::words(title);
-    let has = |list: &[&str], word: &str| list.binary_search(&word).is_ok();
-    let outcome = words.iter().any(|w| has(OUTCOME, w))
-        || (words.iter().any(|w| w == "wieder") && words.iter().any(|w| has(BACK, w)))
-        // A separable verb's particle closes the sentence: "… setzt sich
-        // als Bürgermeisterin durch".
-        || words.last().is_some_and(|w| w == "durch");
-    if outcome {
+    let mut found = Found::default();
+    // Word by word into one buffer: every new item's headline passes here.
+    let mut word = String::with_capacity(32);
+    for c in title.chars() {
+        if c.is_alphanumeric() {
+            fold::push_folded(c, &mut word);
+        } else if !word.is_empty() {
+            found.note(&word);
+            word.clear();
+        }
+    }
+    if !word.is_empty() {
+        found.note(&word);
+    }
+    // A separable verb's particle closes the sentence: "… setzt sich als
+    // Bürgermeisterin durch".
+    if found.outcome || (found.again && found.back) || found.last_is_durch {
         return Stage::Outcome;
     }
-    let suspected = words
-        .iter()
-        .any(|w| has(AHEAD, w) || w.ends_with("verdacht"));
-    let asks_yes_or_no =
-        title.trim_end().ends_with('?') && !words.iter().any(|w| has(QUESTION_WORDS, w));
-    if suspected || asks_yes_or_no {
+    let asks_yes_or_no = title.trim_end().ends_with('?') && !found.question_word;
+    if found.ahead || asks_yes_or_no {
         Stage::Ahead
+    } else if found.underway {
+        Stage::Underway
     } else {
         Stage::Unknown
+    }
+}
+
+/// What the words of a headline said so far.
+#[derive(Default)]
+struct Found {
+    outcome: bool,
+    again: bool,
+    back: bool,
+    ahead: bool,
+    underway: bool,
+    question_word: bool,
+    last_is_durch: bool,
+}
+
+impl Found {
+    fn note(&mut self, word: &str) {
+        let has = |list: &[&str]| list.binary_search(&word).is_ok();
+        self.outcome |= has(OUTCOME);
+        self.again |= word == "wieder";
+        self.back |= has(BACK);
+        self.ahead |= has(AHEAD) || word.ends_with("verdacht");
+        self.underway |= has(UNDERWAY) || ATTACKS.iter().any(|attack| word.ends_with(attack));
+        self.question_word |= has(QUESTION_WORDS);
+        self.last_is_durch = word == "durch";
     }
 }
 
@@ -152,7 +223,7 @@ mod tests {
 
     #[test]
     fn the_lists_are_sorted_for_binary_search() {
-        for list in [OUTCOME, BACK, AHEAD, QUESTION_WORDS] {
+        for list in [OUTCOME, BACK, AHEAD, UNDERWAY, QUESTION_WORDS] {
             assert!(list.is_sorted(), "{list:?}");
             for word in list {
                 assert_eq!(fold::fold(word), *word, "{word} is folded");
@@ -181,6 +252,24 @@ mod tests {
         for title in outcome {
             assert_eq!(of_headline(title), Stage::Outcome, "{title}");
         }
+        let underway = [
+            "Malware: Städte Frankfurt und Bad Homburg sind down",
+            "Bombenfund in Frankfurt: Die Evakuierung hat begonnen",
+            "Cyberangriff auf die Kreisverwaltung",
+        ];
+        for title in underway {
+            assert_eq!(of_headline(title), Stage::Underway, "{title}");
+        }
+        assert_eq!(
+            of_headline("Nach Cyberangriff: Stadt Potsdam wieder per E-Mail erreichbar"),
+            Stage::Outcome,
+            "the outcome wins"
+        );
+        assert!(Stage::Underway.incident_and_outcome(Stage::Outcome));
+        assert!(
+            !Stage::Underway.differs_from(Stage::Outcome),
+            "only with time"
+        );
         let neither = [
             "Deutschlands erster gewählter AfD-Bürgermeister: Wer ist Hannes Loth?",
             "Bürgermeister tritt aus Angst vor der NPD zurück",

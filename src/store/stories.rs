@@ -124,7 +124,9 @@ impl super::Store {
             let other_terms = dedup_keys_of_stored(&other).terms;
             let homes = [home(&item.source_id), home(&other.source_id)];
             // As the decision weighs it: reports days apart count less.
-            let apart = dedup::score::apart(item.published - other.published);
+            let gap = item.published - other.published;
+            let apart = dedup::score::apart(gap);
+            let course = dedup::score::course(gap, keys.terms.stage(), other_terms.stage());
             let weight = |t| index.weight(t);
             // The headline nouns on both sides, when they tell two events apart.
             let key_words = dedup::score::key_words_differ(&keys.terms, &other_terms, weight);
@@ -144,13 +146,15 @@ impl super::Store {
                     })
                     .collect();
             findings.extend(apart.map(|(finding, _)| finding.to_owned()));
+            findings.extend(course.map(|(finding, _)| finding.to_owned()));
             Ok::<_, StoreError>(Related {
                 similarity: dedup::score::similarity_at_home(
                     &keys.terms,
                     &other_terms,
                     |t| index.weight(t),
                     homes,
-                ) * apart.map_or(1.0, |(_, share)| share),
+                ) * apart.map_or(1.0, |(_, share)| share)
+                    * course.map_or(1.0, |(_, share)| share),
                 findings,
                 joined: store.cluster_reason(other.id)?,
                 item: other,
