@@ -14,7 +14,7 @@
 //! would store them:
 //! * `municipal`: the synthetic German municipal news of `benches/ingest.rs`
 //!   (`KURATOR_BENCH_FEEDS` feeds × 35 items, default 200 feeds);
-//! * `german`: the real German captures of the shared corpus (heise, Golem,
+//! * `german`: the real German captures of the test corpus (heise, Golem,
 //!   laut.de, anime2you, SPIEGEL), repeated to at least 5,000 items.
 //!
 //! Each set is timed on the compiled path (`Tagger::topics`) and on the
@@ -47,7 +47,7 @@ const DEFAULT_RUNS: usize = 9;
 const DEFAULT_FEEDS: usize = 200;
 const GERMAN_MIN_ITEMS: usize = 5_000;
 
-/// The real German feeds of the shared corpus.
+/// The real German feeds of the test corpus (`tests/corpus/`).
 const GERMAN_FILES: &[&str] = &[
     "real/rbren__rss-parser/heise.atom",
     "real/miniflux__v2/encoding_ISO-8859-1.xml",
@@ -116,7 +116,7 @@ fn municipal(feeds: usize) -> ItemSet {
 }
 
 fn german() -> ItemSet {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let url = url::Url::parse("https://www.example.de/feed.xml").unwrap();
     let mut once = Vec::new();
     for (index, file) in GERMAN_FILES.iter().enumerate() {

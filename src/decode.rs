@@ -573,8 +573,8 @@ mod tests {
     };
     use std::path::{Path, PathBuf};
 
-    /// The shared test corpus; see its README.md.
-    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+    /// The test corpus of real feeds (tests/corpus/, see its README.md).
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
     fn read(relative: &str) -> Vec<u8> {
         let path = Path::new(CORPUS).join(relative);

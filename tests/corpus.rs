@@ -1,4 +1,4 @@
-//! Every file of the shared corpus (about 1,000 real feeds written by others)
+//! Every file of the test corpus (`tests/corpus/`, about 1,000 real feeds written by others)
 //! goes through decode → parse → normalize → identify: each yields items or a
 //! clear error, never a panic or a hang. German files are checked for their
 //! umlauts; the dialects feed-rs alone empties or rejects must yield entries.
@@ -19,7 +19,7 @@ use url::Url;
 const NOW: i64 = 1_900_000_000;
 
 fn corpus_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {

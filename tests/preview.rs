@@ -1,4 +1,4 @@
-//! `kurator preview` and `kurator fetch` agree: for every feed of the shared
+//! `kurator preview` and `kurator fetch` agree: for every feed of the test
 //! corpus's real feeds and of the fuzz seeds, for HTML sources read with
 //! selectors and for a page that links to its feed, all served from
 //! 127.0.0.1, the items preview lists as stored (title, link, id, in order)
@@ -16,13 +16,13 @@ use support::server::{Behaviour, TestServer};
 /// One item as stored, or as preview says it would be: title, link, id.
 type Shown = (String, Option<String>, String);
 
-/// The data files of the real feeds in the shared corpus, and the fuzz
+/// The data files of the real feeds in the test corpus (`tests/corpus/`), and the fuzz
 /// seeds. HTML pages are left out: they may link to feeds off this machine.
 fn feed_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in [
-        root.join("../shared/corpus/real"),
+        root.join("tests/corpus/real"),
         root.join("tests/fuzz-seeds"),
     ] {
         collect(&dir, &mut files);

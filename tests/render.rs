@@ -217,7 +217,9 @@ fn python_feedparser_reads_rss_and_atom_cleanly() {
     for format in ["rss", "atom"] {
         let path = setup._dir.path().join(format!("all.{format}"));
         std::fs::write(&path, render(&setup, "all", format)).unwrap();
-        let stdout = feedparser_summary(&path);
+        let Some(stdout) = feedparser_summary(&path) else {
+            return;
+        };
         let expected_version = if format == "rss" { "rss20" } else { "atom10" };
         assert!(
             stdout.starts_with(&format!("False 3 {expected_version} urn:uuid:")),
@@ -236,8 +238,7 @@ fn python_feedparser_reads_rss_and_atom_cleanly() {
 #[test]
 fn xss_cases_from_the_corpus_leave_nothing_dangerous() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/feedparser/wellformed/sanitize");
+    let corpus = support::test_data("corpus/feedparser/wellformed/sanitize");
     // Many of these files share a link: grouped, they would show as a few
     // entries; every item is checked on its own.
     let mut config = String::from("[dedup]\nmode = \"off\"\n");

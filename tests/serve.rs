@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use support::http::{Response, get, request};
 use support::process::Running;
 use support::server::{Behaviour, TestServer};
-use support::{feedparser_summary, run_kurator, validate_atom};
+use support::{Tool, feedparser_summary, run_kurator, validate_atom};
 
 const PRESSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Stadt Musterhausen</title>
@@ -140,8 +140,9 @@ fn served_feeds_are_valid_and_the_same_as_rendered() {
                 }
                 _ => {}
             }
-            if format != "json" {
-                let summary = feedparser_summary(&path);
+            if format != "json"
+                && let Some(summary) = feedparser_summary(&path)
+            {
                 assert!(summary.starts_with("False "), "{slug}.{format}: {summary}");
             }
         }
@@ -486,16 +487,18 @@ fn front_page_and_opml_subscribe_to_every_topic() {
     assert_eq!(opml.status, 200);
     let path = setup.dir.path().join("kurator.opml");
     std::fs::write(&path, &opml.body).unwrap();
-    let lint = Command::new("xmllint")
-        .arg("--noout")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    if Tool::Xmllint.available_for("checking that /opml is well-formed XML") {
+        let lint = Command::new("xmllint")
+            .arg("--noout")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "{}",
+            String::from_utf8_lossy(&lint.stderr)
+        );
+    }
     let text = opml.text();
     for slug in ["politik", "smart-city", "all"] {
         assert!(
@@ -579,6 +582,9 @@ fn slow_clients_cannot_hold_the_server() {
 /// validators it stored) adds nothing.
 #[test]
 fn newsboat_reads_the_feeds_and_reloads_without_duplicates() {
+    if !Tool::Newsboat.available_for("newsboat_reads_the_feeds_and_reloads_without_duplicates") {
+        return;
+    }
     let setup = setup();
     let served = Served::start(&setup.config);
     let home = setup.dir.path().join("newsboat");

@@ -2,7 +2,7 @@
 //! `TopicSet::tag_item`); `kurator query` and `kurator explain` evaluate rules
 //! on a `Document` (`TopicSet::tag` on `Tagger::document`). Both must give
 //! the same topics for every item, or a stored item would not be found by the
-//! rule that tagged it. Checked here on every item of the shared corpus and
+//! rule that tagged it. Checked here on every item of the test corpus (`tests/corpus/`) and
 //! on generated German texts full of umlauts, ß, hyphens, entities and markup,
 //! against the 20 topics of the benchmark, the shipped ones, and rules written
 //! to hit the corners of the language.
@@ -161,7 +161,7 @@ fn corpus_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn compiled_tagging_agrees_on_the_corpus() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let mut files = Vec::new();
     corpus_files(&root, &mut files);
     files.sort();
