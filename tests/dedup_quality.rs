@@ -125,11 +125,8 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
             outcome.candidates += usize::from(candidate);
             outcome.found += usize::from(candidate && same);
             let gap = a.published - b.published;
-            let apart = dedup::score::apart(gap);
-            let course = dedup::score::course(gap, a.terms.stage(), b.terms.stage());
-            let score = dedup::similarity(&a.terms, &b.terms, weight)
-                * apart.map_or(1.0, |(_, share)| share)
-                * course.map_or(1.0, |(_, share)| share);
+            let score =
+                dedup::score::similarity_at_home(&a.terms, &b.terms, weight, [None, None], gap);
             // As ingest decides: other sources only, within the window.
             let eligible = a.source != b.source
                 && (!windowed || (a.published - b.published).abs() <= settings.window_secs);
@@ -164,7 +161,8 @@ fn judge(reports: &[Prepared], threshold: f64, windowed: bool, verbose: bool) ->
                                 &a.terms,
                                 &b.terms,
                                 weight,
-                                [None, None]
+                                [None, None],
+                                a.published - b.published
                             ),
                             a.terms
                                 .keys()

@@ -335,9 +335,7 @@ impl Index {
                     }
                     let homes = [home, self.home_place(member.source)];
                     let gap = member.published - published;
-                    let in_time = score::apart(gap).map_or(1.0, |(_, share)| share)
-                        * score::course(gap, keys.terms.stage(), member.terms.stage())
-                            .map_or(1.0, |(_, share)| share);
+                    let in_time = score::in_time(gap, keys.terms.stage(), member.terms.stage());
                     let scored = |overlap: &score::Overlap| {
                         score::score(
                             overlap,
@@ -805,6 +803,7 @@ mod decide_tests {
                 &other.terms,
                 |t| index.weight(t),
                 [None, None],
+                1000,
             );
             assert!(
                 findings
@@ -881,6 +880,7 @@ mod decide_tests {
             &later.terms,
             |t| index.weight(t),
             [None, None],
+            8000,
         );
         assert!(
             findings

@@ -225,26 +225,37 @@ pub fn key_words_differ<'a>(
     Some((missing(a, b)?, missing(b, a)?))
 }
 
-/// Weighted similarity of `a` and `b`; `weight` gives a term's weight.
+/// Weighted similarity of `a` and `b` published at the same time; `weight`
+/// gives a term's weight.
 pub fn similarity(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 {
-    similarity_at_home(a, b, weight, [None, None])
+    similarity_at_home(a, b, weight, [None, None], 0)
 }
 
-/// [`similarity`] where a text that names no place is taken to be about its
-/// source's home place (`homes`, for `a` and `b`; see
-/// [`super::Index::home_place`]).
+/// [`similarity`] of two items published `gap_secs` apart, where a text
+/// that names no place is taken to be about its source's home place
+/// (`homes`, for `a` and `b`; see [`super::Index::home_place`]): as a
+/// decision weighs them.
 pub fn similarity_at_home(
     a: &TermSet,
     b: &TermSet,
     weight: impl Fn(u64) -> f64,
     homes: [Option<u64>; 2],
+    gap_secs: i64,
 ) -> f64 {
     let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
     let a_sum = a_weights.iter().sum();
     let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
     let mut found = overlap(a.terms(), &a_weights, b.terms());
     found.keys_differ = key_words_differ(a, b, &weight).is_some();
-    score(&found, a, a_sum, b, b_sum, homes)
+    score(&found, a, a_sum, b, b_sum, homes) * in_time(gap_secs, a.stage(), b.stage())
+}
+
+/// The share of the score kept for two items published `gap_secs` apart
+/// whose headlines stand at `a` and `b` in their event's course ([`apart`],
+/// [`course`]).
+pub fn in_time(gap_secs: i64, a: Stage, b: Stage) -> f64 {
+    apart(gap_secs).map_or(1.0, |(_, share)| share)
+        * course(gap_secs, a, b).map_or(1.0, |(_, share)| share)
 }
 
 /// The similarity of `a` and `b` from their [`Overlap`] and the sums of
@@ -284,6 +295,7 @@ pub fn factors_with_homes(
     b: &TermSet,
     weight: impl Fn(u64) -> f64,
     homes: [Option<u64>; 2],
+    gap_secs: i64,
 ) -> Vec<(&'static str, f64)> {
     let unweighted = vec![0.0; a.terms().len()];
     let mut compared = overlap(a.terms(), &unweighted, b.terms());
@@ -292,6 +304,8 @@ pub fn factors_with_homes(
     each_factor(a, b, &compared, homes, |finding, factor| {
         found.push((finding, factor))
     });
+    found.extend(apart(gap_secs));
+    found.extend(course(gap_secs, a.stage(), b.stage()));
     found
 }
 
@@ -454,7 +468,7 @@ mod tests {
         let terms = |text: &str| crate::dedup::item_terms(text, None, None);
         let landrat = terms("Erster AfD-Landrat in Brandenburg gewählt");
         let mayor = terms("Erster AfD-Bürgermeister in Sachsen-Anhalt gewählt");
-        let findings: Vec<&str> = factors_with_homes(&landrat, &mayor, |_| 1.0, [None, None])
+        let findings: Vec<&str> = factors_with_homes(&landrat, &mayor, |_| 1.0, [None, None], 0)
             .into_iter()
             .map(|(finding, _)| finding)
             .collect();
@@ -463,7 +477,7 @@ mod tests {
         assert!(alike < 0.14 * 0.5, "{alike}");
         // One office or state in common is no sign of one event.
         let other_mayor = terms("Bürgermeister in Sachsen-Anhalt tritt zurück");
-        assert!(factors_with_homes(&mayor, &other_mayor, |_| 1.0, [None, None]).is_empty());
+        assert!(factors_with_homes(&mayor, &other_mayor, |_| 1.0, [None, None], 0).is_empty());
 
         assert_eq!(apart(20 * 3_600), None, "the same news cycle");
         assert_eq!(apart(-20 * 3_600), None, "either order");

@@ -125,13 +125,11 @@ impl super::Store {
             let homes = [home(&item.source_id), home(&other.source_id)];
             // As the decision weighs it: reports days apart count less.
             let gap = item.published - other.published;
-            let apart = dedup::score::apart(gap);
-            let course = dedup::score::course(gap, keys.terms.stage(), other_terms.stage());
             let weight = |t| index.weight(t);
             // The headline nouns on both sides, when they tell two events apart.
             let key_words = dedup::score::key_words_differ(&keys.terms, &other_terms, weight);
-            let mut findings: Vec<String> =
-                dedup::score::factors_with_homes(&keys.terms, &other_terms, weight, homes)
+            let findings: Vec<String> =
+                dedup::score::factors_with_homes(&keys.terms, &other_terms, weight, homes, gap)
                     .into_iter()
                     .map(|(finding, _)| match key_words {
                         Some((ours, theirs)) if finding == dedup::score::KEYS_DIFFER => {
@@ -145,16 +143,14 @@ impl super::Store {
                         _ => finding.to_owned(),
                     })
                     .collect();
-            findings.extend(apart.map(|(finding, _)| finding.to_owned()));
-            findings.extend(course.map(|(finding, _)| finding.to_owned()));
             Ok::<_, StoreError>(Related {
                 similarity: dedup::score::similarity_at_home(
                     &keys.terms,
                     &other_terms,
-                    |t| index.weight(t),
+                    weight,
                     homes,
-                ) * apart.map_or(1.0, |(_, share)| share)
-                    * course.map_or(1.0, |(_, share)| share),
+                    gap,
+                ),
                 findings,
                 joined: store.cluster_reason(other.id)?,
                 item: other,
