@@ -360,7 +360,10 @@ fn compiled_tagging_agrees_on_generated_texts() {
             title: &title,
             summary: summary.as_deref(),
             content: content.as_deref(),
-            author: rng.next().is_multiple_of(2).then(|| rng.pick(&author_choices)),
+            author: rng
+                .next()
+                .is_multiple_of(2)
+                .then(|| rng.pick(&author_choices)),
             link: Some(rng.pick(&link_choices)).filter(|l| !l.is_empty()),
             categories: &categories,
         };
