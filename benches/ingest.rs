@@ -1367,7 +1367,7 @@ impl Series {
 
     fn median(&self) -> Duration {
         let t = self.sorted();
-        if t.len() % 2 == 0 {
+        if t.len().is_multiple_of(2) {
             (t[t.len() / 2 - 1] + t[t.len() / 2]) / 2
         } else {
             t[t.len() / 2]

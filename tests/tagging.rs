@@ -313,7 +313,7 @@ fn text(rng: &mut Rng, words: u64) -> String {
     let mut out = String::new();
     for _ in 0..rng.next() % words {
         out.push_str(rng.pick(PIECES));
-        if rng.next() % 3 > 0 {
+        if !rng.next().is_multiple_of(3) {
             out.push(' ');
         }
     }
@@ -354,13 +354,16 @@ fn compiled_tagging_agrees_on_generated_texts() {
             .map(|_| rng.pick(&category_choices).to_owned())
             .collect();
         let title = text(&mut rng, 8);
-        let summary = (rng.next() % 5 > 0).then(|| text(&mut rng, 30));
-        let content = (rng.next() % 3 == 0).then(|| text(&mut rng, 60));
+        let summary = (!rng.next().is_multiple_of(5)).then(|| text(&mut rng, 30));
+        let content = rng.next().is_multiple_of(3).then(|| text(&mut rng, 60));
         let item = ItemView {
             title: &title,
             summary: summary.as_deref(),
             content: content.as_deref(),
-            author: (rng.next() % 2 == 0).then(|| rng.pick(&author_choices)),
+            author: rng
+                .next()
+                .is_multiple_of(2)
+                .then(|| rng.pick(&author_choices)),
             link: Some(rng.pick(&link_choices)).filter(|l| !l.is_empty()),
             categories: &categories,
         };

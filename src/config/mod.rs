@@ -8,6 +8,7 @@
 //! * Relative paths (`[storage] path`) are resolved against the config file's
 //!   directory, so the daemon behaves the same whatever its working directory.
 
+mod keys;
 mod restart;
 mod served;
 mod units;
@@ -27,6 +28,7 @@ use crate::schedule::{CronSchedule, Jitter, Timing};
 
 use crate::text::line_column;
 
+pub use keys::known_keys;
 pub use restart::{Listening, SECTIONS, Section, Startup};
 pub use units::{format_byte_size, parse_byte_size, parse_duration};
 
@@ -505,7 +507,7 @@ pub fn is_valid_id(id: &str) -> bool {
 
 fn syntax_hint(message: &str) -> Option<String> {
     if message.contains("unknown field") {
-        Some("check the spelling; the README lists every key of feeds.toml".into())
+        Some("check the spelling; docs/configuration.md lists every key of feeds.toml".into())
     } else if message.contains("missing field") {
         Some(
             "every [[source]] needs at least `id` and `url`, every [[topic]] `slug` and `match`"

@@ -88,12 +88,12 @@ struct Table {
 
 impl Table {
     fn forget(&mut self, id: u64) {
-        if let Some(open) = self.open.remove(&id) {
-            if let Some(count) = self.per_client.get_mut(&open.client) {
-                *count -= 1;
-                if *count == 0 {
-                    self.per_client.remove(&open.client);
-                }
+        if let Some(open) = self.open.remove(&id)
+            && let Some(count) = self.per_client.get_mut(&open.client)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.per_client.remove(&open.client);
             }
         }
     }
