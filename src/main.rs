@@ -45,6 +45,24 @@ struct Cli {
 enum Command {
     /// Validate the configuration and print a one-line summary.
     Check,
+    /// Add a source: find the feed at URL (a page is followed to the feed it
+    /// links to), show what it holds, and append a [[source]] to the config.
+    Add {
+        /// The feed's address, or a page that links to its feed.
+        url: String,
+        /// The source's id (default: from the host name, e.g. `kommune21`).
+        #[arg(long)]
+        id: Option<String>,
+        /// The source's title (default: the feed's own).
+        #[arg(long)]
+        title: Option<String>,
+        /// Tags for the source's items, separated by commas.
+        #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
+        tags: Vec<String>,
+        /// Do not fetch the address first; add it as given.
+        #[arg(long)]
+        no_fetch: bool,
+    },
     /// Poll sources once and store their items.
     Fetch {
         /// Ignore Retry-After, 410 Gone and cached validators; re-read every body.
@@ -167,6 +185,22 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check => commands::check::run(&options),
+        Command::Add {
+            url,
+            id,
+            title,
+            tags,
+            no_fetch,
+        } => commands::add::run(
+            &options,
+            &commands::add::AddOptions {
+                url: &url,
+                id: id.as_deref(),
+                title: title.as_deref(),
+                tags: &tags,
+                no_fetch,
+            },
+        ),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
         Command::Query {
             rule,

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 some work failed (the rest was done), 2 bad
 //! configuration or usage.
 
+pub mod add;
 pub mod backup;
 pub mod check;
 pub mod clusters;

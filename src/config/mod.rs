@@ -8,6 +8,7 @@
 //! * Relative paths (`[storage] path`) are resolved against the config file's
 //!   directory, so the daemon behaves the same whatever its working directory.
 
+pub mod edit;
 mod restart;
 mod served;
 mod units;
