@@ -72,6 +72,17 @@ enum Command {
         #[arg(value_name = "SOURCE_ID")]
         sources: Vec<String>,
     },
+    /// Add a [[source]] for every feed of an OPML export (folders become
+    /// tags); addresses already configured are skipped. Fetches nothing.
+    Import {
+        /// The OPML file, as a feed reader exports it.
+        file: PathBuf,
+    },
+    /// Remove a source from the config; its stored items stay until pruned.
+    Remove {
+        /// The source's id.
+        id: String,
+    },
     /// List stored items that match a rule, newest first, without changing anything.
     Query {
         /// A rule in the topic language, e.g. '"smart city" OR digitalstadt*'.
@@ -201,6 +212,8 @@ fn main() -> ExitCode {
                 no_fetch,
             },
         ),
+        Command::Import { file } => commands::import::run(&options, &file),
+        Command::Remove { id } => commands::remove::run(&options, &id),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
         Command::Query {
             rule,

@@ -130,7 +130,7 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
 
 /// Refuses a URL or id that a configured source already has.
 pub fn refuse_known(config: &Config, url: &Url, id: Option<&str>) -> Result<(), String> {
-    if let Some(source) = config.sources.iter().find(|s| same_address(&s.url, url)) {
+    if let Some(source) = configured_with(config, url) {
         return Err(format!(
             "{}: source `{}` already has the address {}; nothing was added",
             config.path.display(),
@@ -153,6 +153,11 @@ pub fn refuse_known(config: &Config, url: &Url, id: Option<&str>) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// The configured source that has the address `url`.
+pub fn configured_with<'a>(config: &'a Config, url: &Url) -> Option<&'a kurator::config::Source> {
+    config.sources.iter().find(|s| same_address(&s.url, url))
 }
 
 /// Addresses that differ only in a trailing slash of the path are one.

@@ -9,6 +9,7 @@
 //!   directory, so the daemon behaves the same whatever its working directory.
 
 pub mod edit;
+pub mod opml;
 mod restart;
 mod served;
 mod units;
