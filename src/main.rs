@@ -8,7 +8,7 @@ mod commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use commands::GlobalOptions;
 use commands::query::QueryFormat;
 use kurator::render::Format;
@@ -152,6 +152,18 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print a completion script for a shell, e.g. `kurator completions bash >
+    /// /etc/bash_completion.d/kurator`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `kurator man | man -l -`; with a
+    /// command, that command's page.
+    Man {
+        /// A command, e.g. `add`.
+        command: Option<String>,
+    },
     /// Write a consistent copy of the database to PATH (safe while the daemon runs).
     Backup {
         /// The new file; it must not exist yet.
@@ -242,5 +254,7 @@ fn main() -> ExitCode {
         Command::Status { json } => commands::status::run(&options, json),
         Command::Prune { dry_run } => commands::prune::run(&options, dry_run),
         Command::Backup { path } => commands::backup::run(&options, &path),
+        Command::Completions { shell } => commands::manual::completions(Cli::command(), shell),
+        Command::Man { command } => commands::manual::man(Cli::command(), command.as_deref()),
     }
 }

@@ -12,6 +12,7 @@ pub mod correct;
 pub mod explain;
 pub mod fetch;
 pub mod import;
+pub mod manual;
 mod memory;
 pub mod preview;
 pub mod prune;
