@@ -441,7 +441,7 @@ impl Config {
                 tags,
                 enabled: raw_source.enabled,
                 schedule: match &raw_source.schedule {
-                    Some(schedule) => Some(located.schedule(schedule)?),
+                    Some(schedule) => Some(located.schedule(schedule, Some(id))?),
                     None => None,
                 },
                 kind: located.source_kind(raw_source)?,
@@ -702,18 +702,24 @@ impl Locator<'_> {
         Ok(FetchConfig {
             limits,
             schedule: match &raw.schedule {
-                Some(schedule) => self.schedule(schedule)?,
+                Some(schedule) => self.schedule(schedule, None)?,
                 None => FetchConfig::default().schedule,
             },
             jitter: self.jitter(&raw.jitter)?,
         })
     }
 
-    fn schedule(&self, raw: &Spanned<String>) -> Result<CronSchedule, ConfigError> {
+    /// `schedule` of `[fetch]`, or of the source `source`.
+    fn schedule(
+        &self,
+        raw: &Spanned<String>,
+        source: Option<&str>,
+    ) -> Result<CronSchedule, ConfigError> {
         CronSchedule::parse(raw.get_ref()).map_err(|message| {
+            let owner = source.map_or(String::new(), |id| format!("source `{id}`: "));
             self.error(
                 Some(raw.span()),
-                format!("`schedule`: {message}"),
+                format!("{owner}schedule \"{}\": {message}", raw.get_ref().trim()),
                 Some(
                     "fields: second minute hour day-of-month month day-of-week; \
                      e.g. \"0 */15 * * * *\" every 15 minutes, \"0 0 6-22 * * Mon-Fri\" hourly on workdays"
@@ -1353,7 +1359,8 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.position, Some((4, 12)));
         assert!(
-            err.message.contains("`schedule`") && err.message.contains("3 field(s)"),
+            err.message
+                .starts_with("source `a`: schedule \"*/15 * *\": it has 3 field(s)"),
             "{}",
             err.message
         );
