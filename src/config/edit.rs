@@ -251,13 +251,16 @@ pub fn slug(text: &str) -> String {
 }
 
 /// Replaces `path` with `text` at once: written to a temporary file beside
-/// it (with the old file's permissions), synced, then renamed over it.
+/// it (with the old file's permissions and, where allowed, its owner and
+/// group), synced, then renamed over it. A symbolic link is followed: the
+/// file it points to is replaced, the link stays.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = target
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "config".into());
@@ -267,12 +270,25 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&temp)?;
-        if let Ok(metadata) = std::fs::metadata(path) {
+        if let Ok(metadata) = std::fs::metadata(&target) {
             file.set_permissions(metadata.permissions())?;
+            // root editing the daemon's file keeps it the daemon's; a user
+            // who may not give the file away keeps it as their own.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let _ =
+                    std::os::unix::fs::fchown(&file, Some(metadata.uid()), Some(metadata.gid()));
+            }
         }
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        std::fs::rename(&temp, &target)?;
+        // The rename is durable once the directory is synced.
+        if let Ok(directory) = std::fs::File::open(dir) {
+            let _ = directory.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -360,6 +376,31 @@ mod tests {
             remove_source(TEXT, "zz"),
             Err(EditError::NoSuchSource(_))
         ));
+    }
+
+    #[test]
+    fn writing_replaces_the_file_behind_a_link_and_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("feeds.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, "new\n").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new\n");
+        assert_eq!(
+            std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 2, "no temporary file is left behind");
     }
 
     #[test]
