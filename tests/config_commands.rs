@@ -84,7 +84,10 @@ fn add_shows_the_feed_and_appends_a_source_keeping_the_file() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("added source `stadt-beispiel-presse`"),
+        stdout.contains(&format!(
+            "added source `stadt-beispiel-presse` ({url}) to {}:\n[[source]]\nid = \"stadt-beispiel-presse\"\n",
+            config.display()
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("systemctl reload kurator"), "{stdout}");

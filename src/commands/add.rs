@@ -98,11 +98,19 @@ pub fn run(options: &GlobalOptions, add: &AddOptions<'_>) -> ExitCode {
     match save(&config, std::slice::from_ref(&source)) {
         Ok(()) => {
             println!(
-                "added source `{}` ({}) to {}",
+                "added source `{}` ({}) to {}:",
                 source.id,
                 Redacted(&feed_url),
                 config.path.display()
             );
+            // The block as written, but with the address shown without its secrets.
+            let shown = NewSource {
+                url: Redacted(&feed_url).to_string(),
+                ..source
+            };
+            if let Ok(block) = edit::add_sources("", std::slice::from_ref(&shown)) {
+                print!("{}", block.trim_start());
+            }
             println!("{RELOAD_REMINDER}");
             ExitCode::SUCCESS
         }
