@@ -8,7 +8,7 @@ mod commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use commands::GlobalOptions;
 use commands::query::QueryFormat;
 use kurator::render::Format;
@@ -45,6 +45,24 @@ struct Cli {
 enum Command {
     /// Validate the configuration and print a one-line summary.
     Check,
+    /// Add a source: find the feed at URL (a page is followed to the feed it
+    /// links to), show what it holds, and append a [[source]] to the config.
+    Add {
+        /// The feed's address, or a page that links to its feed.
+        url: String,
+        /// The source's id (default: from the host name, e.g. `kommune21`).
+        #[arg(long)]
+        id: Option<String>,
+        /// The source's title (default: the feed's own).
+        #[arg(long)]
+        title: Option<String>,
+        /// Tags for the source's items, separated by commas.
+        #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
+        tags: Vec<String>,
+        /// Do not fetch the address first; add it as given.
+        #[arg(long)]
+        no_fetch: bool,
+    },
     /// Poll sources once and store their items.
     Fetch {
         /// Ignore Retry-After, 410 Gone and cached validators; re-read every body.
@@ -53,6 +71,17 @@ enum Command {
         /// Only these sources (default: every enabled source).
         #[arg(value_name = "SOURCE_ID")]
         sources: Vec<String>,
+    },
+    /// Add a [[source]] for every feed of an OPML export (folders become
+    /// tags); addresses already configured are skipped. Fetches nothing.
+    Import {
+        /// The OPML file, as a feed reader exports it.
+        file: PathBuf,
+    },
+    /// Remove a source from the config; its stored items stay until pruned.
+    Remove {
+        /// The source's id.
+        id: String,
     },
     /// List stored items that match a rule, newest first, without changing anything.
     Query {
@@ -123,6 +152,18 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print a completion script for a shell, e.g. `kurator completions bash >
+    /// /etc/bash_completion.d/kurator`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `kurator man | man -l -`; with a
+    /// command, that command's page.
+    Man {
+        /// A command, e.g. `add`.
+        command: Option<String>,
+    },
     /// Write a consistent copy of the database to PATH (safe while the daemon runs).
     Backup {
         /// The new file; it must not exist yet.
@@ -167,6 +208,24 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check => commands::check::run(&options),
+        Command::Add {
+            url,
+            id,
+            title,
+            tags,
+            no_fetch,
+        } => commands::add::run(
+            &options,
+            &commands::add::AddOptions {
+                url: &url,
+                id: id.as_deref(),
+                title: title.as_deref(),
+                tags: &tags,
+                no_fetch,
+            },
+        ),
+        Command::Import { file } => commands::import::run(&options, &file),
+        Command::Remove { id } => commands::remove::run(&options, &id),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
         Command::Query {
             rule,
@@ -195,5 +254,7 @@ fn main() -> ExitCode {
         Command::Status { json } => commands::status::run(&options, json),
         Command::Prune { dry_run } => commands::prune::run(&options, dry_run),
         Command::Backup { path } => commands::backup::run(&options, &path),
+        Command::Completions { shell } => commands::manual::completions(Cli::command(), shell),
+        Command::Man { command } => commands::manual::man(Cli::command(), command.as_deref()),
     }
 }

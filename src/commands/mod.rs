@@ -4,16 +4,20 @@
 //! Exit codes: 0 success, 1 some work failed (the rest was done), 2 bad
 //! configuration or usage.
 
+pub mod add;
 pub mod backup;
 pub mod check;
 pub mod clusters;
 pub mod correct;
 pub mod explain;
 pub mod fetch;
+pub mod import;
+pub mod manual;
 mod memory;
 pub mod preview;
 pub mod prune;
 pub mod query;
+pub mod remove;
 pub mod render;
 pub mod retag;
 pub mod run;

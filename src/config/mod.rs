@@ -8,7 +8,9 @@
 //! * Relative paths (`[storage] path`) are resolved against the config file's
 //!   directory, so the daemon behaves the same whatever its working directory.
 
+pub mod edit;
 mod keys;
+pub mod opml;
 mod restart;
 mod served;
 mod units;
@@ -52,7 +54,8 @@ pub struct Config {
 /// `[server]`: where topic feeds are served, and the address they are known by.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub listen: std::net::SocketAddr,
+    /// An address, or a host name looked up when the server binds.
+    pub listen: crate::serve::Listen,
     /// Absolute links in feeds are built from this; always ends with `/`.
     pub base_url: Url,
     /// Whether `base_url` was written in the config (else it follows `listen`).
@@ -440,7 +443,7 @@ impl Config {
                 tags,
                 enabled: raw_source.enabled,
                 schedule: match &raw_source.schedule {
-                    Some(schedule) => Some(located.schedule(schedule)?),
+                    Some(schedule) => Some(located.schedule(schedule, Some(id))?),
                     None => None,
                 },
                 kind: located.source_kind(raw_source)?,
@@ -701,18 +704,24 @@ impl Locator<'_> {
         Ok(FetchConfig {
             limits,
             schedule: match &raw.schedule {
-                Some(schedule) => self.schedule(schedule)?,
+                Some(schedule) => self.schedule(schedule, None)?,
                 None => FetchConfig::default().schedule,
             },
             jitter: self.jitter(&raw.jitter)?,
         })
     }
 
-    fn schedule(&self, raw: &Spanned<String>) -> Result<CronSchedule, ConfigError> {
+    /// `schedule` of `[fetch]`, or of the source `source`.
+    fn schedule(
+        &self,
+        raw: &Spanned<String>,
+        source: Option<&str>,
+    ) -> Result<CronSchedule, ConfigError> {
         CronSchedule::parse(raw.get_ref()).map_err(|message| {
+            let owner = source.map_or(String::new(), |id| format!("source `{id}`: "));
             self.error(
                 Some(raw.span()),
-                format!("`schedule`: {message}"),
+                format!("{owner}schedule \"{}\": {message}", raw.get_ref().trim()),
                 Some(
                     "fields: second minute hour day-of-month month day-of-week; \
                      e.g. \"0 */15 * * * *\" every 15 minutes, \"0 0 6-22 * * Mon-Fri\" hourly on workdays"
@@ -856,12 +865,12 @@ impl Locator<'_> {
 
     fn server(&self, raw: &RawServer) -> Result<ServerConfig, ConfigError> {
         let listen = match &raw.listen {
-            None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(value) => value.get_ref().trim().parse().map_err(|_| {
+            None => crate::serve::Listen::Address(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+            Some(value) => crate::serve::Listen::parse(value.get_ref()).map_err(|problem| {
                 self.error(
                     Some(value.span()),
-                    format!("`listen`: `{}` is not an address and port", value.get_ref()),
-                    Some("write it like listen = \"127.0.0.1:8080\" or \"[::]:8080\"".into()),
+                    format!("`listen`: {problem}"),
+                    Some("write an address or host name and a port, e.g. listen = \"127.0.0.1:8080\", \"[::]:8080\" or \"localhost:8080\"".into()),
                 )
             })?,
         };
@@ -1225,13 +1234,30 @@ mod tests {
     #[test]
     fn server_section() {
         let config = parse("[server]\nlisten = \"0.0.0.0:9000\"\nbase_url = \"https://feeds.example.de/kurator\"\n").unwrap();
-        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(
             config.server.base_url.as_str(),
             "https://feeds.example.de/kurator/"
         );
         let err = parse("[server]\nlisten = \"localhost\"\n").unwrap_err();
-        assert!(err.message.contains("not an address and port"), "{err}");
+        assert_eq!(err.message, "`listen`: `localhost` has no port", "{err}");
+        assert!(err.to_string().contains("\"localhost:8080\""), "{err}");
+        let err = parse("[server]\nlisten = \"local_host:80\"\n").unwrap_err();
+        assert!(
+            err.message.contains(
+                "`local_host` in `local_host:80` is neither an IP address nor a host name"
+            ),
+            "{err}"
+        );
+        let err = parse("[server]\nlisten = \"localhost:80000\"\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("`80000` in `localhost:80000` is not a port"),
+            "{err}"
+        );
+        let config = parse("[server]\nlisten = \"LocalHost:8080\"\n").unwrap();
+        assert_eq!(config.server.listen.to_string(), "localhost:8080");
+        assert_eq!(config.server.base_url.as_str(), "http://localhost:8080/");
         let err = parse("[server]\nbase_url = \"feeds.example.de\"\n").unwrap_err();
         assert!(err.message.contains("not an http or https URL"), "{err}");
         let config = parse(
@@ -1335,7 +1361,8 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.position, Some((4, 12)));
         assert!(
-            err.message.contains("`schedule`") && err.message.contains("3 field(s)"),
+            err.message
+                .starts_with("source `a`: schedule \"*/15 * *\": it has 3 field(s)"),
             "{}",
             err.message
         );

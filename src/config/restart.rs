@@ -9,7 +9,6 @@
 //! keys of [`SECTIONS`].
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{Config, FetchConfig, ServerConfig, StorageConfig};
@@ -27,9 +26,9 @@ pub struct Startup {
 
 /// The part of `[server]` the listening socket and its threads are built
 /// with. `base_url`, `search_depth` and `search_timeout` apply live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listening {
-    pub listen: SocketAddr,
+    pub listen: crate::serve::Listen,
     pub threads: usize,
     pub max_connections: usize,
     pub header_timeout: Duration,
@@ -123,7 +122,7 @@ impl Config {
         Startup {
             storage: storage.clone(),
             server: Listening {
-                listen: *listen,
+                listen: listen.clone(),
                 threads: *threads,
                 max_connections: *max_connections,
                 header_timeout: *header_timeout,

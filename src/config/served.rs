@@ -10,7 +10,7 @@ impl Config {
     pub fn serve_settings(&self) -> Settings {
         let server = &self.server;
         Settings {
-            listen: server.listen,
+            listen: server.listen.clone(),
             threads: server.threads,
             max_connections: server.max_connections,
             header_timeout: server.header_timeout,

@@ -42,7 +42,9 @@ pub struct CronSchedule {
 
 impl CronSchedule {
     /// Parses six or seven fields (seconds first, optional year). A classic
-    /// five-field crontab line is accepted too and fires at second 0.
+    /// five-field crontab line is accepted too and fires at second 0. The
+    /// error names the field, the value and what the field allows (the
+    /// expression itself is for the caller to show, with where it is).
     pub fn parse(expression: &str) -> Result<CronSchedule, String> {
         let trimmed = expression.trim();
         let fields = trimmed.split_whitespace().count();
@@ -51,19 +53,20 @@ impl CronSchedule {
             6 | 7 => trimmed.to_owned(),
             n => {
                 return Err(format!(
-                    "`{trimmed}` has {n} field(s); a schedule has six: second minute hour \
+                    "it has {n} field(s); a schedule has six: second minute hour \
                      day-of-month month day-of-week, e.g. \"0 */15 * * * *\" (every 15 minutes)"
                 ));
             }
         };
+        check_fields(&full)?;
         let schedule = cron::Schedule::from_str(&full)
-            .map_err(|err| format!("`{trimmed}` is not a valid cron expression: {err}"))?;
+            .map_err(|err| format!("not a valid cron expression: {err}"))?;
         let parsed = CronSchedule {
             expression: trimmed.to_owned(),
             schedule,
         };
         if parsed.next_after(0).is_none() {
-            return Err(format!("`{trimmed}` never fires"));
+            return Err("it never fires (no such date)".into());
         }
         Ok(parsed)
     }
@@ -93,6 +96,195 @@ impl CronSchedule {
             _ => MAX_BACKOFF,
         }
     }
+}
+
+/// One field of a cron expression: its name, the numbers it takes and the
+/// names it knows (lower case).
+struct CronField {
+    name: &'static str,
+    min: u32,
+    max: u32,
+    names: &'static [(&'static str, u32)],
+    /// What to write, when a value is not one the field takes.
+    allowed: &'static str,
+}
+
+const MONTH_NAMES: &[(&str, u32)] = &[
+    ("jan", 1),
+    ("january", 1),
+    ("feb", 2),
+    ("february", 2),
+    ("mar", 3),
+    ("march", 3),
+    ("apr", 4),
+    ("april", 4),
+    ("may", 5),
+    ("jun", 6),
+    ("june", 6),
+    ("jul", 7),
+    ("july", 7),
+    ("aug", 8),
+    ("august", 8),
+    ("sep", 9),
+    ("september", 9),
+    ("oct", 10),
+    ("october", 10),
+    ("nov", 11),
+    ("november", 11),
+    ("dec", 12),
+    ("december", 12),
+];
+
+/// The cron crate counts days from Sunday = 1.
+const DAY_NAMES: &[(&str, u32)] = &[
+    ("sun", 1),
+    ("sunday", 1),
+    ("mon", 2),
+    ("monday", 2),
+    ("tue", 3),
+    ("tues", 3),
+    ("tuesday", 3),
+    ("wed", 4),
+    ("wednesday", 4),
+    ("thu", 5),
+    ("thurs", 5),
+    ("thursday", 5),
+    ("fri", 6),
+    ("friday", 6),
+    ("sat", 7),
+    ("saturday", 7),
+];
+
+/// The fields of a full expression, seconds first.
+const CRON_FIELDS: [CronField; 7] = [
+    CronField {
+        name: "second",
+        min: 0,
+        max: 59,
+        names: &[],
+        allowed: "0–59",
+    },
+    CronField {
+        name: "minute",
+        min: 0,
+        max: 59,
+        names: &[],
+        allowed: "0–59",
+    },
+    CronField {
+        name: "hour",
+        min: 0,
+        max: 23,
+        names: &[],
+        allowed: "0–23",
+    },
+    CronField {
+        name: "day of month",
+        min: 1,
+        max: 31,
+        names: &[],
+        allowed: "1–31",
+    },
+    CronField {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: MONTH_NAMES,
+        allowed: "1–12 or Jan–Dec",
+    },
+    CronField {
+        name: "day of week",
+        min: 1,
+        max: 7,
+        names: DAY_NAMES,
+        allowed: "Mon–Sun, or 1–7 counting from Sunday = 1",
+    },
+    CronField {
+        name: "year",
+        min: 1970,
+        max: 2100,
+        names: &[],
+        allowed: "1970–2100",
+    },
+];
+
+/// Checks each field's values against its range before the cron crate
+/// reads them, so that an error names the field, the value and the range
+/// (the crate says "Hours must be less than 23" of an hour of 24). What
+/// this does not recognize is left to the crate.
+fn check_fields(full: &str) -> Result<(), String> {
+    for (text, field) in full.split_whitespace().zip(&CRON_FIELDS) {
+        for part in text.split(',') {
+            let (base, step) = match part.split_once('/') {
+                Some((base, step)) => (base, Some(step)),
+                None => (part, None),
+            };
+            if let Some(step) = step {
+                match step.parse::<u32>() {
+                    Ok(n) if (1..=field.max).contains(&n) => {}
+                    Ok(n) => {
+                        return Err(format!(
+                            "{} step {n} is out of range (1–{})",
+                            field.name, field.max
+                        ));
+                    }
+                    Err(_) => {
+                        return Err(format!(
+                            "{} step `{step}` is not a number; write e.g. */15",
+                            field.name
+                        ));
+                    }
+                }
+            }
+            if base == "*" || base == "?" {
+                continue;
+            }
+            let (first, last) = match base.split_once('-') {
+                Some((first, last)) => (first, Some(last)),
+                None => (base, None),
+            };
+            let first = field_value(field, first)?;
+            if let Some(last) = last {
+                let last = field_value(field, last)?;
+                if let (Some(first), Some(last)) = (first, last) {
+                    if first > last {
+                        return Err(format!(
+                            "{} range `{base}` runs backwards; write the earlier value first",
+                            field.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A field's value as a number, or `None` for what only the crate knows.
+fn field_value(field: &CronField, text: &str) -> Result<Option<u32>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u32>() {
+            Ok(n) if (field.min..=field.max).contains(&n) => Ok(Some(n)),
+            _ => Err(format!(
+                "{} {text} is out of range ({})",
+                field.name, field.allowed
+            )),
+        };
+    }
+    if text.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let lower = text.to_ascii_lowercase();
+        return match field.names.iter().find(|(name, _)| *name == lower) {
+            Some((_, n)) => Ok(Some(*n)),
+            None => Err(format!(
+                "{} `{text}` is not one the field takes ({})",
+                field.name, field.allowed
+            )),
+        };
+    }
+    Ok(None)
 }
 
 /// `[fetch] jitter`: a share of the interval or a fixed window.
@@ -278,9 +470,58 @@ mod tests {
             "{err}"
         );
         let err = CronSchedule::parse("0 */15 * * * Mittwoch").unwrap_err();
-        assert!(err.contains("not a valid cron expression"), "{err}");
+        assert_eq!(
+            err,
+            "day of week `Mittwoch` is not one the field takes (Mon–Sun, or 1–7 counting from Sunday = 1)"
+        );
         let err = CronSchedule::parse("0 0 0 30 2 * *").unwrap_err();
         assert!(err.contains("never fires"), "{err}");
+    }
+
+    #[test]
+    fn cron_errors_name_the_field_and_its_range() {
+        for (expression, message) in [
+            ("0 24 * * *", "hour 24 is out of range (0–23)"),
+            ("0 0 24 * * *", "hour 24 is out of range (0–23)"),
+            ("60 * * * *", "minute 60 is out of range (0–59)"),
+            ("60 * * * * *", "second 60 is out of range (0–59)"),
+            ("0 0 0 0 * *", "day of month 0 is out of range (1–31)"),
+            ("0 0 0 1 13 *", "month 13 is out of range (1–12 or Jan–Dec)"),
+            (
+                "0 0 0 * Mrz *",
+                "month `Mrz` is not one the field takes (1–12 or Jan–Dec)",
+            ),
+            (
+                "0 0 0 * * 0",
+                "day of week 0 is out of range (Mon–Sun, or 1–7 counting from Sunday = 1)",
+            ),
+            ("0 0 0 * * * 1969", "year 1969 is out of range (1970–2100)"),
+            ("0 0 8-25 * * *", "hour 25 is out of range (0–23)"),
+            (
+                "0 0 22-6 * * *",
+                "hour range `22-6` runs backwards; write the earlier value first",
+            ),
+            ("0 */0 * * * *", "minute step 0 is out of range (1–59)"),
+            (
+                "0 */x * * * *",
+                "minute step `x` is not a number; write e.g. */15",
+            ),
+            ("0 0,15,99 * * * *", "minute 99 is out of range (0–59)"),
+        ] {
+            assert_eq!(
+                CronSchedule::parse(expression).unwrap_err(),
+                message,
+                "{expression}"
+            );
+        }
+        for fine in [
+            "0 0 6-22 * * Mon-Fri",
+            "0 0 9 * JAN-mar Sun",
+            "0 0/30 * * * ?",
+            "0 0 0 29 2 * 2028",
+        ] {
+            assert!(CronSchedule::parse(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -55,7 +55,7 @@ use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use accept::Workers;
 use cache::Versions;
-pub use site::{SearchLimits, Settings, Site};
+pub use site::{Listen, SearchLimits, Settings, Site};
 pub use state::{AppState, ConfigHandle, LivenessCheck};
 
 /// How often the watcher looks for changes made by other connections.
@@ -71,12 +71,45 @@ pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        addr: SocketAddr,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot listen on `{listen}`: the host name does not resolve ({source}); write an IP address and port, e.g. listen = \"127.0.0.1:8080\" or \"[::1]:8080\""
+    )]
+    Resolve {
+        listen: String,
         #[source]
         source: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A socket on the first of `listen`'s addresses that can be bound (a host
+/// name is looked up now, not when the config was read).
+fn bind_first(listen: &Listen) -> Result<std::net::TcpListener, ServeError> {
+    let addresses = listen.addresses().map_err(|source| ServeError::Resolve {
+        listen: listen.to_string(),
+        source,
+    })?;
+    let mut failure = None;
+    for address in addresses {
+        match accept::listen(address) {
+            Ok(listener) => return Ok(listener),
+            Err(source) => {
+                failure.get_or_insert(ServeError::Bind {
+                    addr: match listen {
+                        Listen::Address(_) => address.to_string(),
+                        Listen::Host { .. } => format!("{listen} ({address})"),
+                    },
+                    source,
+                });
+            }
+        }
+    }
+    Err(failure.expect("at least one address was tried"))
 }
 
 /// A server bound to its address, not yet serving.
@@ -96,13 +129,14 @@ impl Server {
         site: impl Site + 'static,
         db_path: PathBuf,
     ) -> Result<Server, ServeError> {
-        let addr = settings.listen;
         if let Some(limit) = sendfile::raise_open_file_limit() {
             debug!(limit, "open file limit");
         }
-        let bind_error = |source| ServeError::Bind { addr, source };
-        let listener = accept::listen(addr).map_err(bind_error)?;
-        let local = listener.local_addr().map_err(bind_error)?;
+        let listener = bind_first(&settings.listen)?;
+        let local = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: settings.listen.to_string(),
+            source,
+        })?;
         let watcher_store = Store::open_reader(&db_path)?;
         let versions = Versions::new(watcher_store.feed_versions()?);
         let cache_control = HeaderValue::from_str(&format!(
@@ -194,7 +228,7 @@ impl Server {
             watcher_store,
         } = self;
         let listener = TcpListener::from_std(listener).map_err(|source| ServeError::Bind {
-            addr: settings.listen,
+            addr: settings.listen.to_string(),
             source,
         })?;
         let (stop_tx, stop_rx) = watch::channel(false);

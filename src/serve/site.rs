@@ -19,7 +19,7 @@ use crate::tag::{Tagger, Taggers};
 /// How the server listens and what it bounds: read once, when it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    pub listen: SocketAddr,
+    pub listen: Listen,
     /// Serving threads, each with a single-threaded runtime.
     pub threads: usize,
     /// Connections served at once; more wait in the listen backlog.
@@ -29,6 +29,84 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// `Cache-Control: max-age` of feeds and pages.
     pub cache_max_age: Duration,
+}
+
+/// `[server] listen`: an address and port, or a host name and port that is
+/// looked up when the server binds (so `localhost:8080` follows the
+/// machine's own idea of localhost, as every other server's does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Address(SocketAddr),
+    Host { name: String, port: u16 },
+}
+
+impl Listen {
+    /// Reads `127.0.0.1:8080`, `[::]:8080` or `localhost:8080`; the error
+    /// says what is wrong with the text.
+    pub fn parse(text: &str) -> Result<Listen, String> {
+        let text = text.trim();
+        if let Ok(address) = text.parse::<SocketAddr>() {
+            return Ok(Listen::Address(address));
+        }
+        let Some((name, port)) = text.rsplit_once(':') else {
+            return Err(format!("`{text}` has no port"));
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("`{port}` in `{text}` is not a port (0 to 65535)"))?;
+        let is_name = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !is_name {
+            return Err(format!(
+                "`{name}` in `{text}` is neither an IP address nor a host name"
+            ));
+        }
+        Ok(Listen::Host {
+            name: name.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// The addresses to bind, in the resolver's order.
+    pub fn addresses(&self) -> std::io::Result<Vec<SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        match self {
+            Listen::Address(address) => Ok(vec![*address]),
+            Listen::Host { name, port } => {
+                let found: Vec<SocketAddr> = (name.as_str(), *port).to_socket_addrs()?.collect();
+                if found.is_empty() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the name has no addresses",
+                    ));
+                }
+                Ok(found)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Address(address) => write!(f, "{address}"),
+            Listen::Host { name, port } => write!(f, "{name}:{port}"),
+        }
+    }
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(address: SocketAddr) -> Listen {
+        Listen::Address(address)
+    }
 }
 
 /// How far one `/search` may go.
