@@ -62,7 +62,7 @@ fn a_schedule_out_of_range_names_the_source_the_field_and_the_range() {
         ),
         (
             "[fetch]\nschedule = \"0 */15 * * * Mo-Fr\"\n",
-            ":2:12: schedule \"0 */15 * * * Mo-Fr\": day of week `Mo` is not one the field takes (Mon–Sun, or 1–7 counting from Sunday = 1)",
+            ":2:12: schedule \"0 */15 * * * Mo-Fr\": day of week `Mo` is not one the field takes (Mon–Sun, or 0–7 as in crontab: 1 is Monday, 0 and 7 are Sunday)",
         ),
     ] {
         std::fs::write(&config, text).unwrap();

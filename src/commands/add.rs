@@ -71,11 +71,11 @@ pub fn run(options: &GlobalOptions, add: &AddOptions<'_>) -> ExitCode {
             }
         }
     };
-    if feed_url != url {
-        if let Err(message) = refuse_known(&config, &feed_url, None) {
-            eprintln!("{message}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+    if feed_url != url
+        && let Err(message) = refuse_known(&config, &feed_url, None)
+    {
+        eprintln!("{message}");
+        return ExitCode::from(EXIT_CONFIG);
     }
     let title = add
         .title

@@ -59,7 +59,7 @@ impl CronSchedule {
             }
         };
         check_fields(&full)?;
-        let schedule = cron::Schedule::from_str(&full)
+        let schedule = cron::Schedule::from_str(&weekdays_for_the_crate(&full))
             .map_err(|err| format!("not a valid cron expression: {err}"))?;
         let parsed = CronSchedule {
             expression: trimmed.to_owned(),
@@ -135,25 +135,30 @@ const MONTH_NAMES: &[(&str, u32)] = &[
     ("december", 12),
 ];
 
-/// The cron crate counts days from Sunday = 1.
+/// Days as crontab numbers them, from Sunday = 0 (7 is Sunday too). The
+/// cron crate counts from Sunday = 1, so a classic "1-5" would run Sunday
+/// to Thursday there: [`weekdays_for_the_crate`] hands it names instead.
 const DAY_NAMES: &[(&str, u32)] = &[
-    ("sun", 1),
-    ("sunday", 1),
-    ("mon", 2),
-    ("monday", 2),
-    ("tue", 3),
-    ("tues", 3),
-    ("tuesday", 3),
-    ("wed", 4),
-    ("wednesday", 4),
-    ("thu", 5),
-    ("thurs", 5),
-    ("thursday", 5),
-    ("fri", 6),
-    ("friday", 6),
-    ("sat", 7),
-    ("saturday", 7),
+    ("sun", 0),
+    ("sunday", 0),
+    ("mon", 1),
+    ("monday", 1),
+    ("tue", 2),
+    ("tues", 2),
+    ("tuesday", 2),
+    ("wed", 3),
+    ("wednesday", 3),
+    ("thu", 4),
+    ("thurs", 4),
+    ("thursday", 4),
+    ("fri", 5),
+    ("friday", 5),
+    ("sat", 6),
+    ("saturday", 6),
 ];
+
+/// The index of the day-of-week field in a full expression.
+const WEEKDAY_FIELD: usize = 5;
 
 /// The fields of a full expression, seconds first.
 const CRON_FIELDS: [CronField; 7] = [
@@ -194,10 +199,10 @@ const CRON_FIELDS: [CronField; 7] = [
     },
     CronField {
         name: "day of week",
-        min: 1,
+        min: 0,
         max: 7,
         names: DAY_NAMES,
-        allowed: "Mon–Sun, or 1–7 counting from Sunday = 1",
+        allowed: "Mon–Sun, or 0–7 as in crontab: 1 is Monday, 0 and 7 are Sunday",
     },
     CronField {
         name: "year",
@@ -245,19 +250,75 @@ fn check_fields(full: &str) -> Result<(), String> {
             };
             let first = field_value(field, first)?;
             if let Some(last) = last {
-                let last = field_value(field, last)?;
-                if let (Some(first), Some(last)) = (first, last) {
-                    if first > last {
-                        return Err(format!(
-                            "{} range `{base}` runs backwards; write the earlier value first",
-                            field.name
-                        ));
-                    }
+                let last = range_end(field, field_value(field, last)?);
+                if let (Some(first), Some(last)) = (first, last)
+                    && first > last
+                {
+                    return Err(format!(
+                        "{} range `{base}` runs backwards; write the earlier value first",
+                        field.name
+                    ));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The last value of a range: Sunday ends a week ("Mon-Sun" is 1-7).
+fn range_end(field: &CronField, value: Option<u32>) -> Option<u32> {
+    match value {
+        Some(0) if field.name == "day of week" => Some(7),
+        other => other,
+    }
+}
+
+/// The day-of-week field of a full expression rewritten for the cron
+/// crate: every day the user's field names (in crontab's numbering, see
+/// [`DAY_NAMES`]) written out as a name ("1-5" → "Mon,Tue,Wed,Thu,Fri"),
+/// which the crate reads as the user meant. Parts it does not recognize
+/// are left to the crate.
+fn weekdays_for_the_crate(full: &str) -> String {
+    const NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let field = &CRON_FIELDS[WEEKDAY_FIELD];
+    let mut fields: Vec<String> = full.split_whitespace().map(str::to_owned).collect();
+    let Some(weekdays) = fields
+        .get(WEEKDAY_FIELD)
+        .filter(|w| !matches!(w.as_str(), "*" | "?"))
+    else {
+        return full.to_owned();
+    };
+    let mut days: Vec<&str> = Vec::new();
+    for part in weekdays.split(',') {
+        let (base, step) = match part.split_once('/') {
+            Some((base, step)) => (base, step.parse::<usize>().ok()),
+            None => (part, Some(1)),
+        };
+        let range = match base {
+            "*" | "?" => Some((0, 6)),
+            _ => match base.split_once('-') {
+                Some((first, last)) => field_value(field, first)
+                    .ok()
+                    .flatten()
+                    .zip(range_end(field, field_value(field, last).ok().flatten())),
+                None => field_value(field, base)
+                    .ok()
+                    .flatten()
+                    .map(|day| (day, if part.contains('/') { 6 } else { day })),
+            },
+        };
+        let (Some((first, last)), Some(step)) = (range, step.filter(|&n| n > 0)) else {
+            return full.to_owned();
+        };
+        for day in (first..=last).step_by(step) {
+            let name = NAMES[day as usize % 7];
+            if !days.contains(&name) {
+                days.push(name);
+            }
+        }
+    }
+    fields[WEEKDAY_FIELD] = days.join(",");
+    fields.join(" ")
 }
 
 /// A field's value as a number, or `None` for what only the crate knows.
@@ -472,7 +533,7 @@ mod tests {
         let err = CronSchedule::parse("0 */15 * * * Mittwoch").unwrap_err();
         assert_eq!(
             err,
-            "day of week `Mittwoch` is not one the field takes (Mon–Sun, or 1–7 counting from Sunday = 1)"
+            "day of week `Mittwoch` is not one the field takes (Mon–Sun, or 0–7 as in crontab: 1 is Monday, 0 and 7 are Sunday)"
         );
         let err = CronSchedule::parse("0 0 0 30 2 * *").unwrap_err();
         assert!(err.contains("never fires"), "{err}");
@@ -492,8 +553,8 @@ mod tests {
                 "month `Mrz` is not one the field takes (1–12 or Jan–Dec)",
             ),
             (
-                "0 0 0 * * 0",
-                "day of week 0 is out of range (Mon–Sun, or 1–7 counting from Sunday = 1)",
+                "0 0 0 * * 8",
+                "day of week 8 is out of range (Mon–Sun, or 0–7 as in crontab: 1 is Monday, 0 and 7 are Sunday)",
             ),
             ("0 0 0 * * * 1969", "year 1969 is out of range (1970–2100)"),
             ("0 0 8-25 * * *", "hour 25 is out of range (0–23)"),
@@ -522,6 +583,44 @@ mod tests {
         ] {
             assert!(CronSchedule::parse(fine).is_ok(), "{fine}");
         }
+    }
+
+    #[test]
+    fn weekdays_count_as_in_crontab() {
+        use chrono::{Datelike, TimeZone, Weekday};
+        let days_of = |expression: &str| {
+            let schedule = CronSchedule::parse(expression).unwrap();
+            let mut days = std::collections::BTreeSet::new();
+            let mut at = T0;
+            for _ in 0..14 {
+                at = schedule.next_after(at).unwrap();
+                let local = chrono::Local.timestamp_opt(at, 0).unwrap();
+                days.insert(local.weekday().num_days_from_monday());
+            }
+            days.into_iter().collect::<Vec<u32>>()
+        };
+        let workdays = vec![0, 1, 2, 3, 4];
+        assert_eq!(
+            days_of("0 9 * * 1-5"),
+            workdays,
+            "crontab's Monday to Friday"
+        );
+        assert_eq!(days_of("0 0 9 * * Mon-Fri"), workdays);
+        assert_eq!(days_of("0 9 * * 0"), vec![6], "0 is Sunday");
+        assert_eq!(days_of("0 9 * * 7"), vec![6], "so is 7");
+        assert_eq!(days_of("0 9 * * Sat-Sun"), vec![5, 6]);
+        assert_eq!(days_of("0 9 * * 1,3,5"), vec![0, 2, 4]);
+        assert_eq!(
+            days_of("0 9 * * */2"),
+            vec![1, 3, 5, 6],
+            "Sun, Tue, Thu, Sat"
+        );
+        assert_eq!(days_of("0 9 * * *").len(), 7);
+        assert_eq!(Weekday::Mon.num_days_from_monday(), 0);
+        assert_eq!(
+            weekdays_for_the_crate("0 0 9 * * 1-5"),
+            "0 0 9 * * Mon,Tue,Wed,Thu,Fri"
+        );
     }
 
     #[test]
