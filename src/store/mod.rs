@@ -11,7 +11,9 @@
 //! * Every change to what an output feed shows bumps that feed's version in
 //!   the same transaction ([`Store::feed_versions`]), which is how the server
 //!   knows a rendered feed is stale without reading items.
-//! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
+//! * The schema is versioned ([`schema::MIGRATIONS`]); a writer opening a
+//!   database migrates it, a reader ([`Store::open_reader`]) opens it read-only
+//!   and refuses a schema other than its own.
 //! * The story a new item joins is decided before its row is written, by
 //!   code that touches no table (`grouping`), against the items stored
 //!   before it: those of earlier fetches, including earlier fetches of the
