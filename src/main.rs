@@ -43,8 +43,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate the configuration and print a one-line summary.
-    Check,
+    /// Validate the configuration and the database path (migrating an
+    /// older schema) and print a one-line summary; warn about rules that
+    /// name unknown sources or tags.
+    Check {
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Poll sources once and store their items.
     Fetch {
         /// Ignore Retry-After, 410 Gone and cached validators; re-read every body.
@@ -166,7 +172,7 @@ fn main() -> ExitCode {
         db: cli.db,
     };
     match cli.command {
-        Command::Check => commands::check::run(&options),
+        Command::Check { strict } => commands::check::run(&options, strict),
         Command::Fetch { force, sources } => commands::fetch::run(&options, force, &sources),
         Command::Query {
             rule,

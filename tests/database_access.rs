@@ -314,3 +314,78 @@ fn database_errors_name_the_path_and_the_reason() {
         ),
     );
 }
+
+#[test]
+fn check_checks_the_database_path_and_migrates_an_older_schema() {
+    let upstream = TestServer::start();
+    let setup = Setup::new(&upstream);
+    let check = |db: &Path, unprivileged: bool| {
+        let args = ["--db", db.to_str().unwrap(), "check"];
+        let output = if unprivileged {
+            setup.unprivileged(&args).output().unwrap()
+        } else {
+            setup.kurator(&args)
+        };
+        let (out, err) = text(&output);
+        (output.status.code(), out, err)
+    };
+
+    let (code, out, err) = check(&setup.db(), false);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("not there yet: the first fetch creates it"),
+        "{out}"
+    );
+    assert!(!setup.db().exists(), "check created the database");
+
+    let missing = setup.dir.path().join("nowhere/kurator.db");
+    let (code, _, err) = check(&missing, false);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("the directory") && err.contains("does not exist"),
+        "{err}"
+    );
+
+    let locked = setup.dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    set_mode(&locked, 0o555);
+    let (code, _, err) = check(&locked.join("kurator.db"), true);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "permission denied: the directory {} is not writable",
+            locked.display()
+        )),
+        "{err}"
+    );
+
+    let notes = setup.dir.path().join("notes.txt");
+    std::fs::write(&notes, "Einkaufsliste: Brot, Milch, Käse\n".repeat(40)).unwrap();
+    let (code, _, err) = check(&notes, false);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("it is not an SQLite database"), "{err}");
+
+    let older = MIGRATIONS.len() - 2;
+    database_at(&setup.db(), older);
+    let (code, out, err) = check(&setup.db(), false);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "migrated from schema version {older} to {}",
+            MIGRATIONS.len()
+        )),
+        "{out}"
+    );
+    assert_eq!(schema_version(&setup.db()), MIGRATIONS.len());
+    // Readers take it now.
+    let status = setup.kurator(&["status"]);
+    assert!(status.status.success(), "{:?}", text(&status));
+
+    rusqlite::Connection::open(setup.db())
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let (code, _, err) = check(&setup.db(), false);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("schema version 99"), "{err}");
+}

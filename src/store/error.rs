@@ -111,7 +111,7 @@ pub(super) fn describe_open_failure(
 
 /// What about the database file or its directory keeps this process from
 /// reading (or, when `writing`, writing) it, if that is the trouble.
-fn permission_problem(path: &Path, writing: bool) -> Option<String> {
+pub(super) fn permission_problem(path: &Path, writing: bool) -> Option<String> {
     use rustix::fs::{Access, access};
     let dir = path
         .parent()

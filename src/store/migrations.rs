@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::error::{Context, describe_open_failure, disk_full};
+use super::error::{Context, describe_open_failure, disk_full, permission_problem};
 use super::{Store, StoreError, WriteFault, grouping, schema, write_transaction};
 
 /// How long a connection waits for another's lock before giving up.
@@ -167,6 +167,55 @@ impl Store {
             });
         }
         Ok(store)
+    }
+}
+
+/// What [`Store::check_path`] found where the database belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFound {
+    /// No file yet: the first writer creates it.
+    Absent,
+    /// A database at this binary's schema version.
+    Current { version: u32 },
+    /// A database at an older version, now migrated.
+    Migrated { from: u32, to: u32 },
+}
+
+impl Store {
+    /// For `kurator check`: whether a writer can use the database at
+    /// `path`: its directory exists and is writable, and the file is absent
+    /// or an SQLite database with a schema this binary knows. An older
+    /// schema is migrated (a writer would do so anyway on its start); a new
+    /// file is not created.
+    pub fn check_path(path: &Path) -> Result<DatabaseFound, StoreError> {
+        if let Some(dir) = missing_directory(path) {
+            return Err(StoreError::NoDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
+        }
+        if let Some(problem) = permission_problem(path, true) {
+            return Err(StoreError::Unopenable {
+                path: path.to_path_buf(),
+                problem,
+            });
+        }
+        if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            return Ok(DatabaseFound::Absent);
+        }
+        let found: u32 = open_read_only(path)?
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .context("reading the schema version")?;
+        let store = Store::open(path)?;
+        let version = store.schema_version()?;
+        Ok(if found < version {
+            DatabaseFound::Migrated {
+                from: found,
+                to: version,
+            }
+        } else {
+            DatabaseFound::Current { version }
+        })
     }
 }
 

@@ -60,7 +60,7 @@ pub use corrections::{Correction, CorrectionKind, Joined, Refused, Split};
 pub use error::{StoreError, WriteFault, explain_fault, write_outlook};
 pub use fetches::{Counts, PendingFetch};
 pub use items::StoredItem;
-pub use migrations::BUSY_TIMEOUT;
+pub use migrations::{BUSY_TIMEOUT, DatabaseFound};
 pub use retention::{Backup, Pruned, backup};
 pub use sources::{FetchRecord, SourceState, StoreStats};
 pub use stories::{Related, StoryExplanation, story_entry_id};
