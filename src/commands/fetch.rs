@@ -127,10 +127,16 @@ async fn fetch_all(ingester: Arc<Ingester>, sources: Vec<Source>, force: bool) -
 
 fn print_report(report: &Report, width: usize) {
     let outcome = match &report.outcome {
-        Outcome::Stored(c) => format!(
-            "new {}, updated {}, unchanged {}",
-            c.new, c.updated, c.unchanged
-        ),
+        Outcome::Stored(c) => {
+            let counts = format!(
+                "new {}, updated {}, unchanged {}",
+                c.new, c.updated, c.unchanged
+            );
+            match c.skipped_note() {
+                Some(skipped) => format!("{counts}, {skipped}"),
+                None => counts,
+            }
+        }
         Outcome::NotModified => "not modified".to_owned(),
         Outcome::Unchanged => "not modified (same content)".to_owned(),
         Outcome::Deferred { until } => {

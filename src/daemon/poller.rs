@@ -67,10 +67,12 @@ fn log_report(report: &Report) {
     match &report.outcome {
         Outcome::Stored(c) => tracing::info!(
             source,
-            "{source}: fetched: {} new, {} updated, {} unchanged ({seconds:.2}s)",
+            "{source}: fetched: {} new, {} updated, {} unchanged{} ({seconds:.2}s)",
             c.new,
             c.updated,
-            c.unchanged
+            c.unchanged,
+            c.skipped_note()
+                .map_or_else(String::new, |note| format!(", {note}"))
         ),
         Outcome::NotModified => tracing::info!(source, "{source}: not modified ({seconds:.2}s)"),
         Outcome::Unchanged => {

@@ -58,7 +58,7 @@ mod writer;
 
 pub use corrections::{Correction, CorrectionKind, Joined, Refused, Split};
 pub use error::{StoreError, WriteFault, explain_fault, write_outlook};
-pub use fetches::{Counts, PendingFetch};
+pub use fetches::{Counts, PendingFetch, skipped_note};
 pub use items::StoredItem;
 pub use migrations::{BUSY_TIMEOUT, DatabaseFound};
 pub use retention::{Backup, Pruned, backup};
