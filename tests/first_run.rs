@@ -6,7 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use support::process::Running;
 use support::run_kurator;
 use support::server::{Behaviour, TestServer};
 
@@ -51,6 +53,14 @@ fn items_older_than_keep_days_are_counted_as_skipped_not_unchanged() {
     let fetched = run_kurator(&config, &["fetch"]);
     let out = stdout_of(&fetched);
     assert!(fetched.status.success(), "{out}");
+    let err = String::from_utf8_lossy(&fetched.stderr);
+    assert!(
+        err.contains(&format!(
+            "created database {} (schema version ",
+            dir.path().join("kurator.db").display()
+        )),
+        "{err}"
+    );
     assert!(
         out.contains("new 0, updated 0, unchanged 0, skipped 3 older than 365 days (keep_days)"),
         "{out}"
@@ -83,4 +93,92 @@ fn items_older_than_keep_days_are_counted_as_skipped_not_unchanged() {
     assert!(!out.contains("skipped"), "{out}");
     let status = stdout_of(&run_kurator(&config, &["status"]));
     assert!(!status.contains("skipped"), "{status}");
+}
+/// A feed dated now, so that it is kept whatever day the tests run.
+fn fresh_feed() -> String {
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Stadt Musterhausen</title>
+<item><title>Gemeinderat beschließt Digitalstrategie</title><link>https://www.musterhausen.de/p/1</link><guid>p1</guid><pubDate>{now}</pubDate></item>
+</channel></rss>"#
+    )
+}
+
+fn eventually(what: &str, running: &Running, check: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check(&running.log_text()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}:\n{}",
+            running.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_daemons_first_run_explains_itself() {
+    let upstream = TestServer::start();
+    upstream.route(
+        "/presse.xml",
+        Behaviour::ok("application/rss+xml", fresh_feed()),
+    );
+    upstream.route(
+        "/archiv.xml",
+        Behaviour::ok("application/rss+xml", OLD_FEED),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "schedule = \"* * * * * *\"\njitter = \"0s\"",
+        &[
+            ("presse", upstream.url("/presse.xml")),
+            ("archiv", upstream.url("/archiv.xml")),
+            ("kaputt", upstream.url("/gibt-es-nicht.xml")),
+        ],
+    );
+    let daemon = Running::start(&config, "run", "polling ");
+    eventually("the first round's summary", &daemon, |log| {
+        log.contains("3 sources:")
+    });
+    let log = daemon.log_text();
+    let db = dir.path().join("kurator.db");
+    assert_eq!(
+        log.matches(&format!("created database {}", db.display()))
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "created database {} (schema version ",
+            db.display()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("migrated"), "{log}");
+    assert!(
+        log.contains("3 sources: 2 ok, 1 error — kurator status"),
+        "{log}"
+    );
+    assert!(
+        log.contains("archiv: fetched: 0 new, 0 updated, 0 unchanged, skipped 3 older than 365 days (keep_days)"),
+        "{log}"
+    );
+
+    let page = daemon.get("/");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("<html lang=\"de\">"), "{html}");
+    assert!(
+        html.contains("href=\"http://") && html.contains("/sources\""),
+        "{html}"
+    );
+    for title in ["Quelle presse", "Quelle archiv", "Quelle kaputt"] {
+        assert!(html.contains(title), "{title} missing:\n{html}");
+    }
+    assert!(html.contains("404"), "the error is shown:\n{html}");
+    assert!(html.contains("Fehler"), "{html}");
+    daemon.stop();
 }
