@@ -167,7 +167,7 @@ fn sources_section(html: &mut String, site: &dyn Catalog, sources: &[SourceStatu
             |at| {
                 let at = format_time(at);
                 format!(
-                    "<time datetime=\"{at}\">{}</time>",
+                    "<time datetime=\"{at}\">{} UTC</time>",
                     &at[..16].replace('T', " ")
                 )
             },
