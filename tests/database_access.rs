@@ -163,6 +163,19 @@ fn readers_serve_a_read_only_database_in_a_read_only_directory_and_change_nothin
     assert_eq!(served.get("/").status, 200);
     served.stop();
 
+    // A backup reads it the same way, into a directory the user may write.
+    let out = setup.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    set_mode(&out, 0o777);
+    let copy = out.join("copy.db");
+    let backup = setup
+        .unprivileged(&["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (out, err) = text(&backup);
+    assert!(backup.status.success(), "backup: {err}");
+    assert!(out.contains("backed up 2 item(s)"), "{out}");
+
     // Not a byte written, not even the -wal and -shm files beside it.
     set_mode(&data, 0o755);
     assert_eq!(listing(&data), ["kurator.db"]);
@@ -229,6 +242,14 @@ fn a_reader_before_the_first_fetch_says_what_creates_the_database() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
         err.contains(setup.db().to_str().unwrap()) && err.contains("`kurator fetch`"),
+        "{err}"
+    );
+    let copy = setup.dir.path().join("copy.db");
+    let backup = setup.kurator(&["backup", copy.to_str().unwrap()]);
+    let (_, err) = text(&backup);
+    assert_eq!(backup.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("no database at {} yet", setup.db().display())),
         "{err}"
     );
     assert!(!setup.db().exists(), "a reader created the database");

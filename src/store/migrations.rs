@@ -132,18 +132,7 @@ impl Store {
     /// whole uid index; a reader would only fill it with pages a search once
     /// scanned, for every pooled connection.
     pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = missing_directory(path) {
-            return Err(StoreError::NoDirectory {
-                path: path.to_path_buf(),
-                dir: dir.to_path_buf(),
-            });
-        }
-        if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-            return Err(StoreError::NoDatabase {
-                path: path.to_path_buf(),
-            });
-        }
-        let conn = open_read_only(path)?;
+        let conn = open_existing_read_only(path)?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
@@ -217,6 +206,23 @@ impl Store {
             DatabaseFound::Current { version }
         })
     }
+}
+
+/// [`open_read_only`] for a database that must exist already: a missing
+/// directory or file is said so, not as SQLite's "unable to open".
+pub(super) fn open_existing_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = missing_directory(path) {
+        return Err(StoreError::NoDirectory {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        return Err(StoreError::NoDatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    open_read_only(path)
 }
 
 /// A read-only connection to the database at `path` that has answered a
