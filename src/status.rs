@@ -89,8 +89,30 @@ pub fn sources(
     store: &Store,
     now: i64,
 ) -> Result<Vec<SourceStatus>, StoreError> {
-    let states: HashMap<String, SourceState> = store.source_states()?;
     let counts = store.item_counts_by_source()?;
+    with_counts(sources, timing, store, now, &counts)
+}
+
+/// [`sources`] without counting items (every `items` is 0): counting reads
+/// a whole index, and the front page, rendered again after every commit,
+/// shows no counts.
+pub fn sources_uncounted(
+    sources: &[Source],
+    timing: impl Fn(&Source) -> Timing,
+    store: &Store,
+    now: i64,
+) -> Result<Vec<SourceStatus>, StoreError> {
+    with_counts(sources, timing, store, now, &HashMap::new())
+}
+
+fn with_counts(
+    sources: &[Source],
+    timing: impl Fn(&Source) -> Timing,
+    store: &Store,
+    now: i64,
+    counts: &HashMap<String, u64>,
+) -> Result<Vec<SourceStatus>, StoreError> {
+    let states: HashMap<String, SourceState> = store.source_states()?;
     let mut rows = Vec::with_capacity(sources.len());
     for source in sources {
         // State recorded for another URL belongs to the source's past.

@@ -358,7 +358,7 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
                 .max();
             // Every source's state: the page is rendered again whenever
             // the database changes (`Versions::of`), fetch states included.
-            let sources = crate::status::sources(
+            let sources = crate::status::sources_uncounted(
                 site.sources(),
                 |s| site.timing(s),
                 store,
