@@ -43,8 +43,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate the configuration and print a one-line summary.
-    Check,
+    /// Validate the configuration and the database path (migrating an
+    /// older schema) and print a one-line summary; warn about rules that
+    /// name unknown sources or tags.
+    Check {
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Add a source: find the feed at URL (a page is followed to the feed it
     /// links to), show what it holds, and append a [[source]] to the config.
     Add {
@@ -207,7 +213,7 @@ fn main() -> ExitCode {
         db: cli.db,
     };
     match cli.command {
-        Command::Check => commands::check::run(&options),
+        Command::Check { strict } => commands::check::run(&options, strict),
         Command::Add {
             url,
             id,

@@ -67,6 +67,17 @@ pub struct SourceStatus {
     /// Where the last successful fetch really read from, when that is not
     /// `url`: the feed a page links to (`kind = "auto"`), or a redirect's target.
     pub reads_from: Option<String>,
+    /// New items the last read of the feed skipped as older than
+    /// `keep_days`, and the days that applied then.
+    pub skipped_old: u64,
+    pub skipped_keep_days: Option<u64>,
+}
+
+impl SourceStatus {
+    /// `skipped 3 older than 365 days (keep_days)`, if the last read skipped any.
+    pub fn skipped_note(&self) -> Option<String> {
+        crate::store::skipped_note(self.skipped_old, self.skipped_keep_days)
+    }
 }
 
 /// Every configured source's status at `now`, in config order.
@@ -78,8 +89,30 @@ pub fn sources(
     store: &Store,
     now: i64,
 ) -> Result<Vec<SourceStatus>, StoreError> {
-    let states: HashMap<String, SourceState> = store.source_states()?;
     let counts = store.item_counts_by_source()?;
+    with_counts(sources, timing, store, now, &counts)
+}
+
+/// [`sources`] without counting items (every `items` is 0): counting reads
+/// a whole index, and the front page, rendered again after every commit,
+/// shows no counts.
+pub fn sources_uncounted(
+    sources: &[Source],
+    timing: impl Fn(&Source) -> Timing,
+    store: &Store,
+    now: i64,
+) -> Result<Vec<SourceStatus>, StoreError> {
+    with_counts(sources, timing, store, now, &HashMap::new())
+}
+
+fn with_counts(
+    sources: &[Source],
+    timing: impl Fn(&Source) -> Timing,
+    store: &Store,
+    now: i64,
+    counts: &HashMap<String, u64>,
+) -> Result<Vec<SourceStatus>, StoreError> {
+    let states: HashMap<String, SourceState> = store.source_states()?;
     let mut rows = Vec::with_capacity(sources.len());
     for source in sources {
         // State recorded for another URL belongs to the source's past.
@@ -123,6 +156,8 @@ pub fn sources(
                 .and_then(|s| s.effective_url.as_deref())
                 .filter(|effective| *effective != source.url.as_str())
                 .map(|effective| redact::scrub(&redact::redacted_text(effective), &source.url)),
+            skipped_old: state.map_or(0, |s| s.skipped_old),
+            skipped_keep_days: state.and_then(|s| s.skipped_keep_days),
         });
     }
     Ok(rows)
@@ -244,10 +279,15 @@ pub fn text(rows: &[SourceStatus], now: i64) -> String {
         out.push_str(text.trim_end());
         out.push('\n');
     }
-    // Then the address each source really reads, and each last error.
+    // Then the address each source really reads, what its last read
+    // skipped, and each last error.
     for note in [
         (|row: &SourceStatus| row.reads_from.as_deref().map(|url| format!("reads {url}")))
             as fn(&SourceStatus) -> Option<String>,
+        |row| {
+            row.skipped_note()
+                .map(|note| format!("{note} at the last fetch"))
+        },
         |row| row.error.clone(),
     ] {
         let lines: Vec<(&str, String)> = rows
@@ -287,6 +327,7 @@ pub fn json(rows: &[SourceStatus], now: i64) -> Vec<u8> {
                 "retry_after": time_json(row.retry_after),
                 "items": row.items,
                 "reads_from": row.reads_from,
+                "skipped_old": row.skipped_old,
             })
         })
         .collect();

@@ -106,3 +106,45 @@ fn config_from_the_environment() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn rules_that_name_unknown_sources_or_tags_warn_at_their_place_and_fail_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feeds.toml");
+    std::fs::write(
+        &path,
+        "[[source]]\nid = \"stadt\"\nurl = \"https://stadt.example/feed\"\ntags = [\"kommune\"]\n\n\
+         [[topic]]\nslug = \"smart-city\"\nmatch = '\"smart city\"'\n\n\
+         [[topic]]\nslug = \"lokal\"\nmatch = 'source:stadtt OR tag:smart-citty OR tag:kommune OR source:stadt'\n",
+    )
+    .unwrap();
+    let output = check(&path);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains(": OK with 2 warning(s): "), "{stdout}");
+    let file = path.display();
+    assert!(
+        stderr.contains(&format!(
+            "warning: {file}:12:17: topic `lokal`: `source:stadtt` names no source"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "warning: {file}:12:31: topic `lokal`: `tag:smart-citty` is no source's tag and no topic's slug"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `smart-city`?"), "{stderr}");
+    assert!(!stderr.contains("tag:kommune`"), "{stderr}");
+
+    let strict = Command::new(env!("CARGO_BIN_EXE_kurator"))
+        .args(["check", "--strict", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(strict.stderr).unwrap();
+    assert_eq!(strict.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--strict makes warnings fail"), "{stderr}");
+}

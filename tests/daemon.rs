@@ -296,7 +296,11 @@ fn run_polls_on_schedule_backs_off_honours_retry_after_and_stops_cleanly() {
 
     // `kurator status` tells the same from the database.
     let output = support::run_kurator(&config, &["status"]);
-    assert!(output.status.success());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let table = String::from_utf8_lossy(&output.stdout);
     let header = table.lines().next().unwrap();
     assert!(

@@ -468,7 +468,7 @@ fn front_page_and_opml_subscribe_to_every_topic() {
             let link = format!(
                 "<link rel=\"alternate\" type=\"{media}\" title=\"{}",
                 if slug == "all" {
-                    "All items"
+                    "Alle Meldungen"
                 } else if slug == "politik" {
                     "Politik"
                 } else {

@@ -70,7 +70,8 @@ fn new_updated_unchanged_and_stable_ids() {
         Counts {
             new: 2,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            ..Counts::default()
         }
     );
     let before = store.items_of_source("src").unwrap();
@@ -87,7 +88,8 @@ fn new_updated_unchanged_and_stable_ids() {
         Counts {
             new: 0,
             updated: 1,
-            unchanged: 1
+            unchanged: 1,
+            ..Counts::default()
         }
     );
     let after = store.items_of_source("src").unwrap();
@@ -109,7 +111,8 @@ fn new_updated_unchanged_and_stable_ids() {
         Counts {
             new: 1,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            ..Counts::default()
         }
     );
     assert_eq!(store.item_count(Some("src")).unwrap(), 3);
@@ -463,8 +466,18 @@ fn items_older_than_the_horizon_are_not_stored_as_new() {
         .unwrap()
         .remove(0)
         .unwrap();
-    assert_eq!((counts.new, counts.unchanged), (1, 1));
+    assert_eq!(
+        (
+            counts.new,
+            counts.unchanged,
+            counts.too_old,
+            counts.keep_days
+        ),
+        (1, 0, 1, Some(365))
+    );
     assert_eq!(store.item_count(None).unwrap(), 1);
+    let state = store.source_state("src").unwrap().unwrap();
+    assert_eq!((state.skipped_old, state.skipped_keep_days), (1, Some(365)));
 }
 
 #[test]

@@ -1,23 +1,59 @@
-//! `kurator check`: validates the config and says so in one line.
+//! `kurator check`: validates the config, warns about rules that name
+//! sources or tags nothing carries, checks that the database can be used
+//! (migrating an older schema), and says so in one line.
 
 use std::process::ExitCode;
 
-use super::{GlobalOptions, load_config};
-use kurator::config::resolve_db_path;
+use super::{EXIT_FAILED, GlobalOptions, load_config};
+use kurator::config::{reference_warnings, resolve_db_path};
+use kurator::store::{DatabaseFound, Store};
 
-pub fn run(options: &GlobalOptions) -> ExitCode {
+/// `strict`: warnings fail the check (exit 1), as errors do.
+pub fn run(options: &GlobalOptions, strict: bool) -> ExitCode {
     let config = match load_config(options) {
         Ok(config) => config,
         Err(code) => return code,
     };
+    let warnings = reference_warnings(&config);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let db_path = resolve_db_path(&config, options.db.as_deref());
+    let database = match Store::check_path(&db_path) {
+        Ok(DatabaseFound::Absent) => format!(
+            "database {} (not there yet: the first fetch creates it)",
+            db_path.display()
+        ),
+        Ok(DatabaseFound::Current { version }) => {
+            format!("database {} (schema version {version})", db_path.display())
+        }
+        Ok(DatabaseFound::Migrated { from, to }) => format!(
+            "database {} (migrated from schema version {from} to {to})",
+            db_path.display()
+        ),
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let enabled = config.sources.iter().filter(|s| s.enabled).count();
+    let verdict = match warnings.len() {
+        0 => "OK".to_owned(),
+        n => format!("OK with {n} warning(s)"),
+    };
     println!(
-        "{}: OK: {} sources ({} enabled), {} topics, database {}",
+        "{}: {verdict}: {} sources ({} enabled), {} topics, {database}",
         config.path.display(),
         config.sources.len(),
         enabled,
         config.topics.topics().len(),
-        resolve_db_path(&config, options.db.as_deref()).display()
     );
+    if strict && !warnings.is_empty() {
+        eprintln!(
+            "{} warning(s), and --strict makes warnings fail the check",
+            warnings.len()
+        );
+        return ExitCode::from(EXIT_FAILED);
+    }
     ExitCode::SUCCESS
 }

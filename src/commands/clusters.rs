@@ -12,17 +12,18 @@ pub fn run(options: &GlobalOptions, days: u32) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let listed = Store::open(&resolve_db_path(&config, options.db.as_deref())).and_then(|store| {
-        let since = unix_now() - i64::from(days) * 86_400;
-        let clusters = store.recent_clusters(since)?;
-        let mut reasons = Vec::new();
-        for (_, members) in &clusters {
-            for member in members {
-                reasons.push(store.cluster_reason(member.id)?);
+    let listed =
+        Store::open_reader(&resolve_db_path(&config, options.db.as_deref())).and_then(|store| {
+            let since = unix_now() - i64::from(days) * 86_400;
+            let clusters = store.recent_clusters(since)?;
+            let mut reasons = Vec::new();
+            for (_, members) in &clusters {
+                for member in members {
+                    reasons.push(store.cluster_reason(member.id)?);
+                }
             }
-        }
-        Ok((clusters, reasons))
-    });
+            Ok((clusters, reasons))
+        });
     let (clusters, reasons) = match listed {
         Ok(listed) => listed,
         Err(err) => {

@@ -16,7 +16,7 @@ pub fn run(options: &GlobalOptions, wanted: &str) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let mut store = match Store::open(&resolve_db_path(&config, options.db.as_deref())) {
+    let mut store = match Store::open_reader(&resolve_db_path(&config, options.db.as_deref())) {
         Ok(store) => store,
         Err(err) => {
             eprintln!("{err}");

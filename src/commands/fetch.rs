@@ -48,6 +48,7 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
     }
 
     let db_path = resolve_db_path(&config, options.db.as_deref());
+    let new_database = !db_path.exists();
     let mut store = match Store::open(&db_path) {
         Ok(store) => store,
         Err(err) => {
@@ -55,6 +56,15 @@ pub fn run(options: &GlobalOptions, force: bool, only: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    if new_database {
+        // The log says so too, but a one-shot command logs only errors.
+        if let Ok(version) = store.schema_version() {
+            eprintln!(
+                "created database {} (schema version {version})",
+                db_path.display()
+            );
+        }
+    }
     let fetcher = match Fetcher::new(&config.fetch.limits) {
         Ok(fetcher) => fetcher,
         Err(err) => {
@@ -127,10 +137,16 @@ async fn fetch_all(ingester: Arc<Ingester>, sources: Vec<Source>, force: bool) -
 
 fn print_report(report: &Report, width: usize) {
     let outcome = match &report.outcome {
-        Outcome::Stored(c) => format!(
-            "new {}, updated {}, unchanged {}",
-            c.new, c.updated, c.unchanged
-        ),
+        Outcome::Stored(c) => {
+            let counts = format!(
+                "new {}, updated {}, unchanged {}",
+                c.new, c.updated, c.unchanged
+            );
+            match c.skipped_note() {
+                Some(skipped) => format!("{counts}, {skipped}"),
+                None => counts,
+            }
+        }
         Outcome::NotModified => "not modified".to_owned(),
         Outcome::Unchanged => "not modified (same content)".to_owned(),
         Outcome::Deferred { until } => {

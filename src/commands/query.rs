@@ -38,7 +38,7 @@ pub fn run(
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let store = match Store::open(&resolve_db_path(&config, options.db.as_deref())) {
+    let store = match Store::open_reader(&resolve_db_path(&config, options.db.as_deref())) {
         Ok(store) => store,
         Err(err) => {
             eprintln!("{err}");

@@ -21,7 +21,7 @@ pub fn run(options: &GlobalOptions, slug: &str, format: Format, limit: usize) ->
         );
         return ExitCode::from(EXIT_CONFIG);
     }
-    let result = Store::open(&resolve_db_path(&config, options.db.as_deref()))
+    let result = Store::open_reader(&resolve_db_path(&config, options.db.as_deref()))
         .and_then(|store| feeds::topic_feed(&store, &config, slug, format, limit));
     match result {
         Ok(feeds::RenderedFeed { bytes, .. }) => {

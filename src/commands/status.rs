@@ -16,7 +16,7 @@ pub fn run(options: &GlobalOptions, json: bool) -> ExitCode {
     };
     let now = unix_now();
     let db_path = resolve_db_path(&config, options.db.as_deref());
-    let rows = Store::open(&db_path).and_then(|store| {
+    let rows = Store::open_reader(&db_path).and_then(|store| {
         kurator::status::sources(&config.sources, |s| config.timing(s), &store, now)
     });
     match rows {

@@ -11,6 +11,7 @@
 pub mod edit;
 mod keys;
 pub mod opml;
+mod references;
 mod restart;
 mod served;
 mod units;
@@ -31,6 +32,7 @@ use crate::schedule::{CronSchedule, Jitter, Timing};
 use crate::text::line_column;
 
 pub use keys::known_keys;
+pub use references::reference_warnings;
 pub use restart::{Listening, SECTIONS, Section, Startup};
 pub use units::{format_byte_size, parse_byte_size, parse_duration};
 
@@ -500,6 +502,31 @@ fn days(n: i64) -> Duration {
     Duration::from_secs(u64::try_from(n).unwrap_or(0).saturating_mul(86_400))
 }
 
+/// Line and column in the config `text` of the 1-based character `column`
+/// of the `match` rule `rule`: past the opening quote, then into the rule.
+fn rule_position(text: &str, rule: &Spanned<String>, column: usize) -> (usize, usize) {
+    let span = rule.span();
+    let written = &text[span.clone()];
+    let quote = if written.starts_with("'''") || written.starts_with("\"\"\"") {
+        // TOML drops a newline right after the opening quotes.
+        let after = &written[3..];
+        3 + if after.starts_with("\r\n") {
+            2
+        } else {
+            usize::from(after.starts_with('\n'))
+        }
+    } else {
+        1
+    };
+    let in_rule: usize = rule
+        .get_ref()
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    line_column(text, (span.start + quote + in_rule).min(span.end))
+}
+
 /// Source ids are `[a-z0-9-]+`: safe in URLs, file names and log lines.
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -842,18 +869,9 @@ impl Locator<'_> {
     /// quote, then to the column the rule parser reports.
     fn rule_error(&self, slug: &str, rule: &Spanned<String>, err: &RuleError) -> ConfigError {
         let text = rule.get_ref();
-        let span = rule.span();
-        let written = &self.text[span.clone()];
-        let quote = if written.starts_with("'''") || written.starts_with("\"\"\"") {
-            3
-        } else {
-            1
-        };
-        let in_rule: usize = text.chars().take(err.column - 1).map(char::len_utf8).sum();
-        let offset = (span.start + quote + in_rule).min(span.end);
         ConfigError {
             file: self.file.to_path_buf(),
-            position: Some(line_column(self.text, offset)),
+            position: Some(rule_position(self.text, rule, err.column)),
             message: format!("topic `{slug}`: {}", err.message),
             hint: Some(format!(
                 "in the `match` rule (column {}):\n    {}",

@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, watch};
 
 use health::{Status, monitor, scheduler_alive};
 use live::{Grouping, Scheduling, Serving, Tagging};
-use poller::IngestPoller;
+use poller::{FirstRound, IngestPoller};
 use reload::{Live, Published, Reloader};
 use signals::{Asked, Signals};
 use upkeep::prune_daily;
@@ -49,7 +49,8 @@ use upkeep::prune_daily;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
 use crate::ingest::Ingester;
-use crate::schedule::{Clock, Command, Planned, Scheduler, SourceTimes};
+use crate::schedule::plan::next_fetch;
+use crate::schedule::{Clock, Command, Next, Planned, Scheduler, SourceTimes};
 use crate::serve::Server;
 use crate::status::UnrecordedFailures;
 use crate::store::{Store, StoreError, StoreWriter};
@@ -172,11 +173,19 @@ pub async fn run(
     );
     let unrecorded = Arc::new(UnrecordedFailures::default());
     server.set_unrecorded(unrecorded.clone());
+    let started_at = clock.now();
+    let due_now = planned.iter().filter(|p| {
+        matches!(
+            next_fetch(&p.timing, &p.source.id, &p.times, started_at),
+            Next::At(at) if at <= started_at
+        )
+    });
     let poller = Arc::new(IngestPoller {
         ingester: ingester.clone(),
         clock,
         metrics: server.metrics(),
         unrecorded,
+        first_round: std::sync::Mutex::new(FirstRound::of(due_now.map(|p| p.source.id.clone()))),
     });
     let scheduler = Scheduler::new(poller, clock, planned.clone());
     let heartbeat = scheduler.heartbeat();

@@ -21,7 +21,7 @@ pub mod parser;
 
 pub use compiled::ItemFields;
 pub use matcher::{Document, DocumentFields, Hit};
-pub use parser::{Expr, Field, Pattern, RuleError};
+pub use parser::{Expr, Field, Pattern, RuleError, Term};
 
 /// A compiled rule and its text.
 #[derive(Debug, Clone)]
@@ -196,6 +196,28 @@ impl TopicSet {
         self.compiled
             .matching(item, |index| found(self.topics[index].slug.as_str()));
     }
+}
+
+/// Every term of `expr` that looks at `field` (`source:`, `tag:`), in the
+/// order written: `kurator check` warns about the names nothing carries.
+pub fn terms_of(expr: &Expr, field: Field) -> Vec<&Term> {
+    fn walk<'e>(expr: &'e Expr, field: Field, found: &mut Vec<&'e Term>) {
+        match expr {
+            Expr::Term(term) if term.field == field => found.push(term),
+            Expr::Term(_) => {}
+            Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| walk(p, field, found)),
+            Expr::Not(inner) => walk(inner, field, found),
+        }
+    }
+    let mut found = Vec::new();
+    walk(expr, field, &mut found);
+    found
+}
+
+/// Whether a `source:` or `tag:` term takes `value` (a source id or tag),
+/// as matching does: the whole value, or its start with `*`.
+pub fn names_value(term: &Term, value: &str) -> bool {
+    matcher::whole_value(&term.pattern, &crate::fold::fold(value.trim()))
 }
 
 /// Calls `found` with the pattern of every `tag:` term in `expr`.

@@ -79,6 +79,9 @@ pub struct Term {
     pub pattern: Pattern,
     /// The term as written, for explanations.
     pub source: String,
+    /// 1-based column in characters where the term starts in its rule
+    /// (past any `field:`), for warnings about what it refers to.
+    pub column: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -436,6 +439,7 @@ impl Parser {
                     field,
                     pattern: Pattern::Regex(regex),
                     source: format!("/{pattern}/"),
+                    column,
                 }))
             }
             Token::And | Token::Or => Err(RuleError {
@@ -476,6 +480,7 @@ fn term(field: Field, text: &str, column: usize, quoted: bool) -> Result<Expr, R
         field,
         pattern,
         source,
+        column,
     }))
 }
 

@@ -259,12 +259,28 @@ pub struct Versions {
     feeds: HashMap<String, FeedVersion>,
     /// The sum of all versions: moves whenever any feed changes.
     generation: i64,
+    /// SQLite's `data_version` as the watcher last saw it: moves with
+    /// every commit, also those that change no feed (a fetch that failed).
+    data_version: i64,
 }
 
 impl Versions {
     pub fn new(feeds: HashMap<String, FeedVersion>) -> Versions {
         let generation = feeds.values().map(|v| v.version).sum();
-        Versions { feeds, generation }
+        Versions {
+            feeds,
+            generation,
+            data_version: 0,
+        }
+    }
+
+    /// These versions, as of the database's `data_version`.
+    #[must_use]
+    pub fn at_data_version(self, data_version: i64) -> Versions {
+        Versions {
+            data_version,
+            ..self
+        }
     }
 
     pub fn feed(&self, slug: &str) -> FeedVersion {
@@ -276,8 +292,10 @@ impl Versions {
         match key {
             Key::Feed { slug, .. } => self.feed(slug),
             Key::Search { .. } => self.feed(ALL_FEED),
+            // The front page shows every source's state too, which
+            // changes without a feed changing.
             Key::Index => FeedVersion {
-                version: self.generation,
+                version: self.generation.wrapping_add(self.data_version),
                 changed_at: self.feeds.values().map(|v| v.changed_at).max().unwrap_or(0),
             },
         }

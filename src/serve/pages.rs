@@ -1,5 +1,6 @@
-//! The front page (topics, subscribe links, autodiscovery, latest items) and
-//! the OPML file that subscribes a reader to every topic at once.
+//! The front page (topics, subscribe links, autodiscovery, latest items,
+//! every source's state) and the OPML file that subscribes a reader to
+//! every topic at once. Readers see the front page: its text is German.
 
 use std::fmt::Write;
 
@@ -7,6 +8,7 @@ use crate::feeds::{Catalog, feed_url, search_url};
 use crate::normalize::sanitize::escape_text;
 use crate::normalize::strip_forbidden;
 use crate::render::Format;
+use crate::status::{Outcome, SourceStatus};
 use crate::store::{ALL_FEED, StoredItem};
 use crate::time::format_time;
 
@@ -32,13 +34,26 @@ pub fn escape(text: &str) -> String {
     escape_text(&strip_forbidden(text))
 }
 
-/// The front page.
-pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary]) -> Vec<u8> {
+/// A source's state, as the front page says it.
+fn state_de(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Disabled => "abgeschaltet",
+        Outcome::NeverFetched => "noch nicht abgerufen",
+        Outcome::Ok => "in Ordnung",
+        Outcome::NotModified => "unverändert",
+        Outcome::Failing => "Fehler",
+        Outcome::Gone => "entfernt (410 Gone)",
+    }
+}
+
+/// The front page: the topics with their newest items, then every source
+/// with its state and last error, linking to `/sources` for the details.
+pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary], sources: &[SourceStatus]) -> Vec<u8> {
     let base = site.base_url();
     let mut html = String::with_capacity(8192);
-    html.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    html.push_str("<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    html.push_str("<title>Kurator topic feeds</title>\n");
+    html.push_str("<title>Kurator: Themen-Feeds</title>\n");
     for feed in feeds {
         for (format, name) in FORMATS {
             let media = format.content_type().split(';').next().unwrap_or_default();
@@ -52,12 +67,13 @@ pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary]) -> Vec<u8> {
     }
     html.push_str(
         "<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.45}\
-         h2{margin-bottom:.2rem}.subscribe a{margin-right:.8rem}li{margin:.3rem 0}.meta{color:#555;font-size:.9em}</style>\n",
+         h2{margin-bottom:.2rem}.subscribe a{margin-right:.8rem}li{margin:.3rem 0}.meta{color:#555;font-size:.9em}\
+         table{border-collapse:collapse}td,th{padding:.3rem .8rem .3rem 0;text-align:left;vertical-align:top}.error{color:#a00}</style>\n",
     );
-    html.push_str("</head>\n<body>\n<h1>Kurator topic feeds</h1>\n");
+    html.push_str("</head>\n<body>\n<h1>Kurator: Themen-Feeds</h1>\n");
     let _ = writeln!(
         html,
-        "<p>Subscribe to a topic in any feed reader, or to <a href=\"{}\">all topics at once (OPML)</a>.</p>",
+        "<p>Abonnieren Sie ein Thema in einem beliebigen Feedreader oder <a href=\"{}\">alle Themen auf einmal (OPML)</a>.</p>",
         escape(base.join("opml").expect("a fixed path").as_str())
     );
     for feed in feeds {
@@ -70,7 +86,7 @@ pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary]) -> Vec<u8> {
         if let Some(description) = &feed.description {
             let _ = writeln!(html, "<p>{}</p>", escape(description));
         }
-        html.push_str("<p class=\"subscribe\">Subscribe: ");
+        html.push_str("<p class=\"subscribe\">Abonnieren: ");
         for (index, (format, name)) in FORMATS.into_iter().enumerate() {
             if index > 0 {
                 html.push_str(" · ");
@@ -83,7 +99,7 @@ pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary]) -> Vec<u8> {
         }
         html.push_str("</p>\n");
         if feed.latest.is_empty() {
-            html.push_str("<p class=\"meta\">No items yet.</p>\n");
+            html.push_str("<p class=\"meta\">Noch keine Meldungen.</p>\n");
         } else {
             html.push_str("<ul>\n");
             for item in &feed.latest {
@@ -110,15 +126,63 @@ pub fn index_html(site: &dyn Catalog, feeds: &[FeedSummary]) -> Vec<u8> {
     let example = search_url(base, "\"smart city\" OR digitalstadt*", Format::Atom);
     let _ = writeln!(
         html,
-        "<h2>Search feeds</h2>\n<p>Any rule in the topic language is a feed too, e.g. \
-         <a href=\"{}\"><code>{}</code></a>; use <code>search.rss</code>, \
-         <code>search.atom</code> or <code>search.json</code> with <code>?q=RULE</code> \
-         and optionally <code>&amp;limit=1…500</code>.</p>",
+        "<h2>Such-Feeds</h2>\n<p>Jede Regel der Themensprache ist auch ein Feed, z.&nbsp;B. \
+         <a href=\"{}\"><code>{}</code></a>; dazu <code>search.rss</code>, \
+         <code>search.atom</code> oder <code>search.json</code> mit <code>?q=REGEL</code> \
+         und wahlweise <code>&amp;limit=1…500</code>.</p>",
         escape(example.as_str()),
         escape(example.as_str())
     );
+    sources_section(&mut html, site, sources);
     html.push_str("</body>\n</html>\n");
     html.into_bytes()
+}
+
+/// Every source with its state, its last fetch and its last error.
+fn sources_section(html: &mut String, site: &dyn Catalog, sources: &[SourceStatus]) {
+    let details = site.base_url().join("sources").expect("a fixed path");
+    let _ = writeln!(
+        html,
+        "<section id=\"quellen\">\n<h2>Quellen</h2>\n<p>Wie der letzte Abruf jeder Quelle ausging; \
+         <a href=\"{}\">alle Einzelheiten (nächster Abruf, Fehlerzahl, Meldungen)</a>.</p>",
+        escape(details.as_str())
+    );
+    if sources.is_empty() {
+        html.push_str("<p class=\"meta\">Keine Quellen eingerichtet.</p>\n</section>\n");
+        return;
+    }
+    html.push_str(
+        "<table>\n<tr><th>Quelle</th><th>Zustand</th><th>Letzter Abruf</th><th>Letzter Fehler</th></tr>\n",
+    );
+    for source in sources {
+        let mut state = state_de(source.outcome).to_owned();
+        if let Some(status) = source
+            .http_status
+            .filter(|_| source.outcome != Outcome::Disabled)
+        {
+            let _ = write!(state, " ({status})");
+        }
+        let last = source.last_fetch.map_or_else(
+            || "–".to_owned(),
+            |at| {
+                let at = format_time(at);
+                format!(
+                    "<time datetime=\"{at}\">{} UTC</time>",
+                    &at[..16].replace('T', " ")
+                )
+            },
+        );
+        let error = source.error.as_deref().map_or_else(String::new, |error| {
+            format!("<span class=\"error\">{}</span>", escape(error))
+        });
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{last}</td><td>{error}</td></tr>",
+            escape(&source.title),
+            escape(&state)
+        );
+    }
+    html.push_str("</table>\n</section>\n");
 }
 
 /// Every topic feed (and `all`) as an OPML 2.0 subscription list.

@@ -340,8 +340,8 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
             let all = std::iter::once((
                 None,
                 ALL_FEED.to_owned(),
-                "All items".to_owned(),
-                Some("Every item from every source, newest first".to_owned()),
+                "Alle Meldungen".to_owned(),
+                Some("Alle Meldungen aller Quellen, die neuesten zuerst".to_owned()),
             ));
             for (topic, slug, title, description) in topics.chain(all) {
                 summaries.push(FeedSummary {
@@ -356,7 +356,15 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
                 .flat_map(|s| &s.latest)
                 .map(|item| item.updated.max(item.published))
                 .max();
-            Ok((pages::index_html(site, &summaries), newest))
+            // Every source's state: the page is rendered again whenever
+            // the database changes (`Versions::of`), fetch states included.
+            let sources = crate::status::sources_uncounted(
+                site.sources(),
+                |s| site.timing(s),
+                store,
+                crate::time::unix_now(),
+            )?;
+            Ok((pages::index_html(site, &summaries, &sources), newest))
         },
     )
     .await

@@ -203,7 +203,7 @@ pub(super) async fn watch_versions(
                 seen_data_version = Some(data_version);
                 if let Some(versions) = versions {
                     *state.versions.write().unwrap_or_else(|e| e.into_inner()) =
-                        Arc::new(Versions::new(versions));
+                        Arc::new(Versions::new(versions).at_data_version(data_version));
                 }
                 let elapsed = crate::time::duration_millis(state.started.elapsed());
                 state.health.last_ok_ms.store(elapsed, Ordering::Relaxed);

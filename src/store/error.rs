@@ -14,6 +14,28 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// Opening failed for a reason said in words ([`describe_open_failure`]).
+    #[error("cannot open the database {}: {problem}", path.display())]
+    Unopenable { path: PathBuf, problem: String },
+    #[error(
+        "cannot open the database {}: the directory {} does not exist; create it (`mkdir -p {}`) or choose another path with --db or [storage] path",
+        path.display(), dir.display(), dir.display()
+    )]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    #[error(
+        "no database at {} yet: `kurator fetch` or the daemon (`kurator run`) creates it; or choose another path with --db or [storage] path",
+        path.display()
+    )]
+    NoDatabase { path: PathBuf },
+    #[error(
+        "the database {} has schema version {found}, older than this kurator's {known}; readers do not migrate it: run `kurator check` or start the daemon to migrate it (stop an older kurator daemon that still writes it first)",
+        path.display()
+    )]
+    Outdated {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
     #[error(
         "cannot open the database {}: the disk that holds it is full; free space on it",
         path.display()
@@ -54,6 +76,71 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+}
+
+/// Why the database at `path` could not be opened, said so a user can fix
+/// it: SQLite's own words ("unable to open database file") name neither
+/// the cause nor the file. `writing`: whether it was opened to be written.
+pub(super) fn describe_open_failure(
+    path: &Path,
+    error: &rusqlite::Error,
+    writing: bool,
+) -> StoreError {
+    use rusqlite::ErrorCode;
+    let unopenable = |problem: String| StoreError::Unopenable {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let code = error.sqlite_error_code();
+    if code == Some(ErrorCode::NotADatabase) {
+        return unopenable(
+            "it is not an SQLite database (SQLite says: file is not a database); check --db or [storage] path, or move the file away and let kurator create a new database"
+                .to_owned(),
+        );
+    }
+    if matches!(
+        code,
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied)
+    ) {
+        if let Some(denied) = permission_problem(path, writing) {
+            return unopenable(denied);
+        }
+    }
+    unopenable(format!("{error}"))
+}
+
+/// What about the database file or its directory keeps this process from
+/// reading (or, when `writing`, writing) it, if that is the trouble.
+pub(super) fn permission_problem(path: &Path, writing: bool) -> Option<String> {
+    use rustix::fs::{Access, access};
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let user = rustix::process::geteuid().as_raw();
+    let denied = |what: String, needed: &str| {
+        Some(format!(
+            "permission denied: {what} is not {needed} by this user (uid {user}); change its owner or mode (`ls -l` shows them), or run kurator as the user that owns the database"
+        ))
+    };
+    let exists = path.try_exists().unwrap_or(false);
+    if access(dir, Access::EXEC_OK).is_err() {
+        return denied(format!("the directory {}", dir.display()), "searchable");
+    }
+    if exists && access(path, Access::READ_OK).is_err() {
+        return denied(format!("the file {}", path.display()), "readable");
+    }
+    if writing {
+        if exists && access(path, Access::WRITE_OK).is_err() {
+            return denied(format!("the file {}", path.display()), "writable");
+        }
+        // New files, and the -wal and -shm files beside the database, are
+        // made in its directory.
+        if access(dir, Access::WRITE_OK).is_err() {
+            return denied(format!("the directory {}", dir.display()), "writable");
+        }
+    }
+    None
 }
 
 impl StoreError {

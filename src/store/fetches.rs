@@ -12,16 +12,41 @@ use super::error::Context;
 use super::grouping::{Grouped, Grouping};
 use super::items::ItemWriter;
 use super::sources::record_outcome;
+use super::sources::record_skipped;
 use super::topics::{ALL_FEED, bump_feed_versions, insert_topics, topics_of, write_topics};
 use super::{FetchRecord, Store, StoreError, stories, write_transaction};
 use crate::dedup::Identified;
 
-/// How many items one fetch added, changed and left alone.
+/// How many items one fetch added, changed, left alone and skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// New items not stored because they are older than `[storage]
+    /// keep_days` (pruning would delete them at once).
+    pub too_old: usize,
+    /// `keep_days` as this fetch applied it, in whole days.
+    pub keep_days: Option<u64>,
+}
+
+impl Counts {
+    /// `skipped 3 older than 365 days (keep_days)`, when items were skipped.
+    pub fn skipped_note(&self) -> Option<String> {
+        skipped_note(
+            u64::try_from(self.too_old).unwrap_or(u64::MAX),
+            self.keep_days,
+        )
+    }
+}
+
+/// What a fetch that skipped `count` items older than `keep_days` days says
+/// (in `kurator fetch`, the daemon's log and `kurator status` alike).
+pub fn skipped_note(count: u64, keep_days: Option<u64>) -> Option<String> {
+    (count > 0).then(|| match keep_days {
+        Some(days) => format!("skipped {count} older than {days} days (keep_days)"),
+        None => format!("skipped {count} older than keep_days"),
+    })
 }
 
 /// One fetch waiting to be recorded by [`Store::record_fetches`].
@@ -145,8 +170,17 @@ fn apply_fetch(
     oldest_kept: Option<i64>,
     grouping: &mut Grouping<'_>,
 ) -> Result<Counts, StoreError> {
-    let counts = upsert_items(conn, source_id, items, now, oldest_kept, grouping)?;
+    let read_items = !items.is_empty();
+    let mut counts = upsert_items(conn, source_id, items, now, oldest_kept, grouping)?;
+    counts.keep_days = oldest_kept.map(|oldest| {
+        // Whole days, as configured; rounded against clock drift.
+        u64::try_from((now - oldest + 43_200) / 86_400).unwrap_or(0)
+    });
     record_outcome(conn, source_id, url, record, now)?;
+    // A 304 or an unchanged body reads no items: the last count stands.
+    if read_items && matches!(record, FetchRecord::Success { .. }) {
+        record_skipped(conn, source_id, &counts)?;
+    }
     Ok(counts)
 }
 
@@ -177,9 +211,11 @@ fn upsert_items(
                 let item = &identified.item;
                 let published = item.published.or(item.updated).unwrap_or(now);
                 // Pruned once, or old enough to be pruned at once: not new.
-                if oldest_kept.is_some_and(|oldest| published < oldest)
-                    || rows.was_pruned(&identified.uid)?
-                {
+                if oldest_kept.is_some_and(|oldest| published < oldest) {
+                    counts.too_old += 1;
+                    continue;
+                }
+                if rows.was_pruned(&identified.uid)? {
                     counts.unchanged += 1;
                     continue;
                 }
@@ -299,7 +335,9 @@ mod tests {
             Counts {
                 new: 0,
                 updated: 0,
-                unchanged: 1
+                unchanged: 0,
+                too_old: 1,
+                keep_days: counts.keep_days,
             }
         );
         assert_eq!(store.item_count(None).unwrap(), 0);

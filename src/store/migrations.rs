@@ -1,12 +1,19 @@
 //! Opening a database: the connection's settings, and its schema brought up
 //! to date by applying the migrations of [`super::schema`] in order.
+//!
+//! Only writers migrate ([`Store::open`]). Readers ([`Store::open_reader`]:
+//! `status`, `query`, `render`, `explain`, `clusters`, the server) open the
+//! file read-only and refuse a schema other than this binary's, so a newer
+//! `kurator status` never migrates a database under an older daemon that
+//! still writes it, and a database on a read-only file or directory can
+//! still be read.
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
-use super::error::{Context, disk_full};
+use super::error::{Context, describe_open_failure, disk_full, permission_problem};
 use super::{Store, StoreError, WriteFault, grouping, schema, write_transaction};
 
 /// How long a connection waits for another's lock before giving up.
@@ -18,16 +25,19 @@ const READER_CACHE_KIB: u32 = 2048;
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = missing_directory(path) {
+            return Err(StoreError::NoDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
+        }
         let open_error = |source: rusqlite::Error| match WriteFault::of(&source) {
             Some(WriteFault::DiskFull | WriteFault::Io) if disk_full(path) => {
                 StoreError::OpenDiskFull {
                     path: path.to_path_buf(),
                 }
             }
-            _ => StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            },
+            _ => describe_open_failure(path, &source, true),
         };
         let conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
@@ -67,6 +77,8 @@ impl Store {
             .context("reading the schema version")
     }
 
+    /// Brings the schema up to [`newest_version`] and says so in one log
+    /// line: a new database was created, or an older one migrated.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let found = self.schema_version()?;
         let known = newest_version();
@@ -77,6 +89,7 @@ impl Store {
                 known,
             });
         }
+        let mut migrated_from = None;
         for (version, migration) in (1u32..).zip(schema::MIGRATIONS).skip(found as usize) {
             let tx = write_transaction(&mut self.conn, "starting a migration")?;
             // Another process may have migrated while this one waited for the lock.
@@ -91,20 +104,193 @@ impl Store {
             tx.pragma_update(None, "user_version", version)
                 .context("recording the schema version")?;
             tx.commit().context("committing a migration")?;
-            tracing::info!(version, "database schema migrated");
+            migrated_from.get_or_insert(current);
+        }
+        match migrated_from {
+            Some(0) => tracing::info!(
+                "created database {} (schema version {known})",
+                self.path.display()
+            ),
+            Some(from) => tracing::info!(
+                "migrated database {} from schema version {from} to {known}",
+                self.path.display()
+            ),
+            None => {}
         }
         Ok(())
     }
 
-    /// [`Store::open`] for a connection that only reads (the server's):
-    /// a small page cache. The big one pays off for the writer, whose
-    /// inserts probe the whole uid index; a reader would only fill it with
-    /// pages a search once scanned, for every pooled connection.
+    /// Opens the database at `path` for reading only: the server's
+    /// connections and the commands that change nothing. It never creates,
+    /// migrates or otherwise writes the file (not even its `-wal` and `-shm`
+    /// files where the directory is read-only), keeps a small page cache,
+    /// and refuses a schema that is not this binary's: older ones are
+    /// migrated by a writer (`kurator check`, `kurator fetch`, the daemon),
+    /// never under a daemon that may still be writing with the older schema.
+    ///
+    /// The big page cache pays off for the writer, whose inserts probe the
+    /// whole uid index; a reader would only fill it with pages a search once
+    /// scanned, for every pooled connection.
     pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
-        let store = Store::open(path)?;
+        let conn = open_existing_read_only(path)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            dedup: grouping::Dedup::default(),
+        };
         store.set_cache_kib(READER_CACHE_KIB)?;
+        let found = store.schema_version()?;
+        let known = newest_version();
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        if found < known {
+            return Err(StoreError::Outdated {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
         Ok(store)
     }
+}
+
+/// What [`Store::check_path`] found where the database belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFound {
+    /// No file yet: the first writer creates it.
+    Absent,
+    /// A database at this binary's schema version.
+    Current { version: u32 },
+    /// A database at an older version, now migrated.
+    Migrated { from: u32, to: u32 },
+}
+
+impl Store {
+    /// For `kurator check`: whether a writer can use the database at
+    /// `path`: its directory exists and is writable, and the file is absent
+    /// or an SQLite database with a schema this binary knows. An older
+    /// schema is migrated (a writer would do so anyway on its start); a new
+    /// file is not created.
+    pub fn check_path(path: &Path) -> Result<DatabaseFound, StoreError> {
+        if let Some(dir) = missing_directory(path) {
+            return Err(StoreError::NoDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
+        }
+        if let Some(problem) = permission_problem(path, true) {
+            return Err(StoreError::Unopenable {
+                path: path.to_path_buf(),
+                problem,
+            });
+        }
+        if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            return Ok(DatabaseFound::Absent);
+        }
+        let found: u32 = open_read_only(path)?
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .context("reading the schema version")?;
+        let store = Store::open(path)?;
+        let version = store.schema_version()?;
+        Ok(if found < version {
+            DatabaseFound::Migrated {
+                from: found,
+                to: version,
+            }
+        } else {
+            DatabaseFound::Current { version }
+        })
+    }
+}
+
+/// [`open_read_only`] for a database that must exist already: a missing
+/// directory or file is said so, not as SQLite's "unable to open".
+pub(super) fn open_existing_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = missing_directory(path) {
+        return Err(StoreError::NoDirectory {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        return Err(StoreError::NoDatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    open_read_only(path)
+}
+
+/// A read-only connection to the database at `path` that has answered a
+/// first read, which is where a file that is no database, or one that
+/// cannot be read, shows.
+///
+/// A WAL database needs its `-shm` index even to be read. Where that file
+/// is gone (the last connection closed cleanly) and the directory is
+/// read-only, it cannot be made; then no writer can be at work either (it
+/// would need the same files), so the file is read as `immutable`, which
+/// needs no index. A `-wal` file left behind holds commits the main file
+/// lacks, so a file that is not empty is never ignored that way.
+fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let first_read = |conn: Connection| -> rusqlite::Result<Connection> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.query_row("PRAGMA user_version", [], |row| row.get::<_, u32>(0))?;
+        Ok(conn)
+    };
+    let error = match Connection::open_with_flags(path, flags).and_then(first_read) {
+        Ok(conn) => return Ok(conn),
+        Err(error) => error,
+    };
+    let no_index = matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    );
+    let wal_empty = std::fs::metadata(sidecar(path, "-wal")).map_or_else(
+        |e| e.kind() == std::io::ErrorKind::NotFound,
+        |wal| wal.len() == 0,
+    );
+    if no_index && wal_empty {
+        if let Some(uri) = immutable_uri(path) {
+            if let Ok(conn) = Connection::open_with_flags(uri, flags).and_then(first_read) {
+                return Ok(conn);
+            }
+        }
+    }
+    Err(describe_open_failure(path, &error, false))
+}
+
+/// `path` with `suffix` appended to its file name (`kurator.db-wal`).
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// An SQLite URI that opens `path` as a file nothing changes.
+fn immutable_uri(path: &Path) -> Option<String> {
+    let text = path.to_str()?;
+    let mut uri = String::from("file:");
+    for c in text.chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", u32::from(c))),
+            _ => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    Some(uri)
+}
+
+/// The directory that should hold `path`, if it does not exist.
+fn missing_directory(path: &Path) -> Option<&Path> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    matches!(dir.try_exists(), Ok(false)).then_some(dir)
 }
 
 /// The schema version of a database with every migration applied.

@@ -11,7 +11,9 @@
 //! * Every change to what an output feed shows bumps that feed's version in
 //!   the same transaction ([`Store::feed_versions`]), which is how the server
 //!   knows a rendered feed is stale without reading items.
-//! * The schema is versioned ([`schema::MIGRATIONS`]); opening a database migrates it.
+//! * The schema is versioned ([`schema::MIGRATIONS`]); a writer opening a
+//!   database migrates it, a reader ([`Store::open_reader`]) opens it read-only
+//!   and refuses a schema other than its own.
 //! * The story a new item joins is decided before its row is written, by
 //!   code that touches no table (`grouping`), against the items stored
 //!   before it: those of earlier fetches, including earlier fetches of the
@@ -56,9 +58,9 @@ mod writer;
 
 pub use corrections::{Correction, CorrectionKind, Joined, Refused, Split};
 pub use error::{StoreError, WriteFault, explain_fault, write_outlook};
-pub use fetches::{Counts, PendingFetch};
+pub use fetches::{Counts, PendingFetch, skipped_note};
 pub use items::StoredItem;
-pub use migrations::BUSY_TIMEOUT;
+pub use migrations::{BUSY_TIMEOUT, DatabaseFound};
 pub use retention::{Backup, Pruned, backup};
 pub use sources::{FetchRecord, SourceState, StoreStats};
 pub use stories::{Related, StoryExplanation, story_entry_id};

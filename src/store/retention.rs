@@ -143,12 +143,9 @@ pub fn backup(db_path: &Path, target: &Path) -> Result<Backup, StoreError> {
             target.display()
         )));
     }
-    // Read-only: a backup must not migrate or otherwise change the original.
-    let source = Connection::open_with_flags(
-        db_path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(open_error(db_path))?;
+    // Read-only: a backup must not migrate or otherwise change the
+    // original, and works on a read-only file or directory.
+    let source = super::migrations::open_existing_read_only(db_path)?;
     source
         .busy_timeout(std::time::Duration::from_secs(30))
         .map_err(open_error(db_path))?;

@@ -117,4 +117,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN entry_uid TEXT;
     CREATE INDEX items_by_entry_uid ON items (entry_uid) WHERE entry_uid IS NOT NULL;
     ",
+    // 9: how many new items the source's last read of its feed skipped as
+    // older than `[storage] keep_days`, and the days that applied then: a
+    // first fetch of an old feed stores nothing, and `kurator status` says why.
+    "
+    ALTER TABLE sources ADD COLUMN skipped_old INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN skipped_keep_days INTEGER;
+    ",
 ];

@@ -32,6 +32,10 @@ pub struct SourceState {
     pub feed_ttl: Option<i64>,
     /// Until when the feed asked not to be polled (`<ttl>`, `max-age`).
     pub fresh_until: Option<i64>,
+    /// New items the last read of the feed's items skipped as older than
+    /// `keep_days`, and the days that applied then.
+    pub skipped_old: u64,
+    pub skipped_keep_days: Option<u64>,
 }
 
 impl SourceState {
@@ -49,7 +53,7 @@ impl SourceState {
 
 const SOURCE_STATE_COLUMNS: &str = "id, url, etag, last_modified, body_sha256, last_status, \
      last_error, consecutive_errors, retry_after, gone_since, last_fetched, last_success, \
-     effective_url, moved_to, feed_ttl, fresh_until";
+     effective_url, moved_to, feed_ttl, fresh_until, skipped_old, skipped_keep_days";
 
 fn source_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, SourceState)> {
     Ok((
@@ -72,6 +76,10 @@ fn source_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Source
             moved_to: row.get(13)?,
             feed_ttl: row.get(14)?,
             fresh_until: row.get(15)?,
+            skipped_old: row_count(row.get(16)?),
+            skipped_keep_days: row
+                .get::<_, Option<i64>>(17)?
+                .and_then(|d| u64::try_from(d).ok()),
         },
     ))
 }
@@ -161,6 +169,29 @@ impl Store {
 /// Records the outcome of one fetch of `source_id`: a success resets the
 /// error count and keeps the validators a `304` does not send; a failure
 /// counts up, and a `410 Gone` notes when the source first went.
+/// How many items the source's last read of its items skipped as older
+/// than `keep_days`, and the days that applied.
+pub(super) fn record_skipped(
+    conn: &Connection,
+    source_id: &str,
+    counts: &super::Counts,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE sources SET skipped_old = ?2, skipped_keep_days = ?3 WHERE id = ?1",
+    )
+    .and_then(|mut statement| {
+        statement.execute(rusqlite::params![
+            source_id,
+            i64::try_from(counts.too_old).unwrap_or(i64::MAX),
+            counts
+                .keep_days
+                .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+        ])
+    })
+    .context("recording skipped items")?;
+    Ok(())
+}
+
 pub(super) fn record_outcome(
     conn: &Connection,
     source_id: &str,

@@ -32,16 +32,27 @@ impl Running {
         ready: &'static str,
         env: &[(&str, &str)],
     ) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kurator"))
+        let mut kurator = Command::new(env!("CARGO_BIN_EXE_kurator"));
+        kurator
             .arg("-c")
             .arg(config)
             .arg(command)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Running::spawn(kurator, ready)
+    }
+
+    /// Runs `command` (a `kurator` that serves, built by the caller: as
+    /// another user, say) and waits for the line starting with `ready`
+    /// that names the address it serves on.
+    pub fn spawn(mut command: Command, ready: &'static str) -> Running {
+        if command.get_envs().all(|(name, _)| name != "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|err| panic!("kurator {command} starts: {err}"));
+            .unwrap_or_else(|err| panic!("{command:?} starts: {err}"));
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -58,7 +69,7 @@ impl Running {
         });
         let line = rx
             .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("kurator {command} reports its address"));
+            .unwrap_or_else(|_| panic!("{command:?} reports its address"));
         let addr = line
             .split("http://")
             .nth(1)
