@@ -1,6 +1,8 @@
 //! `kurator check`: validates the config, warns about rules that name
 //! sources or tags nothing carries, checks that the database can be used
-//! (migrating an older schema), and says so in one line.
+//! (an older schema is reported, not migrated: under systemd `check` also
+//! runs on reload, while the older daemon still writes), and says so in
+//! one line.
 
 use std::process::ExitCode;
 
@@ -27,8 +29,8 @@ pub fn run(options: &GlobalOptions, strict: bool) -> ExitCode {
         Ok(DatabaseFound::Current { version }) => {
             format!("database {} (schema version {version})", db_path.display())
         }
-        Ok(DatabaseFound::Migrated { from, to }) => format!(
-            "database {} (migrated from schema version {from} to {to})",
+        Ok(DatabaseFound::Older { found, newest }) => format!(
+            "database {} (schema version {found}; this kurator migrates it to {newest} when the daemon restarts or `kurator fetch` runs)",
             db_path.display()
         ),
         Err(err) => {

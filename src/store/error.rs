@@ -28,7 +28,7 @@ pub enum StoreError {
     )]
     NoDatabase { path: PathBuf },
     #[error(
-        "the database {} has schema version {found}, older than this kurator's {known}; readers do not migrate it: run `kurator check` or start the daemon to migrate it (stop an older kurator daemon that still writes it first)",
+        "the database {} has schema version {found}, older than this kurator's {known}; readers do not migrate it: restart the daemon (or run `kurator fetch`) with this kurator to migrate it",
         path.display()
     )]
     Outdated {

@@ -166,16 +166,17 @@ pub enum DatabaseFound {
     Absent,
     /// A database at this binary's schema version.
     Current { version: u32 },
-    /// A database at an older version, now migrated.
-    Migrated { from: u32, to: u32 },
+    /// A database at an older version, which the next writer to start
+    /// migrates (not `kurator check`: under systemd it runs on reload too,
+    /// where the daemon still running may be the older binary).
+    Older { found: u32, newest: u32 },
 }
 
 impl Store {
     /// For `kurator check`: whether a writer can use the database at
     /// `path`: its directory exists and is writable, and the file is absent
-    /// or an SQLite database with a schema this binary knows. An older
-    /// schema is migrated (a writer would do so anyway on its start); a new
-    /// file is not created.
+    /// or an SQLite database with a schema this binary knows. Nothing is
+    /// written: an older schema is reported, a new file is not created.
     pub fn check_path(path: &Path) -> Result<DatabaseFound, StoreError> {
         if let Some(dir) = missing_directory(path) {
             return Err(StoreError::NoDirectory {
@@ -195,15 +196,18 @@ impl Store {
         let found: u32 = open_read_only(path)?
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .context("reading the schema version")?;
-        let store = Store::open(path)?;
-        let version = store.schema_version()?;
-        Ok(if found < version {
-            DatabaseFound::Migrated {
-                from: found,
-                to: version,
-            }
+        let newest = newest_version();
+        if found > newest {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known: newest,
+            });
+        }
+        Ok(if found < newest {
+            DatabaseFound::Older { found, newest }
         } else {
-            DatabaseFound::Current { version }
+            DatabaseFound::Current { version: found }
         })
     }
 }
