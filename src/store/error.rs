@@ -101,10 +101,9 @@ pub(super) fn describe_open_failure(
     if matches!(
         code,
         Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied)
-    ) {
-        if let Some(denied) = permission_problem(path, writing) {
-            return unopenable(denied);
-        }
+    ) && let Some(denied) = permission_problem(path, writing)
+    {
+        return unopenable(denied);
     }
     unopenable(format!("{error}"))
 }

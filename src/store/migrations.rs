@@ -260,12 +260,12 @@ fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         |e| e.kind() == std::io::ErrorKind::NotFound,
         |wal| wal.len() == 0,
     );
-    if no_index && wal_empty {
-        if let Some(uri) = immutable_uri(path) {
-            if let Ok(conn) = Connection::open_with_flags(uri, flags).and_then(first_read) {
-                return Ok(conn);
-            }
-        }
+    if no_index
+        && wal_empty
+        && let Some(uri) = immutable_uri(path)
+        && let Ok(conn) = Connection::open_with_flags(uri, flags).and_then(first_read)
+    {
+        return Ok(conn);
     }
     Err(describe_open_failure(path, &error, false))
 }
