@@ -26,6 +26,9 @@ fn the_server_binds_a_host_name_and_serves_on_its_address() {
         String::from_utf8_lossy(&check.stderr)
     );
 
+    // `serve` only reads: a writer creates the database first.
+    let created = run_kurator(&config, &["retag"]);
+    assert!(created.status.success(), "{created:?}");
     let server = Running::start(&config, "serve", "serving ");
     assert!(server.addr.ip().is_loopback(), "{}", server.addr);
     let page = server.get("/feeds/kita.atom");
