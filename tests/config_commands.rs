@@ -42,6 +42,18 @@ fn config_in(dir: &Path) -> PathBuf {
     path
 }
 
+/// The standard output of a command that must have exited 0.
+fn succeeded(output: &std::process::Output) -> String {
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    stdout
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -66,13 +78,7 @@ fn add_shows_the_feed_and_appends_a_source_keeping_the_file() {
     let url = server.url("/presse.xml");
 
     let output = run_kurator(&config, &["add", &url, "--tags", "stadt,presse"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(
         stdout.contains("\"Stadt Beispiel: Presse\" with 3 items"),
         "{stdout}"
@@ -154,13 +160,7 @@ fn add_follows_a_page_to_the_feed_it_links_to() {
             "Pressestelle",
         ],
     );
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(
         stdout.contains("an HTML page that links to its feed"),
         "{stdout}"
@@ -229,13 +229,7 @@ fn import_adds_every_feed_of_a_real_export_with_its_folder_as_tag() {
     let opml = opml.to_str().unwrap();
 
     let output = run_kurator(&config, &["import", opml]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("added ")).count(),
         11,
@@ -281,13 +275,7 @@ fn import_reads_a_real_rss_guard_export() {
     let config = config_in(dir.path());
     let opml = corpus_opml("rssguard_1.opml");
     let output = run_kurator(&config, &["import", opml.to_str().unwrap()]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(stdout.contains("30 added, 0 skipped"), "{stdout}");
     let edited = std::fs::read_to_string(&config).unwrap();
     assert!(
@@ -316,13 +304,7 @@ fn import_skips_configured_and_repeated_addresses_and_reports_each() {
     )
     .unwrap();
     let output = run_kurator(&config, &["import", opml.to_str().unwrap()]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines[0],
@@ -367,13 +349,7 @@ fn remove_takes_out_one_source_and_keeps_the_rest_of_the_file() {
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     let output = run_kurator(&config, &["remove", "rathaus"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(
         stdout.contains("removed source `rathaus` (Rathaus, http://127.0.0.1:9/rathaus.xml)"),
         "{stdout}"
