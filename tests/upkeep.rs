@@ -150,6 +150,17 @@ fn prune_deletes_old_items_and_they_do_not_come_back() {
     let body = rss(&(items(0, 0, 5, 400) + &items(0, 5, 3, 2)));
     upstream.route("/feed-0.xml", Behaviour::ok("application/rss+xml", body));
 
+    // A dry run only reads: before the first fetch it says there is no
+    // database and creates none.
+    let config = write_config(dir.path(), &upstream, 1, "keep_days = 365");
+    let output = run_kurator(&config, &["prune", "--dry-run"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no database at"),
+        "{output:?}"
+    );
+    assert!(!dir.path().join("kurator.db").exists());
+
     // Kept forever at first: all eight are stored.
     let config = write_config(dir.path(), &upstream, 1, "keep_days = 0");
     let output = run_kurator(&config, &["fetch"]);

@@ -18,7 +18,13 @@ pub fn run(options: &GlobalOptions, dry_run: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let db_path = resolve_db_path(&config, options.db.as_deref());
-    let mut store = match Store::open(&db_path) {
+    // A dry run only reads: it neither creates nor migrates the database.
+    let opened = if dry_run {
+        Store::open_reader(&db_path)
+    } else {
+        Store::open(&db_path)
+    };
+    let mut store = match opened {
         Ok(store) => store,
         Err(err) => {
             eprintln!("{err}");
