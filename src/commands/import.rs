@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use super::add::{RELOAD_REMINDER, configured_with, parse_url, same_address, save};
 use super::{EXIT_CONFIG, GlobalOptions, load_config};
 use kurator::config::edit::{NewSource, derive_id, slug};
-use kurator::config::opml;
+use kurator::config::{Config, opml};
 use kurator::redact::Redacted;
 
 /// The largest OPML file read; real exports of thousands of feeds are a few MB.
@@ -46,35 +46,14 @@ pub fn run(options: &GlobalOptions, file: &Path) -> ExitCode {
     let mut lines = Vec::new();
     let mut skipped = 0;
     for feed in feeds {
-        let url = match parse_url(&feed.url) {
+        let url = match new_address(&config, &added, &feed.url) {
             Ok(url) => url,
-            Err(message) => {
-                lines.push(format!("skipped {message}"));
+            Err(why) => {
+                lines.push(format!("skipped {why}"));
                 skipped += 1;
                 continue;
             }
         };
-        if let Some(source) = configured_with(&config, &url) {
-            lines.push(format!(
-                "skipped {}: source `{}` already has this address",
-                Redacted(&url),
-                source.id
-            ));
-            skipped += 1;
-            continue;
-        }
-        if let Some(earlier) = added
-            .iter()
-            .find(|s| url::Url::parse(&s.url).is_ok_and(|u| same_address(&u, &url)))
-        {
-            lines.push(format!(
-                "skipped {}: listed twice in the file, added once as `{}`",
-                Redacted(&url),
-                earlier.id
-            ));
-            skipped += 1;
-            continue;
-        }
         let id = derive_id(&url, feed.title.as_deref(), |id| {
             config.source(id).is_some() || added.iter().any(|s| s.id == id)
         });
@@ -121,6 +100,30 @@ pub fn run(options: &GlobalOptions, file: &Path) -> ExitCode {
     );
     println!("{RELOAD_REMINDER}");
     ExitCode::SUCCESS
+}
+
+/// The address of an outline to add, or why it is skipped: not an http(s)
+/// address, configured already, or listed before in the same file.
+fn new_address(config: &Config, added: &[NewSource], written: &str) -> Result<url::Url, String> {
+    let url = parse_url(written)?;
+    if let Some(source) = configured_with(config, &url) {
+        return Err(format!(
+            "{}: source `{}` already has this address",
+            Redacted(&url),
+            source.id
+        ));
+    }
+    if let Some(earlier) = added
+        .iter()
+        .find(|s| url::Url::parse(&s.url).is_ok_and(|u| same_address(&u, &url)))
+    {
+        return Err(format!(
+            "{}: listed twice in the file, added once as `{}`",
+            Redacted(&url),
+            earlier.id
+        ));
+    }
+    Ok(url)
 }
 
 fn read(file: &Path) -> Result<String, String> {
