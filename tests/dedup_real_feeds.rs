@@ -188,7 +188,8 @@ fn judge(known: &HashMap<String, Known>, stories: &[BTreeSet<String>]) -> Figure
 /// reports a day apart counting less, headline nouns compared and stories
 /// merged by a report of both, 0.901 / 0.885, and no story differing; with
 /// compound parts that are words and a preview against its outcome as
-/// evidence, 0.971 / 0.885. The test holds the targets of the issue on
+/// evidence, 0.971 / 0.885; with a headline's words for what happened read
+/// as their concept, 0.990 / 0.867. The test holds the targets of the issue on
 /// grouping precision.
 const PRECISION_FLOOR: f64 = 0.97;
 const RECALL_FLOOR: f64 = 0.85;
@@ -305,7 +306,7 @@ fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
 
 /// `real-holdout.toml` served the same way: news the grouping was not
 /// tuned on (see `tests/dedup_quality.rs` for its figures and what they
-/// say). Held at what was reached.
+/// say). Held at what was reached: 0.778 / 0.757.
 #[test]
 fn real_reports_held_out_from_tuning_group_the_same_in_any_order() {
     let served = serve_and_judge("real-holdout.toml");
@@ -315,7 +316,7 @@ fn real_reports_held_out_from_tuning_group_the_same_in_any_order() {
         "the order of the sources changed the stories"
     );
     assert!(
-        served.precision >= 0.70 && served.recall >= 0.62,
+        served.precision >= 0.77 && served.recall >= 0.75,
         "precision {:.3}, recall {:.3}",
         served.precision,
         served.recall

@@ -30,7 +30,7 @@ pub struct TermSet {
     terms: Vec<u64>,
     entities: Vec<u64>,
     /// The headline's nouns, folded, separated by spaces
-    /// ([`super::text::terms_entities_and_keys`]).
+    /// ([`super::text::headline_terms`]).
     keys: Box<str>,
     /// The same nouns as terms, for comparing them on the database writer
     /// without hashing words: for each, in order, its term, the number of
@@ -65,12 +65,18 @@ impl TermSet {
         use super::text::{term_of_folded, word_and_parts};
         let german = super::background::Background::german();
         let mut nouns = Vec::new();
+        let mut concepts = Vec::new();
         for key in keys.split(' ').filter(|word| !word.is_empty()) {
+            // A noun that names what happened is its first concept, as in
+            // the item's terms; all its concepts are parts.
+            concepts.clear();
+            super::concept::of_word(key, |concept| concepts.push(concept));
             let whole = term_of_folded(key);
             nouns.push(whole);
             let count_at = nouns.len();
             nouns.push(0);
-            for part in word_and_parts(key).filter(|&part| german.frequency(part) > 0.0) {
+            let german_parts = word_and_parts(key).filter(|&part| german.frequency(part) > 0.0);
+            for part in concepts.iter().copied().chain(german_parts) {
                 if !nouns[count_at + 1..].contains(&part) {
                     nouns.push(part);
                 }
@@ -194,7 +200,11 @@ pub fn overlap(a: &[u64], a_weights: &[f64], b: &[u64]) -> Overlap {
 /// word of its own: "Ermittlungen" and "Anfeindungen" end alike, but
 /// "ungen" names nothing.
 fn names_it(set: &TermSet, whole: u64, parts: &[u64]) -> bool {
-    set.terms().binary_search(&whole).is_ok()
+    let has = |term: &u64| set.terms().binary_search(term).is_ok();
+    has(&whole)
+        || parts
+            .iter()
+            .any(|part| super::concept::is_concept(*part) && has(part))
         || set.nouns().any(|(other, other_parts)| {
             other == whole || other_parts.iter().any(|part| parts.contains(part))
         })

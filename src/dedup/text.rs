@@ -11,7 +11,7 @@
 //!
 //! Terms are kept as 64-bit hashes: that is all the comparison needs.
 
-use super::entities;
+use super::{concept, entities};
 use crate::fold::fold_char;
 
 /// Words too common to say anything about a story (already folded).
@@ -94,35 +94,57 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("proz", "prozent"),
 ];
 
-/// Appends the term hashes of `text` to `out` (duplicates included).
+/// Appends the term hashes of `text` to `out` (duplicates included), read
+/// as a headline is: a word that names what happened stands for its
+/// [`concept`]. The background list is read this way, so a concept weighs
+/// as all its words together.
 pub fn terms(text: &str, out: &mut Vec<u64>) {
-    terms_and_entities(text, usize::MAX, out, &mut Vec::new());
+    read_words(text, usize::MAX, out, &mut Vec::new(), None, true);
 }
 
-/// [`terms`] of the first `words` words of `text` (markup does not count;
-/// stop words and numbers do), also appending the [`entities`] the text
-/// names to `entities`. Returns how many words it read.
+/// The terms of the first `words` words of a lead `text` (markup does not
+/// count; stop words and numbers do), also appending the [`entities`] the
+/// text names to `entities`. Returns how many words it read.
+///
+/// A lead's words stand for themselves, not for their [`concept`]: a lead
+/// recaps what came before ("Nach dem Messerangriff von Solingen hat …"),
+/// and its concepts would tie every follow-up to the event it follows.
 pub fn terms_and_entities(
     text: &str,
     words: usize,
     out: &mut Vec<u64>,
     entities: &mut Vec<u64>,
 ) -> usize {
-    terms_entities_and_keys(text, words, out, entities, None)
+    read_words(text, words, out, entities, None, false)
 }
 
-/// [`terms_and_entities`], also appending to `keys` the (folded) words that
-/// begin with a capital letter and name nothing ([`entities`]) nor a number:
-/// in a German headline, the nouns that say what happened ("Bussen",
+/// The terms and [`entities`] of a headline, its words read as [`terms`]
+/// reads them, also appending to `keys` the (folded) words that begin with
+/// a capital letter and name nothing ([`entities`]) nor a number: in a
+/// German headline, the nouns that say what happened ("Bussen",
 /// "Innenstadt", "Parkplatzsuche"; see [`super::score::key_words_differ`]).
-pub fn terms_entities_and_keys(
+pub fn headline_terms(
+    text: &str,
+    out: &mut Vec<u64>,
+    entities: &mut Vec<u64>,
+    keys: &mut String,
+) -> usize {
+    read_words(text, usize::MAX, out, entities, Some(keys), true)
+}
+
+/// Reads `text` word by word into the terms `out`, the `entities` and the
+/// headline nouns `keys` (if wanted); words that name what happened stand
+/// for their [`concept`] when `concepts` is set.
+fn read_words(
     text: &str,
     words: usize,
     out: &mut Vec<u64>,
     entities: &mut Vec<u64>,
     keys: Option<&mut String>,
+    concepts: bool,
 ) -> usize {
     let mut sink = Sink {
+        concepts,
         terms: out,
         entities,
         keys,
@@ -210,6 +232,8 @@ struct Sink<'a> {
     capitalized: bool,
     /// Where capitalized words go (folded, separated by spaces), if wanted.
     keys: Option<&'a mut String>,
+    /// Whether a word that names what happened stands for its [`concept`].
+    concepts: bool,
 }
 
 /// Whether a non-ASCII character belongs to a word. German letters
@@ -258,9 +282,15 @@ fn finish_word(word: &mut String, out: &mut Sink) {
         record_entity(word, out)
     };
     let names_place = matches!(named, Some(entities::Kind::Place | entities::Kind::State));
-    let term = term_hash(term_of_word(word));
-    let term = if names_place { term | PLACE_FLAG } else { term };
-    out.terms.push(term);
+    // A word that names what happened stands for its concept (or concepts:
+    // "Hackerangriff") instead of its own start.
+    let terms = &mut *out.terms;
+    let conceptual = out.concepts && !numeric && !names_place;
+    if !conceptual || !concept::of_word(word, |term| terms.push(term)) {
+        let term = term_hash(term_of_word(word));
+        let term = if names_place { term | PLACE_FLAG } else { term };
+        out.terms.push(term);
+    }
     if let Some(keys) = out.keys.as_deref_mut()
         && out.capitalized
         && named.is_none()
@@ -329,9 +359,13 @@ fn term_of_word(word: &str) -> &str {
 }
 
 /// The term of a folded word (as [`terms`] makes it, for a word that
-/// names nothing).
+/// names no place): its first [`concept`]'s, if it names one.
 pub fn term_of_folded(word: &str) -> u64 {
-    term_hash(term_of_word(word))
+    let mut first = None;
+    concept::of_word(word, |term| {
+        first.get_or_insert(term);
+    });
+    first.unwrap_or_else(|| term_hash(term_of_word(word)))
 }
 
 /// The terms of a folded word and of its parts as a compound, each of at
