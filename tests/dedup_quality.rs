@@ -330,7 +330,9 @@ fn report(name: &str, verbose: bool) -> (Outcome, Outcome) {
 /// by one find fewer than the stories hold); with compound parts that are
 /// words and a preview against its outcome as evidence, 0.926 / 0.664 and
 /// 0.971 / 0.885; with a headline's words for what happened read as their
-/// concept (`dedup::concept`), 0.938 / 0.664 and 0.990 / 0.867. The replay,
+/// concept (`dedup::concept`), 0.938 / 0.664 and 0.990 / 0.867; with
+/// headlines that agree counted on their own, 0.939 / 0.681 and 0.990 /
+/// 0.867. The replay,
 /// what a subscriber sees, holds the issue's targets.
 const REAL_PRECISION_FLOOR: f64 = 0.92;
 const REAL_REPLAYED_PRECISION_FLOOR: f64 = 0.97;
@@ -411,7 +413,8 @@ fn real_news_reports_are_measured() {
 /// reactions to a party exit two days later, the evacuation and the
 /// defused bomb. With a headline's words for what happened read as their
 /// concept ("Hackerangriff" / "Cyber-Attacke"; its misses suggested it),
-/// 0.778 / 0.757. The test holds what was reached.
+/// 0.778 / 0.757; with headlines that agree counted on their own, 0.787 /
+/// 0.797. The test holds what was reached.
 #[test]
 fn real_news_held_out_from_tuning_is_measured() {
     let verbose = std::env::var_os("KURATOR_DEDUP_VERBOSE").is_some();
@@ -426,8 +429,8 @@ fn real_news_held_out_from_tuning_is_measured() {
     );
 }
 
-const HOLDOUT_REPLAYED_PRECISION_FLOOR: f64 = 0.77;
-const HOLDOUT_STORY_RECALL_FLOOR: f64 = 0.75;
+const HOLDOUT_REPLAYED_PRECISION_FLOOR: f64 = 0.78;
+const HOLDOUT_STORY_RECALL_FLOOR: f64 = 0.79;
 
 /// Issue 5's precision target, ≥ 0.95 on pairs, holds for each invented
 /// set and all three together. Its recall target (0.80) gave way to

@@ -306,7 +306,7 @@ fn real_reports_served_as_feeds_group_into_their_stories_in_any_order() {
 
 /// `real-holdout.toml` served the same way: news the grouping was not
 /// tuned on (see `tests/dedup_quality.rs` for its figures and what they
-/// say). Held at what was reached: 0.778 / 0.757.
+/// say). Held at what was reached: 0.787 / 0.797.
 #[test]
 fn real_reports_held_out_from_tuning_group_the_same_in_any_order() {
     let served = serve_and_judge("real-holdout.toml");
@@ -316,7 +316,7 @@ fn real_reports_held_out_from_tuning_group_the_same_in_any_order() {
         "the order of the sources changed the stories"
     );
     assert!(
-        served.precision >= 0.77 && served.recall >= 0.75,
+        served.precision >= 0.78 && served.recall >= 0.79,
         "precision {:.3}, recall {:.3}",
         served.precision,
         served.recall

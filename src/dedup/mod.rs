@@ -337,6 +337,8 @@ impl Index {
                     let homes = [home, self.home_place(member.source)];
                     let gap = member.published - published;
                     let in_time = score::in_time(gap, keys.terms.stage(), member.terms.stage());
+                    overlap.headlines_alike =
+                        score::headlines_alike(&keys.terms, &member.terms, |t| self.weight(t));
                     let scored = |overlap: &score::Overlap| {
                         score::score(
                             overlap,
@@ -423,6 +425,7 @@ pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> 
     let mut entities = Vec::new();
     let mut keys = String::new();
     text::headline_terms(title, &mut terms, &mut entities, &mut keys);
+    let headline = terms.clone();
     if let Some(lead) = summary.filter(|s| !s.trim().is_empty()).or(content) {
         let (dateline, rest) = split_dateline(lead);
         let mut dateline_entities = Vec::new();
@@ -441,6 +444,7 @@ pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> 
         }
     }
     TermSet::with_entities(terms, entities)
+        .with_headline(headline)
         .with_keys(keys)
         .with_stage(stage::of_headline(title))
 }
@@ -856,6 +860,40 @@ mod decide_tests {
             let alike = score::similarity(a, b, weight);
             assert!(alike >= DEFAULT_THRESHOLD, "{alike}");
         }
+    }
+
+    #[test]
+    fn headlines_that_agree_carry_leads_that_tell_it_differently() {
+        // Two real reports of one vote (tests/dedup/real.toml): the leads
+        // tell the story from two sides, the headlines agree.
+        let index = Index::default();
+        let weight = |term| index.weight(term);
+        let no = item_terms(
+            "Bundesrat stimmt OZG 2.0 nicht zu",
+            Some(
+                "Seit Monaten wird an einem Nachfolger für das Onlinezugangsgesetz gearbeitet. \
+                 Der Bundestag hat dem Gesetz bereits zugestimmt. In der heutigen \
+                 Plenarsitzung des Bundesrats hätte das Gesetz nun verabschiedet werden \
+                 können, das Vorhaben fand jedoch keine Mehrheit.",
+            ),
+            None,
+        );
+        let against = item_terms(
+            "Bundesrat stimmt gegen das OZG 2.0",
+            Some(
+                "Der Bundesrat hat am Freitag gegen das Onlinezugangs-Änderungsgesetz \
+                 (OZG 2.0) gestimmt. Im Februar war es nach langen Verhandlungen vom \
+                 Bundestag beschlossen worden.",
+            ),
+            None,
+        );
+        let alike = score::similarity(&no, &against, weight);
+        assert!(alike >= DEFAULT_THRESHOLD, "{alike}");
+        let findings = score::factors_with_homes(&no, &against, weight, [None, None], 0);
+        assert_eq!(findings, [(score::HEADLINES_CARRY, 1.0)]);
+        // One headline term in common is not enough.
+        let other = item_terms("Bundesrat billigt Wohngeldreform", None, None);
+        assert_eq!(score::headlines_alike(&no, &other, weight), 0.0);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct TermSet {
     nouns: Box<[u64]>,
     /// Where in its event's course the headline stands.
     stage: Stage,
+    /// The headline's distinct terms, sorted.
+    headline: Box<[u64]>,
 }
 
 impl TermSet {
@@ -57,6 +59,7 @@ impl TermSet {
             keys: Box::default(),
             nouns: Box::default(),
             stage: Stage::Unknown,
+            headline: Box::default(),
         }
     }
 
@@ -98,6 +101,19 @@ impl TermSet {
             rest = after;
             Some((whole, parts))
         })
+    }
+
+    /// With `terms` as the headline's terms.
+    pub fn with_headline(mut self, mut terms: Vec<u64>) -> TermSet {
+        terms.sort_unstable();
+        terms.dedup();
+        self.headline = terms.into_boxed_slice();
+        self
+    }
+
+    /// The headline's distinct terms, sorted.
+    pub fn headline(&self) -> &[u64] {
+        &self.headline
     }
 
     /// With `stage` as where the headline stands in its event's course.
@@ -159,6 +175,9 @@ pub struct Overlap {
     /// Each headline has a telling noun the other text lacks (set by the
     /// caller from [`key_words_differ`]: it needs both items' weights).
     pub keys_differ: bool,
+    /// How alike the two headlines are on their own ([`headlines_alike`],
+    /// set by the caller).
+    pub headlines_alike: f64,
 }
 
 /// Compares two sorted term lists in one merge; `a_weights` are the
@@ -190,6 +209,7 @@ pub fn overlap(a: &[u64], a_weights: &[f64], b: &[u64]) -> Overlap {
         shared_weight,
         numbers_differ: a_number && b_number && !shared_number,
         keys_differ: false,
+        headlines_alike: 0.0,
     }
 }
 
@@ -257,6 +277,7 @@ pub fn similarity_at_home(
     let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
     let mut found = overlap(a.terms(), &a_weights, b.terms());
     found.keys_differ = key_words_differ(a, b, &weight).is_some();
+    found.headlines_alike = headlines_alike(a, b, &weight);
     score(&found, a, a_sum, b, b_sum, homes) * in_time(gap_secs, a.stage(), b.stage())
 }
 
@@ -289,13 +310,70 @@ pub fn score(
     } else {
         (only_b, only_a)
     };
-    let containment = shared / (shared + smaller);
-    let jaccard = shared / (shared + smaller + larger);
+    let texts = alike(shared, smaller, larger);
     let mut factor = 1.0;
     each_factor(a, b, overlap, homes, |_, f| factor *= f);
-    // Containment carries most of the score; Jaccard damps pairs where one
-    // text is a small part of a much longer one.
-    ((2.0 * containment + jaccard) / 3.0 * factor).min(1.0)
+    (texts.max(overlap.headlines_alike * HEADLINE_SHARE) * factor).min(1.0)
+}
+
+/// Containment carries most of the score; Jaccard damps pairs where one
+/// text is a small part of a much longer one.
+fn alike(shared: f64, smaller: f64, larger: f64) -> f64 {
+    let containment = shared / (shared + smaller);
+    let jaccard = shared / (shared + smaller + larger);
+    (2.0 * containment + jaccard) / 3.0
+}
+
+/// What `kurator explain` calls a score carried by the headlines
+/// ([`headlines_alike`]).
+pub const HEADLINES_CARRY: &str = "the headlines alike on their own";
+
+/// Whether the headlines of `a` and `b` make them more alike than their
+/// texts do ([`score`]).
+fn headlines_carry(a: &TermSet, b: &TermSet, weight: &impl Fn(u64) -> f64) -> bool {
+    let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
+    let a_sum: f64 = a_weights.iter().sum();
+    let b_sum: f64 = b.terms().iter().map(|&t| weight(t)).sum();
+    let shared = overlap(a.terms(), &a_weights, b.terms()).shared_weight;
+    let (only_a, only_b) = ((a_sum - shared).max(0.0), (b_sum - shared).max(0.0));
+    let texts = if shared > 0.0 {
+        alike(shared, only_a.min(only_b), only_a.max(only_b))
+    } else {
+        0.0
+    };
+    headlines_alike(a, b, weight) * HEADLINE_SHARE > texts
+}
+
+/// The share of two headlines' likeness that counts when it is more than
+/// their texts' ([`headlines_alike`]).
+const HEADLINE_SHARE: f64 = 0.45;
+
+/// How alike the headlines of `a` and `b` are on their own, as [`score`]
+/// weighs texts: two leads that tell one event from different angles
+/// dilute headlines that agree ("Bundesrat stimmt OZG 2.0 nicht zu",
+/// "Bundesrat stimmt gegen das OZG 2.0"). At least two terms must agree.
+pub fn headlines_alike(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 {
+    let (x, y) = (a.headline(), b.headline());
+    let (mut i, mut j) = (0, 0);
+    let (mut shared, mut shared_terms) = (0.0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += weight(x[i]);
+                shared_terms += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    if shared_terms < 2 {
+        return 0.0;
+    }
+    let only_a = (x.iter().map(|&t| weight(t)).sum::<f64>() - shared).max(0.0);
+    let only_b = (y.iter().map(|&t| weight(t)).sum::<f64>() - shared).max(0.0);
+    alike(shared, only_a.min(only_b), only_a.max(only_b))
 }
 
 /// What raises or lowers the similarity of `a` and `b`, for `kurator
@@ -309,8 +387,11 @@ pub fn factors_with_homes(
 ) -> Vec<(&'static str, f64)> {
     let unweighted = vec![0.0; a.terms().len()];
     let mut compared = overlap(a.terms(), &unweighted, b.terms());
-    compared.keys_differ = key_words_differ(a, b, weight).is_some();
+    compared.keys_differ = key_words_differ(a, b, &weight).is_some();
     let mut found = Vec::new();
+    if headlines_carry(a, b, &weight) {
+        found.push((HEADLINES_CARRY, 1.0));
+    }
     each_factor(a, b, &compared, homes, |finding, factor| {
         found.push((finding, factor))
     });
