@@ -15,7 +15,8 @@
 //! Sachsen-Anhalts"; a report on Darmstadt and one on Hessen still agree)
 //! and an office ("Landrat", "Bürgermeister", "Ministerpräsident": a
 //! county's head and a town's mayor are different people, so different
-//! events).
+//! events). So does a party: the first AfD mayor and the first SPD mayor
+//! since 1990 are two stories.
 //!
 //! Entities are kept as hashes with their kind in the low bits.
 
@@ -33,6 +34,8 @@ pub enum Kind {
     State = 3,
     /// A public office ("Landrat", "Bürgermeister").
     Office = 4,
+    /// A political party ("CDU", "Grünen").
+    Party = 5,
 }
 
 /// The bits of an entity hash that hold its kind.
@@ -55,6 +58,7 @@ pub fn kind_of(entity: u64) -> Option<Kind> {
         2 => Some(Kind::Street),
         3 => Some(Kind::State),
         4 => Some(Kind::Office),
+        5 => Some(Kind::Party),
         _ => None,
     }
 }
@@ -258,6 +262,32 @@ const OFFICES: &[(&str, &str)] = &[
     ("landrat", "landrat"),
 ];
 
+/// Parties by their folded names, each with the party it names ("Grüne"
+/// and "Grünen" are one party).
+const PARTIES: &[(&str, &str)] = &[
+    ("afd", "afd"),
+    ("bsw", "bsw"),
+    ("cdu", "cdu"),
+    ("csu", "csu"),
+    ("fdp", "fdp"),
+    ("gruene", "gruene"),
+    ("gruenen", "gruene"),
+    ("linke", "linke"),
+    ("linken", "linke"),
+    ("linkspartei", "linke"),
+    ("npd", "npd"),
+    ("oedp", "oedp"),
+    ("spd", "spd"),
+];
+
+/// The party a folded word names, if any.
+fn party(word: &str) -> Option<u64> {
+    PARTIES
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|(_, party)| entity(Kind::Party, party))
+}
+
 /// The office a folded word names, if any (an office word is never a
 /// place or a street).
 fn office(word: &str) -> Option<u64> {
@@ -278,6 +308,9 @@ fn office(word: &str) -> Option<u64> {
 pub fn named(previous: &str, word: &str) -> Option<Named> {
     if let Some(office) = office(word) {
         return Some(Named::New(office));
+    }
+    if let Some(party) = party(word) {
+        return Some(Named::New(party));
     }
     if previous == "sachsen" && word.starts_with("anhalt") {
         return place_entity(word).map(Named::Replace);
@@ -401,6 +434,24 @@ mod tests {
                 .iter()
                 .all(|&e| kind_of(e) == Some(Kind::Office))
         );
+    }
+
+    #[test]
+    fn parties_are_named_things_of_their_own() {
+        let afd = of("Erster AfD-Bürgermeister gewählt");
+        let spd = of("Erster SPD-Bürgermeister seit 1990 gewählt");
+        assert!(disagree(&afd, &spd, Kind::Party));
+        assert!(!disagree(&afd, &spd, Kind::Office), "both are mayors");
+        // "Grüne" and "Grünen" are one party; a report naming two parties
+        // agrees with one naming either.
+        assert_eq!(of("Die Grünen"), of("Grüne"));
+        assert!(!disagree(
+            &of("CDU und Grüne"),
+            &of("die Grünen"),
+            Kind::Party
+        ));
+        // A word that only contains a party's letters names none.
+        assert!(of("Spdx Linkes Ufer").is_empty());
     }
 
     #[test]

@@ -451,6 +451,10 @@ fn each_factor(
         visit("offices differ", OFFICES_DISAGREE);
         any = true;
     }
+    if disagree(a.entities(), b.entities(), Kind::Party) {
+        visit("parties differ", PARTIES_DISAGREE);
+        any = true;
+    }
     // Naming the same place or street, and no other, is a sign of one
     // event: rewrites share few words but keep the where. (One state or
     // one office in common is not: many events share them.)
@@ -537,6 +541,10 @@ const PLACES_DISAGREE: f64 = 0.1;
 /// and a mayor's story): strong evidence, though a report may name another
 /// official of the same event.
 const OFFICES_DISAGREE: f64 = 0.4;
+/// The share kept when both name parties but none in common (an AfD
+/// mayor's story and an SPD mayor's), though a report of an election may
+/// name only the winner's party and another only the loser's.
+const PARTIES_DISAGREE: f64 = 0.5;
 /// The factor when they share a place or street and nothing disagrees.
 const PLACES_AGREE: f64 = 1.4;
 
