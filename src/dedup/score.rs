@@ -354,25 +354,25 @@ const HEADLINE_SHARE: f64 = 0.45;
 /// "Bundesrat stimmt gegen das OZG 2.0"). At least two terms must agree.
 pub fn headlines_alike(a: &TermSet, b: &TermSet, weight: impl Fn(u64) -> f64) -> f64 {
     let (x, y) = (a.headline(), b.headline());
-    let (mut i, mut j) = (0, 0);
-    let (mut shared, mut shared_terms) = (0.0, 0);
-    while i < x.len() && j < y.len() {
-        match x[i].cmp(&y[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                shared += weight(x[i]);
-                shared_terms += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
+    // Most candidates share fewer than two headline terms: counted first,
+    // without a weight looked up (this runs for every candidate scored).
+    let shared_terms = x.iter().filter(|t| y.binary_search(t).is_ok()).count();
     if shared_terms < 2 {
         return 0.0;
     }
-    let only_a = (x.iter().map(|&t| weight(t)).sum::<f64>() - shared).max(0.0);
-    let only_b = (y.iter().map(|&t| weight(t)).sum::<f64>() - shared).max(0.0);
+    let (mut shared, mut only_a) = (0.0, 0.0);
+    for &term in x {
+        if y.binary_search(&term).is_ok() {
+            shared += weight(term);
+        } else {
+            only_a += weight(term);
+        }
+    }
+    let only_b: f64 = y
+        .iter()
+        .filter(|t| x.binary_search(t).is_err())
+        .map(|&t| weight(t))
+        .sum();
     alike(shared, only_a.min(only_b), only_a.max(only_b))
 }
 
