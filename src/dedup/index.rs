@@ -146,6 +146,14 @@ impl Hasher for AlreadyHashed {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
+
+    fn write_i64(&mut self, n: i64) {
+        // Item and cluster ids are counted, not hashed: by `write`, their
+        // bytes would land reversed, with the low bits the table indexes by
+        // all zero, and every id in one probe sequence (a lookup of a
+        // merged cluster then read every entry before it).
+        self.0 = n.cast_unsigned().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 type HashedMap<K, V> = HashMap<K, V, BuildHasherDefault<AlreadyHashed>>;
