@@ -70,8 +70,10 @@ impl TermSet {
             nouns.push(whole);
             let count_at = nouns.len();
             nouns.push(0);
-            for part in word_and_parts(key).filter(|&part| german.frequency(part) > 0.0) {
-                if !nouns[count_at + 1..].contains(&part) {
+            // A compound's long starts share one term ("weltkr…"): each
+            // is looked up in the (large) word list only once.
+            for part in word_and_parts(key) {
+                if !nouns[count_at + 1..].contains(&part) && german.frequency(part) > 0.0 {
                     nouns.push(part);
                 }
             }
