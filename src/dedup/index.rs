@@ -115,6 +115,13 @@ const HOME_MIN_ITEMS: u32 = 5;
 /// Most distinct places counted per source (a press office names few).
 const MAX_PLACES_COUNTED: usize = 16;
 
+/// How many members have a term: when the counts were last taken, and now.
+#[derive(Debug, Clone, Copy, Default)]
+struct TermCount {
+    counted: u32,
+    now: u32,
+}
+
 /// How often a source's indexed items name each place.
 #[derive(Debug, Default)]
 struct SourcePlaces {
@@ -252,15 +259,17 @@ pub struct Index {
     by_link: SlotsByKey,
     /// Cited link hash → slots whose content links there.
     citing: SlotsByKey,
-    /// Term → how many members had it when the counts were last taken (see
-    /// [`Index::insert_many`]): the local half of term weights.
-    document_frequency: HashedMap<u64, u32>,
-    /// How many items `document_frequency` counted.
+    /// Term → how many members had it when the counts were last taken
+    /// (see [`Index::insert_many`]: the local half of term weights), and
+    /// how many have it now. One map for both: deciding an item reads its
+    /// terms' entries, and indexing it right after finds the same ones in
+    /// the cache (and taking the counts copies no table).
+    term_counts: HashedMap<u64, TermCount>,
+    /// How many items the counts taken counted.
     items_counted: u32,
-    /// Term → how many members have it now, and how many members there
-    /// are: taken as the counts at a bulk load and whenever the index has
-    /// doubled since (see `RECOUNT_FROM`).
-    counting: HashedMap<u64, u32>,
+    /// How many members there are now (counts are taken as weights at a
+    /// bulk load and whenever the index has doubled since; see
+    /// `RECOUNT_FROM`).
     items_seen: u32,
     /// General German, the other half of term weights.
     background: &'static Background,
@@ -282,9 +291,8 @@ impl Default for Index {
             chains: Vec::new(),
             by_link: SlotsByKey::default(),
             citing: SlotsByKey::default(),
-            document_frequency: HashedMap::default(),
+            term_counts: HashedMap::default(),
             items_counted: 0,
-            counting: HashedMap::default(),
             items_seen: 0,
             background: Background::german(),
             sources: HashMap::new(),
@@ -398,14 +406,21 @@ impl Index {
 
     fn count_terms(&mut self, keys: &Keys) {
         for &term in keys.terms.terms() {
-            *self.counting.entry(term).or_default() += 1;
+            self.term_counts.entry(term).or_default().now += 1;
         }
         self.items_seen = self.items_seen.saturating_add(1);
     }
 
+    /// How many members had `term` when the counts were last taken.
+    fn counted(&self, term: u64) -> u32 {
+        self.term_counts.get(&term).map_or(0, |count| count.counted)
+    }
+
     /// Takes the current counts as the ones term weights use.
     fn take_counts(&mut self) {
-        self.document_frequency.clone_from(&self.counting);
+        for count in self.term_counts.values_mut() {
+            count.counted = count.now;
+        }
         self.items_counted = self.items_seen;
     }
 
@@ -534,7 +549,7 @@ impl Index {
             terms
                 .terms()
                 .iter()
-                .map(|term| self.document_frequency.get(term).copied().unwrap_or(0)),
+                .map(|term| self.counted(*term)),
         );
     }
 
@@ -629,10 +644,7 @@ impl Index {
     /// The weight of a term: rare among counted items and in German at
     /// large means telling.
     pub fn weight(&self, term: u64) -> f64 {
-        self.weight_of_count(
-            term,
-            self.document_frequency.get(&term).copied().unwrap_or(0),
-        )
+        self.weight_of_count(term, self.counted(term))
     }
 
     /// Slots of items that may be the same story as `keys`, each with the
