@@ -545,12 +545,7 @@ impl Index {
     /// asks for every new item's counts).
     pub fn term_counts_into(&self, terms: &TermSet, counts: &mut Vec<u32>) {
         counts.clear();
-        counts.extend(
-            terms
-                .terms()
-                .iter()
-                .map(|term| self.counted(*term)),
-        );
+        counts.extend(terms.terms().iter().map(|term| self.counted(*term)));
     }
 
     /// The weight of `term`, found in `df` counted items ([`Index::weight`]).

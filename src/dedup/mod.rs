@@ -480,7 +480,10 @@ fn split_dateline(lead: &str) -> (&str, &str) {
     // search.
     let found = window.bytes().enumerate().find_map(|(at, byte)| {
         matches!(byte, b'.' | b' ')
-            .then(|| ENDS.iter().find(|ending| window[at..].starts_with(**ending)))
+            .then(|| {
+                ENDS.iter()
+                    .find(|ending| window[at..].starts_with(**ending))
+            })
             .flatten()
             .map(|ending| (at, *ending))
     });

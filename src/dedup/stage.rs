@@ -283,8 +283,7 @@ impl Found {
         self.again |= word == "wieder";
         self.back |= has(IS_BACK);
         self.ahead |= has(IS_AHEAD) || word.ends_with("verdacht");
-        self.underway |=
-            has(IS_UNDERWAY) || ATTACKS.iter().any(|attack| word.ends_with(attack));
+        self.underway |= has(IS_UNDERWAY) || ATTACKS.iter().any(|attack| word.ends_with(attack));
         self.question_word |= has(IS_QUESTION_WORD);
         self.last_is_durch = word == "durch";
     }
