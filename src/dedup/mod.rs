@@ -424,10 +424,16 @@ pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> 
         // item keeps is allocated once at its exact size. A fresh list per
         // item, grown as found, left most of its room unused in the index
         // (and zeroing fresh pages for it was a tenth of clustering's cost).
-        static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<u64>, String, Vec<u64>)> =
-            const { std::cell::RefCell::new((Vec::new(), Vec::new(), String::new(), Vec::new())) };
+        static SCRATCH: std::cell::RefCell<TermScratch> =
+            const { std::cell::RefCell::new(TermScratch::new()) };
     }
-    SCRATCH.with_borrow_mut(|(terms, entities, keys, dateline_entities)| {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let TermScratch {
+            terms,
+            entities,
+            keys,
+            dateline_entities,
+        } = scratch;
         terms.clear();
         entities.clear();
         keys.clear();
@@ -456,6 +462,25 @@ pub fn item_terms(title: &str, summary: Option<&str>, content: Option<&str>) -> 
             .with_keys(keys.as_str().into())
             .with_stage(stage::of_headline(title))
     })
+}
+
+/// What [`item_terms`] finds, before the item keeps it.
+struct TermScratch {
+    terms: Vec<u64>,
+    entities: Vec<u64>,
+    keys: String,
+    dateline_entities: Vec<u64>,
+}
+
+impl TermScratch {
+    const fn new() -> TermScratch {
+        TermScratch {
+            terms: Vec::new(),
+            entities: Vec::new(),
+            keys: String::new(),
+            dateline_entities: Vec::new(),
+        }
+    }
 }
 
 /// Most bytes a dateline and its agency take.
