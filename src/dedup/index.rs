@@ -155,10 +155,10 @@ impl Hasher for AlreadyHashed {
     }
 
     fn write_i64(&mut self, n: i64) {
-        // Item and cluster ids are counted, not hashed: by `write`, their
-        // bytes would land reversed, with the low bits the table indexes by
-        // all zero, and every id in one probe sequence (a lookup of a
-        // merged cluster then read every entry before it).
+        // Item and cluster ids are counted, not hashed: taken as they are
+        // (the default passes them to `write_u64`), every small id has the
+        // high bits the table keeps as a tag all zero, so every entry of a
+        // probed group matched the tag and had its key compared.
         self.0 = n.cast_unsigned().wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
@@ -830,6 +830,28 @@ mod tests {
         // All share every band: the newest are scored.
         let newest = 2041 - MAX_SCORED as i64;
         assert_eq!(ids, (newest..=2040).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn counted_ids_spread_over_the_table() {
+        let hashes: Vec<u64> = (1..=1024i64)
+            .map(|id| {
+                let mut hasher = AlreadyHashed::default();
+                std::hash::Hash::hash(&id, &mut hasher);
+                hasher.finish()
+            })
+            .collect();
+        let distinct = |bits: fn(u64) -> u64| {
+            hashes
+                .iter()
+                .map(|&hash| bits(hash))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        // The table finds a slot by the low bits and tells entries apart
+        // by the top seven (taken as they are, small ids had those all zero).
+        assert_eq!(distinct(|hash| hash & 1023), 1024);
+        assert!(distinct(|hash| hash >> 57) >= 64);
     }
 
     #[test]
