@@ -295,9 +295,18 @@ fn office(word: &str) -> Option<u64> {
     if word.len() < 7 {
         return None;
     }
+    // A plain scan for each part's first letter: the words are short, and
+    // setting up a substring search for every long word of every new item
+    // cost more than the search.
+    let bytes = word.as_bytes();
+    let contains = |part: &[u8]| {
+        bytes.len() >= part.len()
+            && (0..=bytes.len() - part.len())
+                .any(|at| bytes[at] == part[0] && bytes[at..].starts_with(part))
+    };
     OFFICES
         .iter()
-        .find(|(part, _)| word.contains(part))
+        .find(|(part, _)| contains(part.as_bytes()))
         .map(|(_, office)| entity(Kind::Office, office))
 }
 

@@ -115,6 +115,13 @@ const HOME_MIN_ITEMS: u32 = 5;
 /// Most distinct places counted per source (a press office names few).
 const MAX_PLACES_COUNTED: usize = 16;
 
+/// How many members have a term: when the counts were last taken, and now.
+#[derive(Debug, Clone, Copy, Default)]
+struct TermCount {
+    counted: u32,
+    now: u32,
+}
+
 /// How often a source's indexed items name each place.
 #[derive(Debug, Default)]
 struct SourcePlaces {
@@ -145,6 +152,14 @@ impl Hasher for AlreadyHashed {
 
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        // Item and cluster ids are counted, not hashed: taken as they are
+        // (the default passes them to `write_u64`), every small id has the
+        // high bits the table keeps as a tag all zero, so every entry of a
+        // probed group matched the tag and had its key compared.
+        self.0 = n.cast_unsigned().wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -244,15 +259,17 @@ pub struct Index {
     by_link: SlotsByKey,
     /// Cited link hash → slots whose content links there.
     citing: SlotsByKey,
-    /// Term → how many members had it when the counts were last taken (see
-    /// [`Index::insert_many`]): the local half of term weights.
-    document_frequency: HashedMap<u64, u32>,
-    /// How many items `document_frequency` counted.
+    /// Term → how many members had it when the counts were last taken
+    /// (see [`Index::insert_many`]: the local half of term weights), and
+    /// how many have it now. One map for both: deciding an item reads its
+    /// terms' entries, and indexing it right after finds the same ones in
+    /// the cache (and taking the counts copies no table).
+    term_counts: HashedMap<u64, TermCount>,
+    /// How many items the counts taken counted.
     items_counted: u32,
-    /// Term → how many members have it now, and how many members there
-    /// are: taken as the counts at a bulk load and whenever the index has
-    /// doubled since (see `RECOUNT_FROM`).
-    counting: HashedMap<u64, u32>,
+    /// How many members there are now (counts are taken as weights at a
+    /// bulk load and whenever the index has doubled since; see
+    /// `RECOUNT_FROM`).
     items_seen: u32,
     /// General German, the other half of term weights.
     background: &'static Background,
@@ -274,9 +291,8 @@ impl Default for Index {
             chains: Vec::new(),
             by_link: SlotsByKey::default(),
             citing: SlotsByKey::default(),
-            document_frequency: HashedMap::default(),
+            term_counts: HashedMap::default(),
             items_counted: 0,
-            counting: HashedMap::default(),
             items_seen: 0,
             background: Background::german(),
             sources: HashMap::new(),
@@ -390,14 +406,21 @@ impl Index {
 
     fn count_terms(&mut self, keys: &Keys) {
         for &term in keys.terms.terms() {
-            *self.counting.entry(term).or_default() += 1;
+            self.term_counts.entry(term).or_default().now += 1;
         }
         self.items_seen = self.items_seen.saturating_add(1);
     }
 
+    /// How many members had `term` when the counts were last taken.
+    fn counted(&self, term: u64) -> u32 {
+        self.term_counts.get(&term).map_or(0, |count| count.counted)
+    }
+
     /// Takes the current counts as the ones term weights use.
     fn take_counts(&mut self) {
-        self.document_frequency.clone_from(&self.counting);
+        for count in self.term_counts.values_mut() {
+            count.counted = count.now;
+        }
         self.items_counted = self.items_seen;
     }
 
@@ -522,12 +545,7 @@ impl Index {
     /// asks for every new item's counts).
     pub fn term_counts_into(&self, terms: &TermSet, counts: &mut Vec<u32>) {
         counts.clear();
-        counts.extend(
-            terms
-                .terms()
-                .iter()
-                .map(|term| self.document_frequency.get(term).copied().unwrap_or(0)),
-        );
+        counts.extend(terms.terms().iter().map(|term| self.counted(*term)));
     }
 
     /// The weight of `term`, found in `df` counted items ([`Index::weight`]).
@@ -621,10 +639,7 @@ impl Index {
     /// The weight of a term: rare among counted items and in German at
     /// large means telling.
     pub fn weight(&self, term: u64) -> f64 {
-        self.weight_of_count(
-            term,
-            self.document_frequency.get(&term).copied().unwrap_or(0),
-        )
+        self.weight_of_count(term, self.counted(term))
     }
 
     /// Slots of items that may be the same story as `keys`, each with the
@@ -815,6 +830,28 @@ mod tests {
         // All share every band: the newest are scored.
         let newest = 2041 - MAX_SCORED as i64;
         assert_eq!(ids, (newest..=2040).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn counted_ids_spread_over_the_table() {
+        let hashes: Vec<u64> = (1..=1024i64)
+            .map(|id| {
+                let mut hasher = AlreadyHashed::default();
+                std::hash::Hash::hash(&id, &mut hasher);
+                hasher.finish()
+            })
+            .collect();
+        let distinct = |bits: fn(u64) -> u64| {
+            hashes
+                .iter()
+                .map(|&hash| bits(hash))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        // The table finds a slot by the low bits and tells entries apart
+        // by the top seven (taken as they are, small ids had those all zero).
+        assert_eq!(distinct(|hash| hash & 1023), 1024);
+        assert!(distinct(|hash| hash >> 57) >= 64);
     }
 
     #[test]

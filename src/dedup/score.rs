@@ -78,9 +78,15 @@ impl TermSet {
             nouns.push(whole);
             let count_at = nouns.len();
             nouns.push(0);
-            let german_parts = word_and_parts(key).filter(|&part| german.frequency(part) > 0.0);
-            for part in concepts.iter().copied().chain(german_parts) {
-                if !nouns[count_at + 1..].contains(&part) {
+            for &concept in &concepts {
+                if !nouns[count_at + 1..].contains(&concept) {
+                    nouns.push(concept);
+                }
+            }
+            // A compound's long starts share one term ("weltkr…"): each
+            // is looked up in the (large) word list only once.
+            for part in word_and_parts(key) {
+                if !nouns[count_at + 1..].contains(&part) && german.frequency(part) > 0.0 {
                     nouns.push(part);
                 }
             }

@@ -204,15 +204,87 @@ struct Found {
     last_is_durch: bool,
 }
 
+/// Which of the lists a listed word is in.
+const IS_OUTCOME: u8 = 1;
+const IS_BACK: u8 = 2;
+const IS_AHEAD: u8 = 4;
+const IS_UNDERWAY: u8 = 8;
+const IS_QUESTION_WORD: u8 = 16;
+
+/// Longest listed word, in bytes (a longer one is in no list).
+const LONGEST: usize = 32;
+
+/// Every listed word with the lists it is in, sorted; and for each first
+/// letter, a bit per length that a listed word of that start has. Every
+/// word of every new item's headline is asked about: most are rejected by
+/// their first letter and length, the rest found by one search instead of
+/// one per list.
+struct Listed {
+    words: Vec<(&'static str, u8)>,
+    lengths: [u32; 26],
+}
+
+fn listed() -> &'static Listed {
+    static LISTED: std::sync::OnceLock<Listed> = std::sync::OnceLock::new();
+    LISTED.get_or_init(|| {
+        let mut words: Vec<(&'static str, u8)> = Vec::new();
+        for (list, flag) in [
+            (OUTCOME, IS_OUTCOME),
+            (BACK, IS_BACK),
+            (AHEAD, IS_AHEAD),
+            (UNDERWAY, IS_UNDERWAY),
+            (QUESTION_WORDS, IS_QUESTION_WORD),
+        ] {
+            words.extend(list.iter().map(|&word| (word, flag)));
+        }
+        words.sort_unstable();
+        words.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 |= later.1;
+            }
+            same
+        });
+        let mut lengths = [0; 26];
+        for (word, _) in &words {
+            let first = word.as_bytes()[0];
+            assert!(
+                first.is_ascii_lowercase() && word.len() < LONGEST,
+                "{word}: listed words are folded and short"
+            );
+            lengths[usize::from(first - b'a')] |= 1 << word.len();
+        }
+        Listed { words, lengths }
+    })
+}
+
+/// The lists (`IS_…` flags) `word` is in.
+fn lists_of(word: &str) -> u8 {
+    let listed = listed();
+    let bytes = word.as_bytes();
+    let Some(&first) = bytes.first().filter(|b| b.is_ascii_lowercase()) else {
+        return 0;
+    };
+    if bytes.len() >= LONGEST || listed.lengths[usize::from(first - b'a')] & (1 << bytes.len()) == 0
+    {
+        return 0;
+    }
+    listed
+        .words
+        .binary_search_by(|(listed, _)| listed.cmp(&word))
+        .map_or(0, |at| listed.words[at].1)
+}
+
 impl Found {
     fn note(&mut self, word: &str) {
-        let has = |list: &[&str]| list.binary_search(&word).is_ok();
-        self.outcome |= has(OUTCOME);
+        let lists = lists_of(word);
+        let has = |flag: u8| lists & flag != 0;
+        self.outcome |= has(IS_OUTCOME);
         self.again |= word == "wieder";
-        self.back |= has(BACK);
-        self.ahead |= has(AHEAD) || word.ends_with("verdacht");
-        self.underway |= has(UNDERWAY) || ATTACKS.iter().any(|attack| word.ends_with(attack));
-        self.question_word |= has(QUESTION_WORDS);
+        self.back |= has(IS_BACK);
+        self.ahead |= has(IS_AHEAD) || word.ends_with("verdacht");
+        self.underway |= has(IS_UNDERWAY) || ATTACKS.iter().any(|attack| word.ends_with(attack));
+        self.question_word |= has(IS_QUESTION_WORD);
         self.last_is_durch = word == "durch";
     }
 }
@@ -228,6 +300,24 @@ mod tests {
             for word in list {
                 assert_eq!(fold::fold(word), *word, "{word} is folded");
             }
+        }
+    }
+
+    #[test]
+    fn one_lookup_finds_every_listed_word_in_its_lists() {
+        for (list, flag) in [
+            (OUTCOME, IS_OUTCOME),
+            (BACK, IS_BACK),
+            (AHEAD, IS_AHEAD),
+            (UNDERWAY, IS_UNDERWAY),
+            (QUESTION_WORDS, IS_QUESTION_WORD),
+        ] {
+            for word in list {
+                assert_ne!(lists_of(word) & flag, 0, "{word}");
+            }
+        }
+        for word in ["", "wiede", "wiederx", "urteile", "2025", "übel", "zzz"] {
+            assert_eq!(lists_of(word), 0, "{word}");
         }
     }
 

@@ -143,12 +143,21 @@ fn read_words(
     keys: Option<&mut String>,
     concepts: bool,
 ) -> usize {
+    thread_local! {
+        // The word being read and the one before: buffers reused for every
+        // text (three per new item) instead of two allocations each.
+        static BUFFERS: std::cell::Cell<(String, String)> =
+            const { std::cell::Cell::new((String::new(), String::new())) };
+    }
+    let (mut word, mut previous) = BUFFERS.take();
+    word.clear();
+    previous.clear();
     let mut sink = Sink {
         concepts,
         terms: out,
         entities,
         keys,
-        previous: String::with_capacity(32),
+        previous,
         words_left: words,
         capitalized: false,
     };
@@ -157,7 +166,6 @@ fn read_words(
     // lead pass through here (on re-ingest too). Other characters are
     // decoded and folded one by one.
     let bytes = text.as_bytes();
-    let mut word = String::with_capacity(32);
     let mut at = 0;
     while at < bytes.len() && out.words_left > 0 {
         let byte = bytes[at];
@@ -186,11 +194,21 @@ fn read_words(
                     push_term("prozent", out);
                 }
                 b if b.is_ascii_alphanumeric() => {
-                    split_at_digits(&mut word, b.is_ascii_digit(), out);
+                    let digit = b.is_ascii_digit();
+                    split_at_digits(&mut word, digit, out);
                     if word.is_empty() {
                         out.capitalized = b.is_ascii_uppercase();
                     }
-                    word.push(char::from(b.to_ascii_lowercase()));
+                    // The rest of the run of ASCII letters (or digits) at
+                    // once: nothing in it ends or starts a word.
+                    let run = bytes[at..]
+                        .iter()
+                        .position(|b| !b.is_ascii_alphanumeric() || b.is_ascii_digit() != digit)
+                        .map_or(bytes.len(), |end| at + end);
+                    let from = word.len();
+                    word.push_str(&text[at - 1..run]);
+                    word[from..].make_ascii_lowercase();
+                    at = run;
                 }
                 _ => finish_word(&mut word, out),
             }
@@ -217,7 +235,9 @@ fn read_words(
         }
     }
     finish_word(&mut word, out);
-    words - out.words_left
+    let read = words - out.words_left;
+    BUFFERS.set((word, std::mem::take(&mut sink.previous)));
+    read
 }
 
 /// Where finished words go.
@@ -371,15 +391,28 @@ pub fn term_of_folded(word: &str) -> u64 {
 /// The terms of a folded word and of its parts as a compound, each of at
 /// least four letters: its head ("Weltkriegsbombe" → "bombe") and its
 /// first part ("Bombenfund" → "bomben"). Two headline nouns with a part
-/// in common name one thing.
+/// in common name one thing. A term may come more than once.
 pub fn word_and_parts(word: &str) -> impl Iterator<Item = u64> + '_ {
     const PART: usize = 4;
     let splits = word
         .char_indices()
         .map(|(at, _)| at)
         .filter(move |&at| at >= PART && word.len() - at >= PART);
-    std::iter::once(term_of_folded(word)).chain(
-        splits.flat_map(move |at| [term_of_folded(&word[at..]), term_of_folded(&word[..at])]),
+    // A compound's longer starts mostly cut to one term ("weltkr…"): a
+    // start whose term is the one before is not hashed again.
+    let whole = term_of_word(word);
+    let mut last_start = whole;
+    std::iter::once(term_hash(whole)).chain(
+        splits
+            .flat_map(move |at| {
+                let start = term_of_word(&word[..at]);
+                let repeated = std::mem::replace(&mut last_start, start) == start;
+                [
+                    Some(term_of_folded(&word[at..])),
+                    (!repeated).then(|| term_hash(start)),
+                ]
+            })
+            .flatten(),
     )
 }
 
