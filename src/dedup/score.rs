@@ -278,13 +278,19 @@ pub fn similarity_at_home(
     homes: [Option<u64>; 2],
     gap_secs: i64,
 ) -> f64 {
-    let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
-    let a_sum = a_weights.iter().sum();
-    let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
-    let mut found = overlap(a.terms(), &a_weights, b.terms());
+    let (mut found, a_sum, b_sum) = weighed(a, b, &weight);
     found.keys_differ = key_words_differ(a, b, &weight).is_some();
     found.headlines_alike = headlines_alike(a, b, &weight);
     score(&found, a, a_sum, b, b_sum, homes) * in_time(gap_secs, a.stage(), b.stage())
+}
+
+/// The [`Overlap`] of `a`'s and `b`'s terms, weighed by `weight`, and the
+/// sums of their weights.
+fn weighed(a: &TermSet, b: &TermSet, weight: &impl Fn(u64) -> f64) -> (Overlap, f64, f64) {
+    let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
+    let a_sum = a_weights.iter().sum();
+    let b_sum = b.terms().iter().map(|&t| weight(t)).sum();
+    (overlap(a.terms(), &a_weights, b.terms()), a_sum, b_sum)
 }
 
 /// The share of the score kept for two items published `gap_secs` apart
@@ -309,17 +315,18 @@ pub fn score(
     if a.is_empty() || b.is_empty() || shared <= 0.0 {
         return 0.0;
     }
-    let only_a = (a_sum - shared).max(0.0);
-    let only_b = (b_sum - shared).max(0.0);
-    let (smaller, larger) = if only_a <= only_b {
-        (only_a, only_b)
-    } else {
-        (only_b, only_a)
-    };
-    let texts = alike(shared, smaller, larger);
+    let texts = texts_alike(shared, a_sum, b_sum);
     let mut factor = 1.0;
     each_factor(a, b, overlap, homes, |_, f| factor *= f);
     (texts.max(overlap.headlines_alike * HEADLINE_SHARE) * factor).min(1.0)
+}
+
+/// How alike two texts whose terms weigh `a_sum` and `b_sum` are when
+/// they share terms weighing `shared`.
+fn texts_alike(shared: f64, a_sum: f64, b_sum: f64) -> f64 {
+    let only_a = (a_sum - shared).max(0.0);
+    let only_b = (b_sum - shared).max(0.0);
+    alike(shared, only_a.min(only_b), only_a.max(only_b))
 }
 
 /// Containment carries most of the score; Jaccard damps pairs where one
@@ -337,13 +344,9 @@ pub const HEADLINES_CARRY: &str = "the headlines alike on their own";
 /// Whether the headlines of `a` and `b` make them more alike than their
 /// texts do ([`score`]).
 fn headlines_carry(a: &TermSet, b: &TermSet, weight: &impl Fn(u64) -> f64) -> bool {
-    let a_weights: Vec<f64> = a.terms().iter().map(|&t| weight(t)).collect();
-    let a_sum: f64 = a_weights.iter().sum();
-    let b_sum: f64 = b.terms().iter().map(|&t| weight(t)).sum();
-    let shared = overlap(a.terms(), &a_weights, b.terms()).shared_weight;
-    let (only_a, only_b) = ((a_sum - shared).max(0.0), (b_sum - shared).max(0.0));
-    let texts = if shared > 0.0 {
-        alike(shared, only_a.min(only_b), only_a.max(only_b))
+    let (found, a_sum, b_sum) = weighed(a, b, weight);
+    let texts = if found.shared_weight > 0.0 {
+        texts_alike(found.shared_weight, a_sum, b_sum)
     } else {
         0.0
     };
