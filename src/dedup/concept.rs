@@ -130,6 +130,18 @@ struct Pieces {
     concept_of: Vec<usize>,
     /// Each concept's term.
     terms: Vec<u64>,
+    /// [`WHOLE_WORDS`] with their concept's index.
+    whole_words: Vec<(&'static str, usize)>,
+    /// [`NOT_NAMING`] with their concept's index.
+    not_naming: Vec<(usize, &'static [&'static str])>,
+}
+
+/// The index in [`CONCEPTS`] of the concept called `name`.
+fn index_of(name: &str) -> usize {
+    CONCEPTS
+        .iter()
+        .position(|(concept, _)| *concept == name)
+        .unwrap_or_else(|| panic!("{name} is a listed concept"))
 }
 
 static PIECES: LazyLock<Pieces> = LazyLock::new(|| {
@@ -145,6 +157,14 @@ static PIECES: LazyLock<Pieces> = LazyLock::new(|| {
         matcher: AhoCorasick::new(pieces).expect("concept pieces are plain words"),
         concept_of,
         terms: CONCEPTS.iter().map(|(name, _)| term(name)).collect(),
+        whole_words: WHOLE_WORDS
+            .iter()
+            .map(|&(word, concept)| (word, index_of(concept)))
+            .collect(),
+        not_naming: NOT_NAMING
+            .iter()
+            .map(|&(concept, pieces)| (index_of(concept), pieces))
+            .collect(),
     }
 });
 
@@ -160,11 +180,7 @@ fn term(name: &str) -> u64 {
 pub fn of_word(word: &str, mut visit: impl FnMut(u64)) -> bool {
     let pieces = &*PIECES;
     let mut found = 0u32;
-    if let Some((_, concept)) = WHOLE_WORDS.iter().find(|(whole, _)| *whole == word) {
-        let index = CONCEPTS
-            .iter()
-            .position(|(name, _)| name == concept)
-            .expect("whole words name listed concepts");
+    if let Some(&(_, index)) = pieces.whole_words.iter().find(|(whole, _)| *whole == word) {
         found |= 1 << index;
     } else if word.len() >= 4 {
         for piece in pieces.matcher.find_overlapping_iter(word) {
@@ -172,12 +188,8 @@ pub fn of_word(word: &str, mut visit: impl FnMut(u64)) -> bool {
         }
     }
     if found != 0 {
-        for (concept, pieces) in NOT_NAMING {
-            if pieces.iter().any(|piece| word.contains(piece)) {
-                let index = CONCEPTS
-                    .iter()
-                    .position(|(name, _)| name == concept)
-                    .expect("exceptions name listed concepts");
+        for &(index, not_naming) in &pieces.not_naming {
+            if not_naming.iter().any(|piece| word.contains(piece)) {
                 found &= !(1 << index);
             }
         }

@@ -211,6 +211,15 @@ const IS_AHEAD: u8 = 4;
 const IS_UNDERWAY: u8 = 8;
 const IS_QUESTION_WORD: u8 = 16;
 
+/// Each list with its flag.
+const LISTS: [(&[&str], u8); 5] = [
+    (OUTCOME, IS_OUTCOME),
+    (BACK, IS_BACK),
+    (AHEAD, IS_AHEAD),
+    (UNDERWAY, IS_UNDERWAY),
+    (QUESTION_WORDS, IS_QUESTION_WORD),
+];
+
 /// Longest listed word, in bytes (a longer one is in no list).
 const LONGEST: usize = 32;
 
@@ -228,13 +237,7 @@ fn listed() -> &'static Listed {
     static LISTED: std::sync::OnceLock<Listed> = std::sync::OnceLock::new();
     LISTED.get_or_init(|| {
         let mut words: Vec<(&'static str, u8)> = Vec::new();
-        for (list, flag) in [
-            (OUTCOME, IS_OUTCOME),
-            (BACK, IS_BACK),
-            (AHEAD, IS_AHEAD),
-            (UNDERWAY, IS_UNDERWAY),
-            (QUESTION_WORDS, IS_QUESTION_WORD),
-        ] {
+        for (list, flag) in LISTS {
             words.extend(list.iter().map(|&word| (word, flag)));
         }
         words.sort_unstable();
@@ -295,7 +298,7 @@ mod tests {
 
     #[test]
     fn the_lists_are_sorted_for_binary_search() {
-        for list in [OUTCOME, BACK, AHEAD, UNDERWAY, QUESTION_WORDS] {
+        for (list, _) in LISTS {
             assert!(list.is_sorted(), "{list:?}");
             for word in list {
                 assert_eq!(fold::fold(word), *word, "{word} is folded");
@@ -305,13 +308,7 @@ mod tests {
 
     #[test]
     fn one_lookup_finds_every_listed_word_in_its_lists() {
-        for (list, flag) in [
-            (OUTCOME, IS_OUTCOME),
-            (BACK, IS_BACK),
-            (AHEAD, IS_AHEAD),
-            (UNDERWAY, IS_UNDERWAY),
-            (QUESTION_WORDS, IS_QUESTION_WORD),
-        ] {
+        for (list, flag) in LISTS {
             for word in list {
                 assert_ne!(lists_of(word) & flag, 0, "{word}");
             }
